@@ -1,0 +1,1 @@
+"""Strongroom's domain core: vault, keyslots, audit log, CLI. No Qt, no hardware imports."""

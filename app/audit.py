@@ -1,0 +1,223 @@
+"""The append-only, hash-chained audit log kept inside the vault.
+
+Each event's hash is SHA-256(previous hash || canonical event); the first event chains from a
+genesis value bound to the vault id. The head (sequence + hash) is also kept in the MAC'd header
+(the anchor), so deleting the newest rows or restoring an old database is detected. Events hold
+who did what to which named thing and how it ended; never a secret value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .crypto import canonical_json
+from .header import AuditAnchor
+from .store import translated
+
+_COLUMNS = "seq, ts, actor, action, target, outcome, details, hash"
+
+
+class Outcome(Enum):
+    Ok = "ok"
+    Failed = "failed"
+    Denied = "denied"
+
+
+class AnchorStatus(Enum):
+    Match = "match"  # the anchor is the chain head
+    ChainAhead = "chain-ahead"  # events after the anchor: a crash between the two writes
+    Missing = "missing"  # the header holds no anchor
+    RolledBack = "rolled-back"  # the anchor is beyond the chain: rows deleted or old database
+    Mismatch = "mismatch"  # the chain at the anchor's sequence has another hash
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    details: dict[str, Any]
+    hash: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "outcome": self.outcome,
+            "details": self.details,
+            "hash": self.hash.hex(),
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    events: int
+    head: AuditAnchor | None
+    anchor: AnchorStatus
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_seq": None if self.head is None else self.head.seq,
+            "head_hash": None if self.head is None else self.head.hash.hex(),
+            "anchor": self.anchor.value,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+        }
+
+
+def genesis(vault_id: str) -> bytes:
+    return hashlib.sha256(b"strongroom/v1/audit-genesis\x00" + vault_id.encode()).digest()
+
+
+def event_bytes(
+    seq: int, ts: str, actor: str, action: str, target: str, outcome: str, details: str
+) -> bytes:
+    """The canonical encoding hashed into the chain (a JSON array; ``details`` already canonical)."""
+    return json.dumps(
+        [seq, ts, actor, action, target, outcome, details],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+def chain_hash(prev: bytes, payload: bytes) -> bytes:
+    return hashlib.sha256(prev + payload).digest()
+
+
+class AuditLog:
+    """Reads and appends audit events on an open vault connection."""
+
+    def __init__(self, conn: Any, vault_id: str) -> None:
+        self._conn = conn
+        self._genesis = genesis(vault_id)
+
+    def head(self) -> AuditAnchor | None:
+        with translated():
+            row = self._conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else AuditAnchor(row[0], bytes(row[1]))
+
+    def append(
+        self,
+        *,
+        ts: str,
+        actor: str,
+        action: str,
+        target: str,
+        outcome: Outcome,
+        details: dict[str, Any] | None = None,
+    ) -> AuditAnchor:
+        """Append one event; the caller holds the write transaction so it commits with the change."""
+        head = self.head()
+        seq, prev = (1, self._genesis) if head is None else (head.seq + 1, head.hash)
+        details_text = canonical_json(details or {}).decode()
+        digest = chain_hash(
+            prev, event_bytes(seq, ts, actor, action, target, outcome.value, details_text)
+        )
+        with translated():
+            self._conn.execute(
+                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # nosec B608
+                (seq, ts, actor, action, target, outcome.value, details_text, digest),
+            )
+        return AuditAnchor(seq, digest)
+
+    def events(
+        self,
+        *,
+        limit: int | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        outcome: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first, filtered on indexed columns."""
+        where, args = [], []
+        for column, value in (("action", action), ("target", target), ("outcome", outcome)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            args.append(until)
+        sql = f"SELECT {_COLUMNS} FROM audit"  # nosec B608 - fixed column names only
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with translated():
+            rows = self._conn.execute(sql, args).fetchall()
+        return [
+            AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), bytes(r[7]))
+            for r in rows
+        ]
+
+    def verify(self, anchor: AuditAnchor | None) -> VerifyReport:
+        """Walk the whole chain; report the first bad sequence number and the anchor's state."""
+        prev = self._genesis
+        expected_seq = 1
+        anchor_hash_seen: bytes | None = None
+        head: AuditAnchor | None = None
+        with translated():
+            cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")  # nosec B608
+            while rows := cursor.fetchmany(4096):
+                for seq, ts, actor, action, target, outcome, details, digest in rows:
+                    if seq != expected_seq:
+                        return VerifyReport(
+                            False, expected_seq - 1, head, AnchorStatus.Mismatch, expected_seq,
+                            f"event {expected_seq} is missing",
+                        )
+                    prev = chain_hash(
+                        prev, event_bytes(seq, ts, actor, action, target, outcome, details)
+                    )
+                    if prev != digest:
+                        return VerifyReport(
+                            False, seq - 1, head, AnchorStatus.Mismatch, seq,
+                            f"event {seq} does not match its hash: it was modified",
+                        )
+                    if anchor is not None and seq == anchor.seq:
+                        anchor_hash_seen = prev
+                    head = AuditAnchor(seq, prev)
+                    expected_seq += 1
+        count = expected_seq - 1
+        if anchor is None:
+            return VerifyReport(
+                False, count, head, AnchorStatus.Missing, None,
+                "the header holds no audit anchor",
+            )
+        if anchor.seq > count:
+            return VerifyReport(
+                False, count, head, AnchorStatus.RolledBack, count + 1,
+                f"the log ends at event {count} but the anchor records event {anchor.seq}: "
+                "events were deleted or an old database was put back",
+            )
+        if anchor_hash_seen != anchor.hash:
+            return VerifyReport(
+                False, count, head, AnchorStatus.Mismatch, anchor.seq,
+                f"event {anchor.seq} differs from the one the anchor records",
+            )
+        if anchor.seq < count:
+            return VerifyReport(
+                True, count, head, AnchorStatus.ChainAhead, None,
+                f"{count - anchor.seq} event(s) after the anchor (an interrupted write); intact",
+            )
+        return VerifyReport(True, count, head, AnchorStatus.Match, None, "intact")

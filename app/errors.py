@@ -1,0 +1,83 @@
+"""Errors of the Strongroom core: one root, specific subclasses that carry data.
+
+Each error meant for the user has a one-sentence message that never contains a secret value, and
+an ``exit_code`` from the CLI contract (1 failed, 2 usage, 3 integrity, 4 authentication).
+"""
+
+from __future__ import annotations
+
+
+class StrongroomError(Exception):
+    """Root of every error the core raises on purpose."""
+
+    exit_code = 1
+
+
+class UserCancelled(StrongroomError):
+    """The user cancelled; shown to nobody."""
+
+
+class UsageError(StrongroomError):
+    """The request itself is malformed (bad option value, missing input)."""
+
+    exit_code = 2
+
+
+class NotFound(StrongroomError):
+    """A named thing (secret, version, vault, file) does not exist."""
+
+
+class AlreadyExists(StrongroomError):
+    """Creating something whose name or place is already taken."""
+
+
+class Refused(StrongroomError):
+    """The operation is understood but not allowed (weak passphrase, last keyslot, ...)."""
+
+
+class VaultLocked(StrongroomError):
+    """An operation needs the vault's keys but the vault is locked."""
+
+
+class StorageError(StrongroomError):
+    """The operating system refused a write (disk full, permission denied); nothing was changed."""
+
+
+class IntegrityError(StrongroomError):
+    """Data failed an integrity check: tampered, corrupt, truncated or from the wrong vault."""
+
+    exit_code = 3
+
+
+class HeaderCorrupt(IntegrityError):
+    """The keyslot header cannot be parsed or fails its own checks."""
+
+
+class VaultTampered(IntegrityError):
+    """The database, header or audit chain does not match what the keys say it must be."""
+
+
+class BackupInvalid(IntegrityError):
+    """A backup file is corrupt, truncated, not a backup, or belongs to another vault."""
+
+
+class AuthenticationFailed(StrongroomError):
+    """No keyslot opened with the credentials given."""
+
+    exit_code = 4
+
+
+class WrongPassphrase(AuthenticationFailed):
+    """The passphrase opened none of the vault's passphrase keyslots."""
+
+
+class BackingOff(AuthenticationFailed):
+    """Too many failed unlocks: the next attempt is refused until ``retry_after`` seconds pass."""
+
+    def __init__(self, retry_after: float, failures: int) -> None:
+        self.retry_after = retry_after
+        self.failures = failures
+        wait = max(1, round(retry_after))
+        super().__init__(
+            f"{failures} failed unlock attempts: wait {wait} s before trying again"
+        )

@@ -1,0 +1,117 @@
+"""The keyslot header: a JSON file beside the database holding the keyslots and the audit anchor.
+
+The whole header is MAC'd with a key derived from the master key, so after unlock any edit to it
+(a slot's label, the audit anchor) is detected. The anchor (sequence + hash of the audit chain head)
+lets ``audit verify`` detect a truncated or rolled-back audit table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .crypto import canonical_json, hkdf, mac, mac_equal
+from .errors import HeaderCorrupt
+from .fsutil import atomic_write
+from .keyslots import FORMAT_VERSION, Keyslot, b64d, b64e
+
+MAGIC = "strongroom-vault-header"
+MAX_HEADER_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AuditAnchor:
+    seq: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class Header:
+    vault_id: str
+    created: str
+    slots: tuple[Keyslot, ...]
+    anchor: AuditAnchor | None = None
+    mac: bytes | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "magic": MAGIC,
+            "format": FORMAT_VERSION,
+            "vault_id": self.vault_id,
+            "created": self.created,
+            "slots": [s.to_json() for s in self.slots],
+            "anchor": None
+            if self.anchor is None
+            else {"seq": self.anchor.seq, "hash": self.anchor.hash.hex()},
+        }
+
+    def sealed(self, master_key: bytes) -> Header:
+        return replace(self, mac=mac(header_mac_key(master_key), canonical_json(self.body())))
+
+    def mac_ok(self, master_key: bytes) -> bool:
+        if self.mac is None:
+            return False
+        expected = mac(header_mac_key(master_key), canonical_json(self.body()))
+        return mac_equal(expected, self.mac)
+
+    def slot(self, slot_id: str) -> Keyslot | None:
+        return next((s for s in self.slots if s.id == slot_id), None)
+
+    def to_bytes(self) -> bytes:
+        obj = self.body()
+        obj["mac"] = None if self.mac is None else b64e(self.mac)
+        return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "header") -> Header:
+        try:
+            obj = json.loads(data.decode("utf-8"))
+            if not isinstance(obj, dict) or obj.get("magic") != MAGIC:
+                raise HeaderCorrupt(f"{source} is not a Strongroom vault header")
+            if obj.get("format") != FORMAT_VERSION:
+                raise HeaderCorrupt(
+                    f"{source} has format {obj.get('format')!r}; this Strongroom reads format "
+                    f"{FORMAT_VERSION}"
+                )
+            anchor = None
+            if obj.get("anchor") is not None:
+                anchor = AuditAnchor(int(obj["anchor"]["seq"]), bytes.fromhex(obj["anchor"]["hash"]))
+            slots = tuple(Keyslot.from_json(s) for s in obj["slots"])
+            if not slots:
+                raise HeaderCorrupt(f"{source} has no keyslots")
+            if len({s.id for s in slots}) != len(slots):
+                raise HeaderCorrupt(f"{source} has two keyslots with the same id")
+            vault_id, created = obj["vault_id"], obj["created"]
+            if not isinstance(vault_id, str) or not isinstance(created, str):
+                raise TypeError("vault_id and created must be strings")
+            return cls(
+                vault_id=vault_id,
+                created=created,
+                slots=slots,
+                anchor=anchor,
+                mac=None if obj.get("mac") is None else b64d(obj["mac"]),
+            )
+        except HeaderCorrupt:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+            raise HeaderCorrupt(f"{source} is corrupt and cannot be read") from e
+
+    @classmethod
+    def load(cls, path: Path) -> Header:
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_HEADER_BYTES + 1)
+        except FileNotFoundError as e:
+            raise HeaderCorrupt(f"the vault header {path.name} is missing") from e
+        if len(data) > MAX_HEADER_BYTES:
+            raise HeaderCorrupt("the vault header is too large to be genuine")
+        return cls.from_bytes(data, "the vault header")
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, self.to_bytes())
+
+
+def header_mac_key(master_key: bytes) -> bytes:
+    return hkdf(master_key, "header-mac")

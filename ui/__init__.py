@@ -1,0 +1,1 @@
+"""The PySide6 console. Talks to strongroom.app only."""
