@@ -132,6 +132,8 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> Any:
     """Open the database with a raw 256-bit key and verify the key opens it."""
     if not create and not path.is_file():
         raise VaultTampered(f"the vault database {path.name} is missing")
+    if not create and path.stat().st_size == 0:
+        raise VaultTampered(f"the vault database {path.name} is empty: it was truncated")
     if create:
         # SQLite would create the file world-readable; its -wal and -shm files copy its mode.
         try:

@@ -361,8 +361,17 @@ class Vault:
         self._audit = AuditLog(conn, self.vault_id)
 
     def _check_vault_id(self) -> None:
+        """Every page passes its HMAC and the database is this vault's, before unlock writes."""
         with store.translated():
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
+            damaged = self._conn.execute("PRAGMA cipher_integrity_check").fetchone()
+            row = None if damaged else self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'vault_id'"
+            ).fetchone()
+        if damaged:
+            self.lock()
+            raise VaultTampered(
+                "the vault database failed its integrity check: it is corrupt or was modified"
+            )
         if row is None or row[0] != self.vault_id:
             self.lock()
             raise VaultTampered("the vault header belongs to another vault than the database")
