@@ -161,8 +161,22 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> Any:
                 "the vault database does not open with this header's key: the database is "
                 "corrupt, or the header belongs to another vault"
             ) from e
+        if isinstance(code, int) and code & 0xFF == _SQLITE_IOERR and _nearly_full(path):
+            # Mapping the -shm file fails with a bare I/O error when the disk is full.
+            raise StorageError(
+                "could not open the vault database: the disk is full; nothing was changed"
+            ) from e
         raise translate(e) from e
     return conn
+
+
+def _nearly_full(path: Path) -> bool:
+    """Under 1 MiB free beside ``path``: an I/O error there almost surely means ENOSPC."""
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return st.f_bavail * st.f_frsize < 1024 * 1024
 
 
 def create_schema(conn: Any, vault_id: str, created: str) -> None:
