@@ -18,7 +18,11 @@ from .crypto import canonical_json
 from .header import AuditAnchor
 from .store import translated
 
-_COLUMNS = "seq, ts, actor, action, target, outcome, details, hash"
+_SELECT = "SELECT seq, ts, actor, action, target, outcome, details, hash FROM audit"
+_INSERT = (
+    "INSERT INTO audit (seq, ts, actor, action, target, outcome, details, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class Outcome(Enum):
@@ -108,7 +112,9 @@ class AuditLog:
 
     def head(self) -> AuditAnchor | None:
         with translated():
-            row = self._conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            row = self._conn.execute(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
         return None if row is None else AuditAnchor(row[0], bytes(row[1]))
 
     def append(
@@ -121,7 +127,7 @@ class AuditLog:
         outcome: Outcome,
         details: dict[str, Any] | None = None,
     ) -> AuditAnchor:
-        """Append one event; the caller holds the write transaction so it commits with the change."""
+        """Append one event inside the caller's write transaction, so it commits with the change."""
         head = self.head()
         seq, prev = (1, self._genesis) if head is None else (head.seq + 1, head.hash)
         details_text = canonical_json(details or {}).decode()
@@ -130,7 +136,7 @@ class AuditLog:
         )
         with translated():
             self._conn.execute(
-                f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # nosec B608
+                _INSERT,
                 (seq, ts, actor, action, target, outcome.value, details_text, digest),
             )
         return AuditAnchor(seq, digest)
@@ -146,7 +152,8 @@ class AuditLog:
         until: str | None = None,
     ) -> list[AuditEvent]:
         """Newest first, filtered on indexed columns."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("action", action), ("target", target), ("outcome", outcome)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -157,7 +164,7 @@ class AuditLog:
         if until is not None:
             where.append("ts < ?")
             args.append(until)
-        sql = f"SELECT {_COLUMNS} FROM audit"  # nosec B608 - fixed column names only
+        sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC"
@@ -178,7 +185,7 @@ class AuditLog:
         anchor_hash_seen: bytes | None = None
         head: AuditAnchor | None = None
         with translated():
-            cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")  # nosec B608
+            cursor = self._conn.execute(_SELECT + " ORDER BY seq")
             while rows := cursor.fetchmany(4096):
                 for seq, ts, actor, action, target, outcome, details, digest in rows:
                     if seq != expected_seq:

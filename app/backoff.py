@@ -59,7 +59,7 @@ class Backoff:
         if delay <= 0:
             return
         if state.last_failure is None:
-            last = dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.timezone.utc)
+            last = dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.UTC)
         else:
             last = parse_iso(state.last_failure)
         remaining = delay - (now - last).total_seconds()

@@ -94,15 +94,18 @@ def create_backup(vault: Vault, dest: Path, *, automatic: bool = False) -> Backu
         vault.export_database(copy)
         db_bytes = copy.read_bytes()
         header = vault.header
-        with vault._read() as conn:  # noqa: SLF001 - the same module family; counts need the conn
-            manifest = {
-                "vault_id": vault.vault_id,
-                "created": iso(vault.clock.now()),
-                "counts": counts(conn),
-                "audit_head": AuditLog(conn, vault.vault_id).head().seq,  # type: ignore[union-attr]
-                "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
-                "schema": store.SCHEMA_VERSION,
-            }
+        with vault._read() as conn:  # counts and head from the same snapshot
+            found = counts(conn)
+            head = AuditLog(conn, vault.vault_id).head()
+        created = iso(vault.clock.now())
+        manifest = {
+            "vault_id": vault.vault_id,
+            "created": created,
+            "counts": found,
+            "audit_head": 0 if head is None else head.seq,
+            "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
+            "schema": store.SCHEMA_VERSION,
+        }
         header_bytes = header.to_bytes()
         manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
         body = b"".join(
@@ -117,13 +120,12 @@ def create_backup(vault: Vault, dest: Path, *, automatic: bool = False) -> Backu
                 db_bytes,
             ]
         )
-        tag = mac(_backup_mac_key(vault._k.master, vault.vault_id), body)  # noqa: SLF001
+        tag = mac(_backup_mac_key(vault._k.master, vault.vault_id), body)
         _write_new(dest, body + tag)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return BackupReport(
-        dest, vault.vault_id, str(manifest["created"]), dict(manifest["counts"]),  # type: ignore[call-overload]
-        int(manifest["audit_head"]), len(body) + MAC_BYTES,  # type: ignore[call-overload]
+        dest, vault.vault_id, created, found, 0 if head is None else head.seq, len(body) + MAC_BYTES
     )
 
 
@@ -180,7 +182,7 @@ def _parse(path: Path) -> _Parsed:
             raise BackupInvalid(f"{path.name} is not a Strongroom backup")
         (fmt,) = struct.unpack(">I", _read_exact(f, 4, "format"))
         if fmt != FORMAT:
-            raise BackupInvalid(f"{path.name} has backup format {fmt}; this Strongroom reads {FORMAT}")
+            raise BackupInvalid(f"{path.name} has backup format {fmt}; this version reads {FORMAT}")
         (n,) = struct.unpack(">I", _read_exact(f, 4, "manifest"))
         if n > MAX_MANIFEST_BYTES:
             raise BackupInvalid("the backup is corrupt (manifest length)")
@@ -247,16 +249,18 @@ def _check_open(parsed: _Parsed, master: bytes, work: Path, path: Path) -> Backu
         found = counts(conn)
         if found != parsed.manifest.get("counts"):
             raise BackupInvalid(f"{path.name} holds other counts than its manifest records")
-        vault._attach(conn, _Keys(master, "", b""))  # noqa: SLF001
-        vault._check_vault_id()  # noqa: SLF001
+        vault._attach(conn, _Keys(master, "", b""))
+        vault._check_vault_id()
         report = AuditLog(conn, vault.vault_id).verify(parsed.header.anchor)
         if not report.ok:
-            raise BackupInvalid(f"the audit log in {path.name} fails verification: {report.reason}")
+            raise BackupInvalid(
+                f"the audit log in {path.name} fails verification: {report.reason}"
+            )
         rows = conn.execute("SELECT s.name, v.secret_id, v.version FROM versions v "
                             "JOIN secrets s ON s.id = v.secret_id").fetchall()
         try:
             for name, secret_id, version in rows:
-                vault._decrypt_version(name, secret_id, version)  # noqa: SLF001
+                vault._decrypt_version(name, secret_id, version)
         except (VaultTampered, DecryptionFailed) as e:
             raise BackupInvalid(f"a stored value in {path.name} does not decrypt") from e
     finally:

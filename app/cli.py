@@ -359,9 +359,8 @@ def _report_text(verb: str, r: backups.BackupReport) -> str:
 
 def cmd_backup_verify(ctx: Context) -> int:
     expect = None
-    if ctx.args.vault or os.environ.get("STRONGROOM_VAULT"):
-        if Vault.exists(ctx.vault_dir):
-            expect = Vault.open(ctx.vault_dir).vault_id
+    if (ctx.args.vault or os.environ.get("STRONGROOM_VAULT")) and Vault.exists(ctx.vault_dir):
+        expect = Vault.open(ctx.vault_dir).vault_id
     report = backups.verify_backup(Path(ctx.args.file), ctx.unlocker(), expect_vault_id=expect)
     ctx.out.emit(report.to_json(), _report_text("Verified", report))
     return EXIT_OK
@@ -499,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_FAILED
-    except Exception as e:  # noqa: BLE001 - last resort: one line, no traceback, no values
+    except Exception as e:
         if os.environ.get("STRONGROOM_DEBUG"):
             raise
         print(f"strongroom: internal error ({type(e).__name__}); rerun with "

@@ -77,7 +77,8 @@ class Header:
                 )
             anchor = None
             if obj.get("anchor") is not None:
-                anchor = AuditAnchor(int(obj["anchor"]["seq"]), bytes.fromhex(obj["anchor"]["hash"]))
+                a = obj["anchor"]
+                anchor = AuditAnchor(int(a["seq"]), bytes.fromhex(a["hash"]))
             slots = tuple(Keyslot.from_json(s) for s in obj["slots"])
             if not slots:
                 raise HeaderCorrupt(f"{source} has no keyslots")

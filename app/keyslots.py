@@ -19,7 +19,7 @@ from .crypto import Argon2Params, DecryptionFailed, calibrate_argon2, canonical_
 from .errors import UserCancelled
 
 FORMAT_VERSION = 1
-PASSPHRASE = "passphrase"
+PASSPHRASE = "passphrase"  # noqa: S105 - the keyslot kind, not a password
 
 StatusCallback = Callable[[str], None]
 

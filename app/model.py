@@ -36,11 +36,11 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds").replace(
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace(
         "+00:00", "Z"
     )
 

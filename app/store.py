@@ -1,4 +1,4 @@
-"""The SQLCipher database: opening with a raw key, durability settings, schema, error translation."""
+"""The SQLCipher database: opening with a raw key, durability settings, schema, errors."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> Any:
         # SQLCipher writes its own error log to stderr unless told not to.
         conn.execute("PRAGMA cipher_log_level = NONE")
         # A raw key (x'..') is used as is: the keyslots' KDF is the only password KDF.
-        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")  # nosec B608 - hex digits only
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -209,7 +209,7 @@ def rekey(conn: Any, new_key: bytes) -> None:
     with translated():
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA journal_mode = DELETE")
-        conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")  # nosec B608 - hex digits only
+        conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
         conn.execute("PRAGMA journal_mode = WAL")
 
 

@@ -72,8 +72,9 @@ MAX_TAG_CHARS = 64
 MAX_NOTE_CHARS = 64 * 1024
 READ_PURPOSES = ("read", "reveal", "copy", "export")
 
-_SECRET_COLUMNS = (
-    "id, name, classification, owner, note, tags, created, updated, expires, rotation_due, version"
+_SELECT_INFO = (
+    "SELECT id, name, classification, owner, note, tags, created, updated, expires, rotation_due,"
+    " version FROM secrets"
 )
 
 
@@ -600,9 +601,8 @@ class Vault:
         )
         self._set_tags(info.id, tags)
         self._insert_version(info, 1, value)
-        self._event(
-            "secret.create", name, details={"version": 1, "classification": info.classification.value}
-        )
+        level = info.classification.value
+        self._event("secret.create", name, details={"version": 1, "classification": level})
         return info
 
     def add_secret(self, new: NewSecret) -> SecretInfo:
@@ -620,7 +620,7 @@ class Vault:
 
     def _info(self, name: str) -> SecretInfo:
         row = self._conn.execute(
-            f"SELECT {_SECRET_COLUMNS} FROM secrets WHERE name = ?", (name,)  # nosec B608
+            _SELECT_INFO + " WHERE name = ?", (name,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no secret named {name!r}")
@@ -724,7 +724,7 @@ class Vault:
         """
         where: list[str] = []
         args: list[Any] = []
-        sql = f"SELECT {_SECRET_COLUMNS} FROM secrets"  # nosec B608 - fixed column names
+        sql = _SELECT_INFO
         if search:
             if len(search) >= 3:
                 where.append("id IN (SELECT rowid FROM secrets_fts WHERE secrets_fts MATCH ?)")
@@ -877,7 +877,8 @@ class Vault:
             for secret_id, version, gen, nonce, ciphertext in rows:
                 aad = _secret_aad(secret_id, version)
                 try:
-                    value = unseal(self._dek(level.value, gen), bytes(nonce), bytes(ciphertext), aad)
+                    old_dek = self._dek(level.value, gen)
+                    value = unseal(old_dek, bytes(nonce), bytes(ciphertext), aad)
                 except DecryptionFailed as e:
                     raise VaultTampered("a stored value failed its integrity check") from e
                 new_nonce, new_ciphertext = seal(new_dek, value, aad)
@@ -926,7 +927,7 @@ class Vault:
             return counts(conn)
 
     def auto_backup(self, reason: str) -> Path:
-        """Write a backup into the vault's backups/ before a migration or rekey; keep the last few."""
+        """Back up into the vault's backups/ before a migration or rekey; keep the last few."""
         from .backup import create_backup  # backup imports vault; resolved at call time
 
         folder = self.path / BACKUP_DIR
