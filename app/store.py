@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,10 @@ from .errors import AlreadyExists, StorageError, StrongroomError, VaultTampered
 from .fsutil import storage_error
 
 SCHEMA_VERSION = 1
+
+# MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
+# an automatic backup before running any of them.
+MIGRATIONS: dict[int, Callable[[Any], None]] = {}
 
 # SQLite result codes (primary, low byte) that we translate.
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6

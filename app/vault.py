@@ -307,6 +307,15 @@ class Vault:
             self._open_with(slot, kek, master)
 
     def _open_with(self, slot: Keyslot, kek: bytes, master: bytes) -> None:
+        try:
+            self._open_database(slot, kek, master)
+            self._migrate()
+            self._record_unlock(slot)
+        except BaseException:
+            self.lock()
+            raise
+
+    def _open_database(self, slot: Keyslot, kek: bytes, master: bytes) -> None:
         if not self.header.mac_ok(master):
             raise VaultTampered("the vault header was modified outside Strongroom")
         pending = (
@@ -331,6 +340,36 @@ class Vault:
             conn = store.connect(self.db_path, master)
             self._attach(conn, _Keys(master, slot.id, kek))
             self._check_vault_id()
+
+    def _migrate(self) -> None:
+        """Bring an older schema up to date, after an automatic backup; refuse a newer one."""
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None else 0
+        if version > store.SCHEMA_VERSION:
+            raise Refused(
+                f"this vault has schema {version}, newer than this Strongroom reads "
+                f"({store.SCHEMA_VERSION}); upgrade Strongroom to open it"
+            )
+        if version == store.SCHEMA_VERSION:
+            return
+        steps = range(version, store.SCHEMA_VERSION)
+        if version < 1 or any(v not in store.MIGRATIONS for v in steps):
+            raise VaultTampered(f"the vault's schema version {version} is not one Strongroom wrote")
+        self.auto_backup(f"migrate-{version}")
+        with self._write() as conn:
+            for v in steps:
+                store.MIGRATIONS[v](conn)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                (str(store.SCHEMA_VERSION),),
+            )
+            self._event(
+                "vault.migrate", self.vault_id,
+                details={"from": version, "to": store.SCHEMA_VERSION},
+            )
+
+    def _record_unlock(self, slot: Keyslot) -> None:
         failures = self.backoff.state()
         with self._write(anchor=False):
             if failures.failures:

@@ -394,3 +394,40 @@ def test_no_value_reaches_python_logging(vault: Vault, caplog: pytest.LogCapture
     vault.get_secret("k")
     vault.update_secret("k", b"LOG-MARKER-2")
     assert "LOG-MARKER" not in caplog.text
+
+
+def test_an_older_schema_is_migrated_after_an_automatic_backup(
+    vault_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def add_table(conn) -> None:
+        conn.execute("CREATE TABLE migrated_marker (x INTEGER)")
+
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "MIGRATIONS", {1: add_table})
+    v = Vault.open(vault_dir)
+    v.unlock(unlocker())
+    backups = list((vault_dir / BACKUP_DIR).glob("auto-*-migrate-1.srbk"))
+    assert len(backups) == 1
+    assert v._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    v._conn.execute("SELECT count(*) FROM migrated_marker").fetchone()
+    assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 2}
+    assert v.audit_verify().ok
+    v.lock()
+    # The backup holds the schema as it was before the migration.
+    from strongroom.app.backup import verify_backup
+
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)
+    assert verify_backup(backups[0], unlocker()).counts["secrets"] == 0
+
+
+def test_a_newer_schema_is_refused_and_the_vault_is_left_locked(vault: Vault) -> None:
+    from conftest import snapshot
+
+    vault._conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    vault.lock()
+    before = snapshot(vault.path)
+    again = Vault.open(vault.path)
+    with pytest.raises(Refused, match="newer"):
+        again.unlock(unlocker())
+    assert not again.unlocked
+    assert snapshot(vault.path) == before
