@@ -1,9 +1,11 @@
 """The append-only, hash-chained audit log kept inside the vault.
 
 Each event's hash is SHA-256(previous hash || canonical event); the first event chains from a
-genesis value bound to the vault id. The head (sequence + hash) is also kept in the MAC'd header
-(the anchor), so deleting the newest rows or restoring an old database is detected. Events hold
-who did what to which named thing and how it ended; never a secret value.
+genesis value bound to the vault id. The canonical event is the compact JSON array
+``[seq,"ts","actor","action","target","outcome","details"]`` in UTF-8 (see ``event_bytes``).
+The head (sequence + hash) is also kept in the MAC'd header (the anchor), so deleting the newest
+rows or restoring an old database is detected. Events hold who did what to which named thing and
+how it ended; never a secret value.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from enum import Enum
+from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 from .crypto import canonical_json
@@ -91,12 +94,23 @@ def genesis(vault_id: str) -> bytes:
 def event_bytes(
     seq: int, ts: str, actor: str, action: str, target: str, outcome: str, details: str
 ) -> bytes:
-    """The canonical encoding hashed into the chain (a JSON array; ``details`` already canonical)."""
-    return json.dumps(
-        [seq, ts, actor, action, target, outcome, details],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    """The canonical encoding hashed into the chain (a JSON array; ``details`` already canonical).
+
+    Byte for byte ``json.dumps([seq, ts, ...], ensure_ascii=False, separators=(",", ":"))`` in
+    UTF-8, built with the json module's own string encoder: json.dumps costs 4x more per event.
+    """
+    if type(seq) is not int:  # json spells bool and other int subclasses its own way
+        return _json_array(seq, ts, actor, action, target, outcome, details)
+    q = _json_string
+    try:
+        text = f"[{seq},{q(ts)},{q(actor)},{q(action)},{q(target)},{q(outcome)},{q(details)}]"
+    except TypeError:  # a field that is not a string: json.dumps encodes it or raises
+        return _json_array(seq, ts, actor, action, target, outcome, details)
+    return text.encode()
+
+
+def _json_array(*fields: Any) -> bytes:
+    return json.dumps(list(fields), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def chain_hash(prev: bytes, payload: bytes) -> bytes:
@@ -182,29 +196,31 @@ class AuditLog:
         """Walk the whole chain; report the first bad sequence number and the anchor's state."""
         prev = self._genesis
         expected_seq = 1
+        anchor_seq = -1 if anchor is None else anchor.seq
         anchor_hash_seen: bytes | None = None
-        head: AuditAnchor | None = None
+        sha256, encode = hashlib.sha256, event_bytes  # chain_hash inlined: ~1M calls
         with translated():
             cursor = self._conn.execute(_SELECT + " ORDER BY seq")
             while rows := cursor.fetchmany(4096):
                 for seq, ts, actor, action, target, outcome, details, digest in rows:
                     if seq != expected_seq:
                         return VerifyReport(
-                            False, expected_seq - 1, head, AnchorStatus.Mismatch, expected_seq,
-                            f"event {expected_seq} is missing",
+                            False, expected_seq - 1, _head(expected_seq - 1, prev),
+                            AnchorStatus.Mismatch, expected_seq, f"event {expected_seq} is missing",
                         )
-                    prev = chain_hash(
-                        prev, event_bytes(seq, ts, actor, action, target, outcome, details)
-                    )
-                    if prev != digest:
+                    current = sha256(
+                        prev + encode(seq, ts, actor, action, target, outcome, details)
+                    ).digest()
+                    if current != digest:
                         return VerifyReport(
-                            False, seq - 1, head, AnchorStatus.Mismatch, seq,
+                            False, seq - 1, _head(seq - 1, prev), AnchorStatus.Mismatch, seq,
                             f"event {seq} does not match its hash: it was modified",
                         )
-                    if anchor is not None and seq == anchor.seq:
-                        anchor_hash_seen = prev
-                    head = AuditAnchor(seq, prev)
+                    if seq == anchor_seq:
+                        anchor_hash_seen = current
+                    prev = current
                     expected_seq += 1
+        head = _head(expected_seq - 1, prev)
         count = expected_seq - 1
         if anchor is None:
             return VerifyReport(
@@ -228,3 +244,8 @@ class AuditLog:
                 f"{count - anchor.seq} event(s) after the anchor (an interrupted write); intact",
             )
         return VerifyReport(True, count, head, AnchorStatus.Match, None, "intact")
+
+
+def _head(seq: int, digest: bytes) -> AuditAnchor | None:
+    """The last verified event (``seq`` 0: none yet)."""
+    return None if seq == 0 else AuditAnchor(seq, digest)

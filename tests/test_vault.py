@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlcipher3
-
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, unlocker
 from strongroom.app import store
 from strongroom.app.errors import (
@@ -35,7 +34,8 @@ def add(vault: Vault, name: str, value: bytes = VALUE, **kw) -> None:
 
 def raw_versions(vault: Vault) -> dict[tuple[str, int], bytes]:
     rows = vault._conn.execute(
-        "SELECT s.name, v.version, v.ciphertext FROM versions v JOIN secrets s ON s.id = v.secret_id"
+        "SELECT s.name, v.version, v.ciphertext FROM versions v "
+        "JOIN secrets s ON s.id = v.secret_id"
     ).fetchall()
     return {(n, v): bytes(c) for n, v, c in rows}
 
@@ -235,7 +235,7 @@ def test_reopen_and_wrong_passphrase(tmp_path: Path) -> None:
 
 class FakeClock:
     def __init__(self) -> None:
-        self.t = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        self.t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
     def now(self) -> dt.datetime:
         return self.t
@@ -408,7 +408,8 @@ def test_an_older_schema_is_migrated_after_an_automatic_backup(
     v.unlock(unlocker())
     backups = list((vault_dir / BACKUP_DIR).glob("auto-*-migrate-1.srbk"))
     assert len(backups) == 1
-    assert v._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    meta = v._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert meta[0] == "2"
     v._conn.execute("SELECT count(*) FROM migrated_marker").fetchone()
     assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 2}
     assert v.audit_verify().ok
