@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from strongroom.app import store
 from strongroom.app.audit import AnchorStatus, AuditLog, Outcome
 from strongroom.app.header import AuditAnchor
@@ -96,7 +95,7 @@ def test_truncating_the_newest_events_is_a_rollback(items, data) -> None:
 
 
 def test_a_chain_ahead_of_its_anchor_is_accepted_and_said(tmp_path: Path) -> None:
-    conn, log = new_log(tmp_path)
+    _conn, log = new_log(tmp_path)
     anchor = fill(log, [("a", "x", "t", Outcome.Ok, {})] * 3)
     fill(log, [("a", "y", "t", Outcome.Ok, {})])  # written after the anchor: a crash in between
     report = log.verify(anchor)
@@ -105,7 +104,7 @@ def test_a_chain_ahead_of_its_anchor_is_accepted_and_said(tmp_path: Path) -> Non
 
 
 def test_an_anchor_with_another_hash_is_a_mismatch(tmp_path: Path) -> None:
-    conn, log = new_log(tmp_path)
+    _conn, log = new_log(tmp_path)
     head = fill(log, [("a", "x", "t", Outcome.Ok, {})] * 3)
     report = log.verify(AuditAnchor(head.seq, b"\0" * 32))
     assert not report.ok and report.anchor is AnchorStatus.Mismatch
@@ -114,7 +113,7 @@ def test_an_anchor_with_another_hash_is_a_mismatch(tmp_path: Path) -> None:
 
 def test_a_chain_is_bound_to_its_vault(tmp_path: Path) -> None:
     # The same rows under another vault id do not verify: the genesis value differs.
-    conn, log = new_log(tmp_path, "vault-A")
+    _conn, log = new_log(tmp_path, "vault-A")
     head = fill(log, [("a", "x", "t", Outcome.Ok, {})] * 2)
     other = AuditLog(conn, "vault-B")
     report = other.verify(head)
@@ -122,7 +121,7 @@ def test_a_chain_is_bound_to_its_vault(tmp_path: Path) -> None:
 
 
 def test_events_filters_and_order(tmp_path: Path) -> None:
-    conn, log = new_log(tmp_path)
+    _conn, log = new_log(tmp_path)
     fill(log, [("a", "secret.read", "n1", Outcome.Ok, {}),
                ("b", "secret.create", "n2", Outcome.Ok, {"version": 1}),
                ("a", "secret.read", "n2", Outcome.Failed, {})])
@@ -134,13 +133,13 @@ def test_events_filters_and_order(tmp_path: Path) -> None:
 
 
 def test_verify_reports_missing_anchor(tmp_path: Path) -> None:
-    conn, log = new_log(tmp_path)
+    _conn, log = new_log(tmp_path)
     fill(log, [("a", "x", "t", Outcome.Ok, {})])
     report = log.verify(None)
     assert not report.ok and report.anchor is AnchorStatus.Missing
 
 
 def test_empty_chain_with_anchor_is_rollback(tmp_path: Path) -> None:
-    conn, log = new_log(tmp_path)
+    _conn, log = new_log(tmp_path)
     report = log.verify(AuditAnchor(1, b"x" * 32))
     assert not report.ok and report.anchor is AnchorStatus.RolledBack
