@@ -113,7 +113,7 @@ def test_an_anchor_with_another_hash_is_a_mismatch(tmp_path: Path) -> None:
 
 def test_a_chain_is_bound_to_its_vault(tmp_path: Path) -> None:
     # The same rows under another vault id do not verify: the genesis value differs.
-    _conn, log = new_log(tmp_path, "vault-A")
+    conn, log = new_log(tmp_path, "vault-A")
     head = fill(log, [("a", "x", "t", Outcome.Ok, {})] * 2)
     other = AuditLog(conn, "vault-B")
     report = other.verify(head)
