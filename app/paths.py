@@ -11,7 +11,7 @@ ENV_VAULT = "STRONGROOM_VAULT"
 
 
 def default_vault_dir() -> Path:
-    return Path(platformdirs.user_data_dir("Strongroom", appauthor=False)) / "vault"
+    return Path(platformdirs.user_data_dir("Strongroom", appauthor=False))
 
 
 def resolve_vault_dir(option: str | None) -> Path:
