@@ -226,6 +226,7 @@ class Vault:
             raise UsageError("the unlock time must be between 10 and 60000 ms")
         clock = clock or SystemClock()
         now = iso(clock.now())
+        made_dir = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as e:
@@ -239,7 +240,6 @@ class Vault:
         vault = cls(path, header, clock)
         if actor:
             vault.actor = actor
-        created_files = [path / DB_FILE, path / f"{DB_FILE}-wal", path / f"{DB_FILE}-shm"]
         try:
             with exclusive_lock(path / LOCK_FILE):
                 conn = store.connect(path / DB_FILE, master_key, create=True)
@@ -254,9 +254,7 @@ class Vault:
                 vault._save_header(replace(header, anchor=vault._log.head()))
         except BaseException:
             vault.lock()
-            for f in created_files:
-                with contextlib.suppress(OSError):
-                    f.unlink()
+            remove_vault_files(path, remove_dir=made_dir)
             raise
         return vault
 
