@@ -1,0 +1,159 @@
+# Strongroom: set-up, gates, tests. `make help` lists the targets.
+# Set-up is idempotent: system packages only if missing, .venv only if absent, the locked install
+# only when the lock or pyproject.toml changed (a stamp in .venv), so repeat runs are fast and
+# need no network.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQ := packaging/requirements
+RUNTIME_LOCK := $(REQ)/runtime.lock
+DEV_LOCK := $(REQ)/dev.lock
+STAMP := $(VENV)/.strongroom-installed
+PIP_TOOLS := pip-tools==7.6.2
+BRIEFCASE_DIR := build/briefcase
+
+# The gates (`make lint`), run in this order; `make test` adds pytest after them.
+GATES := ruff mypy bandit locks
+ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHON
+
+header = printf '\n==> %s\n' "$(1)"
+
+# Runs each named target in turn, carrying on past a failure, then fails if any step failed.
+# Nothing is printed after a passing run, so pytest's summary stays the last line of `make test`.
+define run-steps
+	failed=""; \
+	for step in $(1); do \
+		$(MAKE) --no-print-directory -j1 "$$step" || failed="$$failed $$step"; \
+	done; \
+	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
+endef
+
+.PHONY: help setup system-deps run test lint bench pytest $(GATES) lock lock-upgrade \
+	briefcase-tree clean
+
+help:
+	@echo "make run          set up if needed, then open the console (.venv/bin/strongroom \$$ARGS)"
+	@echo "make test         set up if needed, run the gates ($(GATES)), then pytest"
+	@echo "make lint         set up if needed, run the gates alone"
+	@echo "make bench        set up if needed, run tests/bench/bench_vault.py \$$ARGS"
+	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
+	@echo "make lock-upgrade recompile the locks at the newest versions PyPI serves"
+	@echo "make clean        remove .venv, caches and build/"
+
+# ----- set-up -------------------------------------------------------------------------------------
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@$(call header,system packages)
+	@bash packaging/bootstrap.sh
+
+$(PY):
+	@$(call header,virtualenv $(VENV))
+	@bash packaging/bootstrap.sh
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+
+$(STAMP): $(DEV_LOCK) pyproject.toml | $(PY)
+	@$(call header,locked dependencies ($(DEV_LOCK)))
+	$(PY) -m pip install --quiet --require-hashes --only-binary=:all: -r $(DEV_LOCK)
+	@$(call header,strongroom (editable))
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@touch $@
+
+# ----- use ----------------------------------------------------------------------------------------
+
+run: setup
+	@$(call header,strongroom $(ARGS))
+	$(VENV)/bin/strongroom $(ARGS)
+
+bench: setup
+	@$(call header,bench)
+	$(PY) tests/bench/bench_vault.py $(ARGS)
+
+lint: setup
+	@$(call run-steps,$(GATES))
+
+test: setup
+	@$(call run-steps,$(GATES) pytest)
+
+# The steps; each also works alone (`make mypy`) once set up.
+
+ruff: $(STAMP)
+	@$(call header,ruff)
+	$(VENV)/bin/ruff check app backends ui tests
+
+mypy: $(STAMP)
+	@$(call header,mypy)
+	$(VENV)/bin/mypy app
+
+bandit: $(STAMP)
+	@$(call header,bandit (medium and high))
+	$(VENV)/bin/bandit -q -c pyproject.toml -r app backends ui -ll
+	@echo "bandit: no medium or high severity issues"
+
+locks: $(STAMP)
+	@$(call header,locks hash-pinned and current)
+	$(PY) packaging/check_locks.py
+
+# pytest exits 5 when it collects no test: non-zero, so that fails the run too.
+pytest: $(STAMP)
+	@$(call header,pytest)
+	$(VENV)/bin/pytest $(ARGS)
+
+# ----- locks --------------------------------------------------------------------------------------
+# pip-tools lives in a throwaway venv. Locks are compiled against PyPI alone (no local pip config,
+# find-links or mirrors), for this interpreter (CPython 3.11 on Linux).
+
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CONSTRAINT \
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
+COMPILE := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--newline=lf
+
+lock lock-upgrade:
+	@$(call header,$@)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	$(LOCK_ENV) "$$tmp/venv/bin/pip" install --quiet "$(PIP_TOOLS)"; \
+	compile() { $(LOCK_ENV) "$$tmp/venv/bin/pip-compile" $(COMPILE) \
+		$(if $(filter lock-upgrade,$@),--upgrade) "$$@"; }; \
+	compile -o $(RUNTIME_LOCK) pyproject.toml; \
+	compile -o $(DEV_LOCK) pyproject.toml $(REQ)/dev.in
+	@echo "locks written; review with: git diff $(REQ)"
+
+# ----- packaging ----------------------------------------------------------------------------------
+# Briefcase reads [tool.briefcase] from a pyproject.toml and copies each `sources` folder under its
+# own name, so it gets a tree laid out as installed: build/briefcase/src/strongroom/{app,...}.
+
+briefcase-tree:
+	@$(call header,$(BRIEFCASE_DIR))
+	rm -rf $(BRIEFCASE_DIR)
+	mkdir -p $(BRIEFCASE_DIR)/src
+	cp briefcase.toml $(BRIEFCASE_DIR)/pyproject.toml
+	cp -r packaging/strongroom $(BRIEFCASE_DIR)/src/strongroom
+	for pkg in app backends ui; do cp -r $$pkg $(BRIEFCASE_DIR)/src/strongroom/$$pkg; done
+	cp -r resources $(BRIEFCASE_DIR)/resources
+	cp -r tests $(BRIEFCASE_DIR)/tests
+	if [[ -f LICENSE ]]; then cp LICENSE $(BRIEFCASE_DIR)/LICENSE; else \
+		printf '%s\n' "Copyright (c) Strongroom maintainers. All rights reserved." \
+			"Proprietary software: not licensed for redistribution." > $(BRIEFCASE_DIR)/LICENSE; fi
+	find $(BRIEFCASE_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	if command -v rsvg-convert >/dev/null; then \
+		for size in 16 32 64 128 256 512; do \
+			rsvg-convert -w $$size -h $$size resources/icons/strongroom.svg \
+				-o $(BRIEFCASE_DIR)/resources/icons/strongroom-$$size.png; \
+		done; \
+	else echo "note: no rsvg-convert (Debian: librsvg2-bin); PNG icons not rendered"; fi
+	@echo "then: cd $(BRIEFCASE_DIR) && briefcase create && briefcase build"
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that Strongroom's set-up and test suite need — only those missing,
+# so a repeat run installs nothing, needs no network and takes a fraction of a second.
+# `make run` / `make test` call it; on a machine without make, run it first: it installs make too.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+
+# The one list of system packages. An entry is "package" (installed when `dpkg -s` says it is
+# not) or "package|probe" (installed when the shell command `probe` fails). Add new needs here.
+PACKAGES=(
+    "python3-venv|$PYTHON -c 'import ensurepip, venv'"  # `python3 -m venv`: Debian ships ensurepip apart
+    "make|command -v make"                              # the Makefile itself
+    "util-linux"                                        # unshare(1) and friends
+    "mount"                                             # mount(8), for the tmpfs disk-full test
+)
+
+missing_now() {
+    local entry pkg probe
+    for entry in "${PACKAGES[@]}"; do
+        pkg=${entry%%|*}
+        if [[ $entry == *"|"* ]]; then
+            probe=${entry#*|}
+            bash -c "$probe" >/dev/null 2>&1 || echo "$pkg"
+        elif ! dpkg -s "$pkg" 2>/dev/null | grep -qx 'Status: install ok installed'; then
+            echo "$pkg"
+        fi
+    done
+}
+
+mapfile -t missing < <(missing_now)
+if ((${#missing[@]} == 0)); then
+    echo "system packages: all present"
+    exit 0
+fi
+
+echo "system packages: installing ${missing[*]}"
+if ! command -v apt-get >/dev/null; then
+    echo "error: no apt-get here; install the equivalents of: ${missing[*]}" >&2
+    exit 1
+fi
+as_root=()
+if ((EUID != 0)); then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        as_root=(sudo -n)
+    else
+        echo "error: need root to run: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+mapfile -t still < <(missing_now)
+if ((${#still[@]} != 0)); then
+    # e.g. a python3 that is not Debian's (pyenv, a source build) and was built without ensurepip
+    echo "error: still missing after apt-get install: ${still[*]} (python: $(command -v "$PYTHON" || echo none))" >&2
+    exit 1
+fi
