@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.vault import Vault
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from strongroom.app.crypto import (
     ARGON2_MIN_ITERATIONS,
     ARGON2_MIN_MEMORY_KIB,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlcipher3
-from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, unlocker
+
 from strongroom.app import store
 from strongroom.app.errors import (
     AlreadyExists,
@@ -24,6 +24,8 @@ from strongroom.app.errors import (
 from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.model import Classification
 from strongroom.app.vault import BACKUP_DIR, NewSecret, Vault
+
+from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, unlocker
 
 VALUE = b"s3cr3t-\x00-value-\xff"
 
