@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, run_cli, snapshot, unlocker
-from helpers.cli_checks import one_line_error, run_argv
+
 from strongroom.app.backup import create_backup
 from strongroom.app.model import Classification
 from strongroom.app.vault import BACKOFF_FILE, NewSecret, Vault
+
+from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, run_cli, snapshot, unlocker
+from helpers.cli_checks import one_line_error, run_argv
 
 PAGE = 4096  # SQLCipher 4's default page size
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OTHER_PASSPHRASE, PASSPHRASE, Result, make_vault, run_cli
-from helpers.cli_checks import one_line_error, run_argv
+
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret
+
+from conftest import OTHER_PASSPHRASE, PASSPHRASE, Result, make_vault, run_cli
+from helpers.cli_checks import one_line_error, run_argv
 
 SECRET_KEYS = {
     "name", "classification", "owner", "note", "tags", "created", "updated", "expires",

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSPHRASE, make_vault, unlocker
-from helpers.crash_child import value_for
+
 from strongroom.app import store
 from strongroom.app.audit import AnchorStatus, AuditLog
 from strongroom.app.backup import verify_backup
@@ -30,6 +29,9 @@ from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
 from strongroom.app.keyslots import unwrap_master_key
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret, Vault
+
+from conftest import PASSPHRASE, make_vault, unlocker
+from helpers.crash_child import value_for
 
 CHILD = Path(__file__).parent / "helpers" / "crash_child.py"
 ROUNDS = 4
