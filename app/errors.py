@@ -62,9 +62,13 @@ class BackupInvalid(IntegrityError):
 
 
 class AuthenticationFailed(StrongroomError):
-    """No keyslot opened with the credentials given."""
+    """No keyslot opened with the credentials given; ``retry_after`` is the wait now imposed."""
 
     exit_code = 4
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WrongPassphrase(AuthenticationFailed):
@@ -75,9 +79,8 @@ class BackingOff(AuthenticationFailed):
     """Too many failed unlocks: the next attempt is refused until ``retry_after`` seconds pass."""
 
     def __init__(self, retry_after: float, failures: int) -> None:
-        self.retry_after = retry_after
         self.failures = failures
         wait = max(1, round(retry_after))
         super().__init__(
-            f"{failures} failed unlock attempts: wait {wait} s before trying again"
+            f"{failures} failed unlock attempts: wait {wait} s before trying again", retry_after
         )

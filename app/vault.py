@@ -298,9 +298,9 @@ class Vault:
                 wait = delay_after(state.failures)
                 then = f"; wait {wait:.0f} s before the next attempt" if wait else ""
                 if unlocker.kind == PASSPHRASE:
-                    raise WrongPassphrase(f"the passphrase does not open this vault{then}")
+                    raise WrongPassphrase(f"the passphrase does not open this vault{then}", wait)
                 raise AuthenticationFailed(
-                    f"the {unlocker.kind} key does not open this vault{then}"
+                    f"the {unlocker.kind} key does not open this vault{then}", wait
                 )
             self._open_with(slot, kek, master)
 
