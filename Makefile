@@ -140,7 +140,7 @@ briefcase-tree:
 	mkdir -p $(BRIEFCASE_DIR)/src
 	cp briefcase.toml $(BRIEFCASE_DIR)/pyproject.toml
 	cp -r packaging/strongroom $(BRIEFCASE_DIR)/src/strongroom
-	for pkg in app backends ui; do cp -r $$pkg $(BRIEFCASE_DIR)/src/strongroom/$$pkg; done
+	for pkg in app backends ui resources; do cp -r $$pkg $(BRIEFCASE_DIR)/src/strongroom/$$pkg; done
 	cp -r resources $(BRIEFCASE_DIR)/resources
 	cp -r tests $(BRIEFCASE_DIR)/tests
 	if [[ -f LICENSE ]]; then cp LICENSE $(BRIEFCASE_DIR)/LICENSE; else \

@@ -1,0 +1,59 @@
+"""Start the desktop console: ``strongroom`` with no command lands here (an entry point)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from strongroom.resources import read_bytes, read_text
+
+from .main_window import MainWindow
+from .settings_store import ConsoleSettings
+
+
+def app_icon() -> QIcon:
+    pixmap = QPixmap()
+    pixmap.loadFromData(QByteArray(read_bytes("icons", "strongroom.svg")), "SVG")
+    return QIcon(pixmap)
+
+
+def wants_dark(settings: ConsoleSettings) -> bool:
+    if settings.theme in ("light", "dark"):
+        return settings.theme == "dark"
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def apply_theme(app: QApplication, settings: ConsoleSettings) -> None:
+    """Light or dark stylesheet, following the OS unless the user chose one."""
+    app.setStyleSheet(read_text("style", "dark.qss" if wants_dark(settings) else "light.qss"))
+
+
+def build(
+    vault_dir: Path, settings: ConsoleSettings | None = None
+) -> tuple[QApplication, MainWindow]:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # noqa: S101 - a widgets application is required
+    app.setApplicationName("Strongroom")
+    app.setOrganizationName("Strongroom")
+    app.setApplicationDisplayName("Strongroom")
+    app.setDesktopFileName("strongroom")
+    app.setQuitOnLastWindowClosed(False)
+    settings = settings or ConsoleSettings()
+    icon = app_icon()
+    app.setWindowIcon(icon)
+    apply_theme(app, settings)
+    settings.changed.connect(lambda key: apply_theme(app, settings) if key == "theme" else None)
+    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_theme(app, settings))
+    window = MainWindow(vault_dir, settings=settings, icon=icon)
+    return app, window
+
+
+def run(vault_dir: Path) -> int:
+    """Open the console on ``vault_dir``; returns the exit code."""
+    app, window = build(Path(vault_dir))
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,69 @@
+"""Honest empty states for the sections later issues build."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .base import Section, Services
+
+
+class EmptySection(Section):
+    """A section that is not built yet, saying what will be there."""
+
+    promise = ""
+
+    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+        super().__init__(services, parent)
+        heading = QLabel(self.title)
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        heading.setFont(font)
+        body = QLabel(self.promise)
+        body.setWordWrap(True)
+        body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        body.setAccessibleName(f"{self.title}: not available yet")
+        note = QLabel("Not available in this version of Strongroom.")
+        note.setProperty("role", "muted")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(32, 32, 32, 32)
+        lay.addWidget(heading)
+        lay.addWidget(note)
+        lay.addSpacing(8)
+        lay.addWidget(body)
+        lay.addStretch(1)
+
+
+class KeysSection(EmptySection):
+    title = "Keys & Signing"
+    promise = (
+        "Signing keys that live in HSMs, smart cards (PKCS#11) and the TPM: an inventory per "
+        "token, key generation on the device, signing files and digests, CSRs and certificates "
+        "signed on the token, and audit checkpoints signed in hardware. Private keys never leave "
+        "the device."
+    )
+
+
+class CeremoniesSection(EmptySection):
+    title = "Ceremonies"
+    promise = (
+        "Offline key ceremonies: a scripted, witnessed, quorum-approved run with Shamir (SLIP-39) "
+        "backup shares and a hash-chained, co-signed transcript anyone can verify."
+    )
+
+
+class AccessReviewsSection(EmptySection):
+    title = "Access Reviews"
+    promise = (
+        "Operators, roles and grants, the two-person rule for critical operations, and review "
+        "campaigns whose decisions actually revoke access."
+    )
+
+
+class ComplianceSection(EmptySection):
+    title = "Compliance"
+    promise = (
+        "Endpoint self-checks — disk encryption, patch age, screen lock, firewall, Secure Boot "
+        "and more — each result with its evidence and a fix, with history and a printable report."
+    )

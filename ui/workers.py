@@ -1,0 +1,154 @@
+"""Run slow work off the UI thread; results, errors and progress come back by signal.
+
+Every vault call the console makes goes through :class:`TaskRunner`, which runs tasks one at a
+time on a single worker thread (the vault's SQLCipher connection and, later, hardware sessions
+are used from one thread at a time). A task gets a ``threading.Event`` to watch for cancel and a
+``progress(str)`` callback. Results are delivered through Qt signals into the GUI thread; nothing
+is left on the worker for a poller to find.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+
+from strongroom.app.errors import StrongroomError, UserCancelled
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+Work = Callable[[threading.Event, Progress], Any]
+
+
+def user_message(error: BaseException) -> str:
+    """One sentence for the user; unexpected errors are logged by type only (no values)."""
+    if isinstance(error, StrongroomError):
+        text = str(error)
+        return text[:1].upper() + text[1:]
+    log.error("unexpected %s in a background task", type(error).__name__)
+    return f"Something went wrong ({type(error).__name__}); nothing was changed."
+
+
+class Task(QObject):
+    """A handle on one submitted job: connect to its signals, or cancel it.
+
+    The worker reports through ``_report`` with a queued connection to a slot of this object,
+    which lives in the GUI thread; the public signals are emitted from there, so whatever is
+    connected to them (lambdas included) runs in the GUI thread.
+    """
+
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    progress = Signal(str)
+    finished = Signal()
+    _report = Signal(str, object)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.cancel_event = threading.Event()
+        self.done = False
+        self._report.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @Slot(str, object)
+    def _deliver(self, kind: str, payload: object) -> None:
+        if kind == "progress":
+            self.progress.emit(payload)
+            return
+        if kind == "ok":
+            self.succeeded.emit(payload)
+        elif kind == "error":
+            self.failed.emit(payload)
+        else:
+            self.cancelled.emit()
+        self.done = True
+        self.finished.emit()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, task: Task, work: Work) -> None:
+        super().__init__()
+        self.task = task
+        self.work = work
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        task = self.task
+        report = task._report.emit
+
+        def progress(text: str) -> None:
+            report("progress", text)
+
+        try:
+            if task.cancel_event.is_set():
+                raise UserCancelled()
+            result = self.work(task.cancel_event, progress)
+        except UserCancelled:
+            report("cancel", None)
+        except BaseException as e:  # noqa: BLE001 - delivered to the GUI thread as a signal
+            report("cancel" if task.cancel_event.is_set() else "error", e)
+        else:
+            report("cancel" if task.cancel_event.is_set() else "ok", result)
+
+
+class TaskRunner(QObject):
+    """Submits work to one dedicated worker thread and keeps each Task alive until it finishes."""
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._live: set[Task] = set()
+
+    def submit(
+        self,
+        name: str,
+        work: Work,
+        *,
+        on_success: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> Task:
+        task = Task(name)
+        if on_success is not None:
+            task.succeeded.connect(on_success)
+        if on_error is not None:
+            task.failed.connect(on_error)
+        if on_progress is not None:
+            task.progress.connect(on_progress)
+        if on_cancel is not None:
+            task.cancelled.connect(on_cancel)
+        task.finished.connect(lambda: self._forget(task))
+        self._live.add(task)
+        self.busy_changed.emit(True)
+        self._pool.start(_Runnable(task, work))
+        return task
+
+    @Slot()
+    def _forget(self, task: Task) -> None:
+        self._live.discard(task)
+        if not self._live:
+            self.busy_changed.emit(False)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._live)
+
+    def cancel_all(self) -> None:
+        for task in list(self._live):
+            task.cancel()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until queued work is done (shutdown and tests only)."""
+        return bool(self._pool.waitForDone(msecs))
