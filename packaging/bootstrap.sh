@@ -13,6 +13,11 @@ PACKAGES=(
     "make|command -v make"                              # the Makefile itself
     "util-linux"                                        # unshare(1) and friends
     "mount"                                             # mount(8), for the tmpfs disk-full test
+    # Qt (PySide6) offscreen and on X11 (xcb plugin), and the Xvfb screenshot test
+    libgl1 libegl1 libfontconfig1 fonts-dejavu-core libglib2.0-0 libdbus-1-3 libxkbcommon0
+    libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+    libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1
+    libxcb-shm0 libxcb-util1 xvfb xauth
 )
 
 missing_now() {
