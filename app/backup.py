@@ -33,6 +33,7 @@ from .errors import (
     HeaderCorrupt,
     NotFound,
     Refused,
+    StrongroomError,
     VaultTampered,
     WrongPassphrase,
 )
@@ -87,7 +88,18 @@ def create_backup(vault: Vault, dest: Path, *, automatic: bool = False) -> Backu
     if dest.exists() and not dest.is_char_device():
         raise Refused(f"{dest} already exists; choose a new file name")
     action = "backup.auto" if automatic else "backup.create"
-    vault.record(action, dest.name)
+    # The snapshot holds this "begin" event; the outcome is recorded once the file is written.
+    vault.record("backup.begin", dest.name, details={"automatic": automatic})
+    try:
+        report = _write_backup(vault, dest)
+    except StrongroomError as e:
+        vault.record(action, dest.name, Outcome.Failed, {"reason": str(e)})
+        raise
+    vault.record(action, dest.name, details={"bytes": report.size, **report.counts})
+    return report
+
+
+def _write_backup(vault: Vault, dest: Path) -> BackupReport:
     work = Path(tempfile.mkdtemp(prefix=".backup-", dir=vault.path))
     try:
         copy = work / DB_FILE

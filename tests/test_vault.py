@@ -434,3 +434,19 @@ def test_a_newer_schema_is_refused_and_the_vault_is_left_locked(vault: Vault) ->
         again.unlock(unlocker())
     assert not again.unlocked
     assert snapshot(vault.path) == before
+
+
+def test_a_failed_backup_is_audited_as_failed(vault: Vault, tmp_path: Path) -> None:
+    from strongroom.app.backup import create_backup
+    from strongroom.app.errors import StorageError
+
+    with pytest.raises(StorageError):
+        create_backup(vault, Path("/dev/full"))
+    last = vault.audit_events(limit=2)
+    assert [(e.action, e.outcome) for e in last] == [
+        ("backup.create", "failed"), ("backup.begin", "ok")
+    ]
+    assert "disk is full" in last[0].details["reason"]
+    report = create_backup(vault, tmp_path / "ok.srbk")
+    ok = vault.audit_events(limit=1)[0]
+    assert (ok.action, ok.outcome, ok.details["bytes"]) == ("backup.create", "ok", report.size)
