@@ -205,8 +205,10 @@ def cmd_secret_add(ctx: Context) -> int:
     a = ctx.args
     dates = _dates(a)
     classification = Classification.parse(a.classification)
+    # A piped value is read first, so empty input fails before the KDF and the audit log run.
+    value = None if ctx.stdin.isatty() else read_value(ctx.stdin)
     with ctx.unlocked() as vault:
-        value = read_value(ctx.stdin)
+        value = value or read_value(ctx.stdin)
         info = vault.add_secret(
             NewSecret(
                 name=a.name, value=value, classification=classification, tags=tuple(a.tag or ()),
