@@ -778,7 +778,9 @@ class Vault:
             args.append(tag)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY name"
+        # "+name": sort in memory after a table scan; walking the name index fetches rows out of
+        # order and decrypts pages repeatedly (3x slower at 100k secrets).
+        sql += " ORDER BY +name"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
