@@ -81,7 +81,8 @@ class LockScreen(QWidget):
 
         self.methods = QListWidget()
         self.methods.setAccessibleName("Enrolled unlock methods")
-        self.methods.setMaximumHeight(110)
+        self.methods.setMaximumHeight(70)
+        self.methods.setFrameShape(QFrame.Shape.NoFrame)
         self.methods.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         row = QHBoxLayout()
@@ -95,6 +96,7 @@ class LockScreen(QWidget):
         card.setObjectName("card")
         card.setMaximumWidth(520)
         inner = QVBoxLayout(card)
+        inner.setContentsMargins(28, 24, 28, 24)
         inner.setSpacing(12)
         inner.addWidget(self.title)
         inner.addWidget(self.location)
@@ -121,8 +123,9 @@ class LockScreen(QWidget):
         self.methods.clear()
         for slot in vault.header.slots:
             kind = METHOD_NAMES.get(slot.kind, slot.kind)
-            used = f" — last used {slot.last_used[:16].replace('T', ' ')}" if slot.last_used else ""
-            self.methods.addItem(f"{kind}: {slot.label}{used}")
+            name = kind if slot.label == kind else f"{kind} — {slot.label}"
+            used = slot.last_used and f", last used {slot.last_used[:16].replace('T', ' ')} UTC"
+            self.methods.addItem(f"{name}{used or ''}")
         self.set_message("")
         self._set_busy(False)
         self.passphrase.setFocus()

@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QStackedWidget,
     QSystemTrayIcon,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -113,7 +115,6 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setAccessibleName("Sections")
-        self.sidebar.setFixedWidth(190)
         self.stack = QStackedWidget()
         self.sections: list[Section] = []
         for factory in sections if sections is not None else default_sections():
@@ -122,11 +123,24 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(section)
             self.sidebar.addItem(section.title)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        pane = QWidget()
+        pane.setObjectName("sidebarPane")
+        pane.setFixedWidth(190)
+        column = QVBoxLayout(pane)
+        column.setContentsMargins(0, 0, 0, 10)
+        brand = QLabel("Strongroom")
+        brand.setObjectName("brand")
+        lock_button = QPushButton("Lock  (Ctrl+L)")
+        lock_button.setAccessibleName("Lock the vault now")
+        lock_button.clicked.connect(lambda: self.lock("button"))
+        column.addWidget(brand)
+        column.addWidget(self.sidebar, 1)
+        column.addWidget(lock_button, 0, Qt.AlignmentFlag.AlignHCenter)
         workspace = QWidget()
         row = QHBoxLayout(workspace)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self.sidebar)
+        row.addWidget(pane)
         row.addWidget(self.stack, 1)
         self.workspace = workspace
         self.pages.addWidget(workspace)

@@ -86,6 +86,7 @@ class FirstRunWizard(QWidget):
         card.setObjectName("card")
         card.setMaximumWidth(620)
         inner = QVBoxLayout(card)
+        inner.setContentsMargins(28, 24, 28, 24)
         inner.addWidget(self.pages)
         inner.addWidget(self.progress)
         inner.addLayout(buttons)
