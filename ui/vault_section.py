@@ -1,0 +1,448 @@
+"""The Vault section: the table of secrets, a filter, and add, edit, delete, history, reveal, copy.
+
+Every vault call runs on the task runner. Results are tied to the unlock they were asked for
+(``_epoch``): whatever arrives after a lock is dropped, values included. Values are shown only
+on demand and hidden again after ``reveal_seconds``; copies go through the clipboard guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from strongroom.app.errors import StrongroomError
+from strongroom.app.model import SecretInfo
+from strongroom.app.vault import NewSecret, Vault
+
+from .base import Section, Services
+from .clipboard import shown_text
+from .history_dialog import HistoryDialog
+from .secret_dialog import RevealField, SecretDialog, SecretForm
+from .secrets_model import BADGE_ROLE, FETCH_BATCH, INFO_ROLE, Column, Loaded, SecretsModel
+from .workers import user_message
+
+COLUMN_WIDTHS = {Column.Name: 280, Column.Classification: 110, Column.Tags: 160,
+                 Column.Owner: 100, Column.Updated: 130, Column.Expires: 150}
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Draws the classification as a coloured pill with its name (colour and text)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        colour, text = index.data(BADGE_ROLE), index.data(Qt.ItemDataRole.DisplayRole)
+        if colour is None:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        metrics = opt.fontMetrics
+        rect = opt.rect.adjusted(4, 3, -4, -3)
+        pill = QRect(rect.left(), rect.top(),
+                     min(rect.width(), metrics.horizontalAdvance(text) + 16), rect.height())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+
+class SecretsTable(QTableView):
+    """The table; Ctrl+C copies the selected secret's value, Ctrl+B its name (not cell text)."""
+
+    copy_value = Signal()
+    copy_name = Signal()
+    delete_row = Signal()
+    open_row = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        ctrl = event.modifiers() == Qt.KeyboardModifier.ControlModifier
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_value.emit()
+        elif ctrl and event.key() == Qt.Key.Key_B:
+            self.copy_name.emit()
+        elif event.key() == Qt.Key.Key_Delete and not event.modifiers():
+            self.delete_row.emit()
+        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            self.open_row.emit()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+
+class VaultSection(Section):
+    """The secrets of the open vault."""
+
+    title = "Vault"
+    accessible_description = "The vault's secrets: filter, add, edit, reveal and copy them"
+
+    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+        super().__init__(services, parent)
+        self.setAccessibleDescription(self.accessible_description)
+        self._epoch = 0  # bumped at every unlock and lock; late results of older ones are dropped
+        self._loading = False
+        self.dialogs: list[QDialog] = []
+        self.model = SecretsModel(self)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by name, tag, note or owner (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Filter secrets")
+        self.toolbar = QToolBar("Secret actions")
+        self.toolbar.setAccessibleName("Secret actions")
+        self.actions_: dict[str, QAction] = {}
+        for key, text, tip, slot in (
+            ("add", "&Add", "Add a secret (Ctrl+N)", self.add_secret),
+            ("edit", "&Edit", "Edit the selected secret (Enter)", self.edit_secret),
+            ("delete", "&Delete", "Delete the selected secret (Delete)", self.delete_secret),
+            ("history", "&History", "Versions of the selected secret", self.show_history),
+            ("reveal", "&Reveal", "Show the selected secret's value for a while", self.reveal),
+            ("copy_value", "&Copy value", "Copy the value (Ctrl+C)", self.copy_value),
+            ("copy_name", "Copy &name", "Copy the name (Ctrl+B)", self.copy_name),
+        ):
+            action = QAction(text.replace("&", ""), self)
+            action.setToolTip(tip)
+            action.triggered.connect(slot)
+            self.toolbar.addAction(action)
+            button = self.toolbar.widgetForAction(action)
+            button.setAccessibleName(text.replace("&", ""))
+            button.setAccessibleDescription(tip)
+            self.actions_[key] = action
+        self.actions_["add"].setShortcut(QKeySequence("Ctrl+N"))
+        self.actions_["add"].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(self.actions_["add"])
+
+        self.view = SecretsTable()
+        self.view.setModel(self.model)
+        self.view.setAccessibleName("Secrets")
+        self.view.setItemDelegateForColumn(Column.Classification.value, BadgeDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        for column, width in COLUMN_WIDTHS.items():
+            header.resizeSection(column.value, width)
+        header.setSortIndicator(Column.Name.value, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)
+
+        self.count = QLabel("")
+        self.count.setAccessibleName("Number of secrets shown")
+        self.value_caption = QLabel("Value:")
+        self.value = RevealField("Value of the selected secret")
+        self._revealed_name: str | None = None
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.toolbar)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.count)
+        bottom.addStretch(1)
+        bottom.addWidget(self.value_caption)
+        bottom.addWidget(self.value, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(bottom)
+
+        self.search.textChanged.connect(self.model.set_filter)
+        self.model.matches_changed.connect(self._update_count)
+        self.model.modelReset.connect(self._selection_changed)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.view.copy_value.connect(self.copy_value)
+        self.view.copy_name.connect(self.copy_name)
+        self.view.delete_row.connect(self.delete_secret)
+        self.view.open_row.connect(self.edit_secret)
+        self.view.doubleClicked.connect(self.edit_secret)
+        self._selection_changed()
+
+    # ----- life cycle ------------------------------------------------------------------------
+
+    def vault_unlocked(self, vault: Vault) -> None:
+        super().vault_unlocked(vault)
+        self._epoch += 1
+        self.reload()
+
+    def vault_locked(self) -> None:
+        self._epoch += 1
+        self.vault = None
+        for dialog in list(self.dialogs):
+            if isinstance(dialog, HistoryDialog):
+                dialog.close_for_lock()
+            else:
+                dialog.reject()
+        self.dialogs.clear()
+        self._hide_value()
+        self._loading = False
+        self.model.clear()
+        self.count.setText("Locked")
+        super().vault_locked()
+
+    @property
+    def loading(self) -> bool:
+        """True until the full list of secrets has arrived."""
+        return self._loading
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def reload(self) -> None:
+        """Load every secret's metadata (never a value) and its filter haystack in the worker."""
+        vault = self.vault
+        if vault is None:
+            return
+        self._loading = True
+        self._update_count()
+
+        def first_page(loaded: Loaded) -> None:  # shows in ms; the full list takes s at 100k
+            if self._loading:
+                self.model.set_rows(loaded)
+
+        def everything(loaded: Loaded) -> None:
+            self._loading = False
+            self.model.set_rows(loaded)
+
+        self._run("load the first secrets",
+                  lambda: Loaded.build(vault.list_secrets(limit=FETCH_BATCH)), first_page)
+        self._run("load all secrets", lambda: Loaded.build(vault.list_secrets()), everything)
+
+    def _run(self, name: str, work: Callable[[], Any], done: Callable[[Any], None],
+             failed: Callable[[str], None] | None = None) -> None:
+        """Run ``work`` on the runner; ``done``/``failed`` only if the vault is still as it was."""
+        epoch = self._epoch
+
+        def on_success(result: Any) -> None:
+            if epoch == self._epoch and self.vault is not None:
+                done(result)
+
+        def on_error(error: BaseException) -> None:
+            if epoch == self._epoch:
+                message = user_message(error)
+                self.services.error(message)
+                if failed is not None:
+                    failed(message)
+
+        self.services.runner.submit(name, lambda cancel, progress: work(),
+                                    on_success=on_success, on_error=on_error)
+
+    def _dialog_opened(self, dialog: QDialog) -> None:
+        self.dialogs.append(dialog)
+        dialog.finished.connect(lambda _result: self._dialog_closed(dialog))
+        dialog.open()
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+        dialog.deleteLater()
+
+    # ----- selection -------------------------------------------------------------------------
+
+    def selected(self) -> SecretInfo | None:
+        rows = self.view.selectionModel().selectedRows()
+        info = rows[0].data(INFO_ROLE) if rows else None
+        return info if isinstance(info, SecretInfo) else None
+
+    def select(self, name: str) -> None:
+        row = self.model.row_of(name)
+        if row is not None:
+            self.view.selectRow(row)
+            self.view.scrollTo(self.model.index(row, 0))
+
+    @Slot()
+    def _selection_changed(self) -> None:
+        info = self.selected()
+        if info is None or info.name != self._revealed_name:
+            self._hide_value()
+        for key, action in self.actions_.items():
+            action.setEnabled(self.vault is not None and (key == "add" or info is not None))
+        self.value_caption.setText(f"Value of {info.name}:" if info else "Value:")
+
+    @Slot()
+    def _update_count(self) -> None:
+        shown, total = self.model.matches, self.model.total
+        if self._loading:
+            self.count.setText("Loading the secrets…")
+        elif self.model.scanning:
+            self.count.setText(f"Filtering… {shown:,} so far")
+        elif shown == total:
+            self.count.setText(f"{total:,} secret{'s' * (total != 1)}")
+        else:
+            self.count.setText(f"{shown:,} of {total:,} secrets")
+
+    # ----- add, edit, delete, history --------------------------------------------------------
+
+    @Slot()
+    def add_secret(self) -> None:
+        self._open_editor(None)
+
+    @Slot()
+    def edit_secret(self) -> None:
+        if self.selected() is not None:
+            self._open_editor(self.selected())
+
+    def _open_editor(self, info: SecretInfo | None) -> None:
+        if self.vault is None:
+            return
+        self.services.activity()
+        dialog = SecretDialog(self, info)
+        dialog.submitted.connect(lambda form: self._save(dialog, form))
+        self._dialog_opened(dialog)
+
+    def _save(self, dialog: SecretDialog, form: SecretForm) -> None:
+        vault, old = self.vault, dialog.info
+        if vault is None:
+            return
+
+        def work() -> SecretInfo:
+            if old is None:
+                return vault.add_secret(NewSecret(
+                    form.name, form.value or b"", form.classification, form.tags, form.note,
+                    form.owner or None, form.expires, form.rotation_due,
+                ))
+            value = form.value
+            # A value typed again unchanged is not a new version (this compare is an audited read).
+            if value is not None and vault.get_secret(old.name, purpose="read") == value:
+                value = None
+            return vault.update_secret(
+                old.name, value, classification=form.classification, tags=form.tags,
+                note=form.note, owner=form.owner or None,
+                expires=form.expires, clear_expires=form.expires is None,
+                rotation_due=form.rotation_due, clear_rotation_due=form.rotation_due is None,
+            )
+
+        def done(info: SecretInfo) -> None:
+            if shiboken6.isValid(dialog):  # the user may have closed it meanwhile
+                dialog.saved()
+            self.model.upsert(info)
+            self.select(info.name)
+            verb = "Added" if old is None else "Saved"
+            self.services.status(f"{verb} {info.name} (version {info.version})")
+
+        def failed(message: str) -> None:
+            if shiboken6.isValid(dialog):
+                dialog.failed(message)
+
+        self._run(f"save {form.name}", work, done, failed)
+
+    @Slot()
+    def delete_secret(self) -> None:
+        info = self.selected()
+        if self.vault is None or info is None:
+            return
+        self.services.activity()
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Delete secret",
+            f"Delete {info.name} and all {info.version} of its versions? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAccessibleName("Confirm deletion")
+        confirm = box.button(QMessageBox.StandardButton.Yes)
+        confirm.setText("Delete")
+        confirm.setAccessibleName(f"Delete {info.name}")
+        confirm.clicked.connect(lambda: self._delete(info.name))
+        self._dialog_opened(box)
+
+    def _delete(self, name: str) -> None:
+        vault = self.vault
+        if vault is None:
+            return
+
+        def done(_: object) -> None:
+            self.model.remove(name)
+            self.services.status(f"Deleted {name}")
+
+        self._run(f"delete {name}", lambda: vault.delete_secret(name), done)
+
+    @Slot()
+    def show_history(self) -> None:
+        info = self.selected()
+        if self.vault is None or info is None:
+            return
+        self.services.activity()
+        dialog = HistoryDialog(self.services, self.vault, info.name, self)
+        dialog.load()
+        self._dialog_opened(dialog)
+
+    # ----- reveal and copy -------------------------------------------------------------------
+
+    @Slot()
+    def reveal(self) -> None:
+        info, vault = self.selected(), self.vault
+        if vault is None or info is None:
+            return
+        self.services.activity()
+        name = info.name
+
+        def done(value: bytes) -> None:
+            current = self.selected()
+            if current is not None and current.name == name:
+                self._revealed_name = name
+                self.value.show_value(shown_text(value), self.services.settings.reveal_seconds)
+
+        self._run(f"reveal {name}", lambda: vault.get_secret(name, purpose="reveal"), done)
+
+    def _hide_value(self) -> None:
+        self._revealed_name = None
+        self.value.hide_value()
+
+    @Slot()
+    def copy_value(self) -> None:
+        info, vault = self.selected(), self.vault
+        if vault is None or info is None:
+            return
+        self.services.activity()
+        name = info.name
+
+        def done(value: bytes) -> None:
+            try:
+                self.services.clipboard.copy_secret(value)
+            except StrongroomError as e:  # a binary value cannot be pasted as text
+                self.services.error(user_message(e))
+                return
+            seconds = self.services.settings.clipboard_clear_seconds
+            self.services.status(f"Copied the value of {name}; the clipboard clears in {seconds} s")
+
+        self._run(f"copy {name}", lambda: vault.get_secret(name, purpose="copy"), done)
+
+    @Slot()
+    def copy_name(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        self.services.activity()
+        QGuiApplication.clipboard().setText(info.name)
+        self.services.status(f"Copied the name {info.name}")
