@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench pytest $(GATES) lock lock-upgrade \
+.PHONY: help setup system-deps run test lint bench bench-console pytest $(GATES) lock lock-upgrade \
 	briefcase-tree clean
 
 help:
@@ -45,6 +45,7 @@ help:
 	@echo "make test         set up if needed, run the gates ($(GATES)), then pytest"
 	@echo "make lint         set up if needed, run the gates alone"
 	@echo "make bench        set up if needed, run tests/bench/bench_vault.py \$$ARGS"
+	@echo "make bench-console  cold start, unlock-to-table, RSS and filter latency of the console"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
 	@echo "make lock-upgrade recompile the locks at the newest versions PyPI serves"
 	@echo "make clean        remove .venv, caches and build/"
@@ -77,8 +78,13 @@ run: setup
 	$(VENV)/bin/strongroom $(ARGS)
 
 bench: setup
-	@$(call header,bench)
+	@$(call header,bench: vault)
 	$(PY) tests/bench/bench_vault.py $(ARGS)
+
+bench-console: setup
+	@$(call header,bench: console)
+	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console.py $(ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console_model.py
 
 lint: setup
 	@$(call run-steps,$(GATES))

@@ -36,7 +36,6 @@ from .clipboard import ClipboardGuard
 from .lock_screen import LockScreen
 from .session_watch import SessionWatcher
 from .settings_store import ConsoleSettings
-from .wizard import FirstRunWizard
 from .workers import TaskRunner
 
 SectionFactory = Callable[[Services], Section]
@@ -110,18 +109,15 @@ class MainWindow(QMainWindow):
         self.lock_screen = LockScreen(self.runner)
         self.lock_screen.unlocked.connect(self._on_unlocked)
         self.pages.addWidget(self.lock_screen)
-        self.wizard: FirstRunWizard | None = None
+        self.wizard: QWidget | None = None
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setAccessibleName("Sections")
         self.stack = QStackedWidget()
+        # Sections are built at the first unlock, so the lock screen shows without importing them.
+        self._factories = sections
         self.sections: list[Section] = []
-        for factory in sections if sections is not None else default_sections():
-            section = factory(self.services)
-            self.sections.append(section)
-            self.stack.addWidget(section)
-            self.sidebar.addItem(section.title)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         pane = QWidget()
         pane.setObjectName("sidebarPane")
@@ -213,6 +209,8 @@ class MainWindow(QMainWindow):
             self._set_state("cannot open the vault")
             return
         if vault is None:
+            from .wizard import FirstRunWizard  # zxcvbn and the wizard only on a first run
+
             self.wizard = FirstRunWizard(self.vault_dir, self.runner)
             self.wizard.created.connect(self._on_created)
             self.pages.addWidget(self.wizard)
@@ -234,8 +232,19 @@ class MainWindow(QMainWindow):
         self._on_unlocked(vault)
         self.show_status("Vault created. Make a backup under Settings.")
 
+    def _build_sections(self) -> None:
+        if self.sections:
+            return
+        factories = self._factories if self._factories is not None else default_sections()
+        for factory in factories:
+            section = factory(self.services)
+            self.sections.append(section)
+            self.stack.addWidget(section)
+            self.sidebar.addItem(section.title)
+
     def _on_unlocked(self, vault: Vault) -> None:
         self.vault = vault
+        self._build_sections()
         for section in self.sections:
             section.vault_unlocked(vault)
         self.pages.setCurrentWidget(self.workspace)
