@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_vault import PASSPHRASE, make_vault, secrets_for  # noqa: E402
+from bench_vault import PASSPHRASE, make_vault, secrets_for
 
 COLD_START_GOAL_S = 0.7
 RSS_GOAL_MB = 250.0
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"≤ {COLD_START_GOAL_S * 1000:.0f} ms", f"{med / COLD_START_GOAL_S:.2f}"))
         for n in sizes:
             elapsed, rss = unlock_to_table(vault_with(root, n), n, Path(tmp))
-            rows.append((f"unlock to table populated", f"{n // 1000}k", f"{elapsed:.2f} s",
+            rows.append(("unlock to table populated", f"{n // 1000}k", f"{elapsed:.2f} s",
                          "", "includes Argon2id"))
             goal = n == 100_000
             rows.append(("peak RSS with the table loaded", f"{n // 1000}k", f"{rss:.0f} MB",
