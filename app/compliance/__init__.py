@@ -1,0 +1,1 @@
+"""Endpoint compliance: pure checks over evidence gathered by the collectors in backends/."""

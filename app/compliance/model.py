@@ -1,0 +1,182 @@
+"""Evidence, then judgement: the facts collectors gather and the results checks reach.
+
+Collectors (in strongroom.backends.compliance) gather raw evidence and never judge; checks (in
+this package) are pure functions of evidence, policy and ``now`` and never touch the machine.
+A permission error, a missing tool or output we do not recognise is UNKNOWN, never FAIL.
+
+Evidence is plain JSON so it can be dumped (``strongroom check --dump-evidence DIR``), replayed
+(``--evidence DIR``) and kept as test fixtures. The format of one evidence file::
+
+    {"format": 1, "os": "linux", "collected": "2026-11-23T10:00:00Z",
+     "items": {"<evidence id>": {"kind": "command", ...}, ...}}
+
+with items of three kinds:
+
+- command: ``argv`` (list), ``exit_code`` (int or null), ``stdout``, ``stderr`` (text),
+  ``error`` (null, "missing", "timeout", "permission" or another short word), ``duration`` (s)
+- file: ``path``, ``content`` (text or null), ``error`` (as above, "missing" = no such file)
+- registry: ``key``, ``name``, ``type`` ("REG_SZ", "REG_DWORD", …), ``value`` (text or int or
+  null), ``error``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+EVIDENCE_FORMAT = 1
+
+
+class Status(enum.Enum):
+    Pass = "PASS"  # noqa: S105 - a status, not a password
+    Fail = "FAIL"
+    Unknown = "UNKNOWN"
+    NotApplicable = "NOT_APPLICABLE"
+    Excepted = "EXCEPTED"
+
+
+class Confidence(enum.Enum):
+    High = "high"  # read from the authoritative source
+    Medium = "medium"  # inferred from a secondary source or a fallback method
+    Low = "low"  # a heuristic
+
+
+class OS(enum.Enum):
+    Linux = "linux"
+    MacOS = "macos"
+    Windows = "windows"
+
+
+@dataclass(frozen=True)
+class CommandEvidence:
+    argv: tuple[str, ...]
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+    duration: float = 0.0
+    kind: str = "command"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class FileEvidence:
+    path: str
+    content: str | None
+    error: str | None = None
+    kind: str = "file"
+
+
+@dataclass(frozen=True)
+class RegistryEvidence:
+    key: str
+    name: str
+    type: str | None
+    value: str | int | None
+    error: str | None = None
+    kind: str = "registry"
+
+
+Evidence = CommandEvidence | FileEvidence | RegistryEvidence
+
+
+def evidence_to_json(item: Evidence) -> dict[str, Any]:
+    out = asdict(item)
+    if isinstance(item, CommandEvidence):
+        out["argv"] = list(item.argv)
+    return out
+
+
+def evidence_from_json(obj: dict[str, Any]) -> Evidence:
+    """Parse one evidence item; raises ValueError on anything malformed."""
+    kind = obj.get("kind")
+    try:
+        if kind == "command":
+            return CommandEvidence(
+                argv=tuple(str(a) for a in obj["argv"]),
+                exit_code=None if obj.get("exit_code") is None else int(obj["exit_code"]),
+                stdout=str(obj.get("stdout", "")),
+                stderr=str(obj.get("stderr", "")),
+                error=obj.get("error"),
+                duration=float(obj.get("duration", 0.0)),
+            )
+        if kind == "file":
+            content = obj.get("content")
+            return FileEvidence(str(obj["path"]), None if content is None else str(content),
+                                obj.get("error"))
+        if kind == "registry":
+            return RegistryEvidence(str(obj["key"]), str(obj["name"]), obj.get("type"),
+                                    obj.get("value"), obj.get("error"))
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"malformed {kind} evidence") from e
+    raise ValueError(f"unknown evidence kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class EvidenceBundle:
+    """Everything one collection gathered on one machine."""
+
+    os: OS
+    collected: str
+    items: dict[str, Evidence] = field(default_factory=dict)
+    host: str = ""
+
+    def get(self, evidence_id: str) -> Evidence | None:
+        return self.items.get(evidence_id)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the organisation requires; loaded from TOML with these defaults."""
+
+    max_patch_age_days: int = 2
+    max_screen_lock_minutes: int = 15
+    require_password_on_wake: bool = True
+    required: tuple[str, ...] = (
+        "disk-encryption", "patch-age", "screen-lock", "firewall", "guest-account",
+        "secure-boot", "auto-updates", "tpm",
+    )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    title: str
+    status: Status
+    observed: str  # the value we saw, in a few words ("FileVault on", "patched 5 days ago")
+    reason: str  # one line: why this status
+    evidence_excerpt: str  # the lines of evidence that decided it
+    remediation: str  # what to do on this OS ("" when nothing is needed)
+    confidence: Confidence
+    method: str  # how it was determined (the commands/files read)
+    duration: float = 0.0
+    exception: dict[str, str] | None = None  # reason and expiry when EXCEPTED
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = self.status.value
+        out["confidence"] = self.confidence.value
+        return out
+
+
+class Check(Protocol):
+    """A pure judgement: evidence + policy + now -> result."""
+
+    id: str
+    title: str
+
+    def __call__(self, bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
+        ...
+
+
+class Collector(Protocol):
+    """A port: gathers the evidence the checks need on this machine (implemented in backends)."""
+
+    os: OS
+
+    def collect(self, only: set[str] | None = None) -> EvidenceBundle: ...

@@ -1,0 +1,1 @@
+"""Per-OS evidence collectors. Importing this package never fails on another OS."""

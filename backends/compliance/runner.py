@@ -1,0 +1,102 @@
+"""How collectors gather evidence: commands with LC_ALL=C and a timeout, files, registry values.
+
+Nothing here raises for a missing tool, a denied permission or a timeout: each becomes evidence
+with ``error`` set, which the checks judge as UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+# Collectors run fixed argv lists, never through a shell.
+import subprocess  # nosec B404
+import sys
+import time
+from pathlib import Path
+
+from strongroom.app.compliance.model import CommandEvidence, FileEvidence, RegistryEvidence
+
+DEFAULT_TIMEOUT = 10.0
+MAX_OUTPUT = 256 * 1024
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env["LANG"] = "C"
+    return env
+
+
+def run_command(argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> CommandEvidence:
+    """Run ``argv`` (no shell) and keep exit code, stdout and stderr apart."""
+    start = time.monotonic()
+    exe = shutil.which(argv[0])
+    if exe is None:
+        return CommandEvidence(tuple(argv), None, error="missing")
+    try:
+        proc = subprocess.run(  # noqa: S603  # nosec B603
+            [exe, *argv[1:]], capture_output=True, timeout=timeout, env=_env(),
+            stdin=subprocess.DEVNULL, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return CommandEvidence(tuple(argv), None, error="timeout",
+                               duration=time.monotonic() - start)
+    except PermissionError:
+        return CommandEvidence(tuple(argv), None, error="permission",
+                               duration=time.monotonic() - start)
+    except OSError as e:
+        word = errno.errorcode.get(e.errno or 0, "oserror")
+        return CommandEvidence(tuple(argv), None, error=word, duration=time.monotonic() - start)
+    return CommandEvidence(
+        tuple(argv), proc.returncode,
+        proc.stdout[:MAX_OUTPUT].decode("utf-8", "replace"),
+        proc.stderr[:MAX_OUTPUT].decode("utf-8", "replace"),
+        None, time.monotonic() - start,
+    )
+
+
+def read_file(path: str, max_bytes: int = MAX_OUTPUT, binary_hex: bool = False) -> FileEvidence:
+    """A file's contents as text (or hex for binary files such as efivars)."""
+    try:
+        data = Path(path).read_bytes()[:max_bytes]
+    except FileNotFoundError:
+        return FileEvidence(path, None, "missing")
+    except PermissionError:
+        return FileEvidence(path, None, "permission")
+    except IsADirectoryError:
+        return FileEvidence(path, None, "directory")
+    except OSError as e:
+        return FileEvidence(path, None, errno.errorcode.get(e.errno or 0, "oserror"))
+    return FileEvidence(path, data.hex() if binary_hex else data.decode("utf-8", "replace"))
+
+
+def read_registry(key: str, name: str) -> RegistryEvidence:
+    """A registry value with its type (Windows only; elsewhere the evidence says so)."""
+    if sys.platform != "win32":
+        return RegistryEvidence(key, name, None, None, "not-windows")
+    import winreg
+
+    hive_name, _, sub = key.partition("\\")
+    hives = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKEY_LOCAL_MACHINE": winreg.HKEY_LOCAL_MACHINE,
+             "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
+    hive = hives.get(hive_name)
+    if hive is None:
+        return RegistryEvidence(key, name, None, None, "bad-hive")
+    types = {winreg.REG_SZ: "REG_SZ", winreg.REG_DWORD: "REG_DWORD",
+             winreg.REG_EXPAND_SZ: "REG_EXPAND_SZ", winreg.REG_QWORD: "REG_QWORD",
+             winreg.REG_MULTI_SZ: "REG_MULTI_SZ", winreg.REG_BINARY: "REG_BINARY"}
+    try:
+        with winreg.OpenKey(hive, sub) as handle:
+            value, kind = winreg.QueryValueEx(handle, name)
+    except FileNotFoundError:
+        return RegistryEvidence(key, name, None, None, "missing")
+    except PermissionError:
+        return RegistryEvidence(key, name, None, None, "permission")
+    except OSError:
+        return RegistryEvidence(key, name, None, None, "oserror")
+    if isinstance(value, bytes):
+        value = value.hex()
+    elif isinstance(value, list):
+        value = "\n".join(str(v) for v in value)
+    return RegistryEvidence(key, name, types.get(kind, str(kind)), value)
