@@ -22,14 +22,8 @@ from strongroom.ui.base import Services
 from strongroom.ui.clipboard import CONCEAL_HINTS, ClipboardGuard
 from strongroom.ui.history_dialog import HistoryDialog, meta_diff
 from strongroom.ui.secret_dialog import SecretDialog
-from strongroom.ui.secrets_model import (
-    FETCH_BATCH,
-    Column,
-    Due,
-    Loaded,
-    SecretsModel,
-    due_state,
-)
+from strongroom.ui.secret_rows import Column, Due, Loaded, due_state
+from strongroom.ui.secrets_model import FETCH_BATCH, SecretsModel
 from strongroom.ui.settings_store import ConsoleSettings
 from strongroom.ui.vault_section import VaultSection
 from strongroom.ui.workers import TaskRunner

@@ -32,7 +32,7 @@ from strongroom.app.vault import Vault
 from .base import Services
 from .clipboard import shown_text
 from .secret_dialog import RevealField
-from .secrets_model import local_time
+from .secret_rows import local_time
 from .workers import user_message
 
 META_FIELDS = ("classification", "owner", "tags", "expires", "rotation_due", "note")

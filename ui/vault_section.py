@@ -11,21 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QPainter
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -39,63 +32,10 @@ from .base import Section, Services
 from .clipboard import shown_text
 from .history_dialog import HistoryDialog
 from .secret_dialog import RevealField, SecretDialog, SecretForm
-from .secrets_model import BADGE_ROLE, FETCH_BATCH, INFO_ROLE, Column, Loaded, SecretsModel
+from .secret_rows import Loaded
+from .secrets_model import FETCH_BATCH, INFO_ROLE, SecretsModel
+from .secrets_view import SecretsTable
 from .workers import user_message
-
-COLUMN_WIDTHS = {Column.Name: 280, Column.Classification: 110, Column.Tags: 160,
-                 Column.Owner: 100, Column.Updated: 130, Column.Expires: 150}
-
-
-class BadgeDelegate(QStyledItemDelegate):
-    """Draws the classification as a coloured pill with its name (colour and text)."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        colour, text = index.data(BADGE_ROLE), index.data(Qt.ItemDataRole.DisplayRole)
-        if colour is None:
-            super().paint(painter, option, index)
-            return
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        metrics = opt.fontMetrics
-        rect = opt.rect.adjusted(4, 3, -4, -3)
-        pill = QRect(rect.left(), rect.top(),
-                     min(rect.width(), metrics.horizontalAdvance(text) + 16), rect.height())
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
-        painter.setPen(Qt.GlobalColor.white)
-        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
-
-
-class SecretsTable(QTableView):
-    """The table; Ctrl+C copies the selected secret's value, Ctrl+B its name (not cell text)."""
-
-    copy_value = Signal()
-    copy_name = Signal()
-    delete_row = Signal()
-    open_row = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        ctrl = event.modifiers() == Qt.KeyboardModifier.ControlModifier
-        if event.matches(QKeySequence.StandardKey.Copy):
-            self.copy_value.emit()
-        elif ctrl and event.key() == Qt.Key.Key_B:
-            self.copy_name.emit()
-        elif event.key() == Qt.Key.Key_Delete and not event.modifiers():
-            self.delete_row.emit()
-        elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
-            self.open_row.emit()
-        else:
-            super().keyPressEvent(event)
-            return
-        event.accept()
 
 
 class VaultSection(Section):
@@ -140,23 +80,7 @@ class VaultSection(Section):
         self.actions_["add"].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.addAction(self.actions_["add"])
 
-        self.view = SecretsTable()
-        self.view.setModel(self.model)
-        self.view.setAccessibleName("Secrets")
-        self.view.setItemDelegateForColumn(Column.Classification.value, BadgeDelegate(self.view))
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().hide()
-        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in COLUMN_WIDTHS.items():
-            header.resizeSection(column.value, width)
-        header.setSortIndicator(Column.Name.value, Qt.SortOrder.AscendingOrder)
-        self.view.setSortingEnabled(True)
+        self.view = SecretsTable(self.model)
 
         self.count = QLabel("")
         self.count.setAccessibleName("Number of secrets shown")
