@@ -212,6 +212,85 @@ def test_generator_words_mode_and_impossible_settings(qtbot) -> None:
     assert dialog.value.text() == "" and dialog.value.echoMode() == QLineEdit.EchoMode.Password
 
 
+PEM = ("-----BEGIN PRIVATE KEY-----\n"
+       "MC4CAQAwBQYDK2VwBCIEIBbZ2sDXyUtDSEg8Xm0lP0kNzsSYUS1V6nN3ZmPc0bZq\n"
+       "-----END PRIVATE KEY-----\n")
+
+
+def test_a_multi_line_value_round_trips_byte_exact(qtbot, harness: Harness) -> None:
+    section = harness.section
+    click(qtbot, button(section, "add"))
+    dialog = open_dialog(qtbot, section, SecretDialog)
+    field = dialog.value_field
+    qtbot.keyClicks(dialog.name, "tls/key")
+    qtbot.keyClicks(dialog.value, "first line")  # typed in the single line, then moved
+    click(qtbot, field.multiline)
+    assert not dialog.value.isVisible() and not field.block.isVisible()  # masked: a summary
+    assert "1 line," in field.summary.text() and "first" not in field.summary.text()
+    click(qtbot, dialog.show_value)
+    assert field.block.isVisible() and field.block_text() == "first line"
+    field.block.selectAll()
+    qtbot.keyClicks(field.block, "line one A\u00a0B")  # a no-break space stays one
+    qtbot.keyClick(field.block, Qt.Key.Key_Return)
+    QApplication.clipboard().setText("\t" + PEM)  # Tab moves the focus; a pasted tab stays
+    qtbot.keyClick(field.block, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    entered = "line one A\u00a0B\n\t" + PEM
+    click(qtbot, field.multiline)  # several lines cannot go back to the single line
+    assert field.is_multiline and "several lines" in dialog.message.text()
+    click(qtbot, dialog.show_value)
+    assert field.summary.isVisible() and "4 lines" in field.summary.text()
+    assert "PRIVATE" not in field.summary.text()
+    wiped: list[tuple[str, ...]] = []
+    dialog.finished.connect(lambda _: wiped.append((
+        dialog.value.text(), field.block.toPlainText(), field.summary.text(), dialog.name.text(),
+        dialog.note.toPlainText(),
+    )))
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: section.model.total == 4, timeout=WAIT_MS)
+    assert harness.vault.get_secret("tls/key") == entered.encode()
+    assert wiped == [("", "", "", "", "")]
+    QApplication.clipboard().clear()
+
+
+def test_load_a_value_from_a_file_keeps_its_bytes(qtbot, harness: Harness, tmp_path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from strongroom.ui.value_field import MAX_FILE_BYTES
+
+    cert = tmp_path / "cert.pem"
+    exact = PEM.replace("\n", "\r\n").encode() + b"\xc2\xa0\n"  # CRLF, a no-break space
+    cert.write_bytes(exact)
+    der = tmp_path / "cert.der"
+    der.write_bytes(b"\x30\x82\x01\x0a\xff\x00")
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"a" * (MAX_FILE_BYTES + 1))
+    section = harness.section
+    click(qtbot, button(section, "add"))
+    dialog = open_dialog(qtbot, section, SecretDialog)
+    field = dialog.value_field
+    qtbot.keyClicks(dialog.name, "tls/cert")
+
+    field.load_file(big)
+    qtbot.waitUntil(lambda: "larger than" in dialog.message.text(), timeout=WAIT_MS)
+    assert field.value() is None and field.load_button.isEnabled()
+    click(qtbot, field.load_button)  # the real file chooser
+    chooser = dialog.findChild(QFileDialog)
+    chooser.selectFile(str(der))
+    chooser.accept()
+    qtbot.waitUntil(lambda: "binary" in field.summary.text(), timeout=WAIT_MS)
+    assert field.is_multiline and field.value() == der.read_bytes()
+    click(qtbot, dialog.show_value)  # binary data is never put in the text field
+    assert not field.block.isVisible() and field.summary.isVisible()
+    click(qtbot, dialog.show_value)
+    field.load_file(cert)
+    qtbot.waitUntil(lambda: field.summary.text().startswith("cert.pem: 4 lines"),
+                    timeout=WAIT_MS)
+    assert "BEGIN" not in field.summary.text() and not field.block.isVisible()
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: section.model.total == 4, timeout=WAIT_MS)
+    assert harness.vault.get_secret("tls/cert") == exact
+
+
 def edit(qtbot, h: Harness, name: str, value: str | None, owner: str | None = None) -> None:
     select(qtbot, h, name)
     click(qtbot, button(h.section, "edit"))

@@ -2,8 +2,8 @@
 
 The dialog never talks to the vault. It emits ``submitted(SecretForm)``; the section saves it
 through the task runner and calls :meth:`SecretDialog.saved` or :meth:`SecretDialog.failed`.
-The value leaves the line edit only in the form, and the line edit is cleared when the dialog
-closes, however it closes.
+The value (one line, or several: ui/value_field.py) leaves its field only in the form, and
+every field is cleared when the dialog closes, however it closes.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ from strongroom.app.passwords import (
     generate_passphrase,
     generate_password,
 )
+
+from .value_field import ValueField
+from .workers import TaskRunner
 
 MAX_UI_LENGTH = 256
 
@@ -157,11 +160,14 @@ class GeneratorPanel(QGroupBox):
 
 
 class SecretDialog(QDialog):
-    """Add a secret (``info`` None) or edit one; a new version only when the value changes."""
+    """Add a secret (``info`` None) or edit one; a new version only when the value changes.
+
+    With a ``runner`` the value can also be loaded from a file (read there, not here)."""
 
     submitted = Signal(object)  # SecretForm
 
-    def __init__(self, parent: QWidget | None = None, info: SecretInfo | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, info: SecretInfo | None = None,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.info = info
         editing = info is not None
@@ -190,14 +196,9 @@ class SecretDialog(QDialog):
         self.rotation, self.rotation_on = self._date_row(
             "Rotation due", info.rotation_due if info else None
         )
-        self.value = QLineEdit()
-        self.value.setEchoMode(QLineEdit.EchoMode.Password)
-        self.value.setAccessibleName("Value")
-        if editing:
-            self.value.setPlaceholderText("Leave empty to keep the current value")
-        self.show_value = QCheckBox("Show")
-        self.show_value.setAccessibleName("Show the value")
-        self.show_value.toggled.connect(self._show_toggled)
+        self.value_field = ValueField(runner, keeping=editing)
+        self.value = self.value_field.line  # the single-line input
+        self.show_value = self.value_field.show_box
         self.generator = GeneratorPanel()
         self.generator.generated.connect(self._generated)
         self.message = QLabel("")
@@ -205,9 +206,7 @@ class SecretDialog(QDialog):
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Problem")
 
-        value_row = QHBoxLayout()
-        value_row.addWidget(self.value, 1)
-        value_row.addWidget(self.show_value)
+        self.value_field.problem.connect(self.message.setText)
         form = QFormLayout()
         form.addRow("&Name", self.name)
         form.addRow("&Classification", self.classification)
@@ -216,10 +215,10 @@ class SecretDialog(QDialog):
         form.addRow("No&te", self.note)
         form.addRow(self.expires_on, self.expires)
         form.addRow(self.rotation_on, self.rotation)
-        form.addRow("&Value", value_row)
+        form.addRow("&Value", self.value_field)
         for label_for in (self.name, self.classification, self.tags, self.owner, self.note,
-                          self.value):
-            label = form.labelForField(label_for if label_for is not self.value else value_row)
+                          self.value_field):
+            label = form.labelForField(label_for)
             if isinstance(label, QLabel):
                 label.setBuddy(label_for)
         self.buttons = QDialogButtonBox(
@@ -252,18 +251,11 @@ class SecretDialog(QDialog):
         box.toggled.connect(edit.setEnabled)
         return edit, box
 
-    @Slot(bool)
-    def _show_toggled(self, shown: bool) -> None:
-        self.value.setEchoMode(
-            QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
-        )
-
     @Slot(str)
     def _generated(self, value: str) -> None:
-        self.value.setText(value)
+        self.value_field.set_text(value)
 
     def form(self) -> SecretForm:
-        text = self.value.text()
         return SecretForm(
             name=self.name.text().strip(),
             classification=self.classification.currentData(),
@@ -274,7 +266,7 @@ class SecretDialog(QDialog):
             rotation_due=(
                 self.rotation.date().toPython() if self.rotation_on.isChecked() else None
             ),
-            value=text.encode("utf-8") if text else None,
+            value=self.value_field.value(),
         )
 
     @Slot()
@@ -298,10 +290,11 @@ class SecretDialog(QDialog):
         self.buttons.setEnabled(True)
 
     def wipe(self) -> None:
-        """Forget the value the user typed or generated."""
-        self.value.setText("")  # unlike clear(), also drops the undo history
-        self.value.setEchoMode(QLineEdit.EchoMode.Password)
-        self.show_value.setChecked(False)
+        """Forget what was entered: the value (and its undo history) and every other field."""
+        self.value_field.wipe()
+        for line in (self.name, self.tags, self.owner):
+            line.setText("")  # unlike clear(), also drops the undo history
+        self.note.setPlainText("")
 
     def done(self, result: int) -> None:
         self.wipe()

@@ -241,7 +241,7 @@ class VaultSection(Section):
         if self.vault is None:
             return
         self.services.activity()
-        dialog = SecretDialog(self, info)
+        dialog = SecretDialog(self, info, self.services.runner)
         dialog.submitted.connect(lambda form: self._save(dialog, form))
         self._dialog_opened(dialog)
 
