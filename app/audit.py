@@ -164,8 +164,9 @@ class AuditLog:
         outcome: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        before_seq: int | None = None,
     ) -> list[AuditEvent]:
-        """Newest first, filtered on indexed columns."""
+        """Newest first, filtered on indexed columns; ``before_seq`` pages back through the log."""
         where: list[str] = []
         args: list[Any] = []
         for column, value in (("action", action), ("target", target), ("outcome", outcome)):
@@ -178,6 +179,9 @@ class AuditLog:
         if until is not None:
             where.append("ts < ?")
             args.append(until)
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
         sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
