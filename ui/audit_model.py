@@ -1,0 +1,239 @@
+"""The audit log as a Qt table model that pages backwards through the vault on demand.
+
+A vault can hold a million events, so the model never loads them all: it asks the runner for one
+page at a time (``before_seq`` = the oldest sequence number held) whenever the view scrolls to
+the end, and inserts each page with ``beginInsertRows``. A new filter or a lock bumps a
+generation number so that a page still in flight for the old query is dropped on arrival.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+
+from strongroom.app.audit import AuditEvent
+from strongroom.app.model import parse_iso
+from strongroom.app.vault import Vault
+
+from .workers import TaskRunner
+
+PAGE_SIZE = 500
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+EVENT_ROLE = Qt.ItemDataRole.UserRole + 2
+_PROBLEM = QColor("#d0463b")  # readable on the light and the dark theme
+
+Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()  # the invalid index: the root of a flat table
+
+
+class Column(Enum):
+    Seq = "#"
+    Time = "Time"
+    Actor = "Actor"
+    Action = "Action"
+    Target = "Target"
+    Outcome = "Outcome"
+    Details = "Details"
+
+
+COLUMNS = tuple(Column)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the vault is asked for; empty fields match everything. Times are UTC ISO strings."""
+
+    action: str | None = None
+    target: str | None = None
+    outcome: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def kwargs(self) -> dict[str, str]:
+        fields = ("action", "target", "outcome", "since", "until")
+        return {f: v for f in fields if (v := getattr(self, f))}
+
+
+def local_time(ts: str) -> str:
+    """An event's UTC timestamp as local wall-clock time, to the second."""
+    try:
+        return parse_iso(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return ts
+
+
+def details_text(details: dict[str, Any]) -> str:
+    return json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def fetch_page(vault: Vault, query: AuditFilter, before_seq: int | None, limit: int) -> list[Any]:
+    """One page of events older than ``before_seq`` (runs on the worker thread)."""
+    return vault.audit_events(limit=limit, before_seq=before_seq, **query.kwargs())
+
+
+class AuditTableModel(QAbstractTableModel):
+    """Events newest first, fetched page by page through the task runner."""
+
+    loading_changed = Signal(bool)
+    loaded = Signal(int)  # rows held after a page arrived
+    failed = Signal(object)  # the exception of a failed page
+
+    def __init__(self, runner: TaskRunner, parent: QObject | None = None,
+                 page_size: int = PAGE_SIZE) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._page_size = page_size
+        self._vault: Vault | None = None
+        self._query = AuditFilter()
+        self._events: list[AuditEvent] = []
+        self._exhausted = True
+        self._loading = False
+        self._generation = 0
+
+    # ----- the query ---------------------------------------------------------------------------
+
+    @property
+    def query(self) -> AuditFilter:
+        return self._query
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+    def start(self, vault: Vault, query: AuditFilter | None = None) -> None:
+        """Show ``vault``'s events matching ``query`` (default: the current one), from the top."""
+        self._reset(vault, self._query if query is None else query)
+        self.fetchMore(QModelIndex())
+
+    def refresh(self) -> None:
+        if self._vault is not None:
+            self.start(self._vault)
+
+    def clear(self) -> None:
+        """Forget the vault and every event (on lock)."""
+        self._reset(None, AuditFilter())
+
+    def _reset(self, vault: Vault | None, query: AuditFilter) -> None:
+        self._generation += 1
+        self.beginResetModel()
+        self._vault = vault
+        self._query = query
+        self._events = []
+        self._exhausted = vault is None
+        self.endResetModel()
+        self._set_loading(False)
+
+    def event_at(self, row: int) -> AuditEvent:
+        return self._events[row]
+
+    # ----- lazy fetch --------------------------------------------------------------------------
+
+    def canFetchMore(self, parent: Index = _ROOT) -> bool:  # noqa: N802 - Qt API
+        return not parent.isValid() and not self._exhausted and not self._loading
+
+    def fetchMore(self, parent: Index = _ROOT) -> None:  # noqa: N802 - Qt API
+        if not self.canFetchMore(parent) or self._vault is None:
+            return
+        vault, query, size = self._vault, self._query, self._page_size
+        before = self._events[-1].seq if self._events else None
+        generation = self._generation
+        self._set_loading(True)
+        self._runner.submit(
+            "audit.page",
+            lambda _cancel, _progress: fetch_page(vault, query, before, size),
+            on_success=lambda page: self._page_arrived(generation, page),
+            on_error=lambda exc: self._page_failed(generation, exc),
+            on_cancel=lambda: self._page_failed(generation, None),
+        )
+
+    def _page_arrived(self, generation: int, page: list[AuditEvent]) -> None:
+        if generation != self._generation:
+            return
+        self._set_loading(False)
+        if len(page) < self._page_size:
+            self._exhausted = True
+        if page:
+            first = len(self._events)
+            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+            self._events.extend(page)
+            self.endInsertRows()
+        self.loaded.emit(len(self._events))
+
+    def _page_failed(self, generation: int, exc: BaseException | None) -> None:
+        if generation != self._generation:
+            return
+        self._set_loading(False)
+        self._exhausted = True  # stop the view asking again; Refresh starts over
+        if exc is not None:
+            self.failed.emit(exc)
+
+    def _set_loading(self, loading: bool) -> None:
+        if loading != self._loading:
+            self._loading = loading
+            self.loading_changed.emit(loading)
+
+    # ----- the table ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self._events)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802 - Qt API
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section].value
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._events):
+            return None
+        event = self._events[index.row()]
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(event, column)
+        if role == SORT_ROLE:
+            if column is Column.Seq:
+                return event.seq
+            return event.ts if column is Column.Time else self._display(event, column)
+        if role == EVENT_ROLE:
+            return event
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column is Column.Time:
+                return f"{event.ts} (UTC)"
+            if column is Column.Details:
+                return json.dumps(event.details, ensure_ascii=False, sort_keys=True, indent=2)
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole and column is Column.Outcome:
+            return None if event.outcome == "ok" else _PROBLEM
+        if role == Qt.ItemDataRole.TextAlignmentRole and column is Column.Seq:
+            return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        return None
+
+    @staticmethod
+    def _display(event: AuditEvent, column: Column) -> Any:
+        if column is Column.Seq:
+            return str(event.seq)
+        if column is Column.Time:
+            return local_time(event.ts)
+        if column is Column.Details:
+            return details_text(event.details)
+        return str(getattr(event, column.name.lower()))
