@@ -28,7 +28,9 @@ def user_message(error: BaseException) -> str:
     """One sentence for the user; unexpected errors are logged by type only (no values)."""
     if isinstance(error, StrongroomError):
         text = str(error)
-        return text[:1].upper() + text[1:]
+        first = text.split(" ", 1)[0]
+        # Capitalise a sentence, not a file name or path that happens to start it.
+        return text[:1].upper() + text[1:] if first.isalpha() and first.islower() else text
     log.error("unexpected %s in a background task", type(error).__name__)
     return f"Something went wrong ({type(error).__name__}); nothing was changed."
 
@@ -96,7 +98,8 @@ class _Runnable(QRunnable):
         except BaseException as e:  # noqa: BLE001 - delivered to the GUI thread as a signal
             report("cancel" if task.cancel_event.is_set() else "error", e)
         else:
-            report("cancel" if task.cancel_event.is_set() else "ok", result)
+            # Work that finished did happen, even if cancel was asked meanwhile: say so.
+            report("ok", result)
 
 
 class TaskRunner(QObject):
@@ -129,15 +132,17 @@ class TaskRunner(QObject):
             task.progress.connect(on_progress)
         if on_cancel is not None:
             task.cancelled.connect(on_cancel)
-        task.finished.connect(lambda: self._forget(task))
+        task.finished.connect(self._forget)
         self._live.add(task)
         self.busy_changed.emit(True)
         self._pool.start(_Runnable(task, work))
         return task
 
     @Slot()
-    def _forget(self, task: Task) -> None:
-        self._live.discard(task)
+    def _forget(self) -> None:
+        task = self.sender()
+        if isinstance(task, Task):
+            self._live.discard(task)
         if not self._live:
             self.busy_changed.emit(False)
 
