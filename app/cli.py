@@ -383,7 +383,10 @@ def cmd_console(ctx: Context) -> int:
         (e for e in metadata.entry_points(group=FRONTEND_GROUP) if e.name == "console"), None
     )
     if entry is None:
-        raise UsageError("the console is not built yet; use the commands ('strongroom --help')")
+        raise UsageError(
+            "the console is not installed (no strongroom.frontends entry point); use the "
+            "commands ('strongroom --help')"
+        )
     launch: Callable[[Path], int] = entry.load()
     return launch(ctx.vault_dir)
 
