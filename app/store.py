@@ -13,11 +13,52 @@ import sqlcipher3
 from .errors import AlreadyExists, StorageError, StrongroomError, VaultTampered
 from .fsutil import storage_error
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
+# pending security update was seen (so "critical within N days" can be judged across runs).
+COMPLIANCE_SCHEMA = """
+CREATE TABLE compliance_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    host TEXT NOT NULL,
+    os TEXT NOT NULL,
+    source TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    exit_code INTEGER NOT NULL
+);
+CREATE INDEX compliance_runs_ts ON compliance_runs (ts);
+CREATE TABLE compliance_results (
+    run_id INTEGER NOT NULL REFERENCES compliance_runs (id) ON DELETE CASCADE,
+    check_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (run_id, check_id)
+);
+CREATE TABLE compliance_exceptions (
+    check_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    until TEXT NOT NULL,
+    created TEXT NOT NULL,
+    actor TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE compliance_first_seen (
+    key TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _migrate_1_to_2(conn: Any) -> None:
+    for statement in _statements(COMPLIANCE_SCHEMA):
+        conn.execute(statement)
+
 
 # MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
-# an automatic backup before running any of them.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+# an automatic backup before running any of them. A new vault gets SCHEMA and then every migration,
+# so the two paths cannot drift apart.
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _migrate_1_to_2}
 
 # SQLite result codes (primary, low byte) that we translate.
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
@@ -188,6 +229,8 @@ def create_schema(conn: Any, vault_id: str, created: str) -> None:
     with translated():
         for statement in _statements(SCHEMA):
             conn.execute(statement)
+        for version in range(1, SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("vault_id", vault_id), ("schema_version", str(SCHEMA_VERSION)), ("created", created)],

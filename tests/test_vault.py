@@ -404,23 +404,48 @@ def test_an_older_schema_is_migrated_after_an_automatic_backup(
     def add_table(conn) -> None:
         conn.execute("CREATE TABLE migrated_marker (x INTEGER)")
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(store, "MIGRATIONS", {1: add_table})
+    # One step past the schema this Strongroom writes, whatever that is now.
+    current = store.SCHEMA_VERSION
+    monkeypatch.setattr(store, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setattr(store, "MIGRATIONS", {**store.MIGRATIONS, current: add_table})
     v = Vault.open(vault_dir)
     v.unlock(unlocker())
-    backups = list((vault_dir / BACKUP_DIR).glob("auto-*-migrate-1.srbk"))
+    backups = list((vault_dir / BACKUP_DIR).glob(f"auto-*-migrate-{current}.srbk"))
     assert len(backups) == 1
     meta = v._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert meta[0] == "2"
+    assert meta[0] == str(current + 1)
     v._conn.execute("SELECT count(*) FROM migrated_marker").fetchone()
-    assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 2}
+    assert v.audit_events(action="vault.migrate")[0].details == {"from": current, "to": current + 1}
     assert v.audit_verify().ok
     v.lock()
     # The backup holds the schema as it was before the migration.
     from strongroom.app.backup import verify_backup
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", current)
     assert verify_backup(backups[0], unlocker()).counts["secrets"] == 0
+
+
+def test_a_schema_1_vault_gains_the_compliance_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real migration 1 -> 2: a vault made by a schema-1 Strongroom opens with v2 tables."""
+    from conftest import make_vault
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "SCHEMA_VERSION", 1)
+        make_vault(tmp_path / "old").lock()
+    v = Vault.open(tmp_path / "old")
+    v.unlock(unlocker())
+    try:
+        assert list((tmp_path / "old" / BACKUP_DIR).glob("auto-*-migrate-1.srbk"))
+        rows = v._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = {r[0] for r in rows}
+        assert {"compliance_runs", "compliance_results", "compliance_exceptions",
+                "compliance_first_seen"} <= tables
+        assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 2}
+        assert v.audit_verify().ok
+    finally:
+        v.lock()
 
 
 def test_a_newer_schema_is_refused_and_the_vault_is_left_locked(vault: Vault) -> None:

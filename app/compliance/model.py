@@ -17,6 +17,17 @@ with items of three kinds:
 - file: ``path``, ``content`` (text or null), ``error`` (as above, "missing" = no such file)
 - registry: ``key``, ``name``, ``type`` ("REG_SZ", "REG_DWORD", …), ``value`` (text or int or
   null), ``error``
+
+Conventions on top of these kinds (the kinds themselves are unchanged):
+
+- a directory's listing is file evidence whose ``path`` ends in "/" and whose ``content`` is the
+  entry names, sorted, one per line;
+- a compressed log (``.gz``) is file evidence whose ``content`` is the decompressed text; a log
+  longer than the output limit keeps its *end* (the newest entries), cut at a line start;
+- ``state.first-seen`` is file evidence holding a JSON object {"<pending update>": "<ISO time
+  first seen>"}: Strongroom's own memory (the vault or a state file) added after collection, so
+  a dumped bundle re-judges the same way. Evidence ids are "<os>.<name>", shared by an OS's
+  collector and its checks.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """How collectors gather evidence: commands with LC_ALL=C and a timeout, files, registry values.
 
-Nothing here raises for a missing tool, a denied permission or a timeout: each becomes evidence
-with ``error`` set, which the checks judge as UNKNOWN.
+Commands are fixed argv lists, never run through a shell. Nothing here raises for a missing
+tool, a denied permission or a timeout: each becomes evidence with ``error`` set, which the checks
+judge as UNKNOWN.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-# Collectors run fixed argv lists, never through a shell.
 import subprocess  # nosec B404
 import sys
 import time
