@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import subprocess
@@ -78,6 +79,15 @@ def make_vault(path: Path, passphrase: str = PASSPHRASE) -> Vault:
 
 def unlocker(passphrase: str = PASSPHRASE) -> PassphraseUnlocker:
     return PassphraseUnlocker.from_text(passphrase)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread():
+    """The console turns automatic GC off while worker threads exist (ui/gc_guard.py); between
+    tests, collect here on the main thread and turn it back on for tests without Qt."""
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture

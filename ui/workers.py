@@ -18,6 +18,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from strongroom.app.errors import StrongroomError, UserCancelled
 
+from . import gc_guard
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
@@ -50,8 +52,8 @@ class Task(QObject):
     finished = Signal()
     _report = Signal(str, object)
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.name = name
         self.cancel_event = threading.Event()
         self.done = False
@@ -109,6 +111,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        gc_guard.install()  # Python code now runs off the GUI thread: collect only on it
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._live: set[Task] = set()
@@ -123,7 +126,9 @@ class TaskRunner(QObject):
         on_progress: Callable[[str], None] | None = None,
         on_cancel: Callable[[], None] | None = None,
     ) -> Task:
-        task = Task(name)
+        # Owned by the runner, so the worker dropping its reference never destroys the Qt object
+        # off the GUI thread; deleteLater() frees it here once it has reported.
+        task = Task(name, self)
         if on_success is not None:
             task.succeeded.connect(on_success)
         if on_error is not None:
@@ -143,6 +148,7 @@ class TaskRunner(QObject):
         task = self.sender()
         if isinstance(task, Task):
             self._live.discard(task)
+            task.deleteLater()
         if not self._live:
             self.busy_changed.emit(False)
 
