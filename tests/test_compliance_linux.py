@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.compliance import evidence_io, first_seen, linux_checks, registry
+from strongroom.app.compliance import evidence_io, first_seen, registry
+from strongroom.app.compliance import linux as linux_checks
+from strongroom.app.compliance.linux import evidence_ids as linux_ids
 from strongroom.app.compliance.model import (
     OS,
     CheckResult,
@@ -99,8 +101,8 @@ def test_missing_or_unrecognised_evidence_is_never_fail() -> None:
         _well_formed(r)
         assert r.status is Status.Unknown, r
     garbage = {k: CommandEvidence(("x",), 0, stdout="\x00garbage\n{", stderr="") for k in (
-        linux_checks.FINDMNT_ROOT, linux_checks.LSBLK, linux_checks.GS_IDLE,
-        linux_checks.APT_UPGRADABLE, linux_checks.SYSTEMD_UNITS)}
+        linux_ids.FINDMNT_ROOT, linux_ids.LSBLK, linux_ids.GS_IDLE,
+        linux_ids.APT_UPGRADABLE, linux_ids.SYSTEMD_UNITS)}
     bundle = EvidenceBundle(OS.Linux, "", garbage)
     for r in registry.judge(bundle, Policy(), NOW):
         assert r.status is not Status.Fail or r.check_id in ("guest-account",), r
@@ -193,7 +195,7 @@ def test_a_missing_os_table_and_a_crashing_check_are_unknown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def no_module(os_: OS) -> None:
-        raise ModuleNotFoundError("strongroom.app.compliance.macos_checks")
+        raise ModuleNotFoundError("strongroom.app.compliance.macos")
 
     monkeypatch.setattr(registry, "_TABLES", {})
     monkeypatch.setattr(registry, "_module", no_module)
@@ -333,13 +335,13 @@ def test_the_real_linux_collector_gives_a_well_formed_result_for_every_check() -
     for r in results:
         _well_formed(r)
     # Every id the checks read is gathered (directory-style prefixes aside).
-    for check_id, keys in linux_checks.EVIDENCE.items():
+    for check_id, keys in linux_ids.EVIDENCE.items():
         for key in keys:
             if key.endswith((".", ":")) or key.startswith(("linux.container.", "state.")):
                 continue
-            if key in (linux_checks.RPM_INSTALLTIME, linux_checks.DNF_SECURITY,
-                       linux_checks.APT_HISTORY, linux_checks.APT_SECURITY_SOURCES,
-                       linux_checks.APT_UPGRADABLE, linux_checks.ROOT_UEVENT):
+            if key in (linux_ids.RPM_INSTALLTIME, linux_ids.DNF_SECURITY,
+                       linux_ids.APT_HISTORY, linux_ids.APT_SECURITY_SOURCES,
+                       linux_ids.APT_UPGRADABLE, linux_ids.ROOT_UEVENT):
                 continue  # per distribution family, or only when the root is a block device
             assert key in bundle.items, (check_id, key)
     # The round trip through a dump judges the same.
@@ -353,9 +355,9 @@ def test_only_collects_what_the_named_checks_need() -> None:
     from strongroom.backends.compliance.linux import LinuxCollector
 
     bundle = LinuxCollector().collect({"tpm"})
-    assert linux_checks.TPM_CLASS in bundle.items
-    assert linux_checks.GS_IDLE not in bundle.items
-    assert linux_checks.APT_HISTORY not in bundle.items
+    assert linux_ids.TPM_CLASS in bundle.items
+    assert linux_ids.GS_IDLE not in bundle.items
+    assert linux_ids.APT_HISTORY not in bundle.items
 
 
 def test_other_platforms_choose_without_raising_until_used() -> None:

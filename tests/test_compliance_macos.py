@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.compliance import macos_checks
+from strongroom.app.compliance import macos as macos_checks
+from strongroom.app.compliance.macos import evidence_ids as macos_ids
 from strongroom.app.compliance.model import (
     OS,
     CheckResult,
@@ -138,7 +139,7 @@ def test_binary_plist_is_read_as_hex() -> None:
     prefs = {"AutomaticallyInstallMacOSUpdates": False}
     item = FileEvidence("/Library/Preferences/com.apple.SoftwareUpdate.plist",
                         plistlib.dumps(prefs, fmt=plistlib.FMT_BINARY).hex())
-    bundle = EvidenceBundle(OS.MacOS, "", {macos_checks.SU_PREFS: item})
+    bundle = EvidenceBundle(OS.MacOS, "", {macos_ids.SU_PREFS: item})
     result = macos_checks.CHECKS["auto-updates"](bundle, Policy(), NOW)
     assert result.status is Status.Fail
 
@@ -172,7 +173,7 @@ def test_collector_imports_and_collects_here_without_raising() -> None:
     assert bundle.os is OS.MacOS and bundle.collected.endswith("Z")
     assert bundle.items, "evidence items even where the tools do not exist"
     if not Path("/usr/bin/fdesetup").exists():
-        assert bundle.items[macos_checks.FDESETUP].error == "missing"
+        assert bundle.items[macos_ids.FDESETUP].error == "missing"
         assert collector.available().ok is False
     for check_id, check in macos_checks.CHECKS.items():
         assert check(bundle, Policy(), NOW).status is not Status.Fail, check_id
@@ -182,7 +183,7 @@ def test_collector_only_gathers_what_is_asked() -> None:
     from strongroom.backends.compliance.macos import MacOSCollector
 
     bundle = MacOSCollector().collect({"disk-encryption"})
-    assert set(bundle.items) == {macos_checks.FDESETUP}
+    assert set(bundle.items) == {macos_ids.FDESETUP}
     assert MacOSCollector().collect({"tpm"}).items == {}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.compliance import windows_checks
+from strongroom.app.compliance import windows as windows_checks
 from strongroom.app.compliance.model import (
     OS,
     CheckResult,
@@ -23,6 +23,7 @@ from strongroom.app.compliance.model import (
     RegistryEvidence,
     Status,
 )
+from strongroom.app.compliance.windows import evidence_ids as windows_ids
 
 try:
     from strongroom.app.compliance.evidence_io import load_bundle
@@ -93,8 +94,8 @@ def test_access_denied_is_never_fail(check_id: str) -> None:
 
     items = {}
     for evidence_id in windows.EVIDENCE[check_id]:
-        if evidence_id in windows_checks.REGISTRY:
-            key, name = windows_checks.REGISTRY[evidence_id]
+        if evidence_id in windows_ids.REGISTRY:
+            key, name = windows_ids.REGISTRY[evidence_id]
             items[evidence_id] = RegistryEvidence(key, name, None, None, "permission")
         else:
             denied = '{"error":"System.UnauthorizedAccessException","hresult":-2147024891,' \
@@ -120,11 +121,11 @@ def test_ambiguous_hotfix_date_that_decides_is_unknown() -> None:
     """"12/05/2026" is 5 Dec (1 day before) or 12 May: with no other record, nobody can say."""
     folder = FIXTURES / "patch-age" / "windows" / "hotfix-us-date-on-german-machine"
     bundle = load_bundle(folder)
-    item = bundle.items[windows_checks.HOTFIX]
+    item = bundle.items[windows_ids.HOTFIX]
     assert isinstance(item, CommandEvidence)
     payload = json.loads(item.stdout)
     payload["hotfixes"][0]["InstalledOn"] = "12/05/2026"
-    items = {**bundle.items, windows_checks.HOTFIX: CommandEvidence(
+    items = {**bundle.items, windows_ids.HOTFIX: CommandEvidence(
         item.argv, 0, json.dumps(payload))}
     result = windows_checks.CHECKS["patch-age"](
         EvidenceBundle(OS.Windows, "", items), Policy(), dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
@@ -137,12 +138,12 @@ def test_first_seen_memory_dates_an_undated_pending_update() -> None:
     folder = FIXTURES / "patch-age" / "windows" / "pending-within-window"
     bundle = load_bundle(folder)
     assert windows_checks.pending_security_updates(bundle) == ["KB5070773"]
-    item = bundle.items[windows_checks.UPDATE_PENDING]
+    item = bundle.items[windows_ids.UPDATE_PENDING]
     assert isinstance(item, CommandEvidence)
     payload = json.loads(item.stdout)
     payload["pending"][0]["Published"] = None
     items = {**bundle.items,
-             windows_checks.UPDATE_PENDING: CommandEvidence(item.argv, 0, json.dumps(payload)),
+             windows_ids.UPDATE_PENDING: CommandEvidence(item.argv, 0, json.dumps(payload)),
              "state.first-seen": FileEvidence("first-seen.json",
                                               '{"KB5070773": "2026-11-10T09:00:00Z"}')}
     result = windows_checks.CHECKS["patch-age"](EvidenceBundle(OS.Windows, "", items),
@@ -154,11 +155,11 @@ def test_powershell_five_one_wraps_arrays() -> None:
     """Windows PowerShell 5.1 may print an array property as {"value": [...], "Count": n}."""
     folder = FIXTURES / "firewall" / "windows" / "public-profile-off"
     bundle = load_bundle(folder)
-    item = bundle.items[windows_checks.FW_PROFILES]
+    item = bundle.items[windows_ids.FW_PROFILES]
     assert isinstance(item, CommandEvidence)
     profiles = json.loads(item.stdout)["profiles"]
     wrapped = "\ufeff" + json.dumps({"profiles": {"value": profiles, "Count": len(profiles)}})
-    items = {**bundle.items, windows_checks.FW_PROFILES: CommandEvidence(item.argv, 0, wrapped)}
+    items = {**bundle.items, windows_ids.FW_PROFILES: CommandEvidence(item.argv, 0, wrapped)}
     result = windows_checks.CHECKS["firewall"](EvidenceBundle(OS.Windows, "", items), Policy(), NOW)
     assert result.status is Status.Fail and "Public" in result.observed
 
@@ -173,7 +174,7 @@ def test_collector_imports_and_collects_here_without_raising() -> None:
     bundle = collector.collect()
     assert bundle.os is OS.Windows and bundle.items
     if not collector.available().ok:
-        assert bundle.items[windows_checks.BITLOCKER_SHELL].error == "missing"
+        assert bundle.items[windows_ids.BITLOCKER_SHELL].error == "missing"
         assert bundle.items["windows.secureboot-state"].error == "not-windows"
     for check_id, check in windows_checks.CHECKS.items():
         assert check(bundle, Policy(), NOW).status is not Status.Fail, check_id
@@ -193,7 +194,7 @@ def test_collector_runs_tools_by_full_path_and_scripts_survive_quoting() -> None
     for evidence_id, script in windows.SCRIPTS.items():
         assert '"' not in script, f"{evidence_id}: double quotes would break CreateProcess quoting"
         assert "ConvertTo-Json" in script
-    item = windows.powershell(windows_checks.TPM_GET)
+    item = windows.powershell(windows_ids.TPM_GET)
     assert item.argv[0].endswith("powershell.exe") and item.argv[-2] == "-Command"
     assert item.argv[-1].startswith("$ErrorActionPreference = 'Stop'")
 

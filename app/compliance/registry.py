@@ -1,9 +1,9 @@
 """Which checks exist, which OS table judges them, accepted-risk exceptions, and the exit code.
 
-Each OS has a table ``CHECKS: dict[str, Check]`` in ``<os>_checks.py`` beside this file. Tables
-are imported when first needed and a missing or broken one never stops the others: its checks
-report UNKNOWN "no checks for this OS yet". A check that raises is a bug, reported as UNKNOWN
-with the error's name rather than a crash.
+Each OS has a table ``CHECKS: dict[str, Check]`` in the package ``<os>/`` beside this file.
+Tables are imported when first needed and a missing or broken one never stops the others: its
+checks report UNKNOWN "no checks for this OS yet". A check that raises is a bug, reported as
+UNKNOWN with the error's name rather than a crash.
 
 Exit codes of a check run (``strongroom check``), over the *required* checks only:
 0 every required check passes (PASS, NOT_APPLICABLE or EXCEPTED) · 1 any FAIL ·
@@ -78,7 +78,7 @@ _TABLES: dict[OS, tuple[Mapping[str, Check] | None, str]] = {}
 
 
 def _module(os_: OS) -> Any:
-    return importlib.import_module(f"strongroom.app.compliance.{os_.value}_checks")
+    return importlib.import_module(f"strongroom.app.compliance.{os_.value}")
 
 
 def checks_for(os_: OS) -> tuple[Mapping[str, Check] | None, str]:

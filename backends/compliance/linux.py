@@ -1,6 +1,6 @@
 """The Linux evidence collector: commands, files and sysfs reads run in parallel, no root needed.
 
-It gathers exactly the evidence ids ``strongroom.app.compliance.linux_checks`` reads (the method
+It gathers exactly the evidence ids ``strongroom.app.compliance.linux`` reads (the method
 of each check is documented there) and judges nothing. Every command runs through
 ``runner.run_command`` (LC_ALL=C, a timeout, no shell); a missing tool, a denied read or a timeout
 becomes evidence with ``error`` set. One collection of all eight checks takes well under half a
@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from strongroom.app.compliance import linux_checks as ids
+from strongroom.app.compliance.linux import CHECKS
+from strongroom.app.compliance.linux import evidence_ids as ids
 from strongroom.app.compliance.model import (
     OS,
     CommandEvidence,
@@ -363,7 +364,7 @@ class LinuxCollector:
 
     def collect(self, only: set[str] | None = None) -> EvidenceBundle:
         collected = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        checks = [c for c in ids.CHECKS if only is None or c in only]
+        checks = [c for c in CHECKS if only is None or c in only]
         items: Items = dict(t_os_release())
         tasks: list[Task] = []
         for check_id in checks:

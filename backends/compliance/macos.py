@@ -1,6 +1,6 @@
 """The macOS evidence collector: commands and plist reads run in parallel, no admin rights needed.
 
-It gathers exactly the evidence ids ``strongroom.app.compliance.macos_checks`` reads (the method
+It gathers exactly the evidence ids ``strongroom.app.compliance.macos`` reads (the method
 of each check is documented there) and judges nothing. Commands run through
 ``runner.run_command`` by absolute path (LC_ALL=C, a timeout, no shell); a missing tool, a denied
 read or a timeout becomes evidence with ``error`` set. Per-user settings (screen lock, screen
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from strongroom.app.compliance import macos_checks as ids
+from strongroom.app.compliance.macos import evidence_ids as ids
 from strongroom.app.compliance.model import OS, Evidence, EvidenceBundle, FileEvidence
 
 from . import Availability

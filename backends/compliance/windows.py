@@ -1,6 +1,6 @@
 """The Windows evidence collector: PowerShell, built-in tools and registry reads, in parallel.
 
-It gathers exactly the evidence ids ``strongroom.app.compliance.windows_checks`` reads (the
+It gathers exactly the evidence ids ``strongroom.app.compliance.windows`` reads (the
 method of each check is documented there) and judges nothing. Tools run by their full path under
 %SystemRoot%\\System32 (Sysnative from a 32-bit Python), never through a shell, so a same-named
 program elsewhere on PATH is never run. Each PowerShell script prints one JSON object; if it
@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from strongroom.app.compliance import windows_checks as ids
 from strongroom.app.compliance.model import OS, CommandEvidence, Evidence, EvidenceBundle
+from strongroom.app.compliance.windows import evidence_ids as ids
 
 from . import Availability
 from .runner import read_registry, run_command

@@ -1,0 +1,92 @@
+"""Windows firewall check: Windows Firewall on for every profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from ..model import CheckResult, CommandEvidence, Confidence, EvidenceBundle, Policy, Status
+from ..parsing import FunctionCheck, Verdict, as_int, as_list, command, joined, unavailable
+from .common import _ps_json
+from .evidence_ids import FW_NETSH, FW_PRODUCTS, FW_PROFILES
+
+# --- firewall --------------------------------------------------------------------------------
+#
+# Method: Get-NetFirewallProfile -PolicyStore ActiveStore (the effective, policy-merged state;
+# Enabled is a GpoBoolean printed as "True"/"False"); every profile (Domain, Private, Public)
+# must be on. Fallback: `netsh advfirewall show allprofiles state` ("Domain Profile Settings:"
+# ... "State  ON"; English output only). If a profile is off but Windows Security Center
+# (root/SecurityCenter2 FirewallProduct) lists another firewall as on, the answer is left to a
+# person: productState is undocumented (bits 12-15 = 1 is the widely used "on" reading).
+
+_FW_TITLE = "Firewall"
+_FW_FIX = ("Turn on Microsoft Defender Firewall for the Domain, Private and Public profiles "
+           "(Windows Security > Firewall & network protection, or `Set-NetFirewallProfile "
+           "-All -Enabled True`).")
+
+
+def _netsh_profiles(item: CommandEvidence | None) -> dict[str, bool] | None:
+    if item is None or item.error is not None:
+        return None
+    profiles: dict[str, bool] = {}
+    current = None
+    for line in item.stdout.splitlines():
+        header = re.match(r"^\s*(\w+) Profile Settings:", line)
+        if header:
+            current = header.group(1)
+            continue
+        state = re.match(r"^\s*State\s+(ON|OFF)\b", line, re.IGNORECASE)
+        if state and current:
+            profiles[current] = state.group(1).upper() == "ON"
+    return profiles or None
+
+
+def _third_party_firewalls(bundle: EvidenceBundle) -> list[str]:
+    payload, _ = _ps_json(bundle, FW_PRODUCTS, "SecurityCenter2")
+    names = []
+    for p in as_list(payload.get("products") if isinstance(payload, dict) else None):
+        state = as_int(p.get("productState")) if isinstance(p, dict) else None
+        if state is not None and (state >> 12) & 0xF == 1:
+            names.append(str(p.get("displayName", "another firewall")))
+    return names
+
+
+def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
+    v = Verdict("firewall", _FW_TITLE, "Get-NetFirewallProfile -PolicyStore ActiveStore")
+    payload, why = _ps_json(bundle, FW_PROFILES, "Get-NetFirewallProfile")
+    profiles: dict[str, bool] = {}
+    if isinstance(payload, dict):
+        for p in as_list(payload.get("profiles")):
+            if isinstance(p, dict) and p.get("Name"):
+                enabled = str(p.get("Enabled", "")).strip().lower()
+                if enabled in ("true", "1", "notconfigured", "2"):  # NotConfigured = default on
+                    profiles[str(p["Name"])] = True
+                elif enabled in ("false", "0"):
+                    profiles[str(p["Name"])] = False
+    if not profiles:
+        netsh = _netsh_profiles(command(bundle, FW_NETSH))
+        if netsh:
+            profiles = netsh
+            v = Verdict("firewall", _FW_TITLE, "netsh advfirewall show allprofiles state")
+        else:
+            why = "; ".join(w for w in (why, unavailable(command(bundle, FW_NETSH), "netsh")
+                                        or "netsh: output not recognised") if w)
+            return v(Status.Unknown, "not determined", why, remediation=_FW_FIX,
+                     confidence=Confidence.Low)
+    excerpt = "\n".join(f"{name}: {'ON' if on else 'OFF'}" for name, on in profiles.items())
+    off = [name for name, on in profiles.items() if not on]
+    if not off:
+        return v(Status.Pass, "on (all profiles)", f"Windows Firewall is on for "
+                 f"{joined(profiles, 4)}", excerpt)
+    others = _third_party_firewalls(bundle)
+    if others:
+        return v(Status.Unknown, f"off: {joined(off)}; {joined(others)} registered",
+                 f"Windows Firewall is off for {joined(off)} but Security Center lists "
+                 f"{joined(others)} as an active firewall; confirm it covers every network",
+                 excerpt + f"\nSecurity Center firewall: {joined(others)}", _FW_FIX,
+                 Confidence.Low)
+    return v(Status.Fail, f"off: {joined(off)}", f"Windows Firewall is off for the "
+             f"{joined(off)} profile{'s' if len(off) > 1 else ''}", excerpt, _FW_FIX)
+
+
+FIREWALL_CHECK = FunctionCheck("firewall", _FW_TITLE, _firewall)
