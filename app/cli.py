@@ -31,8 +31,8 @@ from typing import Any, NoReturn, TextIO
 from . import backup as backups
 from .audit import AuditEvent
 from .compliance import evidence_io, registry, storage
-from .compliance import first_seen as first_seen_memory
-from .compliance.model import CheckResult, EvidenceBundle, Status
+from .compliance import service as compliance
+from .compliance.model import CheckResult, Status
 from .compliance.policy import describe as describe_policy
 from .compliance.policy import load_policy, policy_to_json
 from .errors import StrongroomError, UsageError, UserCancelled
@@ -46,7 +46,6 @@ log = logging.getLogger("strongroom")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTEGRITY, EXIT_AUTH = 0, 1, 2, 3, 4
 FRONTEND_GROUP = "strongroom.frontends"
-BACKENDS_GROUP = "strongroom.backends"
 
 
 def version() -> str:
@@ -409,46 +408,6 @@ def cmd_console(ctx: Context) -> int:
 # ----- compliance ------------------------------------------------------------------------------
 
 
-def _collector() -> Any:
-    """The platform's evidence collector, found through the ``strongroom.backends`` entry point."""
-    entry = next(
-        (e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == "compliance"), None
-    )
-    if entry is None:
-        raise StrongroomError(
-            "no compliance collector is installed (entry point strongroom.backends:compliance)"
-        )
-    factory: Callable[[], Any] = entry.load()
-    return factory()
-
-
-def _collect(only: list[str] | None) -> EvidenceBundle:
-    collector = _collector()
-    try:
-        bundle: EvidenceBundle = collector.collect(set(only) if only else None)
-    except NotImplementedError as e:
-        raise StrongroomError(str(e)) from None
-    return bundle
-
-
-def _remember_pending(bundle: EvidenceBundle, vault: Vault | None,
-                      now: dt.datetime) -> EvidenceBundle:
-    """Merge the pending security updates into the first-seen memory; attach it as evidence."""
-    pending = registry.pending_updates(bundle)
-    if vault is not None:
-        previous, where = storage.load_first_seen(vault), "vault:compliance_first_seen"
-    else:
-        previous, where = first_seen_memory.load_file(), str(first_seen_memory.state_path())
-    if pending is None:
-        return first_seen_memory.attach(bundle, previous, where)
-    merged = first_seen_memory.merge(previous, pending, now)
-    if vault is not None:
-        storage.save_first_seen(vault, merged)
-    elif not first_seen_memory.save_file(merged):
-        log.warning("could not save the first-seen memory to %s", where)
-    return first_seen_memory.attach(bundle, merged, where)
-
-
 def _short(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -497,26 +456,18 @@ def cmd_check(ctx: Context) -> int:
     policy, policy_source = load_policy(a.policy)
     only = registry.parse_only(a.only)
     now = dt.datetime.now(dt.UTC)
-    if a.evidence:
-        bundle = evidence_io.load_bundle(a.evidence)  # before any prompt: bad input fails fast
+    # Evidence to replay is read before any prompt: bad input fails fast.
+    replayed = evidence_io.load_bundle(a.evidence) if a.evidence else None
     vault = ctx.unlocked() if a.store else None
     try:
-        if a.evidence:
-            source = "evidence"
-        else:
-            source = "collected"
-            bundle = _collect(only)
-            if only is None or "patch-age" in only:
-                bundle = _remember_pending(bundle, vault, now)
-        exceptions = storage.list_exceptions(vault) if vault is not None else []
-        results = registry.judge(bundle, policy, now, only, exceptions)
-        code = registry.exit_code(results, policy)
+        evaluation = compliance.evaluate(vault, policy, only, now, bundle=replayed)
+        bundle, results = evaluation.bundle, evaluation.results
+        code, source = evaluation.exit_code, evaluation.source
         dumped = evidence_io.dump_bundle(bundle, a.dump_evidence) if a.dump_evidence else None
         policy_json = policy_to_json(policy, policy_source)
         run_id = None
         if vault is not None:
-            run_id = storage.store_run(vault, bundle, results, policy=policy_json, source=source,
-                                       exit_code=code)
+            run_id = compliance.store(vault, evaluation, policy_json)
     finally:
         if vault is not None:
             vault.lock()

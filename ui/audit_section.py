@@ -49,7 +49,8 @@ KNOWN_ACTIONS = (
     "vault.create", "vault.unlock", "vault.migrate", "vault.rekey", "passphrase.change",
     "dek.rotate", "secret.create", "secret.update", "secret.delete", "secret.read",
     "secret.reveal", "secret.copy", "secret.export", "backup.create", "backup.auto",
-    "backup.restore", "audit.export",
+    "backup.restore", "audit.export", "compliance.check", "compliance.exception.add",
+    "compliance.exception.remove", "compliance.report",
 )
 OUTCOMES = (("Any outcome", ""), ("ok", "ok"), ("failed", "failed"), ("denied", "denied"))
 NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"

@@ -48,12 +48,8 @@ ACTIVITY_EVENTS = {
 
 def default_sections() -> list[SectionFactory]:
     from .audit_section import AuditSection
-    from .placeholders import (
-        AccessReviewsSection,
-        CeremoniesSection,
-        ComplianceSection,
-        KeysSection,
-    )
+    from .compliance_section import ComplianceSection
+    from .placeholders import AccessReviewsSection, CeremoniesSection, KeysSection
     from .settings_section import SettingsSection
     from .vault_section import VaultSection
 

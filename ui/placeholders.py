@@ -60,10 +60,3 @@ class AccessReviewsSection(EmptySection):
         "campaigns whose decisions actually revoke access."
     )
 
-
-class ComplianceSection(EmptySection):
-    title = "Compliance"
-    promise = (
-        "Endpoint self-checks — disk encryption, patch age, screen lock, firewall, Secure Boot "
-        "and more — each result with its evidence and a fix, with history and a printable report."
-    )

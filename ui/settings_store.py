@@ -20,6 +20,8 @@ class ConsoleSettings(QObject):
         "theme": "system",  # system | light | dark
         "reveal_seconds": 30,
         "schedule_backup_dir": "",
+        "compliance_schedule_hours": 0,  # 0 = no scheduled compliance runs
+        "compliance_policy_file": "",  # "" = the built-in default policy
     }
 
     def __init__(self, store: QSettings | None = None) -> None:
@@ -70,3 +72,11 @@ class ConsoleSettings(QObject):
     @property
     def theme(self) -> str:
         return str(self.get("theme"))
+
+    @property
+    def compliance_schedule_hours(self) -> int:
+        return int(self.get("compliance_schedule_hours"))  # type: ignore[call-overload]
+
+    @property
+    def compliance_policy_file(self) -> str:
+        return str(self.get("compliance_policy_file"))
