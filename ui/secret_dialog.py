@@ -335,8 +335,7 @@ class RevealField(QWidget):
         self.scroll.setWidget(self.label)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setMaximumHeight(self.label.fontMetrics().lineSpacing() * 8 + 6)
-        self.scroll.setSizeAdjustPolicy(QScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self._fit()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll, 1)
@@ -346,8 +345,15 @@ class RevealField(QWidget):
     def revealed(self) -> bool:
         return self._revealed
 
+    def _fit(self) -> None:
+        """One line tall for the mask or a one-line value; up to eight lines, then scroll."""
+        line = self.label.fontMetrics().lineSpacing()
+        lines = min(max(1, self.label.text().count("\n") + 1), 8)
+        self.scroll.setFixedHeight(line * lines + 4)
+
     def show_value(self, text: str, seconds: int) -> None:
         self.label.setText(text)
+        self._fit()
         self.label.setAccessibleDescription("shown")
         self._revealed = True
         self._timer.start(max(1, seconds) * 1000)
@@ -359,6 +365,7 @@ class RevealField(QWidget):
         self._timer.stop()
         self._tick.stop()
         self.label.setText(self.MASK)
+        self._fit()
         self.label.setAccessibleDescription("hidden")
         self.countdown.setText("")
         if self._revealed:

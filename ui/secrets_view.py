@@ -70,9 +70,11 @@ class SecretsTable(QTableView):
         self.verticalHeader().hide()
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.horizontalHeader()
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         for column, width in COLUMN_WIDTHS.items():
             header.resizeSection(column.value, width)
+        # The name takes whatever width is left, so the dates never fall off the right edge.
+        header.setSectionResizeMode(Column.Name.value, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(Column.Name.value, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
 
