@@ -178,3 +178,41 @@ def test_broken_header_is_one_sentence_on_the_lock_screen(qtbot, tmp_path, setti
     window = window_for(qtbot, path, settings)
     assert "corrupt" in window.lock_screen.status.text()
     assert not window.lock_screen.unlock_button.isEnabled()
+
+
+def test_session_lock_locks_only_when_the_setting_says_so(qtbot, tmp_path, settings) -> None:
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    window = window_for(qtbot, path, settings)
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+    settings.set("lock_on_session_lock", False)
+    window.session_watch.session_locked.emit("screen saver active")
+    assert window.is_unlocked
+    settings.set("lock_on_session_lock", True)
+    window.session_watch.session_locked.emit("screen saver active")
+    assert not window.is_unlocked and "screen saver" in window.state_label.text()
+
+
+def test_session_watcher_says_why_when_it_cannot_listen(qtbot) -> None:
+    from strongroom.ui.session_watch import SessionWatcher
+
+    watcher = SessionWatcher()
+    # On this machine D-Bus may or may not be reachable; either way the answer is explicit.
+    assert watcher.available == bool(watcher.connected)
+    assert watcher.available or watcher.reason
+
+
+def test_closing_locks_and_clears_our_clipboard_value(qtbot, tmp_path, settings) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    window = window_for(qtbot, path, settings)
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+    window.clipboard.copy_secret(b"clipboard-marker-value")
+    assert QApplication.clipboard().text() == "clipboard-marker-value"
+    window.close()
+    assert QApplication.clipboard().text() == ""
+    assert not window.vault.unlocked
