@@ -33,3 +33,14 @@ def test_no_command_opens_the_console_and_keeps_running(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert "Traceback" not in err.decode()
     assert not (tmp_path / "vault").exists()  # the first-run wizard creates nothing by itself
+
+
+def test_without_a_display_the_console_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "STRONGROOM_VAULT")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "strongroom", "--vault", str(tmp_path / "vault")],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no display" in proc.stderr

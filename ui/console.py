@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from strongroom.app.errors import UsageError
 from strongroom.resources import read_bytes, read_text
 
 from .main_window import MainWindow
@@ -52,8 +54,20 @@ def build(
     return app, window
 
 
+def check_display() -> None:
+    """On Linux without a display, say so in one line instead of letting Qt abort."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UsageError(
+            "no display to open the console on (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "use the commands ('strongroom --help')"
+        )
+
+
 def run(vault_dir: Path) -> int:
     """Open the console on ``vault_dir``; returns the exit code."""
+    check_display()
     app, window = build(Path(vault_dir))
     window.show()
     return int(app.exec())
