@@ -28,10 +28,9 @@ from strongroom.app.compliance.policy import describe, load_policy, parse_policy
 from strongroom.app.errors import IntegrityError, UsageError
 
 from conftest import PASSPHRASE, make_vault, run_cli
+from helpers.compliance_cases import FIXTURES, NOW, cases
 
-FIXTURES = Path(__file__).parent / "fixtures" / "compliance"
-LINUX_CASES = sorted(p.parent for p in FIXTURES.glob("*/linux/*/expected.json"))
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+LINUX_CASES = [p.parent for p in cases("linux")]
 
 
 def _expected(case: Path) -> dict:

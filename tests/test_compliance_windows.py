@@ -25,24 +25,7 @@ from strongroom.app.compliance.model import (
 )
 from strongroom.app.compliance.windows import evidence_ids as windows_ids
 
-try:
-    from strongroom.app.compliance.evidence_io import load_bundle
-except ImportError:  # the core's loader not there yet: the same format, read with model.py
-    from strongroom.app.compliance.model import evidence_from_json
-
-    def load_bundle(location: str | Path) -> EvidenceBundle:  # type: ignore[misc]
-        obj = json.loads((Path(location) / "evidence.json").read_text(encoding="utf-8"))
-        return EvidenceBundle(OS(obj["os"]), obj["collected"], {
-            k: evidence_from_json(v) for k, v in obj["items"].items()}, obj.get("host", ""))
-
-FIXTURES = Path(__file__).parent / "fixtures" / "compliance"
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-CHECK_IDS = ("disk-encryption", "patch-age", "screen-lock", "firewall", "guest-account",
-             "secure-boot", "auto-updates", "tpm")
-
-
-def cases() -> list[Path]:
-    return sorted(FIXTURES.glob("*/windows/*/expected.json"))
+from helpers.compliance_cases import CHECK_IDS, FIXTURES, NOW, cases, load_bundle
 
 
 def judge(folder: Path, policy: Policy | None = None, now: dt.datetime = NOW) -> CheckResult:
@@ -50,7 +33,7 @@ def judge(folder: Path, policy: Policy | None = None, now: dt.datetime = NOW) ->
                                                             policy or Policy(), now)
 
 
-@pytest.mark.parametrize("expected_path", cases(),
+@pytest.mark.parametrize("expected_path", cases("windows"),
                          ids=lambda p: f"{p.parent.parent.parent.name}/{p.parent.name}")
 def test_fixture(expected_path: Path) -> None:
     result = judge(expected_path.parent)
