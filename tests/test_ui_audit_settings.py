@@ -24,12 +24,12 @@ from strongroom.app.errors import WrongPassphrase
 from strongroom.app.vault import NewSecret, Vault
 from strongroom.ui.audit_model import COLUMNS, AuditFilter, AuditTableModel, Column
 from strongroom.ui.audit_section import AuditSection
-from strongroom.ui.base import Services
 from strongroom.ui.settings_section import SettingsSection
 from strongroom.ui.settings_store import ConsoleSettings
-from strongroom.ui.workers import Task, TaskRunner
+from strongroom.ui.workers import Task
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, unlocker
+from helpers.ui_services import SectionServices, make_services
 
 WAIT_MS = 60_000
 
@@ -45,28 +45,15 @@ class FakeClipboard:
         self.copied.clear()
 
 
-@dataclass
-class Harness:
-    services: Services
-    statuses: list[str]
-    errors: list[str]
-    ini: Path
+Harness = SectionServices
 
 
 @pytest.fixture
 def harness(qtbot, tmp_path: Path) -> Iterator[Harness]:
-    runner = TaskRunner()
-    ini = tmp_path / "s.ini"
-    settings = ConsoleSettings(QSettings(str(ini), QSettings.Format.IniFormat))
-    statuses: list[str] = []
-    errors: list[str] = []
-    services = Services(
-        runner=runner, settings=settings, clipboard=FakeClipboard(), status=statuses.append,
-        error=errors.append, lock_now=lambda: None, activity=lambda: None,
-    )
-    yield Harness(services, statuses, errors, ini)
-    runner.cancel_all()
-    runner.wait()
+    harness = make_services(tmp_path / "s.ini", lambda _settings: FakeClipboard())
+    yield harness
+    harness.services.runner.cancel_all()
+    harness.services.runner.wait()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import threading
 import unicodedata
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,14 +27,14 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, Q
 from strongroom.app.compliance import evidence_io, registry, service, storage
 from strongroom.app.compliance.model import OS, EvidenceBundle, Policy, Status
 from strongroom.app.vault import Vault
-from strongroom.ui.base import Services
 from strongroom.ui.compliance_data import WORDS
 from strongroom.ui.compliance_report import print_report, print_supported
 from strongroom.ui.compliance_section import ComplianceSection
 from strongroom.ui.settings_store import ConsoleSettings
-from strongroom.ui.workers import Task, TaskRunner
+from strongroom.ui.workers import Task
 
 from conftest import make_vault
+from helpers.ui_services import SectionServices, make_services
 
 WAIT_MS = 60_000
 FIXTURES = Path(__file__).parent / "fixtures" / "compliance"
@@ -91,28 +91,16 @@ class NoClipboard:
         pass
 
 
-@dataclass
-class Harness:
-    services: Services
-    statuses: list[str]
-    errors: list[str]
-    ini: Path
+Harness = SectionServices
 
 
 @pytest.fixture
 def harness(qtbot, tmp_path: Path) -> Iterator[Harness]:
-    runner = TaskRunner()
-    ini = tmp_path / "console.ini"
-    settings = ConsoleSettings(QSettings(str(ini), QSettings.Format.IniFormat))
-    settings.set("theme", "light")
-    statuses: list[str] = []
-    errors: list[str] = []
-    services = Services(runner=runner, settings=settings, clipboard=NoClipboard(),
-                        status=statuses.append, error=errors.append, lock_now=lambda: None,
-                        activity=lambda: None)
-    yield Harness(services, statuses, errors, ini)
-    runner.cancel_all()
-    runner.wait()
+    harness = make_services(tmp_path / "console.ini", lambda _settings: NoClipboard())
+    harness.services.settings.set("theme", "light")
+    yield harness
+    harness.services.runner.cancel_all()
+    harness.services.runner.wait()
 
 
 @pytest.fixture

@@ -10,15 +10,15 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QMimeData, QSettings, Qt
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget
 
 from strongroom.app.model import Classification, SecretInfo
 from strongroom.app.vault import NewSecret, Vault
-from strongroom.ui.base import Services
 from strongroom.ui.clipboard import CONCEAL_HINTS, ClipboardGuard
 from strongroom.ui.history_dialog import HistoryDialog, meta_diff
 from strongroom.ui.secret_dialog import SecretDialog
@@ -29,6 +29,7 @@ from strongroom.ui.vault_section import VaultSection
 from strongroom.ui.workers import TaskRunner
 
 from conftest import make_vault, unlocker
+from helpers.ui_services import make_services
 
 WAIT_MS = 60_000
 LEFT = Qt.MouseButton.LeftButton
@@ -54,15 +55,10 @@ def harness(qtbot, tmp_path: Path) -> Iterator[Harness]:
         NewSecret("api/stripe", b"sk_live_123", Classification.High, ("payments",), "stripe key"),
         NewSecret("wiki/admin", b"wiki-pass", Classification.Low, ("internal",)),
     ])
-    settings = ConsoleSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    runner = TaskRunner()
-    guard = ClipboardGuard(settings)
-    statuses: list[str] = []
-    errors: list[str] = []
-    services = Services(
-        runner=runner, settings=settings, clipboard=guard, status=statuses.append,
-        error=errors.append, lock_now=lambda: None, activity=lambda: None,
-    )
+    made = make_services(tmp_path / "s.ini", ClipboardGuard)
+    services, statuses, errors = made.services, made.statuses, made.errors
+    settings, runner = services.settings, services.runner
+    guard = cast(ClipboardGuard, services.clipboard)
     section = VaultSection(services)
     qtbot.addWidget(section)
     section.resize(1100, 600)
