@@ -25,7 +25,12 @@ from strongroom.app.model import Classification
 from strongroom.app.vault import BACKOFF_FILE, NewSecret, Vault
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, run_cli, snapshot, unlocker
+from helpers import cli_checks
 from helpers.cli_checks import one_line_error, run_argv
+
+# conftest's vault_dir, copied from an empty vault made once per module
+empty_template = cli_checks.empty_template
+vault_dir = cli_checks.vault_dir
 
 PAGE = 4096  # SQLCipher 4's default page size
 
@@ -40,22 +45,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 NewSecret(name=f"secret-{i:02d}", value=os.urandom(3000),
                           classification=list(Classification)[i % 5], tags=(f"t{i % 3}",))
             )
-    return path
-
-
-@pytest.fixture(scope="module")
-def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("empty") / "vault"
-    make_vault(path).lock()
-    return path
-
-
-@pytest.fixture
-def vault_dir(empty_template: Path, tmp_path: Path) -> Path:
-    """conftest's ``vault_dir`` (a locked, empty vault), copied from one made once per module
-    instead of paying for Argon2id calibration in every test."""
-    path = tmp_path / "vault"
-    shutil.copytree(empty_template, path)
     return path
 
 

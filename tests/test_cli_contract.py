@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,18 @@ from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, Result, make_vault, run_cli
+from helpers import cli_checks
 from helpers.cli_checks import one_line_error, run_argv
+
+# conftest's vault_dir, copied from an empty vault made once per module
+empty_template = cli_checks.empty_template
+vault_dir = cli_checks.vault_dir
 
 SECRET_KEYS = {
     "name", "classification", "owner", "note", "tags", "created", "updated", "expires",
     "rotation_due", "version",
 }
 EVENT_KEYS = {"seq", "ts", "actor", "action", "target", "outcome", "details", "hash"}
-
-
-@pytest.fixture(scope="module")
-def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("empty") / "vault"
-    make_vault(path).lock()
-    return path
-
-
-@pytest.fixture
-def vault_dir(empty_template: Path, tmp_path: Path) -> Path:
-    """conftest's ``vault_dir`` (a locked, empty vault), copied from one made once per module
-    instead of paying for Argon2id calibration in every test."""
-    path = tmp_path / "vault"
-    shutil.copytree(empty_template, path)
-    return path
 
 
 def _ok(result: Result, *phrases: str) -> str:
