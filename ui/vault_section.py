@@ -323,21 +323,26 @@ class VaultSection(Section):
 
     # ----- reveal and copy -------------------------------------------------------------------
 
-    @Slot()
-    def reveal(self) -> None:
+    def _fetch_selected_value(self, purpose: str, done: Callable[[str, bytes], None]) -> None:
+        """Read the selected secret's value on the runner (audited as ``purpose``), then
+        ``done(name, value)``."""
         info, vault = self.selected(), self.vault
         if vault is None or info is None:
             return
         self.services.activity()
         name = info.name
+        self._run(f"{purpose} {name}", lambda: vault.get_secret(name, purpose=purpose),
+                  lambda value: done(name, value))
 
-        def done(value: bytes) -> None:
+    @Slot()
+    def reveal(self) -> None:
+        def done(name: str, value: bytes) -> None:
             current = self.selected()
             if current is not None and current.name == name:
                 self._revealed_name = name
                 self.value.show_value(shown_text(value), self.services.settings.reveal_seconds)
 
-        self._run(f"reveal {name}", lambda: vault.get_secret(name, purpose="reveal"), done)
+        self._fetch_selected_value("reveal", done)
 
     def _hide_value(self) -> None:
         self._revealed_name = None
@@ -345,13 +350,7 @@ class VaultSection(Section):
 
     @Slot()
     def copy_value(self) -> None:
-        info, vault = self.selected(), self.vault
-        if vault is None or info is None:
-            return
-        self.services.activity()
-        name = info.name
-
-        def done(value: bytes) -> None:
+        def done(name: str, value: bytes) -> None:
             try:
                 self.services.clipboard.copy_secret(value)
             except StrongroomError as e:  # a binary value cannot be pasted as text
@@ -360,7 +359,7 @@ class VaultSection(Section):
             seconds = self.services.settings.clipboard_clear_seconds
             self.services.status(f"Copied the value of {name}; the clipboard clears in {seconds} s")
 
-        self._run(f"copy {name}", lambda: vault.get_secret(name, purpose="copy"), done)
+        self._fetch_selected_value("copy", done)
 
     @Slot()
     def copy_name(self) -> None:
