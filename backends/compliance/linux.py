@@ -21,7 +21,6 @@ import socket
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from strongroom.app.compliance.linux import CHECKS
@@ -35,7 +34,7 @@ from strongroom.app.compliance.model import (
 )
 
 from . import Availability
-from .runner import MAX_OUTPUT, read_file, run_command
+from .runner import MAX_OUTPUT, gather_parallel, read_file, run_command
 
 log = logging.getLogger("strongroom.compliance.linux")
 
@@ -377,12 +376,6 @@ class LinuxCollector:
                 *DEBIAN_PATCH, *RHEL_PATCH)
             # The slowest tasks first, so they start before the quick reads fill the pool.
             tasks = [*extra, *tasks]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
-            futures = [(task, pool.submit(task)) for task in tasks]
-            for task, future in futures:
-                try:
-                    items.update(future.result())
-                except Exception as e:  # noqa: BLE001 - one broken task must not stop the rest
-                    log.warning("collecting %s failed: %s", task.__name__, type(e).__name__)
+        items.update(gather_parallel([(t.__name__, t) for t in tasks], self.workers))
         return EvidenceBundle(os=OS.Linux, collected=collected, items=items,
                               host=socket.gethostname())

@@ -12,21 +12,18 @@ dumps stay readable and can be redacted. Nothing here imports a macOS-only modul
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import functools
 import os
 import plistlib
 import socket
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from strongroom.app.compliance.macos import evidence_ids as ids
 from strongroom.app.compliance.model import OS, Evidence, EvidenceBundle, FileEvidence
 
 from . import Availability
-from .runner import read_file, run_command
-
-log = logging.getLogger("strongroom.compliance.macos")
+from .runner import gather_parallel, read_file, run_command
 
 INSTALL_HISTORY_MAX = 32 * 1024 * 1024  # the newest entries are at the end of this file
 MANAGED = "/Library/Managed Preferences"
@@ -165,16 +162,10 @@ class MacOSCollector:
             if only is None or check_id in only:
                 tasks += [t for t in check_tasks if t not in tasks]
         user = console_user() if sys.platform == "darwin" else None
-        items: Items = {}
-        if tasks:
-            # system_profiler is the slowest read: it goes first (TASKS order puts it late).
-            tasks.sort(key=lambda t: t is not t_secure_boot)
-            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
-                futures = [(task, pool.submit(task, user)) for task in tasks]
-                for task, future in futures:
-                    try:
-                        items.update(future.result())
-                    except Exception as e:  # noqa: BLE001 - one broken task must not stop the rest
-                        log.warning("collecting %s failed: %s", task.__name__, type(e).__name__)
+        # system_profiler is the slowest read: it goes first (TASKS order puts it late).
+        tasks.sort(key=lambda t: t is not t_secure_boot)
+        items = gather_parallel(
+            [(t.__name__, functools.partial(t, user)) for t in tasks], self.workers
+        )
         return EvidenceBundle(os=OS.MacOS, collected=collected, items=items,
                               host=socket.gethostname())

@@ -8,14 +8,24 @@ judge as UNKNOWN.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import subprocess  # nosec B404
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from strongroom.app.compliance.model import CommandEvidence, FileEvidence, RegistryEvidence
+from strongroom.app.compliance.model import (
+    CommandEvidence,
+    Evidence,
+    FileEvidence,
+    RegistryEvidence,
+)
+
+log = logging.getLogger("strongroom.compliance")
 
 DEFAULT_TIMEOUT = 10.0
 MAX_OUTPUT = 256 * 1024
@@ -100,3 +110,23 @@ def read_registry(key: str, name: str) -> RegistryEvidence:
     elif isinstance(value, list):
         value = "\n".join(str(v) for v in value)
     return RegistryEvidence(key, name, types.get(kind, str(kind)), value)
+
+
+def gather_parallel(
+    tasks: Sequence[tuple[str, Callable[[], Mapping[str, Evidence]]]], workers: int = 8
+) -> dict[str, Evidence]:
+    """Run named evidence tasks on a small pool, in order of submission, and merge their items.
+
+    One task that raises is logged by name (never with what it read) and the rest still count.
+    """
+    items: dict[str, Evidence] = {}
+    if not tasks:
+        return items
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks)))) as pool:
+        futures = [(name, pool.submit(task)) for name, task in tasks]
+        for name, future in futures:
+            try:
+                items.update(future.result())
+            except Exception as e:  # noqa: BLE001 - one broken task must not stop the rest
+                log.warning("collecting %s failed: %s", name, type(e).__name__)
+    return items

@@ -12,21 +12,17 @@ only there, only on Windows), so this module imports cleanly anywhere.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import ntpath
 import os
 import socket
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from strongroom.app.compliance.model import OS, CommandEvidence, Evidence, EvidenceBundle
 from strongroom.app.compliance.windows import evidence_ids as ids
 
 from . import Availability
-from .runner import read_registry, run_command
-
-log = logging.getLogger("strongroom.compliance.windows")
+from .runner import gather_parallel, read_registry, run_command
 
 
 def system32() -> str:
@@ -209,14 +205,9 @@ class WindowsCollector:
         for check_id, evidence_ids in EVIDENCE.items():
             if only is None or check_id in only:
                 wanted += [e for e in evidence_ids if e not in wanted]
-        items: dict[str, Evidence] = {}
-        if wanted:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(wanted)))) as pool:
-                futures = [(e, pool.submit(gather, e)) for e in wanted]
-                for evidence_id, future in futures:
-                    try:
-                        items[evidence_id] = future.result()
-                    except Exception as e:  # noqa: BLE001 - one broken read must not stop the rest
-                        log.warning("collecting %s failed: %s", evidence_id, type(e).__name__)
+        def read(evidence_id: str) -> Callable[[], dict[str, Evidence]]:
+            return lambda: {evidence_id: gather(evidence_id)}
+
+        items = gather_parallel([(e, read(e)) for e in wanted], self.workers)
         return EvidenceBundle(os=OS.Windows, collected=collected, items=items,
                               host=socket.gethostname())
