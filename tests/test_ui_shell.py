@@ -199,7 +199,6 @@ def test_session_watcher_says_why_when_it_cannot_listen(qtbot) -> None:
 
     watcher = SessionWatcher()
     # On this machine D-Bus may or may not be reachable; either way the answer is explicit.
-    assert watcher.available == bool(watcher.connected)
     assert watcher.available or watcher.reason
 
 
