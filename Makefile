@@ -65,7 +65,8 @@ $(PY):
 
 $(STAMP): $(DEV_LOCK) pyproject.toml | $(PY)
 	@$(call header,locked dependencies ($(DEV_LOCK)))
-	$(PY) -m pip install --quiet --require-hashes --only-binary=:all: -r $(DEV_LOCK)
+	$(PY) -m pip install --quiet --require-hashes --only-binary=:all: --no-binary=tpm2-pytss \
+		-r $(DEV_LOCK)
 	@$(call header,strongroom (editable))
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
