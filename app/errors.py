@@ -84,3 +84,54 @@ class BackingOff(AuthenticationFailed):
         super().__init__(
             f"{failures} failed unlock attempts: wait {wait} s before trying again", retry_after
         )
+
+
+# ----- hardware (security keys, TPM, PKCS#11 tokens, OS keyring) ---------------------------------
+
+
+class HardwareError(StrongroomError):
+    """A device or OS service failed or refused; the message says which and what to do."""
+
+
+class BackendUnavailable(HardwareError):
+    """A backend cannot run on this machine (library, device or service missing); says why."""
+
+
+class DeviceNotFound(HardwareError):
+    """No usable device is plugged in or visible; ``hint`` says how to make it visible."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.hint = hint
+
+
+class DeviceTimeout(HardwareError):
+    """The device waited for a touch or an answer that never came."""
+
+
+class DeviceRemoved(HardwareError):
+    """The device or token went away in the middle of an operation; nothing was written."""
+
+
+class WrongDevice(AuthenticationFailed):
+    """The device present is not one enrolled for this vault (or does not hold this key)."""
+
+
+class PinRequired(HardwareError):
+    """The device needs a PIN and none was given."""
+
+
+class WrongPin(AuthenticationFailed):
+    """The PIN was wrong; ``retries`` is the number of attempts the device says are left."""
+
+    def __init__(self, message: str, retries: int | None = None) -> None:
+        super().__init__(message)
+        self.retries = retries
+
+
+class PinBlocked(AuthenticationFailed):
+    """The device locked its PIN after too many wrong attempts; it must be reset or unblocked."""
+
+
+class Unsupported(HardwareError):
+    """The device or token does not support what was asked (mechanism, key type, extension)."""

@@ -53,6 +53,7 @@ class Keyslot:
     wrapped: WrappedKey
     created: str
     last_used: str | None = None
+    last_tested: str | None = None
     # While a master-key rotation is in flight, the new key wrapped under the same KEK.
     wrapped_next: WrappedKey | None = None
 
@@ -78,6 +79,8 @@ class Keyslot:
             "created": self.created,
             "last_used": self.last_used,
         }
+        if self.last_tested is not None:
+            out["last_tested"] = self.last_tested
         if self.wrapped_next is not None:
             out["next_nonce"] = b64e(self.wrapped_next.nonce)
             out["next_wrapped"] = b64e(self.wrapped_next.ciphertext)
@@ -95,9 +98,10 @@ class Keyslot:
         wrapped_next = None
         if "next_wrapped" in obj:
             wrapped_next = WrappedKey(b64d(obj["next_nonce"]), b64d(obj["next_wrapped"]))
-        last_used = obj.get("last_used")
-        if last_used is not None and not isinstance(last_used, str):
-            raise TypeError("last_used must be a string")
+        last_used, last_tested = obj.get("last_used"), obj.get("last_tested")
+        for stamp in (last_used, last_tested):
+            if stamp is not None and not isinstance(stamp, str):
+                raise TypeError("last_used and last_tested must be strings")
         return cls(
             id=obj["id"],
             kind=obj["kind"],
@@ -106,6 +110,7 @@ class Keyslot:
             wrapped=WrappedKey(b64d(obj["nonce"]), b64d(obj["wrapped"])),
             created=obj["created"],
             last_used=last_used,
+            last_tested=last_tested,
             wrapped_next=wrapped_next,
         )
 

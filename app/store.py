@@ -13,7 +13,7 @@ import sqlcipher3
 from .errors import AlreadyExists, StorageError, StrongroomError, VaultTampered
 from .fsutil import storage_error
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
 # pending security update was seen (so "critical within N days" can be judged across runs).
@@ -55,10 +55,29 @@ def _migrate_1_to_2(conn: Any) -> None:
         conn.execute(statement)
 
 
+# Schema 3: device keys whose blobs live in the vault (a TPM key's public and TPM-wrapped private
+# parts; only that TPM can load them). Opaque to the vault; the backend defines the bytes.
+DEVICE_KEYS_SCHEMA = """
+CREATE TABLE device_keys (
+    store TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (store, key_id)
+) WITHOUT ROWID;
+"""
+
+
+def _migrate_2_to_3(conn: Any) -> None:
+    for statement in _statements(DEVICE_KEYS_SCHEMA):
+        conn.execute(statement)
+
+
 # MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
 # an automatic backup before running any of them. A new vault gets SCHEMA and then every migration,
 # so the two paths cannot drift apart.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 # SQLite result codes (primary, low byte) that we translate.
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6

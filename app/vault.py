@@ -16,7 +16,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from . import store
 from .audit import AuditLog, Outcome, VerifyReport
 from .backoff import Backoff, delay_after
-from .crypto import DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
+from .crypto import Argon2Params, DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
 from .errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -33,6 +33,7 @@ from .errors import (
     Refused,
     StrongroomError,
     UsageError,
+    UserCancelled,
     VaultLocked,
     VaultTampered,
     WrongPassphrase,
@@ -57,6 +58,16 @@ from .model import (
     SystemClock,
     VersionInfo,
     iso,
+)
+from .signing import KeyBlob
+from .unlock_methods import (
+    MIN_FIDO2_KEYS,
+    HardwareUnlocker,
+    Prompts,
+    SlotKind,
+    SlotRef,
+    SlotSecretSource,
+    new_hardware_slot,
 )
 
 DB_FILE = "vault.db"
@@ -166,6 +177,13 @@ def _row_to_info(row: Sequence[Any]) -> SecretInfo:
         rotation_due=row[9],
         version=row[10],
     )
+
+
+def _slot_label(label: str) -> str:
+    label = label.strip()
+    if not label or len(label) > MAX_NAME_CHARS or any(ord(c) < 32 for c in label):
+        raise UsageError("a keyslot label is 1 to 256 printable characters")
+    return label
 
 
 def _fts_phrase(term: str) -> str:
@@ -288,6 +306,9 @@ class Vault:
             slots = [s for s in self.header.slots if s.kind == unlocker.kind]
             if not slots:
                 raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot")
+            if isinstance(unlocker, HardwareUnlocker):
+                # The device says which slot it opens (a FIDO2 key is probed before any touch).
+                slots = unlocker.select(slots, cancel=cancel, on_status=on_status)
             for slot in slots:
                 kek = unlocker.derive_kek(slot, cancel=cancel, on_status=on_status)
                 master = unwrap_master_key(kek, slot, self.vault_id)
@@ -828,6 +849,165 @@ class Vault:
             self._save_header(replace(header, slots=slots))
             if keys.slot_id == slot.id:
                 keys.kek = new_kek
+
+    def add_hardware_slot(
+        self,
+        source: SlotSecretSource,
+        *,
+        label: str,
+        options: Mapping[str, Any] | None = None,
+        passphrase: bytes | None = None,
+        prompts: Prompts | None = None,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Keyslot:
+        """Enrol a FIDO2 key, the TPM or the OS keyring as another way to open the vault.
+
+        With ``passphrase`` the slot is two-factor: it needs the device and that passphrase, which
+        must open one of the vault's passphrase slots (so a typo cannot lock anyone out).
+        """
+        label = _slot_label(label)
+        with self._mutex:
+            keys = self._k
+            header = self._fresh_header()
+            kdf = None
+            if passphrase is not None:
+                kdf = self._passphrase_slot_for(header, passphrase, keys.master)
+            slot, _kek = new_hardware_slot(
+                source, keys.master, self.vault_id, now=self._now(), label=label,
+                options=options, passphrase=passphrase, two_factor_kdf=kdf, prompts=prompts,
+                cancel=cancel, on_status=on_status,
+            )
+            header = self._fresh_header()
+            with self._write(anchor=False):
+                self._event(
+                    "keyslot.add", slot.id,
+                    details={"kind": slot.kind, "label": label, "two_factor": kdf is not None},
+                )
+            self._save_header(replace(header, slots=(*header.slots, slot)))
+            return slot
+
+    def _passphrase_slot_for(
+        self, header: Header, passphrase: bytes, master: bytes
+    ) -> Argon2Params:
+        """The Argon2id cost of the passphrase slot ``passphrase`` opens, or WrongPassphrase."""
+        unlocker = PassphraseUnlocker(passphrase)
+        for slot in (s for s in header.slots if s.kind == PASSPHRASE):
+            if unwrap_master_key(unlocker.derive_kek(slot), slot, self.vault_id) == master:
+                return argon2_params_from_slot(slot)
+        raise WrongPassphrase("the passphrase does not open this vault; nothing was enrolled")
+
+    def remove_slot(self, slot_id: str, source: SlotSecretSource | None = None) -> None:
+        """Remove a keyslot. Never the last one, and never the last passphrase slot unless at
+        least two security keys remain (one lost key must not lock the vault for good)."""
+        with self._mutex:
+            self._k  # noqa: B018 - raises VaultLocked
+            header = self._fresh_header()
+            slot = header.slot(slot_id)
+            if slot is None:
+                raise NotFound(f"no keyslot {slot_id}")
+            rest = [s for s in header.slots if s.id != slot_id]
+            if not rest:
+                raise Refused("this is the vault's only keyslot; add another before removing it")
+            fido2_left = sum(1 for s in rest if s.kind == SlotKind.Fido2.value)
+            if (slot.kind == PASSPHRASE and not any(s.kind == PASSPHRASE for s in rest)
+                    and fido2_left < MIN_FIDO2_KEYS):
+                raise Refused(
+                    "this is the last passphrase keyslot; enrol at least two security keys "
+                    "before removing it"
+                )
+            if slot_id == self._k.slot_id:
+                self._k.kek = b""
+            with self._write(anchor=False):
+                self._event("keyslot.remove", slot.id, details={"kind": slot.kind})
+            self._save_header(replace(header, slots=tuple(rest)))
+        if source is not None:
+            source.forget(SlotRef(slot.id, slot.label, slot.params))
+
+    def rename_slot(self, slot_id: str, label: str) -> None:
+        label = _slot_label(label)
+        with self._mutex:
+            header = self._fresh_header()
+            slot = header.slot(slot_id)
+            if slot is None:
+                raise NotFound(f"no keyslot {slot_id}")
+            with self._write(anchor=False):
+                self._event("keyslot.rename", slot.id, details={"label": label})
+            self._save_header(replace(
+                header, slots=tuple(replace(s, label=label) if s.id == slot_id else s
+                                    for s in header.slots),
+            ))
+
+    def test_slot(
+        self,
+        slot_id: str,
+        unlocker: KeyslotUnlocker,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> None:
+        """Check that ``unlocker`` still opens ``slot_id`` (the key works, the PIN is known)."""
+        with self._mutex:
+            master = self._k.master
+            header = self._fresh_header()
+            slot = header.slot(slot_id)
+            if slot is None:
+                raise NotFound(f"no keyslot {slot_id}")
+            if slot.kind != unlocker.kind:
+                raise UsageError(f"keyslot {slot_id} is a {slot.kind} slot, not {unlocker.kind}")
+            try:
+                if isinstance(unlocker, HardwareUnlocker):
+                    unlocker.select([slot], cancel=cancel, on_status=on_status)
+                kek = unlocker.derive_kek(slot, cancel=cancel, on_status=on_status)
+                ok = unwrap_master_key(kek, slot, self.vault_id) == master
+            except UserCancelled:
+                raise
+            except StrongroomError as e:
+                self.record("keyslot.test", slot.id, Outcome.Failed,
+                            {"kind": slot.kind, "error": type(e).__name__})
+                raise
+            if not ok:
+                self.record("keyslot.test", slot.id, Outcome.Failed, {"kind": slot.kind})
+                raise AuthenticationFailed(
+                    f"keyslot {slot.label or slot.id} did not open the vault"
+                )
+            with self._write(anchor=False):
+                self._event("keyslot.test", slot.id, details={"kind": slot.kind})
+            header = self._fresh_header()
+            now = self._now()
+            self._save_header(replace(
+                header, slots=tuple(replace(s, last_tested=now) if s.id == slot_id else s
+                                    for s in header.slots),
+            ))
+
+    # ----- device-key blobs (app.signing.KeyBlobStore) -----------------------------------------
+
+    def put_blob(self, store_name: str, blob: KeyBlob) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO device_keys (store, key_id, label, data, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (store_name, blob.key_id, blob.label, blob.data, self._now()),
+            )
+            self._event("device_key.store", blob.key_id,
+                        details={"store": store_name, "label": blob.label})
+
+    def blobs(self, store_name: str) -> list[KeyBlob]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT key_id, label, data FROM device_keys WHERE store = ? ORDER BY created",
+                (store_name,),
+            ).fetchall()
+        return [KeyBlob(r[0], r[1], bytes(r[2])) for r in rows]
+
+    def remove_blob(self, store_name: str, key_id: str) -> None:
+        with self._write() as conn:
+            gone = conn.execute(
+                "DELETE FROM device_keys WHERE store = ? AND key_id = ?", (store_name, key_id)
+            ).rowcount
+            if not gone:
+                raise NotFound(f"no {store_name} key {key_id} in this vault")
+            self._event("device_key.remove", key_id, details={"store": store_name})
 
     def rotate_master_key(self, *, backup: bool = True) -> None:
         """Give the database a new random master key (SQLCipher rekey) and re-wrap the slot.

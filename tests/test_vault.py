@@ -425,10 +425,10 @@ def test_an_older_schema_is_migrated_after_an_automatic_backup(
     assert verify_backup(backups[0], unlocker()).counts["secrets"] == 0
 
 
-def test_a_schema_1_vault_gains_the_compliance_tables(
+def test_a_schema_1_vault_gains_the_compliance_and_device_key_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real migration 1 -> 2: a vault made by a schema-1 Strongroom opens with v2 tables."""
+    """The real migrations 1 -> 2 -> 3: a schema-1 vault opens with the v2 and v3 tables."""
     from conftest import make_vault
 
     with monkeypatch.context() as m:
@@ -441,8 +441,8 @@ def test_a_schema_1_vault_gains_the_compliance_tables(
         rows = v._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         tables = {r[0] for r in rows}
         assert {"compliance_runs", "compliance_results", "compliance_exceptions",
-                "compliance_first_seen"} <= tables
-        assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 2}
+                "compliance_first_seen", "device_keys"} <= tables
+        assert v.audit_events(action="vault.migrate")[0].details == {"from": 1, "to": 3}
         assert v.audit_verify().ok
     finally:
         v.lock()
