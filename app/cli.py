@@ -46,6 +46,7 @@ log = logging.getLogger("strongroom")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTEGRITY, EXIT_AUTH = 0, 1, 2, 3, 4
 FRONTEND_GROUP = "strongroom.frontends"
+UNLOCK_CHOICES = ("fido2", "tpm", "keyring")
 
 
 def version() -> str:
@@ -68,8 +69,9 @@ class _Parser(argparse.ArgumentParser):
 class Prompter:
     """Reads passphrases from ``--passphrase-fd`` (one per line) or asks on the terminal."""
 
-    def __init__(self, fd: int | None) -> None:
+    def __init__(self, fd: int | None, what: str = "passphrase") -> None:
         self.fd = fd
+        self.what = what
         self._lines: list[str] | None = None
 
     def _fd_lines(self) -> list[str]:
@@ -83,7 +85,7 @@ class Prompter:
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
-                raise UsageError("the passphrase is not valid UTF-8") from None
+                raise UsageError(f"the {self.what} is not valid UTF-8") from None
             self._lines = text.splitlines()
         return self._lines
 
@@ -93,15 +95,16 @@ class Prompter:
             lines = self._fd_lines()
             if index >= len(lines) or not lines[index]:
                 raise UsageError(
-                    f"expected {'a' if index == 0 else 'a second'} passphrase on line "
+                    f"expected {'a' if index == 0 else 'a second'} {self.what} on line "
                     f"{index + 1} of file descriptor {self.fd}"
                 )
             return lines[index]
         if not _have_terminal():
-            raise UsageError("no terminal to ask for the passphrase; use --passphrase-fd N")
+            option = "--pin-fd" if self.what == "PIN" else "--passphrase-fd"
+            raise UsageError(f"no terminal to ask for the {self.what}; use {option} N")
         first = getpass.getpass(prompt)
         if not first:
-            raise UsageError("no passphrase given")
+            raise UsageError(f"no {self.what} given")
         if confirm and getpass.getpass("Repeat to confirm: ") != first:
             raise UsageError("the two passphrases differ")
         return first
@@ -176,10 +179,29 @@ class Context:
         self.stdout = stdout
         self.vault_dir = resolve_vault_dir(args.vault)
         self.prompter = Prompter(args.passphrase_fd)
+        self._pins: Prompter | None = None
         self.out = Output(args.json, stdout)
+
+    @property
+    def pins(self) -> Prompter:
+        """PINs come from ``--pin-fd`` (one per line) or a hidden prompt, like passphrases."""
+        if self._pins is None:
+            self._pins = Prompter(self.args.pin_fd, what="PIN")
+        return self._pins
 
     def unlocked(self) -> Vault:
         vault = Vault.open(self.vault_dir)
+        if self.args.unlock:
+            from .cli_unlock import hardware_unlocker
+
+            unlocker = hardware_unlocker(self, vault)
+            try:
+                vault.unlock(unlocker)
+            except UserCancelled:
+                raise
+            finally:
+                unlocker.passphrase = None
+            return vault
         passphrase = self.prompter.ask(0, "Vault passphrase: ")
         vault.unlock(PassphraseUnlocker.from_text(passphrase))
         return vault
@@ -546,6 +568,14 @@ def _globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--passphrase-fd", type=int, metavar="N", default=default,
         help="read the passphrase from file descriptor N (one per line)",
     )
+    parser.add_argument(
+        "--pin-fd", type=int, metavar="N", default=default,
+        help="read a device or token PIN from file descriptor N (one per line)",
+    )
+    parser.add_argument(
+        "--unlock", metavar="METHOD", default=default, choices=UNLOCK_CHOICES,
+        help="open the vault with fido2, tpm or keyring instead of the passphrase",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -625,6 +655,10 @@ def build_parser() -> argparse.ArgumentParser:
     res = command(bsub, "restore", cmd_backup_restore, "restore a backup into a new directory")
     res.add_argument("file")
     res.add_argument("--to", required=True, metavar="DIR")
+
+    from . import cli_unlock
+
+    cli_unlock.register(sub, command)
 
     chk = command(sub, "check", cmd_check,
                   "endpoint compliance self-checks (no vault needed; exit 0 pass, 1 fail, "

@@ -135,7 +135,8 @@ def unwrap_master_key(
 class KeyslotUnlocker(Protocol):
     """A port: obtains the KEK for slots of one kind (passphrase, FIDO2, TPM, keyring)."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def derive_kek(
         self,

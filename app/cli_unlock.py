@@ -1,0 +1,252 @@
+"""``strongroom unlock-method …`` and ``--unlock fido2|tpm|keyring``: hardware and OS keyslots.
+
+``list`` reads only the public header (no unlock). ``add``, ``remove``, ``rename`` and ``test``
+open the vault first (passphrase, or ``--unlock``) and are audited. PINs come from ``--pin-fd N``
+or a hidden prompt; two-factor slots take the passphrase from ``--passphrase-fd`` line 1 like any
+unlock. Exit codes as for every command: 1 failed (no device, refused), 2 usage, 4 the device,
+PIN or passphrase did not open the slot.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .keyslots import PASSPHRASE, Keyslot, PassphraseUnlocker, normalize_passphrase
+from .unlock_methods import (
+    HardwareUnlocker,
+    SlotKind,
+    availability,
+    inventory_warnings,
+    load_source,
+    needs_passphrase,
+    slot_inventory,
+)
+
+if TYPE_CHECKING:
+    from .cli import Context
+    from .vault import Vault
+
+EXIT_OK = 0
+
+
+class CliPrompts:
+    """app.unlock_methods.Prompts on a terminal: touch notes on stderr, PINs from --pin-fd."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._asked = 0
+
+    def prompt_touch(self, device: str) -> None:
+        print(f"Touch your security key ({device})…", file=sys.stderr, flush=True)
+
+    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
+        left = "" if retries is None else f" ({retries} attempts left)"
+        prompt = f"New PIN for {device}: " if new else f"PIN for {device}{left}: "
+        pin = self.ctx.pins.ask(self._asked, prompt, confirm=new)
+        self._asked += 1
+        return pin
+
+
+def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:
+    """The unlocker ``--unlock KIND`` asks for; the passphrase too if a slot is two-factor."""
+    kind = ctx.args.unlock
+    slots = [s for s in vault.header.slots if s.kind == kind]
+    passphrase = None
+    if any(needs_passphrase(s) for s in slots):
+        passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
+    return HardwareUnlocker(
+        load_source(kind), vault.vault_id, prompts=CliPrompts(ctx), passphrase=passphrase
+    )
+
+
+def _slot_json(status: Any) -> dict[str, Any]:
+    slot: Keyslot = status.slot
+    return {
+        "id": slot.id,
+        "kind": slot.kind,
+        "label": slot.label,
+        "assurance": status.assurance,
+        "two_factor": status.two_factor,
+        "created": slot.created,
+        "last_used": slot.last_used,
+        "last_tested": slot.last_tested,
+    }
+
+
+def _day(stamp: str | None) -> str:
+    return stamp[:10] if stamp else "never"
+
+
+def cmd_list(ctx: Context) -> int:
+    from .vault import Vault
+
+    vault = Vault.open(ctx.vault_dir)
+    slots = vault.header.slots
+    rows = [_slot_json(s) for s in slot_inventory(slots)]
+    kinds = sorted({s.kind for s in slots} - {PASSPHRASE})
+    usable = {kind: availability(kind) for kind in kinds}
+    warnings = inventory_warnings(slots)
+
+    def table() -> str:
+        lines = [f"{'ID':<9} {'KIND':<10} {'LABEL':<24} {'USED':<10} {'TESTED':<10} ASSURANCE"]
+        for r in rows:
+            extra = " (+ passphrase)" if r["two_factor"] else ""
+            lines.append(
+                f"{r['id']:<9} {r['kind']:<10} {r['label'][:24]:<24} {_day(r['last_used']):<10} "
+                f"{_day(r['last_tested']):<10} {r['assurance']}{extra}"
+            )
+        lines += [f"note: {kind} is not usable here: {a.reason}"
+                  for kind, a in usable.items() if not a.ok]
+        lines += [f"warning: {w}" for w in warnings]
+        return "\n".join(lines)
+
+    ctx.out.emit(
+        {
+            "slots": rows,
+            "warnings": warnings,
+            "available": {k: {"ok": a.ok, "reason": a.reason} for k, a in usable.items()},
+        },
+        table,
+    )
+    return EXIT_OK
+
+
+def cmd_add(ctx: Context) -> int:
+    a = ctx.args
+    kind = a.kind
+    options: dict[str, Any] = {}
+    if kind == SlotKind.Fido2.value:
+        options["uv"] = a.uv
+    elif kind == SlotKind.Tpm.value:
+        options["pcrs"] = _pcrs(a.pcrs)
+        options["pin"] = bool(a.tpm_pin)
+    if a.two_factor and kind == SlotKind.Keyring.value:
+        raise UsageError("the keyring method cannot be two-factor")
+    source = load_source(kind)
+    usable = source.available()
+    if not usable.ok:
+        raise UsageError(f"{kind} cannot be used here: {usable.reason}")
+    with ctx.unlocked() as vault:
+        passphrase = None
+        if a.two_factor:
+            passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
+        slot = vault.add_hardware_slot(
+            source, label=a.label or _default_label(kind), options=options,
+            passphrase=passphrase, prompts=CliPrompts(ctx),
+        )
+        warnings = inventory_warnings(vault.header.slots)
+    status = slot_inventory([slot])[0]
+    ctx.out.emit(
+        {"slot": _slot_json(status), "warnings": warnings},
+        lambda: "\n".join(
+            [f"Added {slot.kind} keyslot {slot.id} ({slot.label}): {status.assurance}."]
+            + [f"warning: {w}" for w in warnings]
+        ),
+    )
+    return EXIT_OK
+
+
+def _known_slot(ctx: Context) -> None:
+    """Refuse an unknown slot id from the public header, before any unlock writes."""
+    from .errors import NotFound
+    from .vault import Vault
+
+    if Vault.open(ctx.vault_dir).header.slot(ctx.args.id) is None:
+        raise NotFound(f"no keyslot {ctx.args.id}; see 'strongroom unlock-method list'")
+
+
+def cmd_remove(ctx: Context) -> int:
+    _known_slot(ctx)
+    with ctx.unlocked() as vault:
+        slot = vault.header.slot(ctx.args.id)
+        source = None
+        if slot is not None and slot.kind == SlotKind.Keyring.value:
+            source = load_source(slot.kind)
+        vault.remove_slot(ctx.args.id, source)
+    ctx.out.emit({"removed": ctx.args.id}, f"Removed keyslot {ctx.args.id}.")
+    return EXIT_OK
+
+
+def cmd_rename(ctx: Context) -> int:
+    _known_slot(ctx)
+    with ctx.unlocked() as vault:
+        vault.rename_slot(ctx.args.id, ctx.args.label)
+    ctx.out.emit({"id": ctx.args.id, "label": ctx.args.label},
+                 f"Renamed keyslot {ctx.args.id} to {ctx.args.label}.")
+    return EXIT_OK
+
+
+def cmd_test(ctx: Context) -> int:
+    _known_slot(ctx)
+    with ctx.unlocked() as vault:
+        slot = vault.header.slot(ctx.args.id)
+        if slot is None:
+            from .errors import NotFound
+
+            raise NotFound(f"no keyslot {ctx.args.id}")
+        unlocker: Any
+        if slot.kind == PASSPHRASE:
+            unlocker = PassphraseUnlocker.from_text(
+                ctx.prompter.ask(1, "Passphrase to test: ")
+            )
+        else:
+            passphrase = None
+            if needs_passphrase(slot):
+                passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
+            unlocker = HardwareUnlocker(
+                load_source(slot.kind), vault.vault_id, prompts=CliPrompts(ctx),
+                passphrase=passphrase,
+            )
+        vault.test_slot(slot.id, unlocker)
+        tested = vault.header.slot(slot.id)
+    ctx.out.emit(
+        {"id": slot.id, "ok": True, "last_tested": tested.last_tested if tested else None},
+        f"Keyslot {slot.id} ({slot.label}) opens the vault.",
+    )
+    return EXIT_OK
+
+
+def _pcrs(text: str) -> list[int]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        pcrs = sorted({int(p) for p in text.split(",")})
+    except ValueError:
+        raise UsageError(f"--pcrs takes PCR numbers like 7 or 0,7, not {text!r}") from None
+    if any(not 0 <= p <= 23 for p in pcrs):
+        raise UsageError("PCR numbers run from 0 to 23")
+    return pcrs
+
+
+def _default_label(kind: str) -> str:
+    return {"fido2": "Security key", "tpm": "This computer's TPM",
+            "keyring": "This device's keyring"}[kind]
+
+
+def register(sub: Any, command: Callable[..., Any]) -> None:
+    """Add the ``unlock-method`` group to the top-level subparsers."""
+    from .cli import _Parser
+
+    um = sub.add_parser("unlock-method", help="list, add, test and remove unlock methods")
+    usub = um.add_subparsers(dest="unlock_command", metavar="ACTION", required=True,
+                             parser_class=_Parser)
+    command(usub, "list", cmd_list, "list the keyslots, their assurance and warnings")
+    add = command(usub, "add", cmd_add, "enrol a security key, the TPM or the OS keyring")
+    add.add_argument("kind", choices=[k.value for k in SlotKind])
+    add.add_argument("--label", metavar="TEXT")
+    add.add_argument("--uv", choices=("required", "discouraged"), default="discouraged",
+                     help="fido2: require the key's PIN (required) or a touch only (default)")
+    add.add_argument("--pcrs", default="7", metavar="N,...",
+                     help="tpm: PCRs the seal is bound to (default 7; 'none' for no PCR policy)")
+    add.add_argument("--tpm-pin", action="store_true", help="tpm: also require a PIN")
+    add.add_argument("--two-factor", action="store_true",
+                     help="also require the passphrase with this device")
+    command(usub, "remove", cmd_remove, "remove a keyslot (never the last)").add_argument("id")
+    ren = command(usub, "rename", cmd_rename, "change a keyslot's label")
+    ren.add_argument("id")
+    ren.add_argument("label")
+    command(usub, "test", cmd_test, "check that a keyslot still opens the vault").add_argument(
+        "id")
