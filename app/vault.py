@@ -67,6 +67,7 @@ from .unlock_methods import (
     SlotKind,
     SlotRef,
     SlotSecretSource,
+    needs_passphrase,
     new_hardware_slot,
 )
 
@@ -827,10 +828,20 @@ class Vault:
     # ----- keys and keyslots -------------------------------------------------------------------
 
     def change_passphrase(self, old: bytes, new: bytes) -> None:
-        """Re-wrap the master key for the passphrase slot that ``old`` opens, under ``new``."""
+        """Re-wrap the master key for the passphrase slot that ``old`` opens, under ``new``.
+
+        Refused while two-factor slots exist: they mix the passphrase they were enrolled with into
+        their KEK, and re-wrapping them needs their device; remove and re-enrol them instead.
+        """
         with self._mutex:
             keys = self._k
             header = self._fresh_header()
+            two_factor = [s.label or s.id for s in header.slots if needs_passphrase(s)]
+            if two_factor:
+                raise Refused(
+                    "these two-factor keyslots use the current passphrase: "
+                    f"{', '.join(two_factor)}; remove them, change it, then enrol them again"
+                )
             unlocker = PassphraseUnlocker(old)
             for slot in (s for s in header.slots if s.kind == PASSPHRASE):
                 kek = unlocker.derive_kek(slot)
