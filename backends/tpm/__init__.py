@@ -1,0 +1,34 @@
+"""The TPM 2.0 backend (tpm2-pytss ESAPI): sealed keyslots and device-bound signing keys.
+
+Entry points ``tpm`` (:func:`source`) and ``tpm-keys`` (:func:`key_provider`). The TCTI is always
+explicit: the constructor's ``tcti``, else ``STRONGROOM_TPM_TCTI``, else ``device:/dev/tpmrm0``.
+Importing this package never loads tpm2-pytss; ``available()`` says why the TPM cannot be used.
+"""
+
+from __future__ import annotations
+
+from ._worker import DEVICE_TCTI, ENV_TCTI, default_tcti
+from .keys import TpmKeyProvider, TpmKeyStore
+from .seal import PcrStateChanged, TpmSealSource
+
+__all__ = [
+    "DEVICE_TCTI",
+    "ENV_TCTI",
+    "PcrStateChanged",
+    "TpmKeyProvider",
+    "TpmKeyStore",
+    "TpmSealSource",
+    "default_tcti",
+    "key_provider",
+    "source",
+]
+
+
+def source() -> TpmSealSource:
+    """Entry point ``tpm``: the TPM keyslot source on the default TCTI."""
+    return TpmSealSource()
+
+
+def key_provider() -> TpmKeyProvider:
+    """Entry point ``tpm-keys``: the TPM as a key store on the default TCTI."""
+    return TpmKeyProvider()
