@@ -1,0 +1,128 @@
+"""A real SoftHSM2 for tests: one private config and token directory per test session.
+
+Use it from any test module (PKCS#11 backend, CLI, console) with::
+
+    from helpers.softhsm import softhsm  # noqa: F401   (a session-scoped fixture)
+
+    def test_x(softhsm):
+        softhsm.module      # the SoftHSM2 library path to hand to Strongroom / pkcs11-tool
+        softhsm.label       # the token initialised for the session ("strongroom-test")
+        softhsm.pin, softhsm.so_pin
+        softhsm.add_token("other")   # initialise another token, returns its label
+        softhsm.env         # {"SOFTHSM2_CONF": ...} for subprocesses (already in os.environ)
+
+The fixture sets ``os.environ["SOFTHSM2_CONF"]`` before any SoftHSM2 is loaded in this process:
+python-pkcs11 caches a loaded library per path and SoftHSM2 reads its config once, at
+``C_Initialize``, so a library loaded earlier with another config would see other tokens (the
+fixture refuses to run then). Subprocesses inherit the variable. Tokens persist for the session;
+tests that damage a token (lock it, delete it) must use one from ``add_token``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
+                   "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                   "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+                   "/usr/local/lib/softhsm/libsofthsm2.so")
+TOKEN_LABEL = "strongroom-test"
+USER_PIN = "246810"
+SO_PIN = "13572468"
+
+
+def softhsm_module() -> str | None:
+    return next((p for p in SOFTHSM_MODULES if os.path.isfile(p)), None)
+
+
+@dataclass
+class SoftHsm:
+    """A running SoftHSM2 setup: its module, config, token directory and the session token."""
+
+    module: str
+    conf: Path
+    token_dir: Path
+    label: str = TOKEN_LABEL
+    pin: str = USER_PIN
+    so_pin: str = SO_PIN
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"SOFTHSM2_CONF": str(self.conf)}
+
+    def add_token(self, label: str, pin: str = USER_PIN, so_pin: str = SO_PIN) -> str:
+        """Initialise another token in a free slot (labels must be unique per session)."""
+        if label in self.labels:
+            raise ValueError(f"token {label!r} exists already")
+        subprocess.run(
+            ["softhsm2-util", "--init-token", "--free", "--label", label,
+             "--so-pin", so_pin, "--pin", pin],
+            env={**os.environ, **self.env}, check=True, capture_output=True,
+        )
+        self.labels.append(label)
+        return label
+
+    def token_path(self, label: str) -> Path:
+        """The directory SoftHSM2 keeps ``label``'s objects in (to damage it on purpose)."""
+        for d in self.token_dir.iterdir():
+            obj = d / "token.object"
+            if obj.is_file() and label.encode() in obj.read_bytes():
+                return d
+        raise FileNotFoundError(label)
+
+
+def write_conf(conf: Path, token_dir: Path, extra: str = "") -> None:
+    conf.write_text(
+        f"directories.tokendir = {token_dir}\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n" + extra
+    )
+
+
+_active: SoftHsm | None = None
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    # Each test module that imports this fixture gets its own session-scoped copy of it; they
+    # all share one SoftHSM2 (the library reads its config only once per process).
+    global _active
+    if _active is not None:
+        yield _active
+        return
+    module = softhsm_module()
+    if module is None or shutil.which("softhsm2-util") is None:
+        pytest.skip("SoftHSM2 is not installed (apt install softhsm2)")
+    try:
+        import pkcs11
+
+        real = os.path.realpath(module)
+        if any(os.path.realpath(p) == real for p in pkcs11._loaded):
+            pytest.fail("SoftHSM2 was loaded in this process before the softhsm fixture ran")
+    except ImportError:
+        pass
+    base = tmp_path_factory.mktemp("softhsm")
+    conf, token_dir = base / "softhsm2.conf", base / "tokens"
+    token_dir.mkdir()
+    write_conf(conf, token_dir)
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    hsm = _active = SoftHsm(module, conf, token_dir)
+    hsm.add_token(TOKEN_LABEL)
+    try:
+        yield hsm
+    finally:
+        _active = None
+        if previous is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = previous
