@@ -28,9 +28,9 @@ from helpers.swtpm import (  # noqa: F401 - session fixtures
     PinPrompts,
     extend_pcr,
     open_handles,
-    other_swtpm,
+    other_swtpm_fixture,
     set_dictionary_attack,
-    swtpm,
+    swtpm_fixture,
 )
 
 NOTHING_LOADED = {"transient": 0, "loaded_sessions": 0, "saved_sessions": 0}
@@ -208,7 +208,7 @@ def test_unavailable_without_the_library():
         "a, b = source().available(), key_provider().available()\n"
         "print(a.ok, b.ok); print(a.reason)\n"
     )
-    out = subprocess.run(  # noqa: S603 - our own interpreter
+    out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
     ).stdout.splitlines()
     assert out[0] == "False False"

@@ -325,12 +325,41 @@ def load_key(ctx: ESAPI, blob: Sealed) -> ESYS_TR:
         return ctx.load(srk.handle, priv, pub)
 
 
-def start_hmac(ctx: ESAPI) -> ESYS_TR:
-    """An HMAC session for a PIN-protected key: the PIN never crosses the wire in the clear."""
-    return ctx.start_auth_session(
-        ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.HMAC, TPMT_SYM_DEF(algorithm=TPM2_ALG.NULL),
-        TPM2_ALG.SHA256,
-    )
+@dataclass(frozen=True)
+class LoadedKey:
+    handle: ESYS_TR
+    session: ESYS_TR  # an HMAC session for a PIN-protected key, else the password session
+
+
+def open_key(ctx: ESAPI, blob: Sealed, pin: bytes | None) -> LoadedKey:
+    """Load a signing key for a run of signatures; :func:`close_key` flushes it."""
+    handle = load_key(ctx, blob)
+    if pin is None:
+        return LoadedKey(handle, ESYS_TR.PASSWORD)
+    try:
+        # An HMAC session proves the PIN without sending it: it never crosses the wire.
+        s = ctx.start_auth_session(
+            ESYS_TR.NONE, ESYS_TR.NONE, TPM2_SE.HMAC, TPMT_SYM_DEF(algorithm=TPM2_ALG.NULL),
+            TPM2_ALG.SHA256,
+        )
+        ctx.tr_set_auth(handle, pin)
+    except BaseException:
+        ctx.flush_context(handle)
+        raise
+    return LoadedKey(handle, s)
+
+
+def close_key(ctx: ESAPI, key: LoadedKey) -> None:
+    try:
+        if key.session != ESYS_TR.PASSWORD:
+            ctx.flush_context(key.session)
+    finally:
+        ctx.flush_context(key.handle)
+
+
+def sign_with(ctx: ESAPI, key: LoadedKey, digest: bytes, scheme: str,
+              hash_name: str) -> tuple[bytes, bytes] | bytes:
+    return signature_parts(sign_digest(ctx, key.handle, digest, scheme, hash_name, key.session))
 
 
 _HASHES = {"sha256": TPM2_ALG.SHA256, "sha384": TPM2_ALG.SHA384}
@@ -354,7 +383,17 @@ def signature_parts(sig: TPMT_SIGNATURE) -> tuple[bytes, bytes] | bytes:
     return bytes(sig.signature.rsassa.sig)
 
 
-def public_info(public: bytes) -> tuple[bytes, int, int]:
-    """(SPKI DER, objectAttributes, key bits or curve size) of a marshalled TPM2B_PUBLIC."""
+def public_info(public: bytes) -> tuple[bytes, int]:
+    """(SubjectPublicKeyInfo DER, objectAttributes) of a marshalled TPM2B_PUBLIC."""
     pub, _ = TPM2B_PUBLIC.unmarshal(public)
-    return pub.to_der(), int(pub.publicArea.objectAttributes), 0
+    return pub.to_der(), int(pub.publicArea.objectAttributes)
+
+
+def fixed(attrs: int) -> bool:
+    """fixedTPM and fixedParent: the TPM refuses to duplicate the key anywhere."""
+    return bool(attrs & _O.FIXEDTPM) and bool(attrs & _O.FIXEDPARENT)
+
+
+def never_in_clear(attrs: int) -> bool:
+    """A fixedTPM key's private part never leaves the TPM unwrapped (no plain duplication)."""
+    return bool(attrs & _O.FIXEDTPM)

@@ -4,9 +4,10 @@
     TpmSealSource(handle.tcti)            # "swtpm:path=<state_dir>/sock"
     handle.stop()                         # TPM2_Shutdown(CLEAR), then terminate the process
 
-Session fixtures (import them into a test module with ``from helpers.swtpm import swtpm  #
-noqa: F401``): ``swtpm`` — one TPM for the whole session; ``other_swtpm`` — a second, independent
-TPM (another seed: its storage key differs), for "sealed by another TPM" cases. Both have the
+Session fixtures (import them into a test module with ``from helpers.swtpm import
+swtpm_fixture, other_swtpm_fixture  # noqa: F401``; tests then ask for ``swtpm`` / ``other_swtpm``):
+``swtpm`` — one TPM for the whole session; ``other_swtpm`` — a second, independent TPM (another
+seed: its storage key differs), for "sealed by another TPM" cases. Both have the
 dictionary-attack limit raised (:data:`TEST_MAX_TRIES` tries, 1 s recovery) so wrong-PIN tests do
 not lock the TPM. Also: :func:`open_handles` (what the TPM has loaded), :func:`extend_pcr`,
 :class:`DictBlobStore` (an app.signing.KeyBlobStore in memory) and :class:`PinPrompts`.
@@ -14,6 +15,7 @@ not lock the TPM. Also: :func:`open_handles` (what the TPM has loaded), :func:`e
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import time
@@ -78,7 +80,7 @@ def start_swtpm(state_dir: Path, *, max_tries: int = TEST_MAX_TRIES,
         raise RuntimeError("swtpm is not installed (apt-get install swtpm)")
     state_dir.mkdir(parents=True, exist_ok=True)
     sock = state_dir / "sock"
-    process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+    process = subprocess.Popen(
         [
             exe, "socket", "--tpm2",
             "--tpmstate", f"dir={state_dir}",
@@ -102,7 +104,7 @@ def start_swtpm(state_dir: Path, *, max_tries: int = TEST_MAX_TRIES,
                     ctx.dictionary_attack_parameters(max_tries, recovery_s, recovery_s)
                     ctx.dictionary_attack_lock_reset()
                 return handle
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception:  # not listening yet
             if time.monotonic() > deadline:
                 process.kill()
                 raise
@@ -132,8 +134,6 @@ def open_handles(tcti: str) -> dict[str, int]:
 
 def extend_pcr(tcti: str, index: int, data: bytes = b"strongroom test") -> None:
     """Extend sha256 PCR ``index`` (16 is the debug PCR; 7 is Secure Boot state)."""
-    import hashlib  # noqa: PLC0415
-
     digest = TPMT_HA(hashAlg=TPM2_ALG.SHA256)
     digest.digest.sha256 = hashlib.sha256(data).digest()
     with esapi(tcti) as ctx:
@@ -171,15 +171,15 @@ class PinPrompts:
         return self.pins.pop(0)
 
 
-@pytest.fixture(scope="session")
-def swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwtpmHandle]:
+@pytest.fixture(scope="session", name="swtpm")
+def swtpm_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwtpmHandle]:
     handle = start_swtpm(tmp_path_factory.mktemp("swtpm"))
     yield handle
     handle.stop()
 
 
-@pytest.fixture(scope="session")
-def other_swtpm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwtpmHandle]:
+@pytest.fixture(scope="session", name="other_swtpm")
+def other_swtpm_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwtpmHandle]:
     handle = start_swtpm(tmp_path_factory.mktemp("swtpm-other"))
     yield handle
     handle.stop()
