@@ -9,6 +9,7 @@ an open ``ESAPI`` context, leave no handle loaded when they return, and raise th
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -360,6 +361,26 @@ def close_key(ctx: ESAPI, key: LoadedKey) -> None:
 def sign_with(ctx: ESAPI, key: LoadedKey, digest: bytes, scheme: str,
               hash_name: str) -> tuple[bytes, bytes] | bytes:
     return signature_parts(sign_digest(ctx, key.handle, digest, scheme, hash_name, key.session))
+
+
+def sign_batch(ctx: ESAPI, blob: Sealed, pin: bytes | None, digests: Sequence[bytes],
+               scheme: str, hash_name: str,
+               cancel: threading.Event | None) -> list[tuple[bytes, bytes] | bytes]:
+    """Load the key, sign ``digests`` (stopping early on ``cancel``), flush the key.
+
+    One call loads, uses and flushes, so callers on other threads never find the TPM's few
+    object slots taken by a key someone else left loaded between calls.
+    """
+    key = open_key(ctx, blob, pin)
+    try:
+        out = []
+        for digest in digests:
+            if cancel is not None and cancel.is_set():
+                break
+            out.append(sign_with(ctx, key, digest, scheme, hash_name))
+        return out
+    finally:
+        close_key(ctx, key)
 
 
 _HASHES = {"sha256": TPM2_ALG.SHA256, "sha384": TPM2_ALG.SHA384}

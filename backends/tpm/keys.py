@@ -56,6 +56,8 @@ from .seal import pin_bytes
 
 STORE = "tpm"
 BLOB_FORMAT = 1
+# Signatures per trip to the TPM worker: the key is loaded, used and flushed within one trip.
+CHUNK = 16
 
 # Key types the TPM generates: the ESAPI template and the human name. RSA 4096 and Ed25519 are
 # beyond TPM 2.0 (and swtpm); EC P-384 is common but optional.
@@ -297,10 +299,7 @@ class TpmKeyStore:
         self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
     ) -> bytes:
         signatures = self.sign_many(key, [data], algorithm, prehashed=prehashed)
-        try:
-            return next(signatures)
-        finally:
-            signatures.close()  # flushes the key now
+        return next(signatures)
 
     def sign_many(
         self,
@@ -312,7 +311,8 @@ class TpmKeyStore:
         cancel: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Generator[bytes, None, None]:
-        """Load the key once, sign each item (hashed here), flush the key at the end."""
+        """Sign each item (hashed here) in runs of :data:`CHUNK` per key load; ``on_progress`` and
+        ``cancel`` are honoured between signatures."""
         blob, parsed, scheme, hash_name = self._prepare(key, algorithm)
         todo = list(items)
         return self._sign_iter(blob, parsed, todo, scheme, hash_name, prehashed, cancel,
@@ -323,30 +323,31 @@ class TpmKeyStore:
                    on_progress: ProgressCallback | None) -> Generator[bytes, None, None]:
         tss = self._tss
         sealed = tss.Sealed(parsed.public, parsed.private, parsed.srk_name)
-        try:
-            loaded = self._worker.call(tss.open_key, sealed, self._pin if parsed.pin else None)
-        except tss.WrongStorageKey as e:
-            raise WrongDevice(f"TPM key {blob.label} belongs to another TPM") from e
-        except tss.TSS2_Exception as e:
-            raise self._error(e, blob.label) from e
-        try:
-            for done, data in enumerate(todo, 1):
+        pin = self._pin if parsed.pin else None
+        done = 0
+        while done < len(todo):
+            if cancel is not None and cancel.is_set():
+                raise UserCancelled()
+            chunk = [self._digest(d, hash_name, prehashed) for d in todo[done:done + CHUNK]]
+            try:
+                signed = self._worker.call(tss.sign_batch, sealed, pin, chunk, scheme,
+                                           hash_name, cancel)
+            except tss.WrongStorageKey as e:
+                raise WrongDevice(f"TPM key {blob.label} belongs to another TPM") from e
+            except tss.TSS2_Exception as e:
+                raise self._error(e, blob.label) from e
+            for parts in signed:
                 if cancel is not None and cancel.is_set():
                     raise UserCancelled()
-                digest = self._digest(data, hash_name, prehashed)
-                try:
-                    parts = self._worker.call(tss.sign_with, loaded, digest, scheme, hash_name)
-                except tss.TSS2_Exception as e:
-                    raise self._error(e, blob.label) from e
-                if isinstance(parts, tuple):
-                    r, s = parts
-                    parts = encode_dss_signature(int.from_bytes(r, "big"),
-                                                 int.from_bytes(s, "big"))
+                done += 1
                 if on_progress is not None:
                     on_progress(done, len(todo))
-                yield parts
-        finally:
-            self._worker.call(tss.close_key, loaded)
+                if isinstance(parts, tuple):
+                    r, s = parts
+                    yield encode_dss_signature(int.from_bytes(r, "big"),
+                                               int.from_bytes(s, "big"))
+                else:
+                    yield parts
 
     def _error(self, e: Any, label: str) -> HardwareError | WrongPin | PinBlocked:
         tss = self._tss
