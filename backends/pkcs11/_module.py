@@ -98,11 +98,16 @@ class LoadedModule:
         )
 
     def tokens(self, shown_path: str) -> list[TokenInfo]:
+        """Tokens in every slot; one that fails to describe itself (gone, broken) is left out."""
+        try:
+            slots = self.lib.get_slots(token_present=True)
+        except p11e.PKCS11Error as e:
+            raise translate(e, f"listing the slots of {shown_path}") from e
         out = []
-        for slot in self.lib.get_slots(token_present=True):
+        for slot in slots:
             try:
                 out.append(self.token_info(slot, shown_path))
-            except (p11e.TokenNotPresent, p11e.TokenNotRecognised, p11e.DeviceRemoved):
+            except p11e.PKCS11Error:
                 continue
         return out
 

@@ -2,7 +2,8 @@
 
 python-pkcs11's Token keeps neither the free-memory counters of ``CK_TOKEN_INFO`` nor offers a
 ``C_Login`` on an open session (its ``Token.open(user_pin=…)`` leaks the session when the PIN is
-wrong). This module reads ``C_GetTokenInfo`` and calls ``C_Login``/``C_Logout`` through the same
+wrong), and a search on a dead session leaves an exception in its finaliser, so the session is
+checked with ``C_GetSessionInfo`` first. This module makes those calls through the same
 module's function list (``dlopen`` returns the library python-pkcs11 already loaded and
 initialised). Every function here must run on the module's worker thread.
 """
@@ -54,6 +55,13 @@ class _TokenInfo(ctypes.Structure):
     )
 
 
+class _SessionInfo(ctypes.Structure):
+    _pack_ = _PACK or 8
+    _fields_ = (("slotID", CK_ULONG), ("state", CK_ULONG), ("flags", CK_ULONG),
+                ("ulDeviceError", CK_ULONG))
+
+
+_GetSessionInfo = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(_SessionInfo))
 _GetTokenInfo = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(_TokenInfo))
 _Login = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, CK_ULONG, ctypes.c_void_p, CK_ULONG)
 _Logout = ctypes.CFUNCTYPE(CK_RV, CK_ULONG)
@@ -101,6 +109,7 @@ class NativeModule:
             raise OSError(f"C_GetFunctionList returned 0x{rv:x}")
         functions = table.contents
         self._get_token_info = _GetTokenInfo(functions.C_GetTokenInfo)
+        self._get_session_info = _GetSessionInfo(functions.C_GetSessionInfo)
         self._login = _Login(functions.C_Login)
         self._logout = _Logout(functions.C_Logout)
 
@@ -116,6 +125,11 @@ class NativeModule:
             total_public_memory=_counter(info.ulTotalPublicMemory),
             total_private_memory=_counter(info.ulTotalPrivateMemory),
         )
+
+    def session_rv(self, session_handle: int) -> int:
+        """C_GetSessionInfo's CK_RV: CKR_OK while the session is alive."""
+        info = _SessionInfo()
+        return int(self._get_session_info(session_handle, ctypes.byref(info)))
 
     def login_user(self, session_handle: int, pin: str) -> int:
         """C_Login as the user; returns the CK_RV. The PIN buffer is wiped before returning."""

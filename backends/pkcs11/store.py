@@ -42,7 +42,7 @@ from strongroom.app.signing import (
 from strongroom.app.unlock_methods import Availability
 
 from . import _keys
-from ._errors import translate
+from ._errors import rv_error, translate
 from ._module import STORE, LoadedModule, loaded
 from ._native import CKR_OK, CKR_USER_ALREADY_LOGGED_IN
 from ._worker import assert_on_worker, worker_for
@@ -127,8 +127,6 @@ class Pkcs11KeyStore:
         if rv == CKR_USER_ALREADY_LOGGED_IN and module.logins.get(self._slot_id, 0) > 0:
             rv = CKR_OK  # another store in this process already logged this token in
         if rv != CKR_OK:
-            from ._errors import rv_error
-
             error = rv_error(rv)
             self._session.close()
             self._session = None
@@ -326,6 +324,10 @@ class Pkcs11KeyStore:
             pass  # the token went away: nothing is left to close
 
     def _objects(self, attrs: dict[Attribute, Any]) -> list[Any]:
+        # python-pkcs11 raises from a failed search's finaliser too; find a dead session first.
+        rv = self._module().native.session_rv(self._session.handle)
+        if rv != CKR_OK:
+            raise rv_error(rv)
         return list(self._session.get_objects(attrs))
 
     def _list_keys(self) -> list[KeyInfo]:

@@ -8,14 +8,18 @@ Use it from any test module (PKCS#11 backend, CLI, console) with::
         softhsm.module      # the SoftHSM2 library path to hand to Strongroom / pkcs11-tool
         softhsm.label       # the token initialised for the session ("strongroom-test")
         softhsm.pin, softhsm.so_pin
-        softhsm.add_token("other")   # initialise another token, returns its label
+        softhsm.take_token()  # the label of a fresh pre-made token, yours alone
+        softhsm.add_token("other")   # initialise another token: NEW PROCESSES ONLY (see below)
         softhsm.env         # {"SOFTHSM2_CONF": ...} for subprocesses (already in os.environ)
 
 The fixture sets ``os.environ["SOFTHSM2_CONF"]`` before any SoftHSM2 is loaded in this process:
 python-pkcs11 caches a loaded library per path and SoftHSM2 reads its config once, at
 ``C_Initialize``, so a library loaded earlier with another config would see other tokens (the
-fixture refuses to run then). Subprocesses inherit the variable. Tokens persist for the session;
-tests that damage a token (lock it, delete it) must use one from ``add_token``.
+fixture refuses to run then). Subprocesses inherit the variable. SoftHSM2 reads its token list at
+``C_Initialize`` too, so a token that ``add_token`` creates later is seen by new processes (the
+CLI, pkcs11-tool) but not by this one: in-process tests take one of the ``SPARE_TOKENS`` tokens
+made up front with ``take_token()``. Tokens persist for the session; tests that damage a token
+(delete it, fill it) must use a token of their own.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
 TOKEN_LABEL = "strongroom-test"
 USER_PIN = "246810"
 SO_PIN = "13572468"
+SPARE_TOKENS = 10
 
 
 def softhsm_module() -> str | None:
@@ -53,6 +58,7 @@ class SoftHsm:
     pin: str = USER_PIN
     so_pin: str = SO_PIN
     labels: list[str] = field(default_factory=list)
+    spares: list[str] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -69,6 +75,13 @@ class SoftHsm:
         )
         self.labels.append(label)
         return label
+
+    def take_token(self) -> str:
+        """A pre-made token (same PINs) no other test uses; visible in this process."""
+        if not self.spares:
+            raise RuntimeError(f"all {SPARE_TOKENS} spare SoftHSM2 tokens are taken: raise "
+                               "SPARE_TOKENS in helpers/softhsm.py")
+        return self.spares.pop(0)
 
     def token_path(self, label: str) -> Path:
         """The directory SoftHSM2 keeps ``label``'s objects in (to damage it on purpose)."""
@@ -118,6 +131,8 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
     os.environ["SOFTHSM2_CONF"] = str(conf)
     hsm = _active = SoftHsm(module, conf, token_dir)
     hsm.add_token(TOKEN_LABEL)
+    for i in range(1, SPARE_TOKENS + 1):
+        hsm.spares.append(hsm.add_token(f"spare-{i}"))
     try:
         yield hsm
     finally:
