@@ -25,6 +25,7 @@ from tpm2_pytss.types import TPM2B_PUBLIC
 
 from strongroom.app.errors import (
     AlreadyExists,
+    DeviceRemoved,
     PinRequired,
     Unsupported,
     UsageError,
@@ -47,6 +48,7 @@ from helpers.swtpm import (  # noqa: F401 - session fixtures
     DictBlobStore,
     open_handles,
     other_swtpm_fixture,
+    start_swtpm,
     swtpm_fixture,
 )
 
@@ -344,3 +346,18 @@ def test_closed_store_refuses(swtpm):
     s.close()  # idempotent
     with pytest.raises(UsageError):
         s.list_keys()
+
+
+def test_tpm_going_away_mid_session_is_device_removed(tmp_path: Path):
+    tpm = start_swtpm(tmp_path / "short-lived")
+    try:
+        s = open_store(tpm.tcti, DictBlobStore())
+        key = s.generate("k", KeyType.EcP256)
+    finally:
+        tpm.stop()
+    try:
+        with pytest.raises(DeviceRemoved, match="stopped answering"):
+            s.sign(key, MESSAGE, SignAlgorithm.EcdsaSha256)
+        assert not s.available().ok
+    finally:
+        s.close()

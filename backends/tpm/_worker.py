@@ -9,16 +9,19 @@ lets go, or after each call when nobody holds it.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from strongroom.app.errors import BackendUnavailable, DeviceNotFound
+from strongroom.app.errors import BackendUnavailable, DeviceNotFound, DeviceRemoved
 
 T = TypeVar("T")
 
 ENV_TCTI = "STRONGROOM_TPM_TCTI"
+TSS2_RC_LAYER_MASK = 0xFF0000
+TSS2_TCTI_RC_LAYER = 10 << 16
 DEVICE_TCTI = "device:/dev/tpmrm0"
 
 
@@ -29,6 +32,10 @@ def default_tcti() -> str:
 
 def library() -> Any:
     """The ESAPI module (:mod:`._tss`), or BackendUnavailable with the reason it does not load."""
+    if not sys.platform.startswith("linux"):
+        raise BackendUnavailable(
+            f"the TPM backend needs Linux (tpm2-pytss and libtss2); not available on {sys.platform}"
+        )
     try:
         from . import _tss
     except ImportError as e:
@@ -36,6 +43,12 @@ def library() -> Any:
     except OSError as e:  # libtss2 itself missing or broken
         raise BackendUnavailable(f"the TPM library libtss2 cannot be loaded ({e})") from e
     return _tss
+
+
+def _transport_failed(e: BaseException) -> bool:
+    """A TSS error raised by the TCTI layer (socket or device gone), not by the TPM."""
+    rc = getattr(e, "rc", None)
+    return isinstance(rc, int) and (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER
 
 
 class TpmWorker:
@@ -56,6 +69,12 @@ class TpmWorker:
         ctx = self._context()
         try:
             return fn(ctx, *args)
+        except Exception as e:
+            if _transport_failed(e):
+                # The TPM went away: drop the context so the next call reconnects.
+                self._close(quiet=True)
+                raise DeviceRemoved(f"the TPM at {self.tcti} stopped answering ({e})") from e
+            raise
         finally:
             with self._lock:
                 idle = self._holders == 0
@@ -76,10 +95,14 @@ class TpmWorker:
                 ) from e
         return self._ctx
 
-    def _close(self) -> None:
+    def _close(self, quiet: bool = False) -> None:
         ctx, self._ctx = self._ctx, None
         if ctx is not None:
-            ctx.close()
+            try:
+                ctx.close()
+            except Exception:
+                if not quiet:
+                    raise
 
     def hold(self) -> None:
         """Keep the context open between calls (an open key store)."""
