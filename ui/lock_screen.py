@@ -1,9 +1,16 @@
-"""The lock screen: passphrase, unlock progress while Argon2id runs, backoff, enrolled methods."""
+"""The lock screen: passphrase, unlock progress while Argon2id runs, backoff, enrolled methods.
+
+Each hardware kind the vault has a keyslot for gets its own action ("Use security key", "Unlock
+with TPM", "Unlock with this device's keyring"), enabled only when its backend can run here — the
+check runs in the task runner, as it may touch hardware — and otherwise showing why not. Every
+hardware wait runs in the runner and can be cancelled.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -20,13 +27,28 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app.errors import BackingOff
-from strongroom.app.keyslots import PassphraseUnlocker
+from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
+from strongroom.app.unlock_methods import (
+    Availability,
+    HardwareUnlocker,
+    SlotKind,
+    SlotSecretSource,
+    load_source,
+    needs_passphrase,
+)
 from strongroom.app.vault import Vault
 
-from .workers import Task, TaskRunner, user_message
+from .hw_prompts import QtPrompts, availability_of, hardware_message, run_with_prompts
+from .workers import Task, TaskRunner
 
 METHOD_NAMES = {"passphrase": "Passphrase", "fido2": "Security key", "tpm": "TPM",
                 "keyring": "OS keyring"}
+HW_ACTIONS = {SlotKind.Fido2.value: "Use security key", SlotKind.Tpm.value: "Unlock with TPM",
+              SlotKind.Keyring.value: "Unlock with this device's keyring"}
+HW_WAITING = {SlotKind.Fido2.value: "Looking for your security key…",
+              SlotKind.Tpm.value: "Asking the TPM…",
+              SlotKind.Keyring.value: "Reading this device's keyring…"}
+KEYRING_NOTE = ("Lower assurance: anyone logged in as you on this device can unlock this way.")
 
 
 class LockScreen(QWidget):
@@ -34,11 +56,19 @@ class LockScreen(QWidget):
 
     unlocked = Signal(object)
 
-    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None, *,
+                 sources: Callable[[str], SlotSecretSource] = load_source) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.sources = sources
         self.vault: Vault | None = None
         self._task: Task | None = None
+        self._check: Task | None = None
+        self._busy = False
+        self.available: dict[str, Availability] = {}
+        self.hw_buttons: dict[str, QPushButton] = {}
+        self.hw_notes: dict[str, QLabel] = {}
+        self.prompts = QtPrompts(self)
         self._deadline = 0.0
         self._prefix = ""
         self._countdown = QTimer(self)
@@ -79,6 +109,15 @@ class LockScreen(QWidget):
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Unlock status")
 
+        self.touch_note = QLabel()
+        self.touch_note.setObjectName("touchNote")
+        self.touch_note.setAccessibleName("Security key prompt")
+        self.touch_note.setProperty("role", "warning")
+        self.touch_note.hide()
+        self.prompts.touch_changed.connect(self._show_touch)
+        self.hw_rows = QVBoxLayout()
+        self.hw_rows.setSpacing(4)
+
         self.methods = QListWidget()
         self.methods.setAccessibleName("Enrolled unlock methods")
         self.methods.setMaximumHeight(70)
@@ -101,7 +140,9 @@ class LockScreen(QWidget):
         inner.addWidget(self.title)
         inner.addWidget(self.location)
         inner.addLayout(row)
+        inner.addLayout(self.hw_rows)
         inner.addWidget(self.progress)
+        inner.addWidget(self.touch_note)
         inner.addWidget(self.status)
         inner.addLayout(form)
 
@@ -124,11 +165,63 @@ class LockScreen(QWidget):
         for slot in vault.header.slots:
             kind = METHOD_NAMES.get(slot.kind, slot.kind)
             name = kind if slot.label == kind else f"{kind} — {slot.label}"
+            two = " (+ passphrase)" if needs_passphrase(slot) else ""
             used = slot.last_used and f", last used {slot.last_used[:16].replace('T', ' ')} UTC"
-            self.methods.addItem(f"{name}{used or ''}")
+            self.methods.addItem(f"{name}{two}{used or ''}")
+        self._build_hardware_rows(vault)
         self.set_message("")
         self._set_busy(False)
         self.passphrase.setFocus()
+
+    def _build_hardware_rows(self, vault: Vault) -> None:
+        """One action per enrolled hardware kind, disabled until its backend is known usable."""
+        for widget in (*self.hw_buttons.values(), *self.hw_notes.values()):
+            self.hw_rows.removeWidget(widget)
+            widget.deleteLater()
+        self.hw_buttons, self.hw_notes, self.available = {}, {}, {}
+        kinds = [k for k in HW_ACTIONS if any(s.kind == k for s in vault.header.slots)]
+        for kind in kinds:
+            button = QPushButton(HW_ACTIONS[kind])
+            button.setAccessibleName(HW_ACTIONS[kind])
+            button.setEnabled(False)
+            button.clicked.connect(lambda _c=False, k=kind: self.start_hardware(k))
+            note = QLabel("Checking whether it can be used here…")
+            note.setWordWrap(True)
+            note.setProperty("role", "muted")
+            note.setAccessibleName(f"{HW_ACTIONS[kind]}: note")
+            self.hw_rows.addWidget(button)
+            self.hw_rows.addWidget(note)
+            self.hw_buttons[kind], self.hw_notes[kind] = button, note
+        if kinds:
+            sources = self.sources
+            self._check = self.runner.submit(
+                "unlock.availability",
+                lambda _c, _p: {k: availability_of(sources, k) for k in kinds},
+                on_success=lambda found, v=vault: self._availability_known(v, found),
+            )
+
+    def _availability_known(self, vault: Vault, found: dict[str, Availability]) -> None:
+        if vault is not self.vault:
+            return
+        self._check = None
+        self.available = found
+        for kind, usable in found.items():
+            button, note = self.hw_buttons.get(kind), self.hw_notes.get(kind)
+            if button is None or note is None:
+                continue
+            slots = [s for s in vault.header.slots if s.kind == kind]
+            if not usable.ok:
+                text = f"Not available here: {usable.reason}"
+                button.setToolTip(text)
+                note.setText(text)
+            elif kind == SlotKind.Keyring.value:
+                note.setText(KEYRING_NOTE)
+            elif slots and all(needs_passphrase(s) for s in slots):
+                note.setText("Also needs the passphrase: type it above first.")
+            else:
+                note.setText("")
+            note.setVisible(bool(note.text()))
+        self._update_buttons()
 
     def set_message(self, text: str, role: str = "") -> None:
         self.status.setText(text)
@@ -139,8 +232,20 @@ class LockScreen(QWidget):
     def _set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        self.unlock_button.setEnabled(not busy and not self._countdown.isActive())
         self.passphrase.setEnabled(not busy)
+        self._busy = busy
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        ready = not self._busy and not self._countdown.isActive()
+        self.unlock_button.setEnabled(ready)
+        for kind, button in self.hw_buttons.items():
+            usable = self.available.get(kind)
+            button.setEnabled(ready and usable is not None and usable.ok)
+
+    def _show_touch(self, text: str) -> None:
+        self.touch_note.setText(text)
+        self.touch_note.setVisible(bool(text))
 
     # ----- unlocking -----------------------------------------------------------------------------
 
@@ -167,6 +272,40 @@ class LockScreen(QWidget):
             on_progress=lambda s: self.set_message(s + "…"), on_cancel=self._cancelled,
         )
 
+    def start_hardware(self, kind: str) -> Task | None:
+        """Unlock with the ``kind`` device (and the typed passphrase, for two-factor slots)."""
+        vault = self.vault
+        button = self.hw_buttons.get(kind)
+        if vault is None or self._task is not None or button is None or not button.isEnabled():
+            return None
+        slots = [s for s in vault.header.slots if s.kind == kind]
+        two_factor = [s for s in slots if needs_passphrase(s)]
+        text = self.passphrase.text()
+        if two_factor and len(two_factor) == len(slots) and not text:
+            self.set_message("This method also needs the vault's passphrase: type it, then "
+                             f"choose “{HW_ACTIONS[kind]}” again.", "warning")
+            self.passphrase.setFocus()
+            return None
+        passphrase = normalize_passphrase(text) if two_factor and text else None
+        self.passphrase.clear()
+        del text
+        sources, prompts = self.sources, self.prompts
+        self._set_busy(True)
+        self.set_message(HW_WAITING[kind])
+
+        def work(cancel, progress):  # type: ignore[no-untyped-def]
+            unlocker = HardwareUnlocker(sources(kind), vault.vault_id, prompts=prompts,
+                                        passphrase=passphrase)
+            vault.unlock(unlocker, cancel=cancel, on_status=progress)
+            return vault
+
+        self._task = run_with_prompts(
+            self.runner, prompts, f"unlock.{kind}", work, on_success=self._done,
+            on_error=self._failed, on_progress=lambda s: self.set_message(s + "…"),
+            on_cancel=self._cancelled,
+        )
+        return self._task
+
     def cancel_unlock(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -189,10 +328,11 @@ class LockScreen(QWidget):
         if isinstance(error, BackingOff):
             self._start_countdown(error.retry_after, f"{error.failures} failed attempts. ")
         else:
-            self.set_message(user_message(error) + ".", "error")
+            message = hardware_message(error)
+            self.set_message(message, "error")
             wait = getattr(error, "retry_after", 0.0)
             if wait:
-                self._start_countdown(wait, user_message(error).split(";")[0] + ". ")
+                self._start_countdown(wait, message.split(";")[0].rstrip(".") + ". ")
         self._set_busy(False)
         self.passphrase.setFocus()
 
@@ -206,8 +346,8 @@ class LockScreen(QWidget):
         remaining = math.ceil(self._deadline - time.monotonic())
         if remaining <= 0:
             self._countdown.stop()
-            self.unlock_button.setEnabled(self._task is None)
+            self._update_buttons()
             self.set_message("You can try again now.")
             return
-        self.unlock_button.setEnabled(False)
+        self._update_buttons()
         self.set_message(f"{self._prefix}Wait {remaining} s before trying again.", "warning")

@@ -1,4 +1,5 @@
-"""Settings: the console's preferences, and the vault's long operations (passphrase, keys, backups).
+"""Settings: the console's preferences, the vault's long operations (passphrase, keys, backups)
+and its unlock methods (ui/unlock_methods_view.py).
 
 Each preference widget writes ConsoleSettings as soon as it changes (the main window listens to
 ``changed``). Each vault operation runs in the task runner with its button disabled and a busy
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -32,10 +34,13 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.backup import BackupReport, create_backup, restore_backup, verify_backup
 from strongroom.app.keyslots import PassphraseUnlocker
+from strongroom.app.unlock_methods import load_source
 from strongroom.app.vault import Vault
 
 from .base import Section, Services
+from .hw_prompts import SourceFactory
 from .passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt, ask_passphrase
+from .unlock_methods_view import UnlockMethodsPanel
 from .workers import Task, Work, user_message
 
 THEMES = (("system", "Same as the system"), ("light", "Light"), ("dark", "Dark"))
@@ -124,7 +129,8 @@ class SettingsSection(Section):
     title = "Settings"
     accessible_description = "Console preferences, passphrase, key rotation and backups"
 
-    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+    def __init__(self, services: Services, parent: QWidget | None = None, *,
+                 sources: SourceFactory = load_source) -> None:
         super().__init__(services, parent)
         self.setAccessibleDescription(self.accessible_description)
         self.dialog: ChangePassphraseDialog | None = None
@@ -189,11 +195,19 @@ class SettingsSection(Section):
         grid.addWidget(self.busy, 3, 0, 1, 3)
         grid.addWidget(self.result, 4, 0, 1, 3)
 
-        lay = QVBoxLayout(self)
+        self.unlock_methods = UnlockMethodsPanel(services, sources=sources)
+        page = QWidget()
+        lay = QVBoxLayout(page)
         lay.setContentsMargins(24, 24, 24, 24)
         lay.addWidget(prefs)
         lay.addWidget(vault_box)
+        lay.addWidget(self.unlock_methods)
         lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(page)
+        QVBoxLayout(self).addWidget(scroll)
         self.ops = Operations(self, self.busy, [
             self.change_button, self.rotate_button, self.backup_button,
             self.verify_button, self.restore_button,
@@ -234,10 +248,12 @@ class SettingsSection(Section):
 
     def vault_unlocked(self, vault: Vault) -> None:
         super().vault_unlocked(vault)
+        self.unlock_methods.vault_unlocked(vault)
         self.ops.update()
 
     def vault_locked(self) -> None:
         super().vault_locked()
+        self.unlock_methods.vault_locked()
         if self.dialog is not None:
             self.dialog.force_close()
             self.dialog = None
