@@ -39,11 +39,10 @@ from strongroom.app.errors import (
 )
 from strongroom.app.signing import KeyInfo, KeyStoreProvider, SignAlgorithm, TokenInfo
 from strongroom.app.signing import KeyType as SrKeyType
-from strongroom.backends.pkcs11 import provider
+from strongroom.backends.pkcs11 import Pkcs11Provider, provider
 from strongroom.backends.pkcs11._errors import rv_error, translate
 from strongroom.backends.pkcs11._module import loaded
 from strongroom.backends.pkcs11._worker import assert_on_worker, worker_for
-from strongroom.backends.pkcs11.provider import Pkcs11Provider
 from strongroom.backends.pkcs11.store import Pkcs11KeyStore
 
 from helpers.keystore_contract import verify_signature

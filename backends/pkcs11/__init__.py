@@ -2,9 +2,9 @@
 ``pkcs11`` → :func:`provider`.
 
 One worker thread per module owns the library and all its sessions (:mod:`._worker`); the
-provider lists modules (``provider.KNOWN_MODULES`` plus any the user adds) and tokens, and opens
-a :class:`Pkcs11KeyStore` on a token. Importing this package never fails when python-pkcs11 is
-missing: :func:`provider` then returns a stand-in whose ``available()`` says why.
+:class:`Pkcs11Provider` lists modules (``KNOWN_MODULES`` plus any the user adds) and tokens, and
+opens a :class:`Pkcs11KeyStore` on a token. Importing this package never fails when python-pkcs11
+is missing: :func:`provider` then returns a stand-in whose ``available()`` says why.
 """
 
 from __future__ import annotations
@@ -15,7 +15,24 @@ from typing import Any
 from strongroom.app.errors import BackendUnavailable
 from strongroom.app.unlock_methods import Availability
 
-__all__ = ["Pkcs11Provider", "UnavailableProvider", "available", "provider"]
+try:
+    import pkcs11 as _pkcs11  # noqa: F401
+except ImportError as e:  # pragma: no cover - python-pkcs11 is a dependency
+    _IMPORT_ERROR: str | None = f"python-pkcs11 is not installed or does not load: {e}"
+else:
+    _IMPORT_ERROR = None
+    from ._provider import KNOWN_MODULES, Pkcs11Provider, detect_modules
+    from .store import Pkcs11KeyStore
+
+__all__ = [
+    "KNOWN_MODULES",
+    "Pkcs11KeyStore",
+    "Pkcs11Provider",
+    "UnavailableProvider",
+    "available",
+    "detect_modules",
+    "provider",
+]
 
 
 class UnavailableProvider:
@@ -34,28 +51,14 @@ class UnavailableProvider:
 
 
 def available() -> Availability:
-    try:
-        import pkcs11  # noqa: F401
-    except ImportError as e:
-        return Availability(False, f"python-pkcs11 is not installed or does not load: {e}")
+    """Whether python-pkcs11 can be imported here (and why not)."""
+    if _IMPORT_ERROR is not None:
+        return Availability(False, _IMPORT_ERROR)
     return Availability(True)
 
 
 def provider(extra_modules: Sequence[str] = ()) -> Any:
     """The ``pkcs11`` KeyStoreProvider (or a stand-in saying why PKCS#11 cannot be used)."""
-    status = available()
-    if not status.ok:
-        return UnavailableProvider(status.reason)
-    from .provider import Pkcs11Provider
-
+    if _IMPORT_ERROR is not None:
+        return UnavailableProvider(_IMPORT_ERROR)
     return Pkcs11Provider(extra_modules)
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("Pkcs11Provider", "Pkcs11KeyStore"):
-        from . import provider as _provider_module
-        from . import store as _store_module
-
-        return {"Pkcs11Provider": _provider_module.Pkcs11Provider,
-                "Pkcs11KeyStore": _store_module.Pkcs11KeyStore}[name]
-    raise AttributeError(name)
