@@ -292,6 +292,21 @@ def test_pin_protected_key(swtpm):
         no_pin.close()
 
 
+def test_key_pin_never_crosses_the_wire(swtpm, tmp_path: Path, monkeypatch):
+    capture = tmp_path / "tpm.pcap"
+    monkeypatch.setenv("TCTI_PCAP_FILE", str(capture))  # libtss2's pcap TCTI records all traffic
+    pin = "key-pin-never-on-the-wire-7"
+    s = open_store(f"pcap:{swtpm.tcti}", DictBlobStore(), pin=pin)
+    try:
+        key = s.generate("pin key", KeyType.EcP256)
+        s.sign(key, MESSAGE, SignAlgorithm.EcdsaSha256)
+    finally:
+        s.close()
+    traffic = capture.read_bytes()
+    assert len(traffic) > 1000
+    assert pin.encode() not in traffic
+
+
 def test_unsupported_types_and_algorithms(store, ec_key, rsa_key):
     for key_type in (KeyType.Rsa4096, KeyType.Ed25519):
         with pytest.raises(Unsupported):
