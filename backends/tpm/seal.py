@@ -214,7 +214,9 @@ class TpmSealSource:
                 retries, locked = None, False
             if locked:
                 return _lockout()
-            left = "" if retries is None else f"; {retries} attempts left before lockout"
+            left = "" if retries is None else (
+                f"; {retries} attempt{'' if retries == 1 else 's'} left before lockout"
+            )
             return WrongPin(f"wrong PIN for TPM keyslot {name}{left}", retries)
         if code == tss.RC_LOCKOUT:
             return _lockout()

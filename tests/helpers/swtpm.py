@@ -9,7 +9,8 @@ swtpm_fixture, other_swtpm_fixture  # noqa: F401``; tests then ask for ``swtpm``
 ``swtpm`` — one TPM for the whole session; ``other_swtpm`` — a second, independent TPM (another
 seed: its storage key differs), for "sealed by another TPM" cases. Both have the
 dictionary-attack limit raised (:data:`TEST_MAX_TRIES` tries, 1 s recovery) so wrong-PIN tests do
-not lock the TPM. Also: :func:`open_handles` (what the TPM has loaded), :func:`extend_pcr`,
+not lock the TPM. For a CLI run in a subprocess, pass ``STRONGROOM_TPM_TCTI=<handle.tcti>`` in its
+environment. Also: :func:`open_handles` (what the TPM has loaded), :func:`extend_pcr`,
 :class:`DictBlobStore` (an app.signing.KeyBlobStore in memory) and :class:`PinPrompts`.
 """
 
