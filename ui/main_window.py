@@ -49,7 +49,8 @@ ACTIVITY_EVENTS = {
 def default_sections() -> list[SectionFactory]:
     from .audit_section import AuditSection
     from .compliance_section import ComplianceSection
-    from .placeholders import AccessReviewsSection, CeremoniesSection, KeysSection
+    from .keys_section import KeysSection
+    from .placeholders import AccessReviewsSection, CeremoniesSection
     from .settings_section import SettingsSection
     from .vault_section import VaultSection
 

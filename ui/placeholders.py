@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .base import Section, Services
+from .keys_section import KeysSection as KeysSection  # built now; kept importable from here
 
 
 class EmptySection(Section):
@@ -33,16 +34,6 @@ class EmptySection(Section):
         lay.addSpacing(8)
         lay.addWidget(body)
         lay.addStretch(1)
-
-
-class KeysSection(EmptySection):
-    title = "Keys & Signing"
-    promise = (
-        "Signing keys that live in HSMs, smart cards (PKCS#11) and the TPM: an inventory per "
-        "token, key generation on the device, signing files and digests, CSRs and certificates "
-        "signed on the token, and audit checkpoints signed in hardware. Private keys never leave "
-        "the device."
-    )
 
 
 class CeremoniesSection(EmptySection):

@@ -1,0 +1,368 @@
+"""The Keys & Signing section over a real vault and a real SoftHSM2 token, clicked offscreen.
+
+The section gets the real PKCS#11 provider (through a recorder that notes which thread each
+provider and key-store call runs on); the TPM provider is replaced by one that cannot run, so
+the row that says why is known. One token of this module's own is used throughout, in order:
+log in (wrong PIN, then right), generate, sign, verify, export, CSR, and lock.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from PySide6.QtWidgets import QAbstractButton, QWidget
+
+from strongroom.app.errors import BackendUnavailable
+from strongroom.app.signing import KeyType, SignAlgorithm
+from strongroom.ui.keys_inventory import entry_point_provider, token_key
+from strongroom.ui.keys_model import Column, KeyNode, ModuleNode, TokenNode
+from strongroom.ui.keys_section import KeysSection
+from strongroom.ui.workers import Task
+
+from conftest import make_vault
+from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
+from helpers.ui_services import make_services
+
+WAIT_MS = 60_000
+TOKEN = "ui-keys"
+NO_TPM = "no TPM in this test"
+
+
+class Recorder:
+    """Wraps a provider or key store; notes (call, thread) for every method called."""
+
+    def __init__(self, inner: Any, calls: list[tuple[str, threading.Thread]]) -> None:
+        self._inner, self._calls = inner, calls
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._calls.append((name, threading.current_thread()))
+            result = attr(*args, **kwargs)
+            return Recorder(result, self._calls) if name == "open" else result
+
+        return call
+
+
+class NoClipboard:
+    def copy_secret(self, value: bytes) -> None:
+        raise AssertionError("the Keys section copies no secrets")
+
+    def clear_if_ours(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def token(softhsm: SoftHsm) -> str:  # noqa: F811 - the imported fixture
+    return softhsm.add_token(TOKEN)
+
+
+@pytest.fixture(scope="module")
+def world(qapp, tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterator[dict]:
+    """One vault, services and section for the module (the steps build on each other)."""
+    base = tmp_path_factory.mktemp("ui-keys")
+    harness = make_services(base / "console.ini", lambda _s: NoClipboard())
+    calls: list[tuple[str, threading.Thread]] = []
+    pkcs11 = Recorder(entry_point_provider("pkcs11"), calls)
+
+    def providers(name: str) -> Any:
+        if name == "pkcs11":
+            return pkcs11
+        raise BackendUnavailable(NO_TPM)
+
+    vault = make_vault(base / "vault")
+    section = KeysSection(harness.services, providers=providers)
+    section.resize(1100, 700)
+    section.show()
+    world = {"harness": harness, "vault": vault, "section": section, "calls": calls,
+             "pkcs11": pkcs11._inner}
+    yield world
+    section.vault_locked()
+    section.hw.wait()
+    harness.services.runner.wait()
+    vault.lock()
+    section.close()
+    section.deleteLater()
+
+
+def finish(qtbot, task: Task | None) -> None:
+    assert task is not None
+    qtbot.waitUntil(lambda: task.done, timeout=WAIT_MS)
+
+
+def nodes(section: KeysSection) -> list:
+    return [section.model.node(i) for i in section.model.indexes()]
+
+
+def token_node(section: KeysSection) -> TokenNode:
+    return next(n for n in nodes(section) if isinstance(n, TokenNode)
+                and n.token.info.label == TOKEN)
+
+
+def key_nodes(section: KeysSection) -> list[KeyNode]:
+    return [n for n in nodes(section) if isinstance(n, KeyNode)
+            and n.token.info.label == TOKEN]
+
+
+def select(section: KeysSection, wanted: Any) -> None:
+    from strongroom.ui.keys_section import selection_of
+
+    section.select(selection_of(wanted))
+    assert section.selected() == wanted
+
+
+def row_text(section: KeysSection, node: Any, column: Column) -> str:
+    from strongroom.ui.keys_section import selection_of
+
+    index = next(i for i in section.model.indexes()
+                 if selection_of(section.model.node(i)) == selection_of(node))
+    return index.siblingAtColumn(list(Column).index(column)).data()
+
+
+@pytest.fixture
+def opened(qtbot, world: dict) -> KeysSection:
+    """The module's section, unlocked once and idle. The tests below run in file order."""
+    section = world["section"]
+    if section.vault is None:
+        section.vault_unlocked(world["vault"])
+    qtbot.waitUntil(lambda: section.task is None and section.model.rowCount() > 0,
+                    timeout=WAIT_MS)
+    return section
+
+
+def test_the_tree_shows_the_softhsm_module_and_token_and_why_the_tpm_is_missing(
+    opened: KeysSection, softhsm: SoftHsm  # noqa: F811
+) -> None:
+    modules = [n for n in nodes(opened) if isinstance(n, ModuleNode)]
+    real = os.path.realpath(softhsm.module)
+    [hsm] = [m for m in modules if m.module.path and os.path.realpath(m.module.path) == real]
+    assert row_text(opened, hsm, Column.Label) == "libsofthsm2.so (SoftHSM)"
+    assert row_text(opened, hsm, Column.Type) == "PKCS#11 module"
+    assert row_text(opened, hsm, Column.Flags) == "detected"
+    [tpm] = [m for m in modules if m.module.store == "tpm"]
+    assert row_text(opened, tpm, Column.Flags) == f"unavailable: {NO_TPM}"
+    tok = token_node(opened)
+    assert row_text(opened, tok, Column.Flags).startswith("logged out, ")
+    assert "login-required" in row_text(opened, tok, Column.Flags)
+    select(opened, tok)
+    assert opened.details.fields["Login"].text().startswith("logged out")
+    assert opened.details.fields["Keys"].text() == "log in to list its private keys"
+    assert opened.login_button.isEnabled() and not opened.generate_button.isEnabled()
+
+
+def test_a_wrong_pin_is_shown_in_the_dialog_and_the_token_stays_logged_out(
+    qtbot, opened: KeysSection, world: dict
+) -> None:
+    select(opened, token_node(opened))
+    dialog = opened.ask_login()
+    assert dialog is not None and dialog.pin.echoMode() == dialog.pin.EchoMode.Password
+    dialog.pin.setText("999999")
+    dialog.ok_button.click()
+    assert dialog.pin.text() == ""  # handed over once, not kept in the field
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=WAIT_MS)
+    assert "wrong PIN" in dialog.error.text() and TOKEN in dialog.error.text()
+    assert dialog.isVisible() and dialog.pin.isEnabled()  # the user decides what next
+    assert opened.stores == {}
+    [event] = world["vault"].audit_events(action="token.login")
+    assert event.outcome == "failed" and "999999" not in repr(event)
+    dialog.reject()
+
+
+def test_the_right_pin_logs_in_and_lists_keys(
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm  # noqa: F811
+) -> None:
+    select(opened, token_node(opened))
+    dialog = opened.ask_login()
+    assert dialog is not None
+    dialog.pin.setText(softhsm.pin)
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: opened.pin_dialog is None, timeout=WAIT_MS)  # accepted and gone
+    qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    tok = token_node(opened)
+    assert token_key(tok.token.info) in opened.stores
+    assert row_text(opened, tok, Column.Flags).startswith("logged in")
+    assert opened.selected() == tok  # the selection survives the refresh
+    assert opened.generate_button.isEnabled() and opened.logout_button.isEnabled()
+    events = world["vault"].audit_events(action="token.login")
+    assert sorted(e.outcome for e in events) == ["failed", "ok"]
+    assert all(softhsm.pin not in repr(e) for e in events)
+
+
+def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
+    qtbot, opened: KeysSection, world: dict
+) -> None:
+    tok = token_node(opened)
+    finish(qtbot, opened.generate(tok.token.info, KeyType.EcP256, "ui-signer", b"\x51\x01"))
+    qtbot.waitUntil(lambda: opened.task is None and bool(key_nodes(opened)), timeout=WAIT_MS)
+    [key] = key_nodes(opened)
+    assert key.key.algorithm == "EC P-256" and key.key.key_id == "5101"
+    assert key.key.sensitive and not key.key.extractable and key.key.warnings == ()
+    assert opened.selected() == key  # the new key is selected
+    fp = key.key.fingerprint
+    assert row_text(opened, key, Column.Fingerprint).replace(" ", "").rstrip("…") == \
+        fp[:16].upper()
+    shown = opened.details.fields["SHA-256 fingerprint"].text()
+    assert shown.replace(" ", "") == fp.upper() and shown.count(" ") == 15
+    assert not opened.details.warnings.isVisible()
+    [event] = world["vault"].audit_events(action="key.generate")
+    assert event.details["fingerprint"] == fp and event.details["token_serial"]
+
+
+def test_signing_files_writes_detached_signatures_that_verify(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path
+) -> None:
+    [key] = key_nodes(opened)
+    files = [tmp_path / "a.txt", tmp_path / "b.bin"]
+    files[0].write_bytes(b"release notes\n")
+    files[1].write_bytes(os.urandom(3 << 20))  # more than one read chunk
+    out = tmp_path / "sigs"
+    out.mkdir()
+    finish(qtbot, opened.sign_files(key, files, SignAlgorithm.EcdsaSha256, out))
+    public = serialization.load_der_public_key(key.key.public_key)
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    for f in files:
+        public.verify((out / f"{f.name}.sig").read_bytes(), f.read_bytes(),
+                      ec.ECDSA(hashes.SHA256()))
+    events = world["vault"].audit_events(action="key.sign")
+    assert sorted(e.target for e in events) == ["a.txt", "b.bin"]
+    import hashlib
+
+    by_name = {e.target: e.details for e in events}
+    assert by_name["b.bin"]["sha256"] == hashlib.sha256(files[1].read_bytes()).hexdigest()
+    assert by_name["a.txt"]["key_id"] == "5101"
+
+    # The section's own verify says valid, and invalid for a changed file.
+    finish(qtbot, opened.verify(files[0], out / "a.txt.sig", SignAlgorithm.EcdsaSha256,
+                                key=key.key))
+    assert opened.last_verdict[0] and "Valid" in opened.last_verdict[1]
+    files[0].write_bytes(b"release notes, edited\n")
+    finish(qtbot, opened.verify(files[0], out / "a.txt.sig", SignAlgorithm.EcdsaSha256,
+                                key=key.key))
+    assert opened.last_verdict == (False, opened.last_verdict[1])
+    assert "Not valid" in opened.last_verdict[1]
+
+
+def test_export_the_public_key_as_pem_and_verify_with_it(
+    qtbot, opened: KeysSection, tmp_path: Path
+) -> None:
+    [key] = key_nodes(opened)
+    pem = tmp_path / "signer.pub.pem"
+    finish(qtbot, opened.export_public(key, pem))
+    loaded = serialization.load_pem_public_key(pem.read_bytes())
+    assert loaded.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo) == \
+        key.key.public_key
+    data = tmp_path / "m.txt"
+    data.write_bytes(b"message")
+    finish(qtbot, opened.sign_files(key, [data]))  # beside the file, default algorithm
+    finish(qtbot, opened.verify(data, tmp_path / "m.txt.sig", SignAlgorithm.EcdsaSha256,
+                                pem=pem))
+    assert opened.last_verdict is not None and opened.last_verdict[0]
+
+
+def test_an_extractable_key_made_elsewhere_is_flagged(
+    qtbot, opened: KeysSection, softhsm: SoftHsm  # noqa: F811
+) -> None:
+    script = (
+        "import sys, pkcs11\n"
+        "from pkcs11 import Attribute, KeyType, Mechanism\n"
+        "from pkcs11.util.ec import encode_named_curve_parameters\n"
+        "lib = pkcs11.lib(sys.argv[1])\n"
+        "tok = lib.get_token(token_label=sys.argv[2])\n"
+        "with tok.open(rw=True, user_pin=sys.stdin.readline().strip()) as s:\n"
+        "    params = s.create_domain_parameters(KeyType.EC, {Attribute.EC_PARAMS:"
+        " encode_named_curve_parameters('secp256r1')}, local=True)\n"
+        "    params.generate_keypair(store=True, label='leaky', id=b'\\x77',"
+        " private_template={Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False})\n"
+    )
+    subprocess.run([sys.executable, "-c", script, softhsm.module, TOKEN],
+                   input=softhsm.pin + "\n", text=True, check=True, capture_output=True)
+    finish(qtbot, opened.refresh())
+    [leaky] = [k for k in key_nodes(opened) if k.key.label == "leaky"]
+    assert leaky.key.extractable
+    assert "EXTRACTABLE" in row_text(opened, leaky, Column.Flags)
+    select(opened, leaky)
+    warnings = opened.details.warnings
+    assert warnings.isVisible() and "extractable" in warnings.text()
+    assert "not marked sensitive" in warnings.text()
+
+
+def test_no_provider_or_token_call_runs_on_the_gui_thread(opened: KeysSection,
+                                                         world: dict) -> None:
+    calls = world["calls"]
+    names = {name for name, _t in calls}
+    assert {"modules", "tokens", "open", "list_keys", "generate", "sign_many"} <= names
+    main = threading.main_thread()
+    assert [name for name, thread in calls if thread is main] == []
+
+
+def test_locking_logs_out_of_the_token_and_clears_the_tree(
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm  # noqa: F811
+) -> None:
+    info = token_node(opened).token.info
+    assert opened.stores
+    opened.vault_locked()
+    assert opened.stores == {} and opened.model.rowCount() == 0
+    assert not opened.sign_button.isEnabled() and opened.refresh() is None
+    assert opened.hw.wait(WAIT_MS)
+    provider = world["pkcs11"]
+    [again] = [t for t in provider.tokens(softhsm.module) if t.serial == info.serial]
+    assert not again.logged_in
+    opened.vault_unlocked(world["vault"])
+    qtbot.waitUntil(lambda: opened.task is None and opened.model.rowCount() > 0,
+                    timeout=WAIT_MS)
+    assert row_text(opened, token_node(opened), Column.Flags).startswith("logged out")
+
+
+def test_adding_a_module_that_is_not_a_library_is_one_sentence(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path
+) -> None:
+    errors = world["harness"].errors
+    errors.clear()
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello")
+    finish(qtbot, opened.add_module(str(bogus)))
+    assert errors == ["notes.txt is not a shared library (.so, .dll or .dylib)"]
+
+
+def test_every_button_has_an_accessible_name(opened: KeysSection) -> None:
+    for widget in opened.findChildren(QWidget):
+        if isinstance(widget, QAbstractButton) and widget.isVisible():
+            assert widget.accessibleName(), widget.text()
+
+
+def test_hardware_is_read_only_once_the_section_is_shown(qtbot, world: dict) -> None:
+    calls: list[tuple[str, threading.Thread]] = []
+    pkcs11 = Recorder(world["pkcs11"], calls)
+    section = KeysSection(world["harness"].services, providers=lambda _name: pkcs11)
+    qtbot.addWidget(section)
+    section.vault_unlocked(world["vault"])  # unlocked while another section is on screen
+    assert section.task is None and calls == []  # a refresh would have been submitted here
+    section.show()
+    qtbot.waitUntil(lambda: section.task is None and section.model.rowCount() > 0,
+                    timeout=WAIT_MS)
+    assert {"modules", "tokens"} <= {name for name, _t in calls}
+    section.vault_locked()
+    assert section.hw.wait(WAIT_MS)
+
+
+def test_the_console_uses_this_section() -> None:
+    from strongroom.ui.main_window import default_sections
+
+    assert KeysSection in default_sections()
+

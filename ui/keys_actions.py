@@ -1,0 +1,226 @@
+"""The Keys & Signing actions (generate, sign, verify, export, CSR) as a mixin of the section.
+
+Each ``ask_*`` opens a dialog; each action method is public and returns the Task it started, so
+tests and the dialogs share one path. The work itself is in :mod:`.keys_ops` (no Qt).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QDialog, QFileDialog
+
+from strongroom.app.errors import UsageError
+from strongroom.app.signing import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
+
+from . import keys_ops as ops
+from .keys_dialogs import GenerateDialog, SignDialog, VerifyDialog
+from .keys_inventory import open_store, token_key
+from .keys_model import KeyNode
+from .workers import Task, user_message
+
+if TYPE_CHECKING:
+    from .keys_section import KeysSection
+
+    _Base = KeysSection
+else:
+    _Base = object
+
+
+class KeyActions(_Base):
+    """Mixed into :class:`~.keys_section.KeysSection`."""
+
+    dialogs: list[QDialog]
+    last_verdict: tuple[bool, str] | None = None
+
+    def close_dialogs(self) -> None:
+        for dialog in getattr(self, "dialogs", []):
+            dialog.reject()
+        self.dialogs = []
+
+    def _keep(self, dialog: QDialog) -> QDialog:
+        if not hasattr(self, "dialogs"):
+            self.dialogs = []
+        self.dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self.dialogs.remove(dialog)
+                                if dialog in self.dialogs else None)
+        dialog.open()
+        return dialog
+
+    def _selected_key(self) -> KeyNode | None:
+        node = self.selected()
+        return node if isinstance(node, KeyNode) else None
+
+    def with_store(self, token: TokenInfo, fn: Callable[[KeyStore], Any]) -> Callable[[], Any]:
+        """``fn`` on the console's session on ``token``, or on a session opened for the call."""
+        held = self.stores.get(token_key(token))
+        backends, vault = self.backends, self.vault
+
+        def call() -> Any:
+            if held is not None:
+                return fn(held)
+            store = open_store(backends, token, None, vault)
+            try:
+                return fn(store)
+            finally:
+                store.close()
+
+        return call
+
+    # ----- generate ------------------------------------------------------------------------------
+
+    def ask_generate(self) -> GenerateDialog | None:
+        token = self.selected_token()
+        if token is None:
+            return None
+        dialog = GenerateDialog(token, self)
+        dialog.accepted.connect(lambda: self.generate(token, *dialog.values()))
+        self._keep(dialog)
+        return dialog
+
+    def generate(self, token: TokenInfo, key_type: KeyType, label: str,
+                 key_id: bytes | None = None) -> Task | None:
+        """Generate a key pair on ``token`` (sensitive, never extractable), audited."""
+        vault = self.vault
+        if vault is None:
+            return None
+
+        def make(store: KeyStore) -> KeyInfo:
+            key = store.generate(label, key_type, key_id)
+            vault.record("key.generate", label, details=ops.audit_details(
+                store.token(), key, key_type=key_type.value))
+            return key
+
+        def done(key: KeyInfo) -> None:
+            self.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
+            self.refresh(("key", token_key(token), key.key_id, key.fingerprint))
+
+        return self.run("key.generate", f"Generating a {key_type.value} key on {token.label}…",
+                        lambda _c, _p: self.with_store(token, make)(), done)
+
+    # ----- sign ----------------------------------------------------------------------------------
+
+    def ask_sign(self) -> SignDialog | None:
+        node = self._selected_key()
+        if node is None:
+            return None
+        dialog = SignDialog(node.key, ops.algorithms_for(node.key.algorithm), self)
+        dialog.accepted.connect(lambda: self.sign_files(
+            node, dialog.paths(), dialog.algorithm.currentData(), dialog.out_dir()))
+        self._keep(dialog)
+        return dialog
+
+    def sign_files(self, node: KeyNode, files: Sequence[Path],
+                   algorithm: SignAlgorithm | None = None,
+                   out_dir: Path | None = None) -> Task | None:
+        """Detached ``.sig`` files for ``files`` (beside them or in ``out_dir``), each audited."""
+        vault, key, token = self.vault, node.key, node.token.info
+        choices = ops.algorithms_for(key.algorithm)
+        algorithm = algorithm or (choices[0] if choices else None)
+        if vault is None or algorithm is None or not files:
+            if vault is not None:
+                self.services.error(f"Strongroom cannot sign with a {key.algorithm} key.")
+            return None
+        emit, paths = self.file_progress.emit, list(files)
+
+        def work(cancel: Any, _p: object) -> list[ops.Signed]:
+            emit(0, len(paths))
+            return self.with_store(token, lambda s: ops.sign_files(
+                vault, s, key, paths, algorithm, out_dir, cancel, emit))()
+
+        def done(signed: list[ops.Signed]) -> None:
+            names = ", ".join(s.signature.name for s in signed[:3])
+            more = f" and {len(signed) - 3} more" if len(signed) > 3 else ""
+            self.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
+
+        return self.run("key.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
+                        done)
+
+    # ----- verify --------------------------------------------------------------------------------
+
+    def ask_verify(self) -> VerifyDialog:
+        node = self._selected_key()
+        key = node.key if node is not None else None
+        dialog = VerifyDialog(key, ops.algorithms_for(key.algorithm) if key else (), self)
+        dialog.verify_requested.connect(lambda: self._verify_from(dialog))
+        self._keep(dialog)
+        return dialog
+
+    def _verify_from(self, dialog: VerifyDialog) -> None:
+        file, sig = dialog.file[0].text().strip(), dialog.signature[0].text().strip()
+        pem = dialog.pem[0].text().strip()
+        if not file or not sig or (dialog.use_pem.isChecked() and not pem):
+            dialog.show_result(None, "Choose the file, its signature and a key.")
+            return
+        use_key = dialog.use_key.isChecked() and dialog.key is not None
+        dialog.show_result(None, "Checking…")
+        self.verify(Path(file), Path(sig), dialog.algorithm.currentData(),
+                    key=dialog.key if use_key else None, pem=None if use_key else Path(pem),
+                    report=dialog.show_result)
+
+    def verify(self, file: Path, signature: Path, algorithm: SignAlgorithm, *,
+               key: KeyInfo | None = None, pem: Path | None = None,
+               report: Callable[[bool | None, str], None] | None = None) -> Task | None:
+        """Check a detached signature with ``key`` or a public key file; the verdict is shown
+        through ``report`` and kept in ``last_verdict``."""
+        if self.vault is None or (key is None and pem is None):
+            return None
+
+        def work(_c: object, _p: object) -> bool:
+            spki = key.public_key if key is not None else ops.load_public_key(
+                _read(pem, "public key"))
+            return ops.verify_file(spki, file, _read(signature, "signature"), algorithm)
+
+        def show(ok: bool | None, text: str) -> None:
+            self.last_verdict = (bool(ok), text)
+            (report or (lambda _ok, t: self.services.status(t)))(ok, text)
+
+        def done(ok: bool) -> None:
+            who = key.label if key is not None else (pem.name if pem else "")
+            show(ok, f"✔ Valid: {file.name} was signed by {who} ({algorithm.value})." if ok
+                 else f"✘ Not valid: the signature does not match {file.name} and {who}.")
+
+        return self.run("key.verify", f"Verifying {file.name}…", work, done,
+                        lambda exc: show(False, f"✘ {user_message(exc)}"))
+
+    # ----- export and CSR ------------------------------------------------------------------------
+
+    def ask_export(self) -> None:
+        node = self._selected_key()
+        if node is None:
+            return
+        name = f"{node.key.label or node.key.key_id}.pub.pem".replace("/", "_")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the public key",
+                                              str(Path.home() / name), "PEM (*.pem)")
+        if path:
+            self.export_public(node, Path(path))
+
+    def export_public(self, node: KeyNode, dest: Path) -> Task | None:
+        vault = self.vault
+        if vault is None:
+            return None
+        return self.run(
+            "key.export-public", "Writing the public key…",
+            lambda _c, _p: ops.export_public(vault, node.token.info, node.key, dest),
+            lambda path: self.services.status(f"Wrote the public key of {node.key.label} to "
+                                              f"{path.name}."))
+
+    def csr_supported(self) -> bool:
+        return importlib.util.find_spec("strongroom.app.x509req") is not None
+
+    def ask_csr(self) -> None:
+        self.services.error("Certificate requests are not available in this version.")
+
+
+def _read(path: Path | None, what: str) -> bytes:
+    if path is None:
+        raise UsageError(f"choose the {what} file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise UsageError(f"there is no {what} file {path.name}") from e
+    except OSError as e:
+        raise UsageError(f"cannot read the {what} file {path.name}: {e.strerror}") from e

@@ -1,0 +1,214 @@
+"""What the Keys & Signing tree shows, gathered off the UI thread: modules, tokens and their keys.
+
+The key-store providers are found by name through the app layer (the ``strongroom.backends``
+entry points ``pkcs11`` and ``tpm-keys``), never imported from here. Everything in this module
+that touches a provider runs on the section's hardware runner.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from strongroom.app.errors import (
+    BackendUnavailable,
+    PinRequired,
+    StrongroomError,
+    Unsupported,
+    UsageError,
+)
+from strongroom.app.signing import (
+    KeyBlobStore,
+    KeyInfo,
+    KeyStore,
+    KeyStoreProvider,
+    ModuleInfo,
+    TokenInfo,
+)
+
+BACKENDS_GROUP = "strongroom.backends"
+# (entry point, the TokenInfo.store its tokens carry, what the tree calls it)
+PROVIDERS = (("pkcs11", "pkcs11", "PKCS#11"), ("tpm-keys", "tpm", "TPM"))
+PROVIDER_FOR_STORE = {store: name for name, store, _title in PROVIDERS}
+LOGIN_NOTE = "log in to list its private keys"
+MODULE_SUFFIXES = (".so", ".dll", ".dylib")
+
+ProviderLoader = Callable[[str], KeyStoreProvider]
+TokenKey = tuple[str, str, str]  # (store, module, serial): stable while the token is plugged in
+
+
+def entry_point_provider(name: str) -> KeyStoreProvider:
+    """The installed key-store provider ``name`` (``pkcs11`` or ``tpm-keys``)."""
+    entry = next((e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == name), None)
+    if entry is None:
+        raise BackendUnavailable(f"no {name} backend is installed")
+    factory: Callable[[], KeyStoreProvider] = entry.load()
+    return factory()
+
+
+def default_loader() -> ProviderLoader:
+    """The app layer's provider lookup when it offers one, else the entry-point lookup."""
+    try:
+        from strongroom.app import keys_service
+    except ImportError:
+        return entry_point_provider
+    loader: ProviderLoader | None = getattr(keys_service, "load_provider", None)
+    return loader or entry_point_provider
+
+
+def token_key(token: TokenInfo) -> TokenKey:
+    return (token.store, token.module, token.serial)
+
+
+def grouped_hex(fingerprint: str, group: int = 4) -> str:
+    """'ab12cd34…' as 'AB12 CD34 …' for reading aloud or comparing by eye."""
+    text = fingerprint.upper()
+    return " ".join(text[i : i + group] for i in range(0, len(text), group))
+
+
+def fingerprint_words(fingerprint: str) -> str | None:
+    """The app layer's read-aloud words for a fingerprint, when it offers them."""
+    try:
+        from strongroom.app import keys_service
+    except ImportError:
+        return None
+    words = getattr(keys_service, "fingerprint_words", None)
+    if words is None:
+        return None
+    out = words(fingerprint)
+    return out if isinstance(out, str) else " ".join(out)
+
+
+def size_text(n: int | None) -> str:
+    if n is None:
+        return "not reported"
+    return f"{n // 1024} KiB" if n >= 10 * 1024 else f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class TokenView:
+    info: TokenInfo
+    keys: tuple[KeyInfo, ...] = ()
+    note: str = ""  # why no keys are listed ("log in to list its keys", an error)
+    session: bool = False  # the console holds a logged-in session on it
+
+
+@dataclass(frozen=True)
+class ModuleView:
+    store: str  # "pkcs11" or "tpm"
+    title: str  # "PKCS#11" or "TPM"
+    path: str
+    info: ModuleInfo | None = None
+    tokens: tuple[TokenView, ...] = ()
+    error: str = ""  # the backend or module cannot be used: why
+
+
+@dataclass(frozen=True)
+class Inventory:
+    modules: tuple[ModuleView, ...] = field(default=())
+
+    def tokens(self) -> list[TokenView]:
+        return [t for m in self.modules for t in m.tokens]
+
+
+class Backends:
+    """The providers, loaded once on first use. Used only from the hardware runner's thread."""
+
+    def __init__(self, loader: ProviderLoader) -> None:
+        self.loader = loader
+        self._loaded: dict[str, KeyStoreProvider | StrongroomError] = {}
+
+    def get(self, name: str) -> KeyStoreProvider:
+        found = self._loaded.get(name)
+        if found is None:
+            try:
+                found = self.loader(name)
+            except StrongroomError as e:
+                found = e
+            except Exception as e:  # noqa: BLE001 - a broken backend is shown, not raised
+                found = BackendUnavailable(
+                    f"the {name} backend failed to load ({type(e).__name__})")
+            self._loaded[name] = found
+        if isinstance(found, StrongroomError):
+            raise found
+        return found
+
+    def for_token(self, token: TokenInfo) -> KeyStoreProvider:
+        return self.get(PROVIDER_FOR_STORE.get(token.store, token.store))
+
+
+def open_store(backends: Backends, token: TokenInfo, pin: str | None,
+               blobs: KeyBlobStore | None) -> KeyStore:
+    return backends.for_token(token).open(token, pin, blobs=blobs)
+
+
+def _token_view(backends: Backends, token: TokenInfo, stores: Mapping[TokenKey, KeyStore],
+                blobs: KeyBlobStore | None) -> TokenView:
+    held = stores.get(token_key(token))
+    if held is None and token.store == "pkcs11" and "token-initialized" not in token.flags:
+        return TokenView(token, note="the token is not initialised")
+    try:
+        if held is not None:
+            return TokenView(held.token(), tuple(held.list_keys()), session=True)
+        store = open_store(backends, token, None, blobs)
+        try:
+            keys = tuple(store.list_keys())
+        finally:
+            store.close()
+    except PinRequired:
+        return TokenView(token, note=LOGIN_NOTE)
+    except StrongroomError as e:
+        return TokenView(token, note=str(e))
+    hidden = not keys and not token.logged_in and "login-required" in token.flags
+    return TokenView(token, keys, note=LOGIN_NOTE if hidden else "")
+
+
+def _module_view(backends: Backends, store: str, title: str, module: ModuleInfo,
+                 stores: Mapping[TokenKey, KeyStore], blobs: KeyBlobStore | None) -> ModuleView:
+    try:
+        tokens = backends.get(PROVIDER_FOR_STORE[store]).tokens(module.path)
+    except StrongroomError as e:
+        return ModuleView(store, title, module.path, module, error=str(e))
+    views = tuple(_token_view(backends, t, stores, blobs) for t in tokens)
+    return ModuleView(store, title, module.path, module, views)
+
+
+def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
+            blobs: KeyBlobStore | None) -> Inventory:
+    """Every module (detected or added), its tokens and their keys; unusable backends say why."""
+    out: list[ModuleView] = []
+    for name, store, title in PROVIDERS:
+        try:
+            provider = backends.get(name)
+            ready = provider.available()
+            if not ready.ok:
+                raise BackendUnavailable(ready.reason)
+            modules = provider.modules()
+        except StrongroomError as e:
+            out.append(ModuleView(store, title, "", error=str(e) or "not available"))
+            continue
+        out += [_module_view(backends, store, title, m, stores, blobs) for m in modules]
+    return Inventory(tuple(out))
+
+
+def add_module(backends: Backends, path: str) -> ModuleInfo:
+    """Add a PKCS#11 module by path for this session (loaded now, so a bad file fails here)."""
+    reason = check_module_path(path)
+    if reason is not None:
+        raise UsageError(reason)
+    provider = backends.get("pkcs11")
+    add: Callable[[str], ModuleInfo] | None = getattr(provider, "add_module", None)
+    if add is None:
+        raise Unsupported("this PKCS#11 backend cannot add modules by path")
+    return add(path)
+
+
+def check_module_path(path: str) -> str | None:
+    """Why ``path`` cannot be a PKCS#11 module, or None when it may be one."""
+    if not path.lower().endswith(MODULE_SUFFIXES):
+        return f"{os.path.basename(path)} is not a shared library (.so, .dll or .dylib)"
+    if not os.path.isfile(path):
+        return f"there is no file at {path}"
+    return None

@@ -1,0 +1,178 @@
+"""The Keys & Signing tree: modules → tokens → keys, with label, type, id, fingerprint and flags.
+
+A :class:`KeysModel` is rebuilt from an :class:`~.keys_inventory.Inventory` gathered on the
+hardware runner; each row's first cell carries the node it shows (``NODE_ROLE``) so the section
+knows what is selected without parsing text.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+
+from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
+
+from strongroom.app.signing import KeyInfo, TokenInfo
+
+from .keys_inventory import Inventory, ModuleView, TokenKey, TokenView, grouped_hex, token_key
+
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+_WARN = QColor("#c0561b")  # readable on the light and the dark theme
+_MUTED = QColor("#7a8790")
+
+
+class Column(Enum):
+    Label = "Label"
+    Type = "Type"
+    Id = "ID"
+    Fingerprint = "Fingerprint"
+    Flags = "Flags"
+
+
+COLUMNS = tuple(Column)
+
+
+@dataclass(frozen=True)
+class ModuleNode:
+    module: ModuleView
+
+
+@dataclass(frozen=True)
+class TokenNode:
+    token: TokenView
+
+
+@dataclass(frozen=True)
+class KeyNode:
+    key: KeyInfo
+    token: TokenView
+
+
+Node = ModuleNode | TokenNode | KeyNode
+
+
+def module_label(module: ModuleView) -> str:
+    if not module.path:
+        return module.title
+    if module.store != "pkcs11":
+        return f"{module.title} ({module.path})"
+    maker = module.info.manufacturer.strip() if module.info else ""
+    name = os.path.basename(module.path)
+    return f"{name} ({maker})" if maker else name
+
+
+def module_flags(module: ModuleView) -> str:
+    if module.error:
+        return f"unavailable: {module.error}"
+    if module.info is None:
+        return ""
+    return "detected" if module.info.detected else "added"
+
+
+def token_flags(token: TokenView) -> str:
+    state = "logged in" if token.session or token.info.logged_in else "logged out"
+    return ", ".join((state, *token.info.flags))
+
+
+def key_flags(key: KeyInfo) -> str:
+    caps = ", ".join(sorted(c.value for c in key.capabilities))
+    notes = [n for n, on in (("EXTRACTABLE", key.extractable), ("NOT SENSITIVE", not key.sensitive))
+             if on]
+    return "  ".join(p for p in ("⚠ " + ", ".join(notes) if notes else "", caps) if p)
+
+
+def short_fingerprint(key: KeyInfo) -> str:
+    return grouped_hex(key.fingerprint[:16]) + " …"
+
+
+class KeysModel(QStandardItemModel):
+    """The tree; ``set_inventory`` replaces what it shows."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels([c.value for c in COLUMNS])
+        self.inventory = Inventory()
+
+    def set_inventory(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.removeRows(0, self.rowCount())
+        root = self.invisibleRootItem()
+        for module in inventory.modules:
+            row = self._row(ModuleNode(module), module_label(module),
+                            "PKCS#11 module" if module.store == "pkcs11" else module.title,
+                            module.path, "", module_flags(module))
+            if module.error:
+                for cell in row:
+                    cell.setForeground(QBrush(_MUTED))
+                    cell.setToolTip(module.error)
+            for token in module.tokens:
+                token_row = self._row(TokenNode(token), token.info.label or "(no label)",
+                                      token.info.model, token.info.serial, "", token_flags(token))
+                if token.note:
+                    token_row[0].setToolTip(token.note)
+                for key in token.keys:
+                    key_row = self._row(KeyNode(key, token), key.label or "(no label)",
+                                        key.algorithm, key.key_id, short_fingerprint(key),
+                                        key_flags(key))
+                    key_row[3].setToolTip(grouped_hex(key.fingerprint))
+                    if key.warnings:
+                        key_row[4].setForeground(QBrush(_WARN))
+                        key_row[4].setToolTip("; ".join(key.warnings))
+                    token_row[0].appendRow(key_row)
+                row[0].appendRow(token_row)
+            root.appendRow(row)
+
+    def clear_all(self) -> None:
+        self.set_inventory(Inventory())
+
+    def _row(self, node: Node, *texts: str) -> list[QStandardItem]:
+        cells = []
+        for text in texts:
+            cell = QStandardItem(text)
+            cell.setEditable(False)
+            cells.append(cell)
+        cells[0].setData(node, NODE_ROLE)
+        cells[0].setAccessibleText(f"{texts[1]} {texts[0]}")
+        return cells
+
+    def node(self, index: QModelIndex) -> Node | None:
+        if not index.isValid():
+            return None
+        first = index.siblingAtColumn(0)
+        node = first.data(NODE_ROLE)
+        return node if isinstance(node, ModuleNode | TokenNode | KeyNode) else None
+
+    # ----- finding rows ------------------------------------------------------------------------
+
+    def indexes(self) -> list[QModelIndex]:
+        """Every row's first cell, depth first."""
+        out: list[QModelIndex] = []
+
+        def walk(parent: QModelIndex) -> None:
+            for row in range(self.rowCount(parent)):
+                index = self.index(row, 0, parent)
+                out.append(index)
+                walk(index)
+
+        walk(QModelIndex())
+        return out
+
+    def find_token(self, key: TokenKey) -> QModelIndex:
+        for index in self.indexes():
+            node = self.node(index)
+            if isinstance(node, TokenNode) and token_key(node.token.info) == key:
+                return index
+        return QModelIndex()
+
+    def find_key(self, token: TokenInfo, key_id: str, fingerprint: str) -> QModelIndex:
+        for index in self.indexes():
+            node = self.node(index)
+            if (isinstance(node, KeyNode) and token_key(node.token.info) == token_key(token)
+                    and node.key.key_id == key_id and node.key.fingerprint == fingerprint):
+                return index
+        return QModelIndex()
+
+    def module_paths(self) -> list[str]:
+        return [m.path for m in self.inventory.modules if m.path]
