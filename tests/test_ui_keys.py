@@ -36,7 +36,6 @@ from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
 from helpers.ui_services import make_services
 
 WAIT_MS = 60_000
-TOKEN = "ui-keys"
 NO_TPM = "no TPM in this test"
 
 
@@ -69,7 +68,8 @@ class NoClipboard:
 
 @pytest.fixture(scope="module")
 def token(softhsm: SoftHsm) -> str:  # noqa: F811 - the imported fixture
-    return softhsm.add_token(TOKEN)
+    """The label of this module's own SoftHSM2 token."""
+    return softhsm.take_token()
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +109,14 @@ def nodes(section: KeysSection) -> list:
     return [section.model.node(i) for i in section.model.indexes()]
 
 
-def token_node(section: KeysSection) -> TokenNode:
+def token_node(section: KeysSection, label: str) -> TokenNode:
     return next(n for n in nodes(section) if isinstance(n, TokenNode)
-                and n.token.info.label == TOKEN)
+                and n.token.info.label == label)
 
 
-def key_nodes(section: KeysSection) -> list[KeyNode]:
+def key_nodes(section: KeysSection, label: str) -> list[KeyNode]:
     return [n for n in nodes(section) if isinstance(n, KeyNode)
-            and n.token.info.label == TOKEN]
+            and n.token.info.label == label]
 
 
 def select(section: KeysSection, wanted: Any) -> None:
@@ -146,7 +146,7 @@ def opened(qtbot, world: dict) -> KeysSection:
 
 
 def test_the_tree_shows_the_softhsm_module_and_token_and_why_the_tpm_is_missing(
-    opened: KeysSection, softhsm: SoftHsm  # noqa: F811
+    opened: KeysSection, softhsm: SoftHsm, token: str  # noqa: F811
 ) -> None:
     modules = [n for n in nodes(opened) if isinstance(n, ModuleNode)]
     real = os.path.realpath(softhsm.module)
@@ -156,7 +156,7 @@ def test_the_tree_shows_the_softhsm_module_and_token_and_why_the_tpm_is_missing(
     assert row_text(opened, hsm, Column.Flags) == "detected"
     [tpm] = [m for m in modules if m.module.store == "tpm"]
     assert row_text(opened, tpm, Column.Flags) == f"unavailable: {NO_TPM}"
-    tok = token_node(opened)
+    tok = token_node(opened, token)
     assert row_text(opened, tok, Column.Flags).startswith("logged out, ")
     assert "login-required" in row_text(opened, tok, Column.Flags)
     select(opened, tok)
@@ -166,16 +166,16 @@ def test_the_tree_shows_the_softhsm_module_and_token_and_why_the_tpm_is_missing(
 
 
 def test_a_wrong_pin_is_shown_in_the_dialog_and_the_token_stays_logged_out(
-    qtbot, opened: KeysSection, world: dict
+    qtbot, opened: KeysSection, world: dict, token: str
 ) -> None:
-    select(opened, token_node(opened))
+    select(opened, token_node(opened, token))
     dialog = opened.ask_login()
     assert dialog is not None and dialog.pin.echoMode() == dialog.pin.EchoMode.Password
     dialog.pin.setText("999999")
     dialog.ok_button.click()
     assert dialog.pin.text() == ""  # handed over once, not kept in the field
     qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=WAIT_MS)
-    assert "wrong PIN" in dialog.error.text() and TOKEN in dialog.error.text()
+    assert "wrong PIN" in dialog.error.text() and token in dialog.error.text()
     assert dialog.isVisible() and dialog.pin.isEnabled()  # the user decides what next
     assert opened.stores == {}
     [event] = world["vault"].audit_events(action="token.login")
@@ -184,16 +184,16 @@ def test_a_wrong_pin_is_shown_in_the_dialog_and_the_token_stays_logged_out(
 
 
 def test_the_right_pin_logs_in_and_lists_keys(
-    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm  # noqa: F811
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, token: str  # noqa: F811
 ) -> None:
-    select(opened, token_node(opened))
+    select(opened, token_node(opened, token))
     dialog = opened.ask_login()
     assert dialog is not None
     dialog.pin.setText(softhsm.pin)
     dialog.ok_button.click()
     qtbot.waitUntil(lambda: opened.pin_dialog is None, timeout=WAIT_MS)  # accepted and gone
     qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
-    tok = token_node(opened)
+    tok = token_node(opened, token)
     assert token_key(tok.token.info) in opened.stores
     assert row_text(opened, tok, Column.Flags).startswith("logged in")
     assert opened.selected() == tok  # the selection survives the refresh
@@ -204,12 +204,12 @@ def test_the_right_pin_logs_in_and_lists_keys(
 
 
 def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
-    qtbot, opened: KeysSection, world: dict
+    qtbot, opened: KeysSection, world: dict, token: str
 ) -> None:
-    tok = token_node(opened)
+    tok = token_node(opened, token)
     finish(qtbot, opened.generate(tok.token.info, KeyType.EcP256, "ui-signer", b"\x51\x01"))
-    qtbot.waitUntil(lambda: opened.task is None and bool(key_nodes(opened)), timeout=WAIT_MS)
-    [key] = key_nodes(opened)
+    qtbot.waitUntil(lambda: opened.task is None and bool(key_nodes(opened, token)), timeout=WAIT_MS)
+    [key] = key_nodes(opened, token)
     assert key.key.algorithm == "EC P-256" and key.key.key_id == "5101"
     assert key.key.sensitive and not key.key.extractable and key.key.warnings == ()
     assert opened.selected() == key  # the new key is selected
@@ -224,9 +224,9 @@ def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
 
 
 def test_signing_files_writes_detached_signatures_that_verify(
-    qtbot, opened: KeysSection, world: dict, tmp_path: Path
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
 ) -> None:
-    [key] = key_nodes(opened)
+    [key] = key_nodes(opened, token)
     files = [tmp_path / "a.txt", tmp_path / "b.bin"]
     files[0].write_bytes(b"release notes\n")
     files[1].write_bytes(os.urandom(3 << 20))  # more than one read chunk
@@ -258,9 +258,9 @@ def test_signing_files_writes_detached_signatures_that_verify(
 
 
 def test_export_the_public_key_as_pem_and_verify_with_it(
-    qtbot, opened: KeysSection, tmp_path: Path
+    qtbot, opened: KeysSection, tmp_path: Path, token: str
 ) -> None:
-    [key] = key_nodes(opened)
+    [key] = key_nodes(opened, token)
     pem = tmp_path / "signer.pub.pem"
     finish(qtbot, opened.export_public(key, pem))
     loaded = serialization.load_pem_public_key(pem.read_bytes())
@@ -276,7 +276,7 @@ def test_export_the_public_key_as_pem_and_verify_with_it(
 
 
 def test_an_extractable_key_made_elsewhere_is_flagged(
-    qtbot, opened: KeysSection, softhsm: SoftHsm  # noqa: F811
+    qtbot, opened: KeysSection, softhsm: SoftHsm, token: str  # noqa: F811
 ) -> None:
     script = (
         "import sys, pkcs11\n"
@@ -290,10 +290,10 @@ def test_an_extractable_key_made_elsewhere_is_flagged(
         "    params.generate_keypair(store=True, label='leaky', id=b'\\x77',"
         " private_template={Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False})\n"
     )
-    subprocess.run([sys.executable, "-c", script, softhsm.module, TOKEN],
+    subprocess.run([sys.executable, "-c", script, softhsm.module, token],
                    input=softhsm.pin + "\n", text=True, check=True, capture_output=True)
     finish(qtbot, opened.refresh())
-    [leaky] = [k for k in key_nodes(opened) if k.key.label == "leaky"]
+    [leaky] = [k for k in key_nodes(opened, token) if k.key.label == "leaky"]
     assert leaky.key.extractable
     assert "EXTRACTABLE" in row_text(opened, leaky, Column.Flags)
     select(opened, leaky)
@@ -312,9 +312,9 @@ def test_no_provider_or_token_call_runs_on_the_gui_thread(opened: KeysSection,
 
 
 def test_locking_logs_out_of_the_token_and_clears_the_tree(
-    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm  # noqa: F811
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, token: str  # noqa: F811
 ) -> None:
-    info = token_node(opened).token.info
+    info = token_node(opened, token).token.info
     assert opened.stores
     opened.vault_locked()
     assert opened.stores == {} and opened.model.rowCount() == 0
@@ -326,7 +326,7 @@ def test_locking_logs_out_of_the_token_and_clears_the_tree(
     opened.vault_unlocked(world["vault"])
     qtbot.waitUntil(lambda: opened.task is None and opened.model.rowCount() > 0,
                     timeout=WAIT_MS)
-    assert row_text(opened, token_node(opened), Column.Flags).startswith("logged out")
+    assert row_text(opened, token_node(opened, token), Column.Flags).startswith("logged out")
 
 
 def test_adding_a_module_that_is_not_a_library_is_one_sentence(
