@@ -210,5 +210,5 @@ def availability_of(sources: SourceFactory, kind: str) -> Availability:
     try:
         return sources(kind).available()
     except Exception as e:  # noqa: BLE001 - a missing or broken backend is a reason, not a crash
-        return Availability(False, user_message(e) if isinstance(e, StrongroomError)
+        return Availability(False, str(e) if isinstance(e, StrongroomError)
                             else f"no {kind} backend here ({type(e).__name__}: {e})")

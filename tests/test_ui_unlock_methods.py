@@ -1,0 +1,484 @@
+"""Hardware unlock in the console (offscreen Qt, real vaults, real backends): the lock screen's
+methods, the PIN dialog and touch note, cancel, errors, and Settings → Unlock methods — on a file
+keyring (keyrings.alt), swtpm and the software CTAP2 authenticator."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import shiboken6
+from keyring.backends import fail
+from keyrings.alt.file import PlaintextKeyring
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from strongroom.app.errors import BackendUnavailable
+from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
+from strongroom.app.keyslots import normalize_passphrase
+from strongroom.app.unlock_methods import SlotSecretSource
+from strongroom.app.vault import Vault
+from strongroom.backends.keyring import SERVICE, KeyringSource
+from strongroom.backends.tpm import TpmSealSource
+from strongroom.ui.hw_prompts import QtPrompts, hardware_message, run_with_prompts
+from strongroom.ui.lock_screen import KEYRING_NOTE, LockScreen
+from strongroom.ui.pin_dialog import PinDialog
+from strongroom.ui.unlock_methods_model import COLUMNS, Column
+from strongroom.ui.unlock_methods_view import UnlockMethodsPanel
+from strongroom.ui.workers import Task, TaskRunner
+
+from conftest import PASSPHRASE, make_vault
+from helpers.swtpm import other_swtpm_fixture, swtpm_fixture  # noqa: F401 - session fixtures
+from helpers.ui_services import SectionServices, make_services
+
+WAIT_MS = 60_000
+LEFT = Qt.MouseButton.LeftButton
+TPM_PIN = "4711-ui-test-pin"  # distinctive, to search the logs for
+
+
+@dataclass
+class NoClipboard:
+    copied: list[bytes] = field(default_factory=list)
+
+    def copy_secret(self, value: bytes) -> None:
+        self.copied.append(value)
+
+    def clear_if_ours(self) -> None:
+        self.copied.clear()
+
+
+def sources_from(table: dict[str, SlotSecretSource]) -> Callable[[str], SlotSecretSource]:
+    """The ``sources`` factory a view takes: the test's backends; other kinds are not installed."""
+
+    def source(kind: str) -> SlotSecretSource:
+        if kind not in table:
+            raise BackendUnavailable(f"no {kind} backend in this test")
+        return table[kind]
+
+    return source
+
+
+def click(qtbot, widget: QWidget) -> None:
+    assert widget.isVisible() and widget.isEnabled(), widget.accessibleName()
+    qtbot.mouseClick(widget, LEFT)
+
+
+def finish(qtbot, task: Task | None) -> None:
+    assert task is not None
+    qtbot.waitUntil(lambda: task.done, timeout=WAIT_MS)
+
+
+@pytest.fixture
+def file_keyring(tmp_path: Path) -> PlaintextKeyring:
+    kr = PlaintextKeyring()
+    kr.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
+    return kr
+
+
+@pytest.fixture
+def runner(qtbot) -> Iterator[TaskRunner]:
+    runner = TaskRunner()
+    yield runner
+    runner.cancel_all()
+    runner.wait()
+
+
+@pytest.fixture
+def harness(qtbot, tmp_path: Path) -> Iterator[SectionServices]:
+    harness = make_services(tmp_path / "s.ini", lambda _s: NoClipboard())
+    yield harness
+    harness.services.runner.cancel_all()
+    harness.services.runner.wait()
+
+
+def lock_screen_for(qtbot, runner: TaskRunner, path: Path,
+                    sources: Callable[[str], SlotSecretSource]) -> tuple[LockScreen, Vault]:
+    vault = Vault.open(path)
+    screen = LockScreen(runner, sources=sources)
+    qtbot.addWidget(screen)
+    screen.show()
+    screen.show_vault(vault)
+    qtbot.waitUntil(lambda: screen._check is None and not runner.busy, timeout=WAIT_MS)
+    return screen, vault
+
+
+def unlock_with(qtbot, screen: LockScreen, kind: str) -> Vault:
+    with qtbot.waitSignal(screen.unlocked, timeout=WAIT_MS) as signal:
+        click(qtbot, screen.hw_buttons[kind])
+    return signal.args[0]
+
+
+def gone(dialog: QWidget) -> bool:
+    return not shiboken6.isValid(dialog) or not dialog.isVisible()
+
+
+def wait_for_pin_dialog(qtbot, prompts: QtPrompts) -> PinDialog:
+    qtbot.waitUntil(lambda: prompts.pin_dialog is not None and prompts.pin_dialog.isVisible(),
+                    timeout=WAIT_MS)
+    dialog = prompts.pin_dialog
+    assert dialog is not None
+    return dialog
+
+
+def answer_pin(qtbot, dialog: PinDialog, pin: str) -> None:
+    qtbot.keyClicks(dialog.pin, pin)
+    if dialog.new:
+        qtbot.keyClicks(dialog.confirm, pin)
+    click(qtbot, dialog.ok_button)
+
+
+# ----- lock screen -------------------------------------------------------------------------------
+
+
+def test_lock_screen_lists_the_methods_and_unlocks_with_the_keyring(
+    qtbot, runner: TaskRunner, tmp_path: Path, file_keyring, swtpm
+) -> None:
+    keyring, tpm = KeyringSource(file_keyring), TpmSealSource(swtpm.tcti)
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(keyring, label="laptop")
+        vault.add_hardware_slot(tpm, label="board TPM", options={"pcrs": []})
+    screen, locked = lock_screen_for(
+        qtbot, runner, tmp_path / "v", sources_from({"keyring": keyring, "tpm": tpm}))
+
+    items = [screen.methods.item(i).text() for i in range(screen.methods.count())]
+    assert items == ["Passphrase", "OS keyring — laptop", "TPM — board TPM"]
+    assert set(screen.hw_buttons) == {"keyring", "tpm"}  # no security key enrolled: no button
+    assert screen.hw_buttons["keyring"].text() == "Unlock with this device's keyring"
+    assert screen.hw_notes["keyring"].text() == KEYRING_NOTE
+    assert "Lower assurance" in KEYRING_NOTE
+    assert all(b.isEnabled() for b in screen.hw_buttons.values())
+
+    vault = unlock_with(qtbot, screen, "keyring")
+    assert vault is locked and vault.unlocked
+    assert vault.audit_events(action="vault.unlock")[0].details["kind"] == "keyring"
+    assert not screen.cancel_button.isVisible() and not screen.progress.isVisible()
+    vault.lock()
+
+
+def test_unavailable_methods_are_disabled_with_their_reason(
+    qtbot, runner: TaskRunner, harness: SectionServices, tmp_path: Path, file_keyring
+) -> None:
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(KeyringSource(file_keyring), label="laptop")
+    no_store = sources_from({"keyring": KeyringSource(fail.Keyring())})
+    screen, _locked = lock_screen_for(qtbot, runner, tmp_path / "v", no_store)
+    button, note = screen.hw_buttons["keyring"], screen.hw_notes["keyring"]
+    assert not button.isEnabled()
+    assert "no OS credential store is available" in button.toolTip()
+    assert note.isVisible() and "no OS credential store is available" in note.text()
+    assert screen.start_hardware("keyring") is None  # refused without a click too
+    assert screen.unlock_button.isEnabled() and screen.passphrase.isEnabled()
+
+    panel = UnlockMethodsPanel(harness.services, sources=no_store)
+    qtbot.addWidget(panel)
+    panel.show()
+    with Vault.open(tmp_path / "v") as vault:
+        vault.unlock(unlocker_for())
+        panel.vault_unlocked(vault)
+        qtbot.waitUntil(lambda: bool(panel.available), timeout=WAIT_MS)
+        assert not panel.add_keyring_button.isEnabled()
+        assert "no OS credential store" in panel.add_keyring_button.toolTip()
+        assert not panel.add_key_button.isEnabled() and not panel.add_tpm_button.isEnabled()
+        assert "no fido2 backend in this test" in panel.add_key_button.toolTip()
+        shown = panel.not_here.text()
+        assert "OS keyring: no OS credential store" in shown and "TPM: no tpm backend" in shown
+        panel.vault_locked()
+
+
+def unlocker_for(passphrase: str = PASSPHRASE):
+    from strongroom.app.keyslots import PassphraseUnlocker
+
+    return PassphraseUnlocker.from_text(passphrase)
+
+
+def test_tpm_pin_dialog_wrong_then_right(
+    qtbot, qtlog, caplog, runner: TaskRunner, tmp_path: Path, swtpm
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tpm = TpmSealSource(swtpm.tcti)
+    screen = LockScreen(runner, sources=sources_from({"tpm": tpm}))
+    qtbot.addWidget(screen)
+    screen.show()
+    # Enrolment through QtPrompts too: a new PIN, typed twice in the dialog.
+    vault = make_vault(tmp_path / "v")
+    task = run_with_prompts(
+        runner, screen.prompts, "enrol",
+        lambda c, p: vault.add_hardware_slot(tpm, label="pinned", options={"pcrs": [], "pin": True},
+                                             prompts=screen.prompts, cancel=c, on_status=p))
+    dialog = wait_for_pin_dialog(qtbot, screen.prompts)
+    assert dialog.new and dialog.confirm.isVisible()
+    assert dialog.pin.echoMode() == dialog.pin.EchoMode.Password
+    qtbot.keyClicks(dialog.pin, TPM_PIN)
+    qtbot.keyClicks(dialog.confirm, TPM_PIN + "x")
+    click(qtbot, dialog.ok_button)
+    assert dialog.isVisible() and "differ" in dialog.error.text()
+    dialog.confirm.setText(TPM_PIN)
+    click(qtbot, dialog.ok_button)
+    finish(qtbot, task)
+    vault.lock()
+
+    screen.show_vault(vault)
+    qtbot.waitUntil(lambda: screen.hw_buttons["tpm"].isEnabled(), timeout=WAIT_MS)
+    click(qtbot, screen.hw_buttons["tpm"])
+    dialog = wait_for_pin_dialog(qtbot, screen.prompts)
+    assert not dialog.new and not dialog.confirm.isVisible()
+    assert dialog.attempts.isVisible() and "attempts left" in dialog.attempts.text()
+    assert not screen.hw_buttons["tpm"].isEnabled() and screen.cancel_button.isVisible()
+    answer_pin(qtbot, dialog, "not-the-pin")
+    qtbot.waitUntil(lambda: "Wrong PIN" in screen.status.text(), timeout=WAIT_MS)
+    assert "attempts left" in screen.status.text() and screen.status.text().endswith(".")
+    assert not vault.unlocked and screen.hw_buttons["tpm"].isEnabled()
+
+    with qtbot.waitSignal(screen.unlocked, timeout=WAIT_MS):
+        click(qtbot, screen.hw_buttons["tpm"])
+        answer_pin(qtbot, wait_for_pin_dialog(qtbot, screen.prompts), TPM_PIN)
+    assert vault.unlocked and screen.prompts.pin_dialog is None
+    vault.lock()
+    for text in [caplog.text, *(r.message for r in qtlog.records)]:
+        assert TPM_PIN not in text
+
+
+def test_cancel_while_the_pin_is_asked_leaves_the_vault_locked(
+    qtbot, runner: TaskRunner, tmp_path: Path, swtpm
+) -> None:
+    tpm = TpmSealSource(swtpm.tcti)
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(tpm, label="pinned", options={"pcrs": [], "pin": True},
+                                prompts=_FixedPin(TPM_PIN))
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"tpm": tpm}))
+    click(qtbot, screen.hw_buttons["tpm"])
+    dialog = wait_for_pin_dialog(qtbot, screen.prompts)
+    click(qtbot, screen.cancel_button)  # the lock screen's Cancel, not the dialog's
+    qtbot.waitUntil(lambda: screen.status.text() == "Unlock cancelled.", timeout=WAIT_MS)
+    assert gone(dialog) and screen.prompts.pin_dialog is None
+    assert not vault.unlocked and not runner.busy
+    assert screen.hw_buttons["tpm"].isEnabled() and screen.passphrase.isEnabled()
+
+    # The dialog's own Cancel is the same: nothing unlocked, nothing shown as an error.
+    click(qtbot, screen.hw_buttons["tpm"])
+    click(qtbot, wait_for_pin_dialog(qtbot, screen.prompts).cancel_button)
+    qtbot.waitUntil(lambda: screen.status.text() == "Unlock cancelled.", timeout=WAIT_MS)
+    assert not vault.unlocked
+
+    # The screen is still usable: the passphrase opens the vault.
+    with qtbot.waitSignal(screen.unlocked, timeout=WAIT_MS):
+        qtbot.keyClicks(screen.passphrase, PASSPHRASE)
+        click(qtbot, screen.unlock_button)
+    assert vault.unlocked
+    vault.lock()
+
+
+@dataclass
+class _FixedPin:
+    """Prompts for set-up outside the UI: always the same PIN, never a touch."""
+
+    pin: str
+
+    def prompt_touch(self, device: str) -> None:
+        raise AssertionError("no touch expected")
+
+    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
+        return self.pin
+
+
+def test_another_tpm_is_refused_in_one_sentence(
+    qtbot, runner: TaskRunner, tmp_path: Path, swtpm, other_swtpm
+) -> None:
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(TpmSealSource(swtpm.tcti), label="board", options={"pcrs": []})
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v",
+                                    sources_from({"tpm": TpmSealSource(other_swtpm.tcti)}))
+    click(qtbot, screen.hw_buttons["tpm"])
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    text = screen.status.text()
+    assert text.startswith("TPM keyslot board was sealed to another TPM") and text.endswith(".")
+    assert "\n" not in text and not vault.unlocked
+
+
+def test_a_two_factor_slot_needs_the_passphrase_typed_first(
+    qtbot, runner: TaskRunner, tmp_path: Path, swtpm
+) -> None:
+    tpm = TpmSealSource(swtpm.tcti)
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(tpm, label="2fa", options={"pcrs": []},
+                                passphrase=normalize_passphrase(PASSPHRASE))
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"tpm": tpm}))
+    assert "passphrase" in screen.hw_notes["tpm"].text()
+    assert "(+ passphrase)" in screen.methods.item(1).text()
+    assert screen.start_hardware("tpm") is None
+    assert "also needs the vault's passphrase" in screen.status.text()
+    qtbot.keyClicks(screen.passphrase, PASSPHRASE)
+    vault = unlock_with(qtbot, screen, "tpm")
+    assert vault.unlocked and screen.passphrase.text() == ""
+    assert vault.audit_events(action="vault.unlock")[0].details["kind"] == "tpm"
+    vault.lock()
+
+
+def test_an_emptied_keyring_entry_is_one_sentence(
+    qtbot, runner: TaskRunner, tmp_path: Path, file_keyring
+) -> None:
+    keyring = KeyringSource(file_keyring)
+    with make_vault(tmp_path / "v") as vault:
+        slot = vault.add_hardware_slot(keyring, label="laptop")
+    file_keyring.delete_password(SERVICE, slot.params["entry"])
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v",
+                                    sources_from({"keyring": keyring}))
+    click(qtbot, screen.hw_buttons["keyring"])
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    assert screen.status.text() == (
+        "This device's credential store holds no key for this vault (forgotten, or another "
+        "device or user).")
+    assert not vault.unlocked
+
+
+# ----- the prompts on their own ------------------------------------------------------------------
+
+
+def test_request_pin_refuses_the_gui_thread(qtbot) -> None:
+    host = QWidget()
+    qtbot.addWidget(host)
+    prompts = QtPrompts(host)
+    prompts.begin()
+    with pytest.raises(RuntimeError, match="worker"):
+        prompts.request_pin("key", 3)
+
+
+def test_hardware_messages_add_what_the_error_carries() -> None:
+    from strongroom.app.errors import DeviceNotFound, PinBlocked, UserCancelled, WrongPin
+
+    assert hardware_message(UserCancelled()) == ""
+    assert hardware_message(WrongPin("wrong PIN for the key", 2)) == (
+        "Wrong PIN for the key; 2 attempts left.")
+    assert hardware_message(WrongPin("wrong PIN; 1 attempts left", 1)).count("left") == 1
+    assert "must be reset" in hardware_message(PinBlocked("the key blocked its PIN"))
+    found = hardware_message(DeviceNotFound("no security key found", hint="add the udev rule"))
+    assert found == "No security key found; add the udev rule."
+
+
+# ----- Settings → Unlock methods ---------------------------------------------------------------
+
+
+def rows(panel: UnlockMethodsPanel, column: Column) -> list[str]:
+    c = COLUMNS.index(column)
+    return [panel.model.index(r, c).data() for r in range(panel.model.rowCount())]
+
+
+@pytest.fixture
+def panel_on(qtbot, harness: SectionServices, tmp_path: Path, file_keyring, swtpm):
+    keyring, tpm = KeyringSource(file_keyring), TpmSealSource(swtpm.tcti)
+    panel = UnlockMethodsPanel(harness.services,
+                               sources=sources_from({"keyring": keyring, "tpm": tpm}))
+    qtbot.addWidget(panel)
+    panel.show()
+    vault = make_vault(tmp_path / "v")
+    panel.vault_unlocked(vault)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1 and bool(panel.available),
+                    timeout=WAIT_MS)
+    yield panel, vault
+    panel.vault_locked()
+    harness.services.runner.wait()
+    vault.lock()
+
+
+def test_settings_add_test_rename_remove_round_trip(
+    qtbot, panel_on, harness: SectionServices, file_keyring
+) -> None:
+    panel, vault = panel_on
+    assert rows(panel, Column.Kind) == ["Passphrase"]
+    assert panel.add_keyring_button.isEnabled() and panel.add_tpm_button.isEnabled()
+    assert "lower assurance" in panel.add_keyring_button.text()
+    assert not panel.test_button.isEnabled()  # nothing selected
+
+    task = panel.remember_device("laptop")
+    assert not panel.add_tpm_button.isEnabled() and panel.cancel_button.isVisible()
+    finish(qtbot, task)
+    assert rows(panel, Column.Label) == [vault.header.slots[0].label, "laptop"]
+    assert rows(panel, Column.Kind)[1] == "OS keyring"
+    assert rows(panel, Column.Assurance)[1].startswith("lower assurance")
+    assert rows(panel, Column.LastTested) == ["never", "never"]
+    assert "OS keyring slot opens the vault" in panel.warnings.text()
+    keyring_slot = vault.header.slots[1]
+    entry = keyring_slot.params["entry"]
+    assert file_keyring.get_password(SERVICE, entry) is not None
+
+    finish(qtbot, panel.add_tpm(" board TPM ", pcrs=[]))
+    assert rows(panel, Column.Label)[2] == "board TPM"
+    tpm_id = vault.header.slots[2].id
+
+    panel.table.selectRow(1)
+    assert panel.selected() == keyring_slot and panel.test_button.isEnabled()
+    finish(qtbot, panel.test_slot(keyring_slot.id))
+    assert harness.statuses[-1] == "“laptop” opens the vault."
+    assert rows(panel, Column.LastTested)[1] != "never"
+    assert vault.audit_events(action="keyslot.test")[0].target == keyring_slot.id
+
+    finish(qtbot, panel.rename_slot(tpm_id, "desk TPM"))
+    assert rows(panel, Column.Label)[2] == "desk TPM"
+    assert vault.header.slot(tpm_id).label == "desk TPM"
+
+    finish(qtbot, panel.remove_slot(keyring_slot.id))
+    assert rows(panel, Column.Label) == [vault.header.slots[0].label, "desk TPM"]
+    assert file_keyring.get_password(SERVICE, entry) is None  # forgotten in the keyring
+    assert "OS keyring" not in panel.warnings.text()
+    assert harness.errors == []
+    actions = [e.action for e in vault.audit_events() if e.action.startswith("keyslot.")]
+    assert sorted(actions) == sorted(["keyslot.add", "keyslot.add", "keyslot.test",
+                                      "keyslot.rename", "keyslot.remove"])
+
+
+def test_removing_the_last_slot_is_refused_with_the_vaults_message(
+    qtbot, panel_on, harness: SectionServices
+) -> None:
+    panel, vault = panel_on
+    only = vault.header.slots[0]
+    assert only.kind == PASSPHRASE_KIND
+    finish(qtbot, panel.remove_slot(only.id))
+    message = "This is the vault's only keyslot; add another before removing it."
+    assert harness.errors == [message]
+    assert panel.result.text() == message
+    assert rows(panel, Column.Kind) == ["Passphrase"] and vault.header.slots == (only,)
+
+
+def test_testing_a_passphrase_slot_with_the_wrong_one_fails_in_words(
+    qtbot, panel_on, harness: SectionServices
+) -> None:
+    panel, vault = panel_on
+    finish(qtbot, panel.test_slot(vault.header.slots[0].id, "not it at all"))
+    assert len(harness.errors) == 1 and "did not open" in harness.errors[0]
+    finish(qtbot, panel.test_slot(vault.header.slots[0].id, PASSPHRASE))
+    assert harness.statuses[-1].endswith("opens the vault.")
+
+
+def test_tpm_enrolment_with_a_pin_asks_in_the_dialog_and_can_be_cancelled(
+    qtbot, panel_on, harness: SectionServices
+) -> None:
+    panel, vault = panel_on
+    task = panel.add_tpm("pinned", pcrs=[], pin=True)
+    dialog = wait_for_pin_dialog(qtbot, panel.prompts)
+    assert dialog.new
+    click(qtbot, panel.cancel_button)
+    finish(qtbot, task)
+    assert gone(dialog)
+    assert harness.statuses[-1] == "Sealing a key to the TPM was cancelled."
+    assert len(vault.header.slots) == 1 and harness.errors == []
+
+    task = panel.add_tpm("pinned", pcrs=[], pin=True)
+    answer_pin(qtbot, wait_for_pin_dialog(qtbot, panel.prompts), TPM_PIN)
+    finish(qtbot, task)
+    assert rows(panel, Column.Label)[1] == "pinned"
+    assert vault.header.slots[1].params["pin"] is True
+
+
+def test_lock_empties_the_panel(qtbot, panel_on) -> None:
+    panel, _vault = panel_on
+    panel.vault_locked()
+    assert panel.model.rowCount() == 0 and panel.vault is None
+    assert not any(b.isEnabled() for b in (panel.add_keyring_button, panel.test_button))
+    assert panel.remember_device() is None
