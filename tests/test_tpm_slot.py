@@ -214,6 +214,25 @@ def test_blob_sealed_by_another_tpm_is_refused(swtpm, other_swtpm):
     assert open_handles(swtpm.tcti) == NOTHING_LOADED
 
 
+def test_pin_slot_of_another_tpm_is_refused_without_asking_for_the_pin(swtpm, other_swtpm):
+    theirs = enrol(TpmSealSource(other_swtpm.tcti), {"pcrs": [], "pin": True},
+                   prompts=PinPrompts(["1111"]))
+    never_asked = PinPrompts(["1111"])
+    with pytest.raises(WrongDevice, match="sealed to another TPM"):
+        recover(TpmSealSource(swtpm.tcti), SlotRef("s", "", theirs.params), prompts=never_asked)
+    assert never_asked.asked == []
+
+
+def test_a_slot_without_pin_is_tried_before_one_that_prompts(swtpm):
+    src = TpmSealSource(swtpm.tcti)
+    with_pin = enrol(src, {"pcrs": [], "pin": True}, prompts=PinPrompts(["1111"]))
+    without = enrol(src, {"pcrs": []})
+    never_asked = PinPrompts([])
+    found = recover(src, SlotRef("pin", "", with_pin.params), SlotRef("plain", "", without.params),
+                    prompts=never_asked)
+    assert found == ("plain", without.secret) and never_asked.asked == []
+
+
 def test_recover_picks_the_slot_this_tpm_opens(swtpm, other_swtpm):
     theirs = enrol(TpmSealSource(other_swtpm.tcti), {"pcrs": []})
     src = TpmSealSource(swtpm.tcti)

@@ -316,6 +316,18 @@ def srk_name(ctx: ESAPI) -> bytes:
         return srk.name
 
 
+def srk_names(ctx: ESAPI) -> set[bytes]:
+    """Names of the storage keys this TPM can be a parent with (persistent and created)."""
+    names = {srk_name(ctx)}
+    if SRK_PERSISTENT in handles(ctx, TPM2_HC.PERSISTENT_FIRST):
+        handle, *_ = ctx.create_primary(None, srk_template(), ESYS_TR.OWNER)
+        try:
+            names.add(_name(ctx, handle))
+        finally:
+            ctx.flush_context(handle)
+    return names
+
+
 def load_key(ctx: ESAPI, blob: Sealed) -> ESYS_TR:
     """Load a signing key and return its handle (the caller flushes it); the SRK is gone again."""
     with storage_key(ctx, blob.srk_name) as srk:

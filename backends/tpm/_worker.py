@@ -60,12 +60,16 @@ class TpmWorker:
         self._ctx: Any = None
         self._holders = 0
         self._lock = threading.Lock()
+        self._thread: int | None = None
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(ctx, *args)`` on the worker thread and return its result (or raise)."""
+        if threading.get_ident() == self._thread:  # already on it: waiting would deadlock
+            return self._run(fn, args)
         return self._executor.submit(self._run, fn, args).result()
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        self._thread = threading.get_ident()
         ctx = self._context()
         try:
             return fn(ctx, *args)

@@ -128,10 +128,7 @@ class TpmSealSource:
         _check_cancel(cancel)
         _status(on_status, "Sealing a new key to the TPM")
         secret = secrets.token_bytes(SECRET_BYTES)
-        try:
-            sealed = self._worker.call(tss.seal, secret, pcrs, pin)
-        except tss.TSS2_Exception as e:
-            raise HardwareError(f"the TPM could not seal a new key ({e})") from e
+        sealed = self._call(tss, "seal a new key", tss.seal, secret, pcrs, pin)
         params = {
             "public": b64e(sealed.public),
             "private": b64e(sealed.private),
@@ -153,7 +150,9 @@ class TpmSealSource:
     ) -> tuple[str, bytes]:
         tss = library()
         failures: list[tuple[AuthenticationFailed, BaseException | None]] = []
-        for slot in slots:
+        ours = self._call(tss, "identify itself", tss.srk_names)
+        # Slots without a PIN first: no prompt when one of them opens.
+        for slot in sorted(slots, key=lambda s: bool(s.params.get("pin", False))):
             _check_cancel(cancel)
             name = slot.label or slot.id
             try:
@@ -170,9 +169,12 @@ class TpmSealSource:
             if bank != tss.PCR_BANK:
                 failures.append((WrongDevice(f"TPM keyslot {name} uses PCR bank {bank}"), None))
                 continue
+            if sealed.srk_name not in ours:  # told before any PIN is asked for
+                failures.append((_other_tpm(name), None))
+                continue
             pin = None
             if has_pin:
-                retries, locked = self._worker.call(tss.da_retries)
+                retries, locked = self._call(tss, "report its PIN counter", tss.da_retries)
                 if locked:
                     raise _lockout()
                 pin = _ask_pin(prompts, retries, new=False)
@@ -201,6 +203,13 @@ class TpmSealSource:
         failures.sort(key=lambda f: not isinstance(f[0], PcrStateChanged))
         err, cause = failures[0]
         raise err from cause
+
+    def _call(self, tss: Any, what: str, fn: Any, *args: Any) -> Any:
+        """``fn`` on the TPM worker; a TPM error becomes HardwareError saying ``what`` failed."""
+        try:
+            return self._worker.call(fn, *args)
+        except tss.TSS2_Exception as e:
+            raise HardwareError(f"the TPM could not {what} ({e})") from e
 
     def _unseal_error(self, tss: Any, e: Any, name: str, pcrs: list[int]) -> HardwareError | \
             AuthenticationFailed:
