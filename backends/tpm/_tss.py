@@ -47,8 +47,6 @@ from tpm2_pytss.types import (
     TPMT_TK_HASHCHECK,
 )
 
-__all__ = ["ESAPI", "TSS2_Exception"]
-
 # The well-known persistent handle of a provisioned storage root key (TCG provisioning guidance).
 SRK_PERSISTENT = 0x81000001
 PCR_BANK = "sha256"
@@ -78,6 +76,7 @@ RC_PCR_CHANGED = int(TPM2_RC.PCR_CHANGED)
 
 
 def open_context(tcti: str) -> ESAPI:
+    """An ESAPI context on ``tcti`` (e.g. "device:/dev/tpmrm0", "swtpm:path=/run/swtpm.sock")."""
     return ESAPI(tcti)
 
 
