@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import pkcs11
@@ -45,7 +44,7 @@ from . import _keys
 from ._errors import rv_error, translate
 from ._module import STORE, LoadedModule, loaded
 from ._native import CKR_OK, CKR_USER_ALREADY_LOGGED_IN
-from ._worker import assert_on_worker, worker_for
+from ._worker import Call, assert_on_worker, worker_for
 
 T = TypeVar("T")
 
@@ -160,7 +159,7 @@ class Pkcs11KeyStore:
     def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         return self._worker.run(self._guarded, what, fn, *args)
 
-    def _submit(self, what: str, fn: Callable[..., T], *args: Any) -> Future[T]:
+    def _submit(self, what: str, fn: Callable[..., T], *args: Any) -> Call:
         return self._worker.submit(self._guarded, what, fn, *args)
 
     # ----- KeyStore port ------------------------------------------------------------------
@@ -229,7 +228,7 @@ class Pkcs11KeyStore:
     ) -> Iterator[bytes]:
         done = 0
 
-        def next_chunk() -> Future[list[bytes]] | None:
+        def next_chunk() -> Call | None:
             chunk = [_token_input(plan, data, prehashed) for _, data in zip(range(CHUNK), items,
                                                                               strict=False)]
             if not chunk:

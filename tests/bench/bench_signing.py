@@ -1,0 +1,179 @@
+"""PKCS#11 signing benchmark on a private SoftHSM2 (not a test: prints figures and ratios).
+
+    .venv/bin/python tests/bench/bench_signing.py                 # 1,000 digests, 1,000 files
+    .venv/bin/python tests/bench/bench_signing.py --files 200     # fewer pkcs11-tool runs
+
+(1) Throughput of 1,000 SHA-256 digests signed by Strongroom's KeyStore.sign and sign_many
+against a raw python-pkcs11 loop on the same SoftHSM2 key (goal: ≥ 0.9× the raw rate).
+(2) Batch-signing small files: Strongroom against a shell loop of ``pkcs11-tool --sign``, one
+process per file (goal: ≥ 50×). Strongroom runs ``strongroom keys sign … --pin-fd`` once when
+that CLI exists (app/cli_keys.py); until then it times KeyStore.sign_many over the files' bytes
+in this process and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PIN = "246810"
+SO_PIN = "13572468"
+LABEL = "bench"
+
+
+def setup_softhsm(base: Path) -> str:
+    """Private SoftHSM2 config and token; must run before the library is loaded."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from helpers.softhsm import softhsm_module, write_conf
+
+    module = softhsm_module()
+    if module is None:
+        raise SystemExit("SoftHSM2 is not installed")
+    tokens = base / "tokens"
+    tokens.mkdir()
+    write_conf(base / "softhsm2.conf", tokens)
+    os.environ["SOFTHSM2_CONF"] = str(base / "softhsm2.conf")
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", LABEL,
+                    "--so-pin", SO_PIN, "--pin", PIN], check=True, capture_output=True)
+    return module
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def best_of(n: int, fn: Callable[[], object]) -> float:
+    return min(timed(fn) for _ in range(n))
+
+
+def bench_digests(store, key, module: str, count: int, algorithm) -> None:
+    from pkcs11 import Attribute, Mechanism, ObjectClass
+
+    from strongroom.backends.pkcs11._module import loaded
+    from strongroom.backends.pkcs11._worker import worker_for
+
+    digests = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(count)]
+    mechanism = {"ecdsa-sha256": (Mechanism.ECDSA, None),
+                 "rsa-pss-sha256": (Mechanism.RSA_PKCS_PSS, (Mechanism.SHA256, 0x2, 32))}[
+        algorithm.value]
+    slot = store.token().slot
+
+    def raw_loop() -> None:
+        # the raw python-pkcs11 loop, run on the module's worker in one go (one thread hop)
+        def work() -> None:
+            session = loaded(module).slot(slot).get_token().open()
+            try:
+                priv = next(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                                                 Attribute.ID: bytes.fromhex(key.key_id)}))
+                for d in digests:
+                    priv.sign(d, mechanism=mechanism[0], mechanism_param=mechanism[1])
+            finally:
+                session.close()
+        worker_for(module).run(work)
+
+    def one_by_one() -> None:
+        for d in digests:
+            store.sign(key, d, algorithm, prehashed=True)
+
+    def many() -> None:
+        for _ in store.sign_many(key, digests, algorithm, prehashed=True):
+            pass
+
+    raw = best_of(3, raw_loop)
+    single = best_of(3, one_by_one)
+    batch = best_of(3, many)
+    print(f"  {key.algorithm:9} raw python-pkcs11 loop: {count / raw:8.0f}/s")
+    print(f"  {key.algorithm:9} KeyStore.sign:          {count / single:8.0f}/s  "
+          f"ratio {raw / single:4.2f}x (goal >= 0.9x)")
+    print(f"  {key.algorithm:9} KeyStore.sign_many:     {count / batch:8.0f}/s  "
+          f"ratio {raw / batch:4.2f}x (goal >= 0.9x)")
+
+
+def bench_files(store, key, module: str, files: list[Path], out: Path) -> None:
+    from strongroom.app.signing import SignAlgorithm
+
+    n = len(files)
+    cli = Path(__file__).resolve().parents[2] / "app" / "cli_keys.py"
+    tool = shutil.which("pkcs11-tool")
+    if tool is None:
+        print("  pkcs11-tool missing: no shell-loop baseline")
+        return
+    script = (
+        'for f in "$@"; do openssl dgst -sha256 -binary "$f" > "$f.dgst" && '
+        f'"{tool}" --module "{module}" --token-label {LABEL} --login --pin "$PIN" --sign '
+        f'--id {key.key_id} -m ECDSA --signature-format openssl --input-file "$f.dgst" '
+        '--output-file "$f.tool.sig" >/dev/null 2>&1 || exit 1; done'
+    )
+    env = {**os.environ, "PIN": PIN}
+    shell = timed(lambda: subprocess.run(["bash", "-c", script, "bench", *map(str, files)],
+                                         env=env, check=True))
+    print(f"  shell loop of pkcs11-tool --sign: {n} files in {shell:6.2f} s "
+          f"({n / shell:6.0f} files/s)")
+    if cli.exists():
+        read_end, write_end = os.pipe()
+        os.write(write_end, PIN.encode() + b"\n")
+        os.close(write_end)
+        cmd = [sys.executable, "-m", "strongroom", "keys", "sign", "--module", module,
+               "--token", LABEL, "--key", key.label, "--in", *map(str, files),
+               "--out-dir", str(out), "--pin-fd", str(read_end)]
+        ours = timed(lambda: subprocess.run(cmd, pass_fds=(read_end,), check=True,
+                                            capture_output=True))
+        os.close(read_end)
+        how = "strongroom keys sign (one process, CLI)"
+    else:
+        def sign_files() -> None:
+            for f, sig in zip(files, store.sign_many(key, (f.read_bytes() for f in files),
+                                                     SignAlgorithm.EcdsaSha256), strict=True):
+                (out / (f.name + ".sig")).write_bytes(sig)
+        ours = timed(sign_files)
+        how = "KeyStore.sign_many in-process (app/cli_keys.py not present yet)"
+    print(f"  {how}: {n} files in {ours:6.3f} s ({n / ours:6.0f} files/s)  "
+          f"ratio {shell / ours:5.0f}x (goal >= 50x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digests", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        module = setup_softhsm(base)
+        from strongroom.app.signing import KeyType, SignAlgorithm
+        from strongroom.backends.pkcs11 import provider
+
+        p11 = provider()
+        token = next(t for t in p11.tokens(module) if t.label == LABEL)
+        store = p11.open(token, PIN)
+        try:
+            ec_key = store.generate("bench-ec", KeyType.EcP256)
+            rsa_key = store.generate("bench-rsa", KeyType.Rsa3072)
+            print(f"(1) {args.digests} SHA-256 digests on SoftHSM2 ({module})")
+            bench_digests(store, ec_key, module, args.digests, SignAlgorithm.EcdsaSha256)
+            bench_digests(store, rsa_key, module, args.digests, SignAlgorithm.RsaPssSha256)
+            files_dir, out = base / "files", base / "sigs"
+            files_dir.mkdir()
+            out.mkdir()
+            files = []
+            for i in range(args.files):
+                f = files_dir / f"file-{i:05}.txt"
+                f.write_bytes(f"small file {i}\n".encode() * 8)
+                files.append(f)
+            print(f"(2) batch-signing {args.files} small files, EC P-256")
+            bench_files(store, ec_key, module, files, out)
+        finally:
+            store.close()
+
+
+if __name__ == "__main__":
+    main()
