@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from PySide6.QtWidgets import QAbstractButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox, QWidget
 
 from strongroom.app.errors import BackendUnavailable
 from strongroom.app.signing import KeyType, SignAlgorithm
@@ -273,6 +274,102 @@ def test_export_the_public_key_as_pem_and_verify_with_it(
     finish(qtbot, opened.verify(data, tmp_path / "m.txt.sig", SignAlgorithm.EcdsaSha256,
                                 pem=pem))
     assert opened.last_verdict is not None and opened.last_verdict[0]
+
+
+def test_the_sign_dialog_signs_beside_each_file(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
+) -> None:
+    [key] = key_nodes(opened, token)
+    select(opened, key)
+    assert opened.sign_button.isEnabled()
+    dialog = opened.ask_sign()
+    assert dialog is not None
+    assert [dialog.algorithm.itemText(i) for i in range(dialog.algorithm.count())] == [
+        "ecdsa-sha256", "ecdsa-sha384"]
+    dialog.algorithm.setCurrentIndex(1)
+    assert dialog.chosen_algorithm() is SignAlgorithm.EcdsaSha384
+    files = [tmp_path / f"f{i}.txt" for i in range(3)]
+    for f in files:
+        f.write_text(f.name)
+    dialog.add_files([str(f) for f in files] + [str(files[0])])  # a repeat is listed once
+    assert dialog.paths() == files
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    ok.click()
+    qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    assert world["harness"].errors == []
+    assert opened.last_signed is not None and len(opened.last_signed) == 3
+    public = serialization.load_der_public_key(key.key.public_key)
+    for f in files:
+        public.verify(Path(f"{f}.sig").read_bytes(), f.read_bytes(), ec.ECDSA(hashes.SHA384()))
+    assert world["harness"].statuses[-1].startswith("Signed 3 file(s) with ui-signer")
+
+
+def test_cancel_stops_signing_after_the_file_in_hand(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
+) -> None:
+    [key] = key_nodes(opened, token)
+    files = [tmp_path / f"c{i}.txt" for i in range(4)]
+    for f in files:
+        f.write_text(f.name)
+    handed: dict[str, Task] = {}
+    ready = threading.Event()
+
+    def press_cancel(done: int, _total: int) -> None:  # on the worker, as file 1 is written
+        if done == 1:
+            assert ready.wait(WAIT_MS / 1000)
+            handed["task"].cancel()
+
+    opened.file_progress.connect(press_cancel, Qt.ConnectionType.DirectConnection)
+    try:
+        handed["task"] = opened.sign_files(key, files)
+        ready.set()
+        finish(qtbot, handed["task"])
+    finally:
+        opened.file_progress.disconnect(press_cancel)
+    assert [f.name for f in files if Path(f"{f}.sig").exists()] == ["c0.txt"]
+    assert world["harness"].statuses[-1].startswith("Signing cancelled after 1 of 4 files")
+    assert len(world["vault"].audit_events(action="key.sign", target="c0.txt")) == 1
+    assert world["vault"].audit_events(action="key.sign", target="c1.txt") == []
+
+
+def test_the_verify_dialog_says_valid_or_not(
+    qtbot, opened: KeysSection, tmp_path: Path, token: str
+) -> None:
+    [key] = key_nodes(opened, token)
+    data = tmp_path / "v.txt"
+    data.write_text("verify me")
+    finish(qtbot, opened.sign_files(key, [data]))
+    select(opened, key)
+    dialog = opened.ask_verify()
+    assert dialog.use_key.isChecked()
+    dialog.file[0].setText(str(data))
+    dialog.signature[0].setText(f"{data}.sig")
+    dialog.verify_button.click()
+    qtbot.waitUntil(lambda: dialog.result.text().startswith(("✔", "✘")), timeout=WAIT_MS)
+    assert dialog.result.text().startswith("✔ Valid") and dialog.result.property("role") == "ok"
+    Path(f"{data}.sig").write_bytes(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    dialog.verify_button.click()
+    qtbot.waitUntil(lambda: "Not valid" in dialog.result.text(), timeout=WAIT_MS)
+    assert dialog.result.property("role") == "error"
+    dialog.reject()
+
+
+def test_the_generate_dialog_refuses_an_id_that_is_not_hex(
+    opened: KeysSection, token: str
+) -> None:
+    select(opened, token_node(opened, token))
+    dialog = opened.ask_generate()
+    assert dialog is not None
+    assert [KeyType(dialog.key_type.itemData(i)) for i in range(dialog.key_type.count())] == [
+        KeyType.EcP256, KeyType.EcP384, KeyType.Ed25519, KeyType.Rsa3072, KeyType.Rsa4096]
+    dialog.label.setText("x")
+    dialog.key_id.setText("zz")
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+    assert dialog.isVisible() and "hexadecimal" in dialog.error.text()
+    dialog.key_id.setText("0a:1b")
+    kind, label, key_id = dialog.values()
+    assert kind is KeyType.EcP256 and (label, key_id) == ("x", b"\x0a\x1b")
+    dialog.reject()
 
 
 def test_an_extractable_key_made_elsewhere_is_flagged(

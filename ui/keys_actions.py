@@ -35,6 +35,7 @@ class KeyActions(_Base):
 
     dialogs: list[QDialog]
     last_verdict: tuple[bool, str] | None = None
+    last_signed: list[ops.Signed] | None = None
 
     def close_dialogs(self) -> None:
         for dialog in getattr(self, "dialogs", []):
@@ -109,7 +110,7 @@ class KeyActions(_Base):
             return None
         dialog = SignDialog(node.key, ops.algorithms_for(node.key.algorithm), self)
         dialog.accepted.connect(lambda: self.sign_files(
-            node, dialog.paths(), dialog.algorithm.currentData(), dialog.out_dir()))
+            node, dialog.paths(), dialog.chosen_algorithm(), dialog.out_dir()))
         self._keep(dialog)
         return dialog
 
@@ -132,6 +133,12 @@ class KeyActions(_Base):
                 vault, s, key, paths, algorithm, out_dir, cancel, emit))()
 
         def done(signed: list[ops.Signed]) -> None:
+            self.last_signed = signed
+            if len(signed) < len(paths):
+                self.services.status(
+                    f"Signing cancelled after {len(signed)} of {len(paths)} files; the "
+                    "signatures made before the cancel were written and recorded.")
+                return
             names = ", ".join(s.signature.name for s in signed[:3])
             more = f" and {len(signed) - 3} more" if len(signed) > 3 else ""
             self.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
@@ -157,7 +164,7 @@ class KeyActions(_Base):
             return
         use_key = dialog.use_key.isChecked() and dialog.key is not None
         dialog.show_result(None, "Checking…")
-        self.verify(Path(file), Path(sig), dialog.algorithm.currentData(),
+        self.verify(Path(file), Path(sig), dialog.chosen_algorithm(),
                     key=dialog.key if use_key else None, pem=None if use_key else Path(pem),
                     report=dialog.show_result)
 

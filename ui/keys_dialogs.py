@@ -155,7 +155,8 @@ class GenerateDialog(QDialog):
     def values(self) -> tuple[KeyType, str, bytes | None]:
         """(type, label, id); raises ValueError for an id that is not hex."""
         text = self.key_id.text().strip().replace(":", "").replace(" ", "")
-        return (self.key_type.currentData(), self.label.text().strip(),
+        # Qt hands a StrEnum back as its str value.
+        return (KeyType(self.key_type.currentData()), self.label.text().strip(),
                 bytes.fromhex(text) if text else None)
 
     def _check(self) -> None:
@@ -218,9 +219,15 @@ class SignDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(box)
 
+    def chosen_algorithm(self) -> SignAlgorithm:
+        return SignAlgorithm(self.algorithm.currentData())
+
     def add_files(self, paths: list[str]) -> None:
         present = set(self.paths())
-        self.files.addItems([p for p in paths if Path(p) not in present])
+        for path in paths:
+            if Path(path) not in present:
+                present.add(Path(path))
+                self.files.addItem(str(Path(path)))
 
     def paths(self) -> list[Path]:
         return [Path(self.files.item(i).text()) for i in range(self.files.count())]
@@ -307,6 +314,9 @@ class VerifyDialog(QDialog):
             edit.setText(path)
             if edit is self.file[0] and not self.signature[0].text():
                 self.signature[0].setText(path + ".sig")
+
+    def chosen_algorithm(self) -> SignAlgorithm:
+        return SignAlgorithm(self.algorithm.currentData())
 
     def show_result(self, ok: bool | None, text: str) -> None:
         self.result.setText(text)

@@ -21,7 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from strongroom.app.audit import Outcome
-from strongroom.app.errors import NotFound, StorageError, Unsupported, UsageError
+from strongroom.app.errors import (
+    NotFound,
+    StorageError,
+    Unsupported,
+    UsageError,
+    UserCancelled,
+)
 from strongroom.app.fsutil import atomic_write
 from strongroom.app.signing import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
 from strongroom.app.vault import Vault
@@ -124,7 +130,9 @@ class Signed:
 def sign_files(vault: Vault, store: KeyStore, key: KeyInfo, files: Sequence[Path],
                algorithm: SignAlgorithm, out_dir: Path | None, cancel: threading.Event,
                on_file: FileProgress) -> list[Signed]:
-    """Detached signatures (``<file>.sig``) for ``files`` in one token session, each audited."""
+    """Detached signatures (``<file>.sig``) for ``files`` in one token session, each audited.
+
+    A cancel stops after the file being written; the files signed until then are returned."""
     hash_name = HASH_OF.get(algorithm)
     if hash_name is None and algorithm is not SignAlgorithm.Ed25519:
         raise Unsupported(f"cannot sign files with {algorithm.value}")
@@ -140,14 +148,24 @@ def sign_files(vault: Vault, store: KeyStore, key: KeyInfo, files: Sequence[Path
     done: list[Signed] = []
     signatures = store.sign_many(key, items(), algorithm, prehashed=hash_name is not None,
                                  cancel=cancel, on_progress=None)
-    for i, signature in enumerate(signatures):
-        source = files[i]
-        dest = signature_path(source, out_dir)
-        write_public(dest, signature)
-        record_or_undo(vault, "key.sign", source.name, audit_details(
-            token, key, algorithm=algorithm.value, sha256=sums[i], signature=dest.name), [dest])
-        done.append(Signed(source, dest, sums[i]))
-        on_file(i + 1, len(files))
+    try:
+        for i, signature in enumerate(signatures):
+            source = files[i]
+            dest = signature_path(source, out_dir)
+            write_public(dest, signature)
+            record_or_undo(vault, "key.sign", source.name, audit_details(
+                token, key, algorithm=algorithm.value, sha256=sums[i], signature=dest.name),
+                [dest])
+            done.append(Signed(source, dest, sums[i]))
+            on_file(i + 1, len(files))
+            if cancel.is_set():
+                break
+    except UserCancelled:
+        pass  # what was signed before the cancel stays, written and recorded
+    finally:
+        close = getattr(signatures, "close", None)
+        if close is not None:
+            close()
     return done
 
 
