@@ -184,9 +184,27 @@ def test_a_wrong_pin_is_shown_in_the_dialog_and_the_token_stays_logged_out(
     dialog.reject()
 
 
+def test_the_pin_dialog_warns_before_the_final_try(qtbot, opened: KeysSection,
+                                                   token: str) -> None:
+    from dataclasses import replace
+
+    from strongroom.ui.keys_dialogs import TokenPinDialog
+
+    info = token_node(opened, token).token.info
+    assert not TokenPinDialog(info).caution.text()
+    last = TokenPinDialog(replace(info, flags=(*info.flags, "user-pin-final-try")))
+    qtbot.addWidget(last)
+    assert "final try" in last.caution.text() and not last.caution.isHidden()
+    locked = TokenPinDialog(replace(info, flags=(*info.flags, "user-pin-locked")))
+    qtbot.addWidget(locked)
+    assert "locked" in locked.caution.text()
+
+
 def test_the_right_pin_logs_in_and_lists_keys(
-    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, token: str  # noqa: F811
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, token: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG")
     select(opened, token_node(opened, token))
     dialog = opened.ask_login()
     assert dialog is not None
@@ -202,6 +220,7 @@ def test_the_right_pin_logs_in_and_lists_keys(
     events = world["vault"].audit_events(action="token.login")
     assert sorted(e.outcome for e in events) == ["failed", "ok"]
     assert all(softhsm.pin not in repr(e) for e in events)
+    assert softhsm.pin not in caplog.text
 
 
 def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(

@@ -76,7 +76,10 @@ class TokenPinDialog(QDialog):
         self.setWindowTitle("Log in to the token")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.token = token
-        intro = QLabel(f"Enter the user PIN of token “{token.label}” (serial {token.serial}).")
+        intro = QLabel(
+            f"Enter the user PIN of token “{token.label}” (serial {token.serial})."
+            if token.store != "tpm" else
+            "Enter the PIN that protects your TPM keys; keys generated in this session get it.")
         intro.setWordWrap(True)
         self.caution = QLabel(pin_state(token.flags))
         self.caution.setProperty("role", "warning")

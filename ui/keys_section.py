@@ -300,7 +300,9 @@ class KeysSection(KeyActions, Section):
         key = node.key if isinstance(node, KeyNode) else None
         self.refresh_button.setEnabled(ready)
         self.add_button.setEnabled(ready)
-        self.login_button.setEnabled(ready and needs_login and token.store == "pkcs11")
+        # The TPM has no login, but a PIN given here protects the keys made and opens PIN keys.
+        self.login_button.setEnabled(ready and token is not None and not session
+                                     and (needs_login or token.store == "tpm"))
         self.logout_button.setEnabled(ready and session)
         self.generate_button.setEnabled(ready and token is not None and not needs_login)
         self.sign_button.setEnabled(ready and key is not None and not needs_login)
