@@ -196,6 +196,20 @@ def test_wrong_pin_then_right_pin(softhsm: SoftHsm, p11: Pkcs11Provider) -> None
     assert not token_named(p11, softhsm.module, pin_tests).logged_in
 
 
+def test_a_second_store_on_a_logged_in_token_still_needs_the_right_pin(
+    softhsm: SoftHsm, p11: Pkcs11Provider, spare: Pkcs11KeyStore  # noqa: F811
+) -> None:
+    # SoftHSM2 answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN while `spare` is
+    # logged in; the store must not take that as a good PIN.
+    token = spare.token()
+    with pytest.raises(WrongPin):
+        p11.open(token, "999999")
+    second = p11.open(token, softhsm.pin)
+    second.close()
+    assert spare.token().logged_in  # closing the second store did not log the first one out
+    assert spare.list_keys() is not None
+
+
 def test_locked_and_last_try_flags_translate() -> None:
     # SoftHSM2 cannot lock a PIN (see the module docstring): the CK_RVs C_Login returns are fed
     # through the same translation the store uses.

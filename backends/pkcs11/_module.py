@@ -5,7 +5,10 @@ Everything here runs on the module's worker (see :mod:`._worker`); ``loaded`` is
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from dataclasses import dataclass, field
 
 import pkcs11
@@ -19,6 +22,7 @@ from ._native import NativeModule
 from ._worker import assert_on_worker, module_key
 
 STORE = "pkcs11"
+_TAG_KEY = secrets.token_bytes(32)
 
 # CK_TOKEN_INFO flag bits → the names the inventory shows (PKCS#11 2.40 §3.2).
 TOKEN_FLAGS = (
@@ -61,6 +65,13 @@ class LoadedModule:
     lib: pkcs11.lib
     native: NativeModule
     logins: dict[int, int] = field(default_factory=dict)
+    # A keyed hash (random per-process key, memory only) of the PIN each slot was logged in with:
+    # a token already logged in answers CKR_USER_ALREADY_LOGGED_IN without checking a second
+    # store's PIN, so the store checks it against this instead.
+    login_tags: dict[int, bytes] = field(default_factory=dict)
+
+    def pin_tag(self, pin: str) -> bytes:
+        return hmac.new(_TAG_KEY, pin.encode("utf-8"), hashlib.sha256).digest()
 
     def info(self, detected: bool, shown_path: str) -> ModuleInfo:
         return ModuleInfo(

@@ -112,6 +112,7 @@ class Pkcs11Provider:
             raise
 
     def _info(self, path: str, *, detected: bool) -> ModuleInfo:
+        _exists(path)
         return worker_for(path).run(lambda: loaded(path).info(detected, path))
 
     def modules(self) -> list[ModuleInfo]:
@@ -135,6 +136,7 @@ class Pkcs11Provider:
         """Tokens present in ``module`` (any path), or in every known module."""
         if module is not None:
             path = os.path.abspath(os.path.expanduser(module))
+            _exists(path)
             return worker_for(path).run(lambda: _tokens(path))
         out: list[TokenInfo] = []
         for info in self.modules():
@@ -150,7 +152,14 @@ class Pkcs11Provider:
     ) -> Pkcs11KeyStore:
         """Open a session on ``token`` (logging in with ``pin`` when given); keys live on the
         token, so ``blobs`` is not used."""
+        _exists(token.module)
         return Pkcs11KeyStore(token.module, token, pin)
+
+
+def _exists(path: str) -> None:
+    """NotFound before any worker thread is started for a path that holds no file."""
+    if not os.path.isfile(path):
+        raise NotFound(f"no PKCS#11 module at {path}")
 
 
 def _tokens(path: str) -> list[TokenInfo]:

@@ -7,6 +7,7 @@ calling thread, so a large message never passes through the token (except for Ed
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sized
@@ -123,8 +124,12 @@ class Pkcs11KeyStore:
         if pin is None:
             return
         rv = module.native.login_user(self._session.handle, pin)
+        tag = module.pin_tag(pin)
         if rv == CKR_USER_ALREADY_LOGGED_IN and module.logins.get(self._slot_id, 0) > 0:
-            rv = CKR_OK  # another store in this process already logged this token in
+            # Another store in this process logged the token in; the token did not look at this
+            # PIN, so compare it with the one that did.
+            known = module.login_tags.get(self._slot_id, b"")
+            rv = CKR_OK if hmac.compare_digest(known, tag) else 0xA0  # CKR_PIN_INCORRECT
         if rv != CKR_OK:
             error = rv_error(rv)
             self._session.close()
@@ -133,6 +138,7 @@ class Pkcs11KeyStore:
                 error, f"logging in to {self._where}",
                 token_flags=module.current_flags(self._slot_id),
             ) from error
+        module.login_tags[self._slot_id] = tag
         self._logged_in = True
         module.logins[self._slot_id] = module.logins.get(self._slot_id, 0) + 1
 
@@ -172,7 +178,7 @@ class Pkcs11KeyStore:
     def token(self) -> TokenInfo:
         def info() -> TokenInfo:
             module = self._module()
-            return module.token_info(module.slot(self._slot_id), module.path)
+            return module.token_info(module.slot(self._slot_id), self._path)
 
         return self._run("reading token info", info)
 
@@ -317,6 +323,7 @@ class Pkcs11KeyStore:
                 left = module.logins.get(self._slot_id, 1) - 1
                 module.logins[self._slot_id] = max(left, 0)
                 if left <= 0:
+                    module.login_tags.pop(self._slot_id, None)
                     module.native.logout(session.handle)
             session.close()
         except p11e.PKCS11Error:
