@@ -10,6 +10,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import pkcs11
 from pkcs11 import exceptions as p11e
@@ -62,7 +63,7 @@ class LoadedModule:
 
     path: str
     key: str
-    lib: pkcs11.lib
+    lib: Any  # pkcs11.lib (a Cython class the stubs type as a function)
     native: NativeModule
     logins: dict[int, int] = field(default_factory=dict)
     # A keyed hash (random per-process key, memory only) of the PIN each slot was logged in with:
@@ -83,13 +84,13 @@ class LoadedModule:
             detected=detected,
         )
 
-    def slot(self, slot_id: int) -> pkcs11.Slot:
+    def slot(self, slot_id: int) -> Any:
         for slot in self.lib.get_slots(token_present=True):
             if slot.slot_id == slot_id:
                 return slot
         raise p11e.TokenNotPresent()
 
-    def token_info(self, slot: pkcs11.Slot, shown_path: str) -> TokenInfo:
+    def token_info(self, slot: Any, shown_path: str) -> TokenInfo:
         """TokenInfo for the token in ``slot``, with free memory and current flags."""
         token = slot.get_token()
         counters = self.native.token_counters(slot.slot_id)

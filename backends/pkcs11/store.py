@@ -118,7 +118,10 @@ class Pkcs11KeyStore:
                     f"(serial {self._serial}) any more"
                 )
             self._mechanisms = frozenset(int(m) for m in slot.get_mechanisms())
-            self._session = token.open(rw=True)
+            try:
+                self._session = token.open(rw=True)
+            except (p11e.TokenWriteProtected, p11e.SessionReadOnly):
+                self._session = token.open()  # list and sign; generate/import will be refused
         except p11e.PKCS11Error as e:
             raise translate(e, f"opening {self._where}") from e
         if pin is None:
@@ -241,25 +244,36 @@ class Pkcs11KeyStore:
                 return None
             return self._submit("signing", self._sign_raw, key, plan, chunk, cancel)
 
-        # Two chunks in flight: the next digests are computed while the token signs.
-        pending = next_chunk()
-        while pending is not None:
+        def check_cancel() -> None:
             if cancel is not None and cancel.is_set():
-                pending.cancel()
                 raise UserCancelled("signing cancelled")
-            following = next_chunk()
-            try:
+
+        # Two chunks in flight: the next digests are computed while the token signs. Whatever
+        # ends the loop (cancel, an error, the caller dropping the iterator) drops queued work.
+        check_cancel()
+        pending = next_chunk()
+        following: Call | None = None
+        try:
+            while pending is not None:
+                following = next_chunk()
                 signatures = pending.result()
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                raise
-            for raw in signatures:
-                yield plan.finish(raw)
-                done += 1
-                if on_progress is not None:
-                    on_progress(done, total)
-            pending = following
+                for raw in signatures:
+                    check_cancel()
+                    yield plan.finish(raw)
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(done, total)
+                pending, following = following, None
+        finally:
+            for call in (pending, following):
+                if call is not None:
+                    call.cancel()
+
+    def __enter__(self) -> Pkcs11KeyStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Log out (when this is the last store logged in to the token) and end the session."""

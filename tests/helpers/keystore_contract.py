@@ -210,6 +210,23 @@ class KeyStoreContract:
         with pytest.raises(UserCancelled):
             list(store.sign_many(key, [b"x"] * 3, ALGORITHMS_FOR[key_type][0], cancel=cancel))
 
+    def test_sign_many_stops_soon_after_a_cancel_mid_batch(
+        self, store: KeyStore, generated: dict[KeyType, KeyInfo]
+    ) -> None:
+        key_type, key = next(iter(generated.items()))
+        cancel = threading.Event()
+        got: list[bytes] = []
+
+        def progress(done: int, total: int) -> None:
+            if done == 3:
+                cancel.set()
+
+        with pytest.raises(UserCancelled):
+            for signature in store.sign_many(key, [b"x"] * 200, ALGORITHMS_FOR[key_type][0],
+                                             cancel=cancel, on_progress=progress):
+                got.append(signature)
+        assert len(got) == 3
+
     def test_a_duplicate_label_is_refused(
         self, store: KeyStore, generated: dict[KeyType, KeyInfo]
     ) -> None:
