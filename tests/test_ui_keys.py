@@ -34,6 +34,7 @@ from strongroom.ui.workers import Task
 
 from conftest import make_vault
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
+from helpers.swtpm import swtpm_fixture  # noqa: F401
 from helpers.ui_services import make_services
 
 WAIT_MS = 60_000
@@ -482,3 +483,45 @@ def test_the_console_uses_this_section() -> None:
 
     assert KeysSection in default_sections()
 
+
+
+def test_the_tpm_shows_its_keys_and_signs_with_blobs_kept_in_the_vault(
+    qtbot, swtpm, tmp_path: Path
+) -> None:
+    from strongroom.backends.tpm import TpmKeyProvider
+
+    harness = make_services(tmp_path / "console.ini", lambda _s: NoClipboard())
+    tpm = TpmKeyProvider(swtpm.tcti)
+
+    def providers(name: str) -> Any:
+        if name == "tpm-keys":
+            return tpm
+        raise BackendUnavailable("no PKCS#11 in this test")
+
+    vault = make_vault(tmp_path / "vault")
+    section = KeysSection(harness.services, providers=providers)
+    qtbot.addWidget(section)
+    section.show()
+    section.vault_unlocked(vault)
+    qtbot.waitUntil(lambda: section.task is None and section.model.rowCount() > 0,
+                    timeout=WAIT_MS)
+    [module] = [n for n in nodes(section) if isinstance(n, ModuleNode)
+                and n.module.store == "tpm"]
+    assert row_text(section, module, Column.Label) == f"TPM ({swtpm.tcti})"
+    [tok] = [n for n in nodes(section) if isinstance(n, TokenNode)]
+    select(section, tok)
+    assert section.generate_button.isEnabled() and section.login_button.isEnabled()
+    finish(qtbot, section.generate(tok.token.info, KeyType.EcP256, "tpm-signer"))
+    qtbot.waitUntil(lambda: section.task is None, timeout=WAIT_MS)
+    [key] = [n for n in nodes(section) if isinstance(n, KeyNode)]
+    assert section.selected() == key and key.key.warnings == ()
+    assert [b.label for b in vault.blobs("tpm")] == ["tpm-signer"]
+    data = tmp_path / "tpm.txt"
+    data.write_text("signed in the TPM")
+    finish(qtbot, section.sign_files(key, [data]))
+    assert harness.errors == []
+    public = serialization.load_der_public_key(key.key.public_key)
+    public.verify(Path(f"{data}.sig").read_bytes(), data.read_bytes(), ec.ECDSA(hashes.SHA256()))
+    section.vault_locked()
+    assert section.hw.wait(WAIT_MS)
+    vault.lock()
