@@ -71,6 +71,12 @@ def module_flags(module: ModuleView) -> str:
     return "detected" if module.info.detected else "added"
 
 
+def token_label(token: TokenInfo) -> str:
+    if token.store == "pkcs11" and "token-initialized" not in token.flags:
+        return "(empty slot: token not initialised)"
+    return token.label or "(no label)"
+
+
 def token_flags(token: TokenView) -> str:
     state = "logged in" if token.session or token.info.logged_in else "logged out"
     return ", ".join((state, *token.info.flags))
@@ -108,7 +114,7 @@ class KeysModel(QStandardItemModel):
                     cell.setForeground(QBrush(_MUTED))
                     cell.setToolTip(module.error)
             for token in module.tokens:
-                token_row = self._row(TokenNode(token), token.info.label or "(no label)",
+                token_row = self._row(TokenNode(token), token_label(token.info),
                                       token.info.model, token.info.serial, "", token_flags(token))
                 if token.note:
                     token_row[0].setToolTip(token.note)
