@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pkcs11 import TokenFlag
 from pkcs11 import exceptions as p11e
 
 from strongroom.app.errors import (
@@ -51,8 +52,6 @@ def rv_error(rv: int) -> p11e.PKCS11Error:
 
 def pin_retry_note(flags: int) -> str:
     """What the token's flags say about PIN attempts left, as a clause ('' when nothing)."""
-    from pkcs11 import TokenFlag
-
     if flags & TokenFlag.USER_PIN_FINAL_TRY:
         return "; the next wrong PIN is the final try before the token locks"
     if flags & TokenFlag.USER_PIN_COUNT_LOW:

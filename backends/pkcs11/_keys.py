@@ -49,7 +49,7 @@ RSA_BITS = {KeyType.Rsa3072: 3072, KeyType.Rsa4096: 4096}
 
 
 def algorithm_name(key_type: int, ec_params: bytes | None, modulus_bits: int | None) -> str:
-    """"EC P-256", "RSA 3072", "Ed25519" (or a plain description for other keys)."""
+    """The human form of a key's algorithm: 'EC P-256', 'RSA 3072', 'Ed25519', …"""
     if key_type == P11KeyType.RSA:
         return f"RSA {modulus_bits}" if modulus_bits else "RSA"
     if key_type in (P11KeyType.EC, P11KeyType.EC_EDWARDS):
@@ -142,7 +142,7 @@ HASHED_MECHANISM = {
 
 
 def key_family(algorithm: str) -> str:
-    """"ec", "rsa" or "ed25519" for a KeyInfo.algorithm ('' for anything else)."""
+    """The signing family of a KeyInfo.algorithm: 'ec', 'rsa', 'ed25519' ('' for others)."""
     if algorithm.startswith("EC P-") or algorithm == "EC secp256k1":
         return "ec"
     if algorithm.startswith("RSA"):

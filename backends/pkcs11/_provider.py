@@ -133,14 +133,19 @@ class Pkcs11Provider:
         return out
 
     def tokens(self, module: str | None = None) -> list[TokenInfo]:
-        """Tokens present in ``module`` (any path), or in every known module."""
+        """Tokens present in ``module`` (any path), or in every known module (a detected module
+        whose slots cannot be read is left out; an added one's failure is raised)."""
         if module is not None:
             path = os.path.abspath(os.path.expanduser(module))
             _exists(path)
             return worker_for(path).run(lambda: _tokens(path))
         out: list[TokenInfo] = []
         for info in self.modules():
-            out += worker_for(info.path).run(lambda p=info.path: _tokens(p))
+            try:
+                out += worker_for(info.path).run(lambda p=info.path: _tokens(p))
+            except StrongroomError:
+                if not info.detected:
+                    raise
         return out
 
     def open(

@@ -12,14 +12,18 @@ Use it from any test module (PKCS#11 backend, CLI, console) with::
         softhsm.add_token("other")   # initialise another token: NEW PROCESSES ONLY (see below)
         softhsm.env         # {"SOFTHSM2_CONF": ...} for subprocesses (already in os.environ)
 
-The fixture sets ``os.environ["SOFTHSM2_CONF"]`` before any SoftHSM2 is loaded in this process:
-python-pkcs11 caches a loaded library per path and SoftHSM2 reads its config once, at
-``C_Initialize``, so a library loaded earlier with another config would see other tokens (the
-fixture refuses to run then). Subprocesses inherit the variable. SoftHSM2 reads its token list at
-``C_Initialize`` too, so a token that ``add_token`` creates later is seen by new processes (the
-CLI, pkcs11-tool) but not by this one: in-process tests take one of the ``SPARE_TOKENS`` tokens
-made up front with ``take_token()``. Tokens persist for the session; tests that damage a token
-(delete it, fill it) must use a token of their own.
+The fixture sets ``os.environ["SOFTHSM2_CONF"]`` (subprocesses inherit it). SoftHSM2 reads its
+config and its token list once, at ``C_Initialize``, and python-pkcs11 caches a loaded library
+per path, so:
+
+* if SoftHSM2 was loaded earlier in this process (say, by module detection in another test), the
+  fixture re-initialises it (C_Finalize + C_Initialize on the module's worker thread) so it reads
+  this config; sessions opened before that are lost;
+* a token ``add_token`` creates later is seen by new processes (the CLI, pkcs11-tool) but not by
+  this one: in-process tests take one of the ``SPARE_TOKENS`` tokens made up front with
+  ``take_token()``.
+
+Tokens persist for the session; a test that damages a token (deletes it) must use its own.
 """
 
 from __future__ import annotations
@@ -104,6 +108,25 @@ def write_conf(conf: Path, token_dir: Path, extra: str = "") -> None:
 _active: SoftHsm | None = None
 
 
+def _reinitialise_if_loaded(module: str) -> None:
+    """If something in this process loaded SoftHSM2 before the fixture (say, module detection
+    in another test), C_Finalize + C_Initialize it on its worker so it reads our config."""
+    try:
+        import pkcs11
+    except ImportError:
+        return
+    real = os.path.realpath(module)
+    for path in [p for p in pkcs11._loaded if os.path.realpath(p) == real]:
+        from strongroom.backends.pkcs11._module import _loaded as backend_modules
+        from strongroom.backends.pkcs11._worker import worker_for
+
+        worker_for(path).run(pkcs11._loaded[path].reinitialize)
+        stale = backend_modules.get(real)
+        if stale is not None:
+            stale.logins.clear()
+            stale.login_tags.clear()
+
+
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
     # Each test module that imports this fixture gets its own session-scoped copy of it; they
@@ -115,14 +138,6 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
     module = softhsm_module()
     if module is None or shutil.which("softhsm2-util") is None:
         pytest.skip("SoftHSM2 is not installed (apt install softhsm2)")
-    try:
-        import pkcs11
-
-        real = os.path.realpath(module)
-        if any(os.path.realpath(p) == real for p in pkcs11._loaded):
-            pytest.fail("SoftHSM2 was loaded in this process before the softhsm fixture ran")
-    except ImportError:
-        pass
     base = tmp_path_factory.mktemp("softhsm")
     conf, token_dir = base / "softhsm2.conf", base / "tokens"
     token_dir.mkdir()
@@ -133,6 +148,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
     hsm.add_token(TOKEN_LABEL)
     for i in range(1, SPARE_TOKENS + 1):
         hsm.spares.append(hsm.add_token(f"spare-{i}"))
+    _reinitialise_if_loaded(module)
     try:
         yield hsm
     finally:
