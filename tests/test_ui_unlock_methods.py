@@ -275,6 +275,36 @@ def test_cancel_while_the_pin_is_asked_leaves_the_vault_locked(
     vault.lock()
 
 
+def test_closing_the_window_during_a_pin_prompt_cancels_it(
+    qtbot, tmp_path: Path, swtpm
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from strongroom.ui.main_window import MainWindow
+    from strongroom.ui.settings_store import ConsoleSettings
+
+    tpm = TpmSealSource(swtpm.tcti)
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(tpm, label="pinned", options={"pcrs": [], "pin": True},
+                                prompts=_FixedPin(TPM_PIN))
+    settings = ConsoleSettings(QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(tmp_path / "v", settings=settings, sections=[])
+    qtbot.addWidget(window)
+    window.show()
+    screen = window.lock_screen
+    screen.sources = sources_from({"tpm": tpm})
+    screen.show_vault(window.vault)
+    qtbot.waitUntil(lambda: screen.hw_buttons["tpm"].isEnabled(), timeout=WAIT_MS)
+    click(qtbot, screen.hw_buttons["tpm"])
+    wait_for_pin_dialog(qtbot, screen.prompts)
+    try:
+        window.quit()  # cancels the job: the worker stops waiting for the PIN
+        assert window.runner.wait(1_000), "the worker still waits for a PIN nobody is asked"
+    finally:
+        window.runner.cancel_all()
+    assert not window.vault.unlocked and not window.is_unlocked
+
+
 @dataclass
 class _FixedPin:
     """Prompts for set-up outside the UI: always the same PIN, never a touch."""

@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
             self.tray.showMessage("Strongroom", "Still running in the tray.",
                                   QSystemTrayIcon.MessageIcon.Information, 3000)
             return
+        self.runner.cancel_all()  # a hardware unlock may be waiting for a touch or a PIN
         if self.is_unlocked:
             self.lock("closing")
         self.clipboard.clear_if_ours()
