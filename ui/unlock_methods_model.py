@@ -63,9 +63,11 @@ class SlotTableModel(QAbstractTableModel):
         if not index.isValid() or index.row() >= len(self.slots):
             return None
         slot, column = self.slots[index.row()], COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole and column is Column.Assurance:
+            return cell(slot, column).split(":", 1)[0]  # "high", "lower assurance", …
         if role == Qt.ItemDataRole.DisplayRole:
             return cell(slot, column)
-        if role == Qt.ItemDataRole.ToolTipRole and column is Column.Assurance:
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             return cell(slot, column)
         return None
 

@@ -48,7 +48,7 @@ from .hw_prompts import (
     run_with_prompts,
 )
 from .passphrase_dialog import ask_passphrase
-from .unlock_methods_model import COLUMNS, Column, SlotTableModel, cell
+from .unlock_methods_model import Column, SlotTableModel, cell
 from .workers import Task, Work
 
 KEYRING_WARNING = (
@@ -82,10 +82,12 @@ class UnlockMethodsPanel(QGroupBox):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(
-            COLUMNS.index(Column.Assurance), QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.table.setMinimumHeight(120)
+        self.table.setMaximumHeight(220)
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self.update_buttons())
         self.warnings = self._label("Unlock method warnings", "warning")
         self.not_here = self._label("Methods not available here", "muted")
@@ -175,6 +177,7 @@ class UnlockMethodsPanel(QGroupBox):
 
     def show_slots(self, slots: Sequence[Keyslot]) -> None:
         self.model.set_slots(slots)
+        self.table.resizeColumnsToContents()
         warnings = inventory_warnings(slots)
         self.warnings.setText("\n".join(f"⚠ {w[:1].upper()}{w[1:]}." for w in warnings))
         self.warnings.setVisible(bool(warnings))
