@@ -512,3 +512,41 @@ def test_lock_empties_the_panel(qtbot, panel_on) -> None:
     assert panel.model.rowCount() == 0 and panel.vault is None
     assert not any(b.isEnabled() for b in (panel.add_keyring_button, panel.test_button))
     assert panel.remember_device() is None
+
+
+def test_enrol_dialogs_check_their_answers_and_keep_no_passphrase(qtbot) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit
+
+    from strongroom.ui.enrol_dialog import SecurityKeyDialog, TpmDialog, parse_pcrs
+
+    key = SecurityKeyDialog()
+    qtbot.addWidget(key)
+    key.show()
+    assert [key.uv.itemText(i) for i in range(key.uv.count())] == ["PIN required", "Touch only"]
+    assert not key.passphrase.isEnabled()
+    key.two_factor.setChecked(True)
+    assert key.passphrase.isEnabled()
+    click(qtbot, key.ok_button)
+    assert key.isVisible() and "passphrase" in key.error.text()
+    qtbot.keyClicks(key.passphrase, PASSPHRASE)
+    click(qtbot, key.ok_button)
+    assert not key.isVisible() and key.passphrase.text() == ""
+    assert key.take_passphrase() == PASSPHRASE and key.take_passphrase() is None
+
+    tpm = TpmDialog()
+    qtbot.addWidget(tpm)
+    tpm.show()
+    assert tpm.pcrs.text() == "7" and tpm.chosen_pcrs() == [7]
+    tpm.pcrs.setText("0, 7, 99")
+    click(qtbot, tpm.ok_button)
+    assert tpm.isVisible() and "0 to 23" in tpm.error.text()
+    assert parse_pcrs("none") == [] and parse_pcrs("7,0,7") == [0, 7] and parse_pcrs("x") is None
+
+    pin = PinDialog("YubiKey 5", 1)
+    qtbot.addWidget(pin)
+    assert pin.attempts.text() == "1 attempt left"
+    for dialog in (key, tpm, pin):
+        for widget in dialog.findChildren(QWidget):
+            if isinstance(widget, QAbstractButton | QComboBox | QLineEdit) and widget.isVisibleTo(
+                    dialog) and not isinstance(widget.parentWidget(), QComboBox):
+                assert widget.accessibleName(), type(widget).__name__
