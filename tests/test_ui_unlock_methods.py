@@ -380,6 +380,37 @@ def test_request_pin_refuses_the_gui_thread(qtbot) -> None:
         prompts.request_pin("key", 3)
 
 
+def test_touch_note_only_when_the_wait_outlasts_the_delay(qtbot, runner: TaskRunner) -> None:
+    import threading
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    prompts = QtPrompts(host)
+    shown: list[str] = []
+    prompts.touch_changed.connect(shown.append)
+
+    def quick(_c, _p) -> None:
+        prompts.prompt_touch("Quick Key")  # touched at once: the job ends right after
+
+    finish(qtbot, run_with_prompts(runner, prompts, "quick", quick))
+    qtbot.wait(700)  # past the delay: a timer left running would show the note now
+    assert shown == [] and prompts.touch_text == ""
+
+    touched = threading.Event()
+
+    def slow(cancel, _p) -> None:
+        prompts.prompt_touch("Slow Key")
+        while not touched.wait(0.01) and not cancel.is_set():
+            pass
+
+    task = run_with_prompts(runner, prompts, "slow", slow)
+    qtbot.waitUntil(lambda: prompts.touch_text != "", timeout=WAIT_MS)
+    assert shown == ["Touch your security key (Slow Key)"]
+    touched.set()
+    finish(qtbot, task)
+    assert shown == ["Touch your security key (Slow Key)", ""]
+
+
 def test_hardware_messages_add_what_the_error_carries() -> None:
     from strongroom.app.errors import DeviceNotFound, PinBlocked, UserCancelled, WrongPin
 
