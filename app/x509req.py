@@ -1,0 +1,378 @@
+"""PKCS#10 requests and self-signed X.509 certificates signed by a key that stays in hardware.
+
+The to-be-signed structures are built with asn1crypto around the key's own SubjectPublicKeyInfo;
+the token signs them (ECDSA DER, RSA PKCS#1 v1.5 or PSS with explicit RSASSA-PSS parameters,
+Ed25519), and the result is checked with ``cryptography`` before it is handed back as PEM, so a
+request or certificate whose signature does not verify never leaves this module.
+
+Subjects are written as in RFC 4514 (``CN=build signer,O=Example,C=DE``: most specific first) and
+encoded in the reverse, conventional order (C, O, …, CN). ``\\,`` escapes a comma in a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import secrets
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from asn1crypto import algos, core, csr, keys, pem, x509  # type: ignore[import-untyped]
+from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .errors import HardwareError, UsageError
+from .keys_service import choose_algorithm, hash_name, public_key_of
+from .signing import KeyInfo, SignAlgorithm
+
+MAX_DAYS = 36525  # a hundred years
+
+# Subject attribute (as typed, lower case) → (asn1crypto name, upper bound on its length).
+ATTRIBUTES: dict[str, tuple[str, int]] = {
+    "cn": ("common_name", 64),
+    "o": ("organization_name", 64),
+    "ou": ("organizational_unit_name", 64),
+    "c": ("country_name", 2),
+    "l": ("locality_name", 128),
+    "st": ("state_or_province_name", 128),
+    "emailaddress": ("email_address", 255),
+    "email": ("email_address", 255),
+    "e": ("email_address", 255),
+    "serialnumber": ("serial_number", 64),
+    "dc": ("domain_component", 63),
+}
+SUBJECT_HELP = "CN, O, OU, C, L, ST, emailAddress, serialNumber, DC"
+
+_SIGNATURE_OIDS = {
+    SignAlgorithm.EcdsaSha256: "sha256_ecdsa",
+    SignAlgorithm.EcdsaSha384: "sha384_ecdsa",
+    SignAlgorithm.RsaPkcs1Sha256: "sha256_rsa",
+    SignAlgorithm.RsaPkcs1Sha384: "sha384_rsa",
+    SignAlgorithm.RsaPssSha256: "rsassa_pss",
+    SignAlgorithm.RsaPssSha384: "rsassa_pss",
+    SignAlgorithm.Ed25519: "ed25519",
+}
+_PSS = (SignAlgorithm.RsaPssSha256, SignAlgorithm.RsaPssSha384)
+
+
+class Signer(Protocol):
+    """What building a request needs of a key store: ``KeyStore.sign``."""
+
+    def sign(
+        self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
+    ) -> bytes: ...
+
+
+# ----- names --------------------------------------------------------------------------------------
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    parts, cur, escaped = [], [], False
+    for ch in text:
+        if escaped:
+            cur.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == sep:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if escaped:
+        raise UsageError("the subject ends in a lone backslash")
+    parts.append("".join(cur))
+    return parts
+
+
+def parse_subject(text: str) -> list[tuple[str, str]]:
+    """``CN=x,O=y`` → [("common_name", "x"), ("organization_name", "y")] as typed, checked."""
+    if not text or not text.strip():
+        raise UsageError(f"give a subject, like CN=build signer,O=Example ({SUBJECT_HELP})")
+    out: list[tuple[str, str]] = []
+    for raw in _split_unescaped(text, ","):
+        part = raw.strip()
+        if not part:
+            raise UsageError(f"the subject {text!r} has an empty part (two commas in a row?)")
+        name, eq, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq:
+            raise UsageError(f"subject part {part!r} is not NAME=value")
+        known = ATTRIBUTES.get(name.lower())
+        if known is None:
+            raise UsageError(f"unknown subject attribute {name!r} (use {SUBJECT_HELP})")
+        attr, limit = known
+        if not value:
+            raise UsageError(f"subject attribute {name} has no value")
+        if attr == "country_name" and not (len(value) == 2 and value.isascii()
+                                           and value.isalpha()):
+            raise UsageError(f"C= takes a two-letter country code, not {value!r}")
+        if len(value) > limit:
+            raise UsageError(f"subject attribute {name} is longer than {limit} characters")
+        if attr == "email_address" and ("@" not in value or not value.isascii()):
+            raise UsageError(f"{value!r} is not an email address")
+        out.append((attr, value.upper() if attr == "country_name" else value))
+    return out
+
+
+def build_name(text: str) -> x509.Name:
+    """The X.501 Name for an RFC 4514 subject string (DER order reversed from the text)."""
+    rdns = [x509.Name.build({attr: value}).chosen[0]
+            for attr, value in reversed(parse_subject(text))]
+    return x509.Name(name="", value=x509.RDNSequence(rdns))
+
+
+def parse_sans(sans: Sequence[str]) -> list[x509.GeneralName]:
+    """``DNS:host``, ``email:a@b``, ``IP:10.0.0.1``, ``URI:https://…``; a bare value is DNS (or
+    email when it holds an @)."""
+    out: list[x509.GeneralName] = []
+    for raw in sans:
+        item = raw.strip()
+        if not item:
+            raise UsageError("an empty --san")
+        kind, sep, value = item.partition(":")
+        kind = kind.lower() if sep else ("email" if "@" in item else "dns")
+        value = value.strip() if sep else item
+        if kind not in ("dns", "email", "ip", "uri") or not value:
+            raise UsageError(f"--san {raw!r}: use DNS:name, email:address, IP:address or URI:uri")
+        if kind == "dns":
+            if not value.isascii() or " " in value or len(value) > 253:
+                raise UsageError(f"{value!r} is not a DNS name (IDNs go in as xn--… A-labels)")
+            out.append(x509.GeneralName(name="dns_name", value=value))
+        elif kind == "email":
+            if "@" not in value or not value.isascii():
+                raise UsageError(f"{value!r} is not an email address")
+            out.append(x509.GeneralName(name="rfc822_name", value=value))
+        elif kind == "ip":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise UsageError(f"{value!r} is not an IP address") from None
+            out.append(x509.GeneralName(name="ip_address", value=value))
+        else:
+            if ":" not in value or not value.isascii():
+                raise UsageError(f"{value!r} is not a URI")
+            out.append(x509.GeneralName(name="uniform_resource_identifier", value=value))
+    return out
+
+
+# ----- algorithms ---------------------------------------------------------------------------------
+
+
+def _pss_max_salt(key: KeyInfo, hash_len: int) -> int:
+    public = public_key_of(key)
+    assert isinstance(public, rsa.RSAPublicKey)  # noqa: S101 - PSS is offered for RSA keys only
+    return (public.key_size - 1 + 7) // 8 - hash_len - 2
+
+
+def signature_algorithm(
+    algorithm: SignAlgorithm, salt_length: int | None = None
+) -> algos.SignedDigestAlgorithm:
+    """The AlgorithmIdentifier for ``algorithm`` (RSASSA-PSS with MGF1 and its salt length)."""
+    name = _SIGNATURE_OIDS[algorithm]
+    if algorithm in _PSS:
+        hname = hash_name(algorithm)
+        assert hname is not None  # noqa: S101 - PSS always has a hash
+        params = algos.RSASSAPSSParams({
+            "hash_algorithm": {"algorithm": hname},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hname}},
+            "salt_length": salt_length if salt_length is not None else _HASH_LEN[hname],
+            "trailer_field": "trailer_field_bc",
+        })
+        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": params})
+    if algorithm in (SignAlgorithm.RsaPkcs1Sha256, SignAlgorithm.RsaPkcs1Sha384):
+        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": core.Null()})
+    return algos.SignedDigestAlgorithm({"algorithm": name})
+
+
+_HASH_LEN = {"sha256": 32, "sha384": 48}
+
+
+def _pss_salt_used(key: KeyInfo, algorithm: SignAlgorithm, data: bytes,
+                   signature: bytes) -> int | None:
+    """The PSS salt length the token used for ``signature`` (hash length or maximum)."""
+    public = public_key_of(key)
+    assert isinstance(public, rsa.RSAPublicKey)  # noqa: S101 - PSS is offered for RSA keys only
+    hname = hash_name(algorithm)
+    assert hname is not None  # noqa: S101 - PSS always has a hash
+    chosen: hashes.HashAlgorithm = hashes.SHA384() if hname == "sha384" else hashes.SHA256()
+    for salt in (_HASH_LEN[hname], _pss_max_salt(key, _HASH_LEN[hname])):
+        try:
+            public.verify(signature, data, padding.PSS(mgf=padding.MGF1(chosen),
+                                                       salt_length=salt), chosen)
+        except InvalidSignature:
+            continue
+        return salt
+    return None
+
+
+def _sign(store: Signer, key: KeyInfo, data: bytes, algorithm: SignAlgorithm) -> bytes:
+    """The token's signature over ``data`` (hashed here, except for Ed25519)."""
+    hname = hash_name(algorithm)
+    if hname is None:
+        return store.sign(key, data, algorithm)
+    return store.sign(key, hashlib.new(hname, data).digest(), algorithm, prehashed=True)
+
+
+# ----- extensions ---------------------------------------------------------------------------------
+
+
+def _extensions(key: KeyInfo, sans: Sequence[str], *, ca: bool,
+                certificate: bool) -> list[x509.Extension]:
+    ext: list[dict[str, Any]] = []
+    usage = {"digital_signature"}
+    if ca:
+        usage |= {"key_cert_sign", "crl_sign"}
+        ext.append({"extn_id": "basic_constraints", "critical": True,
+                    "extn_value": {"ca": True}})
+    ext.append({"extn_id": "key_usage", "critical": True, "extn_value": usage})
+    names = parse_sans(sans)
+    if names:
+        ext.append({"extn_id": "subject_alt_name", "critical": False, "extn_value": names})
+    if certificate:
+        ski = keys.PublicKeyInfo.load(key.public_key).sha1
+        ext.append({"extn_id": "key_identifier", "critical": False, "extn_value": ski})
+        ext.append({"extn_id": "authority_key_identifier", "critical": False,
+                    "extn_value": {"key_identifier": ski}})
+    return [x509.Extension(e) for e in ext]
+
+
+def _spki(key: KeyInfo) -> keys.PublicKeyInfo:
+    public_key_of(key)  # Unsupported for a key without a readable public key
+    return keys.PublicKeyInfo.load(key.public_key)
+
+
+# ----- requests and certificates ------------------------------------------------------------------
+
+
+def build_csr(
+    store: Signer,
+    key: KeyInfo,
+    subject: str,
+    *,
+    sans: Sequence[str] = (),
+    algorithm: SignAlgorithm | str | None = None,
+    ca: bool = False,
+) -> bytes:
+    """A PEM PKCS#10 request for ``key`` with ``subject`` and SANs, signed on the token."""
+    chosen = choose_algorithm(key, None if algorithm is None else str(algorithm))
+    info = csr.CertificationRequestInfo({
+        "version": "v1",
+        "subject": build_name(subject),
+        "subject_pk_info": _spki(key),
+        "attributes": [{
+            "type": "extension_request",
+            "values": [_extensions(key, sans, ca=ca, certificate=False)],
+        }],
+    })
+    tbs = info.dump()
+    signature = _sign(store, key, tbs, chosen)
+    salt = _pss_salt_used(key, chosen, tbs, signature) if chosen in _PSS else None
+    request = csr.CertificationRequest({
+        "certification_request_info": info,
+        "signature_algorithm": signature_algorithm(chosen, salt),
+        "signature": signature,
+    })
+    out: bytes = pem.armor("CERTIFICATE REQUEST", request.dump())
+    _check_csr(out)
+    return out
+
+
+def build_self_signed(
+    store: Signer,
+    key: KeyInfo,
+    subject: str,
+    *,
+    days: int,
+    sans: Sequence[str] = (),
+    ca: bool = False,
+    algorithm: SignAlgorithm | str | None = None,
+    now: dt.datetime | None = None,
+) -> bytes:
+    """A PEM self-signed X.509 v3 certificate for ``key`` valid ``days`` days from now."""
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_DAYS}")
+    chosen = choose_algorithm(key, None if algorithm is None else str(algorithm))
+    name = build_name(subject)
+    start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5)
+    end = start + dt.timedelta(days=days, minutes=5)
+    salt = _probe_pss_salt(store, key, chosen) if chosen in _PSS else None
+    sig_alg = signature_algorithm(chosen, salt)
+    tbs = x509.TbsCertificate({
+        "version": "v3",
+        "serial_number": _serial(),
+        "signature": sig_alg,
+        "issuer": name,
+        "validity": {"not_before": _time(start), "not_after": _time(end)},
+        "subject": name,
+        "subject_public_key_info": _spki(key),
+        "extensions": _extensions(key, sans, ca=ca, certificate=True),
+    })
+    signature = _sign(store, key, tbs.dump(), chosen)
+    cert = x509.Certificate({
+        "tbs_certificate": tbs,
+        "signature_algorithm": sig_alg,
+        "signature_value": signature,
+    })
+    out: bytes = pem.armor("CERTIFICATE", cert.dump())
+    _check_certificate(out)
+    return out
+
+
+def _probe_pss_salt(store: Signer, key: KeyInfo, algorithm: SignAlgorithm) -> int:
+    """A certificate names its PSS salt length inside what is signed: ask the token first.
+    (PKCS#11 tokens sign with the hash length; a TPM may use the maximum.)"""
+    if getattr(store, "store", None) == "pkcs11":
+        hname = hash_name(algorithm)
+        assert hname is not None  # noqa: S101 - PSS always has a hash
+        return _HASH_LEN[hname]
+    probe = b"strongroom/v1/pss-salt-probe"
+    salt = _pss_salt_used(key, algorithm, probe, _sign(store, key, probe, algorithm))
+    if salt is None:
+        raise HardwareError("the token's RSA-PSS signature does not verify under its public key")
+    return salt
+
+
+def _serial() -> int:
+    """A positive random serial of at most 20 octets (RFC 5280 §4.1.2.2)."""
+    return (int.from_bytes(secrets.token_bytes(20), "big") >> 1) | 1
+
+
+def _time(when: dt.datetime) -> x509.Time:
+    """UTCTime through 2049, GeneralizedTime after (RFC 5280 §4.1.2.5)."""
+    if when.year < 2050:
+        return x509.Time(name="utc_time", value=when)
+    return x509.Time(name="general_time", value=when)
+
+
+def _check_csr(data: bytes) -> None:
+    try:
+        request = cx509.load_pem_x509_csr(data)
+        ok = request.is_signature_valid
+    except ValueError as e:
+        raise HardwareError(f"the request built is not valid ({e})") from e
+    if not ok:
+        raise HardwareError("the token's signature on the request does not verify")
+
+
+def _check_certificate(data: bytes) -> None:
+    try:
+        cert = cx509.load_pem_x509_certificate(data)
+        cert.verify_directly_issued_by(cert)
+    except InvalidSignature as e:
+        raise HardwareError("the token's signature on the certificate does not verify") from e
+    except (ValueError, TypeError) as e:
+        raise HardwareError(f"the certificate built is not valid ({e})") from e
+
+
+def certificate_der(data: bytes) -> bytes:
+    """DER bytes of a PEM or DER X.509 certificate (checked to parse)."""
+    der: bytes = pem.unarmor(data)[2] if pem.detect(data) else data
+    try:
+        cx509.load_der_x509_certificate(der)
+    except ValueError as e:
+        raise UsageError("not an X.509 certificate (PEM or DER)") from e
+    return der
