@@ -3,7 +3,7 @@
 SoftHSM2 2.6 never locks a user PIN (twelve wrong logins in a row all answer CKR_PIN_INCORRECT;
 it only raises CKF_USER_PIN_COUNT_LOW after a failure), so the locked-PIN translation is tested
 on the CK_RV our login path receives rather than on a locked token. "Token removed" is made real
-by deleting the token's directory under SoftHSM2 mid-batch (SoftHSM2 then answers
+by moving the token's directory away from SoftHSM2 mid-batch (SoftHSM2 then answers
 CKR_OBJECT_HANDLE_INVALID and fails C_GetTokenInfo, which the store recognises as removal) and
 by closing the session underneath the store (CKR_SESSION_HANDLE_INVALID).
 """
@@ -329,8 +329,8 @@ def test_token_deleted_mid_batch_is_device_removed(softhsm: SoftHsm,  # noqa: F8
         got: list[bytes] = []
 
         def progress(done: int, total: int) -> None:
-            if done == 1:
-                shutil.rmtree(token_dir)
+            if done == 1:  # in one step, as a token leaves its reader (rmtree would race)
+                token_dir.rename(softhsm.token_dir.parent / f"removed-{doomed}")
 
         with pytest.raises(DeviceRemoved, match="removed"):
             for signature in store.sign_many(key, [b"m"] * 200, SignAlgorithm.EcdsaSha256,
