@@ -416,6 +416,19 @@ def test_public_key_pem_and_delete(spare: Pkcs11KeyStore) -> None:
         spare.sign(key, b"m", SignAlgorithm.Ed25519)
 
 
+def test_a_key_deleted_by_another_session_is_not_found(softhsm: SoftHsm,  # noqa: F811
+                                                       p11: Pkcs11Provider,
+                                                       spare: Pkcs11KeyStore) -> None:
+    key = spare.generate("deleted-elsewhere", SrKeyType.EcP256)
+    spare.sign(key, b"m", SignAlgorithm.EcdsaSha256)  # the store now holds the key's handle
+    with p11.open(spare.token(), softhsm.pin) as other:
+        other.delete_key(key)
+    with pytest.raises(NotFound, match="no longer there"):
+        spare.sign(key, b"m", SignAlgorithm.EcdsaSha256)
+    with pytest.raises(NotFound, match="no private key 'deleted-elsewhere'"):
+        spare.sign(key, b"m", SignAlgorithm.EcdsaSha256)
+
+
 # ----- threads -------------------------------------------------------------------------------
 
 

@@ -163,6 +163,9 @@ class Pkcs11KeyStore:
         except p11e.PKCS11Error as e:
             if isinstance(e, _MAYBE_GONE) and self._token_gone():
                 raise DeviceRemoved(f"{what} on {self._where}: the token was removed") from e
+            if isinstance(e, p11e.ObjectHandleInvalid | p11e.KeyHandleInvalid):
+                self._private_cache.clear()  # deleted by another session or program
+                raise NotFound(f"{what} on {self._where}: the key is no longer there") from e
             raise translate(e, f"{what} on {self._where}") from e
 
     def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
