@@ -348,8 +348,11 @@ def cmd_rotate(ctx: Context) -> int:
 
 
 def cmd_audit_verify(ctx: Context) -> int:
+    from .cli_keys import checkpoint_report, checkpoint_text  # audit checkpoints (hardware keys)
+
     with ctx.unlocked() as vault:
         report = vault.audit_verify()
+        checks = checkpoint_report(ctx, vault)
     if report.ok:
         head = report.head
         text = f"Audit log intact: {report.events} events"
@@ -359,8 +362,10 @@ def cmd_audit_verify(ctx: Context) -> int:
             text += f" ({report.reason})"
     else:
         text = f"Audit log BROKEN at event {report.first_bad_seq}: {report.reason}"
-    ctx.out.emit(report.to_json(), text)
-    return EXIT_OK if report.ok else EXIT_INTEGRITY
+    if checks.results:
+        text += "\n" + checkpoint_text(checks)
+    ctx.out.emit({**report.to_json(), "checkpoints": checks.to_json()}, text)
+    return EXIT_OK if report.ok and checks.ok else EXIT_INTEGRITY
 
 
 def cmd_audit_show(ctx: Context) -> int:
@@ -641,7 +646,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="verify and show the audit log")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True,
                                 parser_class=_Parser)
-    command(asub, "verify", cmd_audit_verify, "walk the hash chain and check the anchor")
+    verify = command(asub, "verify", cmd_audit_verify,
+                     "walk the hash chain, check the anchor and the signed checkpoints")
     show = command(asub, "show", cmd_audit_show, "show recent events")
     show.add_argument("--limit", type=int, default=50, metavar="N")
     show.add_argument("--action")
@@ -659,6 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_unlock
 
     cli_unlock.register(sub, command)
+
+    from . import cli_keys  # hardware keys: `keys …`, `audit checkpoint`, checkpoint trust
+
+    cli_keys.register(sub, command)
+    cli_keys.register_audit(asub, verify, command)
 
     chk = command(sub, "check", cmd_check,
                   "endpoint compliance self-checks (no vault needed; exit 0 pass, 1 fail, "
