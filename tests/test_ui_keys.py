@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox, QWidget
 
+from strongroom.app import keys_service
 from strongroom.app.errors import BackendUnavailable
 from strongroom.app.signing import KeyType, SignAlgorithm
-from strongroom.ui.keys_inventory import entry_point_provider, token_key
+from strongroom.ui.keys_inventory import token_key
 from strongroom.ui.keys_model import Column, KeyNode, ModuleNode, TokenNode
 from strongroom.ui.keys_section import KeysSection
 from strongroom.ui.workers import Task
@@ -80,7 +82,7 @@ def world(qapp, tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterato
     base = tmp_path_factory.mktemp("ui-keys")
     harness = make_services(base / "console.ini", lambda _s: NoClipboard())
     calls: list[tuple[str, threading.Thread]] = []
-    pkcs11 = Recorder(entry_point_provider("pkcs11"), calls)
+    pkcs11 = Recorder(keys_service.load_provider("pkcs11"), calls)
 
     def providers(name: str) -> Any:
         if name == "pkcs11":
@@ -180,7 +182,7 @@ def test_a_wrong_pin_is_shown_in_the_dialog_and_the_token_stays_logged_out(
     assert "wrong PIN" in dialog.error.text() and token in dialog.error.text()
     assert dialog.isVisible() and dialog.pin.isEnabled()  # the user decides what next
     assert opened.stores == {}
-    [event] = world["vault"].audit_events(action="token.login")
+    [event] = world["vault"].audit_events(action="keys.login")
     assert event.outcome == "failed" and "999999" not in repr(event)
     dialog.reject()
 
@@ -218,7 +220,7 @@ def test_the_right_pin_logs_in_and_lists_keys(
     assert row_text(opened, tok, Column.Flags).startswith("logged in")
     assert opened.selected() == tok  # the selection survives the refresh
     assert opened.generate_button.isEnabled() and opened.logout_button.isEnabled()
-    events = world["vault"].audit_events(action="token.login")
+    events = world["vault"].audit_events(action="keys.login")
     assert sorted(e.outcome for e in events) == ["failed", "ok"]
     assert all(softhsm.pin not in repr(e) for e in events)
     assert softhsm.pin not in caplog.text
@@ -240,7 +242,7 @@ def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
     shown = opened.details.fields["SHA-256 fingerprint"].text()
     assert shown.replace(" ", "") == fp.upper() and shown.count(" ") == 15
     assert not opened.details.warnings.isVisible()
-    [event] = world["vault"].audit_events(action="key.generate")
+    [event] = world["vault"].audit_events(action="keys.generate")
     assert event.details["fingerprint"] == fp and event.details["token_serial"]
 
 
@@ -259,7 +261,7 @@ def test_signing_files_writes_detached_signatures_that_verify(
     for f in files:
         public.verify((out / f"{f.name}.sig").read_bytes(), f.read_bytes(),
                       ec.ECDSA(hashes.SHA256()))
-    events = world["vault"].audit_events(action="key.sign")
+    events = world["vault"].audit_events(action="keys.sign")
     assert sorted(e.target for e in events) == ["a.txt", "b.bin"]
     import hashlib
 
@@ -284,6 +286,7 @@ def test_export_the_public_key_as_pem_and_verify_with_it(
     [key] = key_nodes(opened, token)
     pem = tmp_path / "signer.pub.pem"
     finish(qtbot, opened.export_public(key, pem))
+    assert oct(pem.stat().st_mode & 0o777) == "0o644"
     loaded = serialization.load_pem_public_key(pem.read_bytes())
     assert loaded.public_bytes(serialization.Encoding.DER,
                                serialization.PublicFormat.SubjectPublicKeyInfo) == \
@@ -324,7 +327,7 @@ def test_the_sign_dialog_signs_beside_each_file(
     assert world["harness"].statuses[-1].startswith("Signed 3 file(s) with ui-signer")
 
 
-def test_cancel_stops_signing_after_the_file_in_hand(
+def test_cancel_while_signing_leaves_no_signature(
     qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
 ) -> None:
     [key] = key_nodes(opened, token)
@@ -334,7 +337,7 @@ def test_cancel_stops_signing_after_the_file_in_hand(
     handed: dict[str, Task] = {}
     ready = threading.Event()
 
-    def press_cancel(done: int, _total: int) -> None:  # on the worker, as file 1 is written
+    def press_cancel(done: int, _total: int) -> None:  # on the worker, as signature 1 is made
         if done == 1:
             assert ready.wait(WAIT_MS / 1000)
             handed["task"].cancel()
@@ -346,10 +349,13 @@ def test_cancel_stops_signing_after_the_file_in_hand(
         finish(qtbot, handed["task"])
     finally:
         opened.file_progress.disconnect(press_cancel)
-    assert [f.name for f in files if Path(f"{f}.sig").exists()] == ["c0.txt"]
-    assert world["harness"].statuses[-1].startswith("Signing cancelled after 1 of 4 files")
-    assert len(world["vault"].audit_events(action="key.sign", target="c0.txt")) == 1
-    assert world["vault"].audit_events(action="key.sign", target="c1.txt") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f.name for f in files]  # no temps
+    assert world["harness"].statuses[-1] == "Signing cancelled; no signature was written."
+    vault = world["vault"]
+    assert [e.target for e in vault.audit_events(action="keys.sign")
+            if e.target.startswith("c")] == []
+    assert any(e.outcome == "failed" and e.details.get("error") == "UserCancelled"
+               for e in vault.audit_events(action="keys.sign"))
 
 
 def test_the_verify_dialog_says_valid_or_not(
@@ -390,6 +396,67 @@ def test_the_generate_dialog_refuses_an_id_that_is_not_hex(
     kind, label, key_id = dialog.values()
     assert kind is KeyType.EcP256 and (label, key_id) == ("x", b"\x0a\x1b")
     dialog.reject()
+
+
+def test_a_csr_made_on_the_token_passes_openssl_req_verify(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
+) -> None:
+    [key] = key_nodes(opened, token)
+    select(opened, key)
+    assert opened.csr_button.isEnabled()
+    dialog = opened.ask_csr()
+    assert dialog is not None and dialog.subject.text() == "CN=ui-signer"
+    dialog.subject.setText("CN=build signer,O=Example,C=de")
+    dialog.sans.setText("build.example, 10.0.0.7, ops@example.com")
+    dialog.dest.setText(str(tmp_path / "signer.csr.pem"))
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: opened.task is None and (tmp_path / "signer.csr.pem").exists(),
+                    timeout=WAIT_MS)
+    proc = subprocess.run(["openssl", "req", "-verify", "-noout", "-text", "-in",
+                           str(tmp_path / "signer.csr.pem")], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "verify OK" in out or "Certificate request self-signature verify OK" in out
+    assert "CN=build signer" in out.replace(" = ", "=") and "C=DE" in out.replace(" = ", "=")
+    assert "DNS:build.example" in out and "IP Address:10.0.0.7" in out
+    csr = x509.load_pem_x509_csr((tmp_path / "signer.csr.pem").read_bytes())
+    assert csr.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == key.key.public_key
+    [event] = world["vault"].audit_events(action="keys.csr")
+    assert event.details["fingerprint"] == key.key.fingerprint
+
+
+def test_a_self_signed_certificate_made_on_the_token(
+    qtbot, opened: KeysSection, tmp_path: Path, token: str
+) -> None:
+    [key] = key_nodes(opened, token)
+    select(opened, key)
+    dialog = opened.ask_csr()
+    assert dialog is not None and not dialog.days.isEnabled()
+    dialog.cert.setChecked(True)
+    assert dialog.days.isEnabled() and dialog.dest.text().endswith(".crt.pem")
+    dialog.subject.setText("CN")  # not NAME=value: refused in the dialog
+    dialog.ok_button.click()
+    assert dialog.isVisible() and "not NAME=value" in dialog.error.text()
+    dialog.subject.setText("CN=ui signer")
+    dialog.days.setValue(30)
+    dialog.dest.setText(str(tmp_path / "signer.crt.pem"))
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: opened.task is None and (tmp_path / "signer.crt.pem").exists(),
+                    timeout=WAIT_MS)
+    cert = x509.load_pem_x509_certificate((tmp_path / "signer.crt.pem").read_bytes())
+    cert.verify_directly_issued_by(cert)
+    days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
+    assert days == 30 and cert.subject.rfc4514_string() == "CN=ui signer"
+
+
+def test_the_fingerprint_reads_aloud_as_pgp_words(opened: KeysSection, token: str) -> None:
+    [key] = key_nodes(opened, token)
+    select(opened, key)
+    words = opened.details.fields["Read aloud"].text().split()
+    assert words == keys_service.fingerprint_words(key.key.fingerprint) and len(words) == 32
 
 
 def test_an_extractable_key_made_elsewhere_is_flagged(

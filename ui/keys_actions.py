@@ -6,17 +6,18 @@ tests and the dialogs share one path. The work itself is in :mod:`.keys_ops` (no
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QDialog, QFileDialog
 
+from strongroom.app import keys_service as ks
 from strongroom.app.errors import UsageError
 from strongroom.app.signing import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
 
 from . import keys_ops as ops
+from .keys_csr import CsrDialog
 from .keys_dialogs import GenerateDialog, SignDialog, VerifyDialog
 from .keys_inventory import open_store, token_key
 from .keys_model import KeyNode
@@ -90,10 +91,7 @@ class KeyActions(_Base):
             return None
 
         def make(store: KeyStore) -> KeyInfo:
-            key = store.generate(label, key_type, key_id)
-            vault.record("key.generate", label, details=ops.audit_details(
-                store.token(), key, key_type=key_type.value))
-            return key
+            return ks.generate_key(store, label, key_type, key_id, vault=vault, token=token)
 
         def done(key: KeyInfo) -> None:
             self.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
@@ -108,7 +106,7 @@ class KeyActions(_Base):
         node = self._selected_key()
         if node is None:
             return None
-        dialog = SignDialog(node.key, ops.algorithms_for(node.key.algorithm), self)
+        dialog = SignDialog(node.key, ops.algorithms_for(node.key), self)
         dialog.accepted.connect(lambda: self.sign_files(
             node, dialog.paths(), dialog.chosen_algorithm(), dialog.out_dir()))
         self._keep(dialog)
@@ -119,7 +117,7 @@ class KeyActions(_Base):
                    out_dir: Path | None = None) -> Task | None:
         """Detached ``.sig`` files for ``files`` (beside them or in ``out_dir``), each audited."""
         vault, key, token = self.vault, node.key, node.token.info
-        choices = ops.algorithms_for(key.algorithm)
+        choices = ops.algorithms_for(key)
         algorithm = algorithm or (choices[0] if choices else None)
         if vault is None or algorithm is None or not files:
             if vault is not None:
@@ -130,28 +128,23 @@ class KeyActions(_Base):
         def work(cancel: Any, _p: object) -> list[ops.Signed]:
             emit(0, len(paths))
             return self.with_store(token, lambda s: ops.sign_files(
-                vault, s, key, paths, algorithm, out_dir, cancel, emit))()
+                vault, s, token, key, paths, algorithm, out_dir, cancel, emit))()
 
         def done(signed: list[ops.Signed]) -> None:
             self.last_signed = signed
-            if len(signed) < len(paths):
-                self.services.status(
-                    f"Signing cancelled after {len(signed)} of {len(paths)} files; the "
-                    "signatures made before the cancel were written and recorded.")
-                return
             names = ", ".join(s.signature.name for s in signed[:3])
             more = f" and {len(signed) - 3} more" if len(signed) > 3 else ""
             self.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
 
-        return self.run("key.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
-                        done)
+        return self.run("keys.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
+                        done, cancelled="Signing cancelled; no signature was written.")
 
     # ----- verify --------------------------------------------------------------------------------
 
     def ask_verify(self) -> VerifyDialog:
         node = self._selected_key()
         key = node.key if node is not None else None
-        dialog = VerifyDialog(key, ops.algorithms_for(key.algorithm) if key else (), self)
+        dialog = VerifyDialog(key, ops.algorithms_for(key) if key else (), self)
         dialog.verify_requested.connect(lambda: self._verify_from(dialog))
         self._keep(dialog)
         return dialog
@@ -185,13 +178,19 @@ class KeyActions(_Base):
             self.last_verdict = (bool(ok), text)
             (report or (lambda _ok, t: self.services.status(t)))(ok, text)
 
+        who = key.label if key is not None else (pem.name if pem else "")
+
         def done(ok: bool) -> None:
-            who = key.label if key is not None else (pem.name if pem else "")
             show(ok, f"✔ Valid: {file.name} was signed by {who} ({algorithm.value})." if ok
                  else f"✘ Not valid: the signature does not match {file.name} and {who}.")
 
-        return self.run("key.verify", f"Verifying {file.name}…", work, done,
-                        lambda exc: show(False, f"✘ {user_message(exc)}"))
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ks.CorruptSignature):
+                show(False, f"✘ Not valid: {exc}.")
+            else:
+                show(False, f"✘ {user_message(exc)}")
+
+        return self.run("keys.verify", f"Verifying {file.name}…", work, done, failed)
 
     # ----- export and CSR ------------------------------------------------------------------------
 
@@ -210,16 +209,33 @@ class KeyActions(_Base):
         if vault is None:
             return None
         return self.run(
-            "key.export-public", "Writing the public key…",
+            "keys.export", "Writing the public key…",
             lambda _c, _p: ops.export_public(vault, node.token.info, node.key, dest),
             lambda path: self.services.status(f"Wrote the public key of {node.key.label} to "
                                               f"{path.name}."))
 
-    def csr_supported(self) -> bool:
-        return importlib.util.find_spec("strongroom.app.x509req") is not None
+    def ask_csr(self) -> CsrDialog | None:
+        node = self._selected_key()
+        if node is None:
+            return None
+        dialog = CsrDialog(node.key, self)
+        dialog.accepted.connect(lambda: self.make_csr(node, dialog.order()))
+        self._keep(dialog)
+        return dialog
 
-    def ask_csr(self) -> None:
-        self.services.error("Certificate requests are not available in this version.")
+    def make_csr(self, node: KeyNode, order: ops.CsrOrder) -> Task | None:
+        """A PKCS#10 request or a self-signed certificate for the key, signed on its token."""
+        vault, key, token = self.vault, node.key, node.token.info
+        if vault is None:
+            return None
+        what = "certificate" if order.self_signed else "certificate request"
+        return self.run(
+            "keys.certificate" if order.self_signed else "keys.csr",
+            f"Signing the {what} on {token.label}…",
+            lambda _c, _p: self.with_store(token, lambda s: ops.make_csr(
+                vault, s, token, key, order))(),
+            lambda path: self.services.status(f"Wrote the {what} for {key.label} to "
+                                              f"{path.name}."))
 
 
 def _read(path: Path | None, what: str) -> bytes:

@@ -7,7 +7,6 @@ The request or certificate is built and signed on the token by the app layer
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -25,20 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from strongroom.app import x509req
+from strongroom.app.errors import UsageError
 from strongroom.app.signing import KeyInfo
 
+from .keys_ops import CsrOrder
+
 SAN_PREFIX = {"dns": "DNS", "ip": "IP", "email": "email", "uri": "URI"}
-
-
-@dataclass(frozen=True)
-class CsrRequest:
-    """What the user asked for. ``days`` only matters for a self-signed certificate."""
-
-    subject: str  # "CN=build signer,O=Example" (RFC 4514 order as typed)
-    sans: tuple[str, ...]  # "DNS:x", "IP:1.2.3.4", "email:a@b", "URI:…"
-    days: int
-    self_signed: bool
-    dest: Path
 
 
 def parse_sans(text: str) -> tuple[str, ...]:
@@ -62,14 +54,12 @@ def parse_sans(text: str) -> tuple[str, ...]:
 
 
 def check_subject(subject: str) -> str | None:
-    """Why ``subject`` is not a usable distinguished name, or None."""
-    parts = [p.strip() for p in subject.split(",") if p.strip()]
-    if not parts:
-        return "Give a subject, like CN=build signer,O=Example."
-    for part in parts:
-        name, eq, value = part.partition("=")
-        if not eq or not name.strip() or not value.strip():
-            return f"“{part}” is not NAME=value."
+    """Why ``subject`` is not a usable distinguished name (one sentence), or None."""
+    try:
+        x509req.parse_subject(subject)
+    except UsageError as e:
+        text = str(e)
+        return f"{text[:1].upper()}{text[1:]}."
     return None
 
 
@@ -88,7 +78,7 @@ class CsrDialog(QDialog):
         self.sans.setAccessibleName("Subject alternative names")
         self.sans.setPlaceholderText("host.example, 10.0.0.1, ops@example.com")
         self.days = QSpinBox()
-        self.days.setRange(1, 3650 * 3)
+        self.days.setRange(1, x509req.MAX_DAYS)
         self.days.setValue(365)
         self.days.setSuffix(" days")
         self.days.setAccessibleName("Validity in days")
@@ -131,10 +121,9 @@ class CsrDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(box)
 
-    def request(self) -> CsrRequest:
-        return CsrRequest(self.subject.text().strip(), parse_sans(self.sans.text()),
-                          self.days.value(), self.cert.isChecked(),
-                          Path(self.dest.text().strip()))
+    def order(self) -> CsrOrder:
+        return CsrOrder(self.subject.text().strip(), parse_sans(self.sans.text()),
+                        self.days.value(), self.cert.isChecked(), Path(self.dest.text().strip()))
 
     def _suffix(self, self_signed: bool) -> None:
         text = self.dest.text()

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 
+from strongroom.app import keys_service as ks
 from strongroom.app.errors import (
     BackendUnavailable,
     PinRequired,
     StrongroomError,
-    Unsupported,
     UsageError,
 )
 from strongroom.app.signing import (
@@ -28,7 +27,6 @@ from strongroom.app.signing import (
     TokenInfo,
 )
 
-BACKENDS_GROUP = "strongroom.backends"
 # (entry point, the TokenInfo.store its tokens carry, what the tree calls it)
 PROVIDERS = (("pkcs11", "pkcs11", "PKCS#11"), ("tpm-keys", "tpm", "TPM"))
 PROVIDER_FOR_STORE = {store: name for name, store, _title in PROVIDERS}
@@ -39,46 +37,18 @@ ProviderLoader = Callable[[str], KeyStoreProvider]
 TokenKey = tuple[str, str, str]  # (store, module, serial): stable while the token is plugged in
 
 
-def entry_point_provider(name: str) -> KeyStoreProvider:
-    """The installed key-store provider ``name`` (``pkcs11`` or ``tpm-keys``)."""
-    entry = next((e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == name), None)
-    if entry is None:
-        raise BackendUnavailable(f"no {name} backend is installed")
-    factory: Callable[[], KeyStoreProvider] = entry.load()
-    return factory()
-
-
-def default_loader() -> ProviderLoader:
-    """The app layer's provider lookup when it offers one, else the entry-point lookup."""
-    try:
-        from strongroom.app import keys_service
-    except ImportError:
-        return entry_point_provider
-    loader: ProviderLoader | None = getattr(keys_service, "load_provider", None)
-    return loader or entry_point_provider
-
-
 def token_key(token: TokenInfo) -> TokenKey:
     return (token.store, token.module, token.serial)
 
 
-def grouped_hex(fingerprint: str, group: int = 4) -> str:
-    """'ab12cd34…' as 'AB12 CD34 …' for reading aloud or comparing by eye."""
-    text = fingerprint.upper()
-    return " ".join(text[i : i + group] for i in range(0, len(text), group))
+def grouped_hex(fingerprint: str) -> str:
+    """'ab12cd34…' as 'AB12 CD34 …' for comparing by eye."""
+    return ks.grouped_hex(fingerprint)
 
 
-def fingerprint_words(fingerprint: str) -> str | None:
-    """The app layer's read-aloud words for a fingerprint, when it offers them."""
-    try:
-        from strongroom.app import keys_service
-    except ImportError:
-        return None
-    words = getattr(keys_service, "fingerprint_words", None)
-    if words is None:
-        return None
-    out = words(fingerprint)
-    return out if isinstance(out, str) else " ".join(out)
+def fingerprint_words(fingerprint: str) -> str:
+    """The fingerprint as PGP words to read aloud (one per byte)."""
+    return " ".join(ks.fingerprint_words(fingerprint))
 
 
 def size_text(n: int | None) -> str:
@@ -116,7 +86,7 @@ class Inventory:
 class Backends:
     """The providers, loaded once on first use. Used only from the hardware runner's thread."""
 
-    def __init__(self, loader: ProviderLoader) -> None:
+    def __init__(self, loader: ProviderLoader = ks.load_provider) -> None:
         self.loader = loader
         self._loaded: dict[str, KeyStoreProvider | StrongroomError] = {}
 
@@ -193,16 +163,12 @@ def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
     return Inventory(tuple(out))
 
 
-def add_module(backends: Backends, path: str) -> ModuleInfo:
+def add_module(backends: Backends, path: str) -> None:
     """Add a PKCS#11 module by path for this session (loaded now, so a bad file fails here)."""
     reason = check_module_path(path)
     if reason is not None:
         raise UsageError(reason)
-    provider = backends.get("pkcs11")
-    add: Callable[[str], ModuleInfo] | None = getattr(provider, "add_module", None)
-    if add is None:
-        raise Unsupported("this PKCS#11 backend cannot add modules by path")
-    return add(path)
+    ks.add_modules(backends.get("pkcs11"), [path])
 
 
 def check_module_path(path: str) -> str | None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from strongroom.app import keys_service as ks
 from strongroom.app.errors import AuthenticationFailed
 from strongroom.app.signing import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
@@ -45,12 +46,10 @@ from .keys_inventory import (
     TokenKey,
     add_module,
     collect,
-    default_loader,
     open_store,
     token_key,
 )
 from .keys_model import COLUMNS, Column, KeyNode, KeysModel, ModuleNode, Node, TokenNode
-from .keys_ops import audit_details, record_failure
 from .workers import Task, TaskRunner, user_message
 
 Selection = tuple[Any, ...]
@@ -84,7 +83,7 @@ class KeysSection(KeyActions, Section):
         super().__init__(services, parent)
         self.setAccessibleDescription(self.accessible_description)
         self.hw = TaskRunner(self)  # the hardware queue; see the module docstring
-        self.backends = Backends(providers or default_loader())
+        self.backends = Backends(providers or ks.load_provider)
         self.stores: dict[TokenKey, KeyStore] = {}  # logged-in sessions held by the console
         self._epoch = 0
         self._stale = True  # the tree needs reading when the section is next shown
@@ -204,15 +203,17 @@ class KeysSection(KeyActions, Section):
 
     def run(self, name: str, text: str, work: Callable[..., Any],
             on_success: Callable[[Any], None],
-            on_error: Callable[[BaseException], None] | None = None) -> Task:
+            on_error: Callable[[BaseException], None] | None = None, *,
+            cancelled: str = "") -> Task:
         """Run ``work(cancel, progress)`` on the hardware runner with the busy row showing."""
         self.services.activity()
         self._show_busy(True, text)
+        note = cancelled or f"{text.rstrip('…')} cancelled."
         task = self.hw.submit(
             name, work, on_success=self._guard(on_success),
             on_error=self._guard(on_error or self._failed),
             on_progress=self.bar_label.setText,
-            on_cancel=self._guard0(lambda: self.services.status(f"{text.rstrip('…')} cancelled.")))
+            on_cancel=self._guard0(lambda: self.services.status(note)))
         task.finished.connect(lambda: self._task_done(task))
         self.task = task
         self.update_buttons()
@@ -309,7 +310,7 @@ class KeysSection(KeyActions, Section):
         self.verify_button.setEnabled(ready)
         self.export_button.setEnabled(ready and key is not None and bool(key.public_key))
         self.csr_button.setEnabled(ready and key is not None and not needs_login
-                                   and self.csr_supported())
+                                   and bool(key.public_key))
 
     # ----- modules and login ---------------------------------------------------------------------
 
@@ -350,14 +351,14 @@ class KeysSection(KeyActions, Section):
             return None
 
         def work(_c: object, _p: object) -> KeyStore:
-            details = audit_details(token)
+            details = ks.audit_details(token, operation="login")
             try:
                 store = open_store(backends, token, pin, vault)
-            except AuthenticationFailed:
-                record_failure(vault, "token.login", token.label, details)
+            except AuthenticationFailed as e:  # a wrong PIN is worth an audit event
+                ks.record_failure(vault, "keys.login", token.label, details, e)
                 raise
             try:
-                vault.record("token.login", token.label, details=details)
+                ks.record(vault, "keys.login", token.label, details)
             except BaseException:
                 store.close()
                 raise
@@ -378,7 +379,7 @@ class KeysSection(KeyActions, Section):
             else:
                 self._failed(exc)
 
-        task = self.run("token.login", f"Logging in to {token.label}…", work, done, failed)
+        task = self.run("keys.login", f"Logging in to {token.label}…", work, done, failed)
         # A login that finishes after the vault locked is logged out again at once.
         task.succeeded.connect(lambda s: self.hw.submit("keys.logout", lambda _c, _p: s.close())
                                if epoch != self._epoch else None)
@@ -390,5 +391,5 @@ class KeysSection(KeyActions, Section):
         if store is None:
             return None
         self.update_buttons()
-        return self.run("token.logout", "Logging out…", lambda _c, _p: store.close(),
+        return self.run("keys.logout", "Logging out…", lambda _c, _p: store.close(),
                         lambda _r: self.refresh())
