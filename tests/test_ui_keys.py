@@ -203,6 +203,17 @@ def test_the_pin_dialog_warns_before_the_final_try(qtbot, opened: KeysSection,
     assert "locked" in locked.caution.text()
 
 
+def test_a_wrong_pin_names_the_tries_left_when_the_device_counts_them() -> None:
+    from strongroom.app.errors import WrongPin
+    from strongroom.ui.keys_section import pin_error_text
+
+    assert pin_error_text(WrongPin("logging in to t: wrong PIN", retries=2)) == \
+        "Logging in to t: wrong PIN; 2 tries left."
+    assert pin_error_text(WrongPin("wrong PIN; the final try", retries=1)) == \
+        "Wrong PIN; the final try"
+    assert pin_error_text(WrongPin("wrong PIN")) == "Wrong PIN"
+
+
 def test_the_right_pin_logs_in_and_lists_keys(
     qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, token: str,  # noqa: F811
     caplog: pytest.LogCaptureFixture

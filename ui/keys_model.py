@@ -16,7 +16,15 @@ from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
 from strongroom.app.signing import KeyInfo, TokenInfo
 
-from .keys_inventory import Inventory, ModuleView, TokenKey, TokenView, grouped_hex, token_key
+from .keys_inventory import (
+    Inventory,
+    ModuleView,
+    TokenKey,
+    TokenView,
+    grouped_hex,
+    size_text,
+    token_key,
+)
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 _WARN = QColor("#c0561b")  # readable on the light and the dark theme
@@ -116,8 +124,11 @@ class KeysModel(QStandardItemModel):
             for token in module.tokens:
                 token_row = self._row(TokenNode(token), token_label(token.info),
                                       token.info.model, token.info.serial, "", token_flags(token))
-                if token.note:
-                    token_row[0].setToolTip(token.note)
+                info = token.info
+                token_row[0].setToolTip("\n".join(t for t in (
+                    f"{info.manufacturer} {info.model}, serial {info.serial}",
+                    f"free memory: public {size_text(info.free_public_memory)}, "
+                    f"private {size_text(info.free_private_memory)}", token.note) if t))
                 for key in token.keys:
                     key_row = self._row(KeyNode(key, token), key.label or "(no label)",
                                         key.algorithm, key.key_id, short_fingerprint(key),

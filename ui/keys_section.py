@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app import keys_service as ks
-from strongroom.app.errors import AuthenticationFailed
+from strongroom.app.errors import AuthenticationFailed, WrongPin
 from strongroom.app.signing import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
@@ -61,6 +61,16 @@ def _button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton
     b.setToolTip(tip)
     b.clicked.connect(slot)
     return b
+
+
+def pin_error_text(exc: BaseException) -> str:
+    """The login error, with the tries left when the device counts them and did not say so."""
+    text = user_message(exc)
+    retries = getattr(exc, "retries", None)
+    said = "try" in text or "tries" in text
+    if isinstance(exc, WrongPin) and retries is not None and not said:
+        text = f"{text.rstrip('.')}; {retries} {'try' if retries == 1 else 'tries'} left."
+    return text
 
 
 def selection_of(node: Node | None) -> Selection:
@@ -375,7 +385,7 @@ class KeysSection(KeyActions, Section):
 
         def failed(exc: BaseException) -> None:
             if self.pin_dialog is not None:
-                self.pin_dialog.show_error(user_message(exc))
+                self.pin_dialog.show_error(pin_error_text(exc))
             else:
                 self._failed(exc)
 
