@@ -124,14 +124,14 @@ def key_nodes(section: KeysSection, label: str) -> list[KeyNode]:
 
 
 def select(section: KeysSection, wanted: Any) -> None:
-    from strongroom.ui.keys_section import selection_of
+    from strongroom.ui.keys_model import selection_of
 
     section.select(selection_of(wanted))
     assert section.selected() == wanted
 
 
 def row_text(section: KeysSection, node: Any, column: Column) -> str:
-    from strongroom.ui.keys_section import selection_of
+    from strongroom.ui.keys_model import selection_of
 
     index = next(i for i in section.model.indexes()
                  if selection_of(section.model.node(i)) == selection_of(node))
@@ -205,7 +205,7 @@ def test_the_pin_dialog_warns_before_the_final_try(qtbot, opened: KeysSection,
 
 def test_a_wrong_pin_names_the_tries_left_when_the_device_counts_them() -> None:
     from strongroom.app.errors import WrongPin
-    from strongroom.ui.keys_section import pin_error_text
+    from strongroom.ui.keys_dialogs import pin_error_text
 
     assert pin_error_text(WrongPin("logging in to t: wrong PIN", retries=2)) == \
         "Logging in to t: wrong PIN; 2 tries left."

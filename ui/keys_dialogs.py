@@ -6,6 +6,7 @@ its hardware runner. The PIN dialog hands the PIN over once and clears its field
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -25,9 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from strongroom.app.errors import WrongPin
 from strongroom.app.signing import KeyInfo, KeyType, SignAlgorithm, TokenInfo
 
 from .keys_details import pin_state
+from .workers import user_message
 
 KEY_TYPES = {
     KeyType.EcP256: "EC P-256 (ECDSA)", KeyType.EcP384: "EC P-384 (ECDSA)",
@@ -35,11 +38,22 @@ KEY_TYPES = {
 }
 
 
-def _button(text: str, slot: object) -> QPushButton:
+def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
     b = QPushButton(text)
     b.setAccessibleName(text.rstrip("…"))
+    b.setToolTip(tip)
     b.clicked.connect(slot)
     return b
+
+
+def pin_error_text(exc: BaseException) -> str:
+    """The login error, with the tries left when the device counts them and did not say so."""
+    text = user_message(exc)
+    retries = getattr(exc, "retries", None)
+    said = "try" in text or "tries" in text
+    if isinstance(exc, WrongPin) and retries is not None and not said:
+        text = f"{text.rstrip('.')}; {retries} {'try' if retries == 1 else 'tries'} left."
+    return text
 
 
 def _buttons(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
@@ -195,7 +209,7 @@ class SignDialog(QDialog):
         self.setWindowTitle(f"Sign files with {key.label}")
         self.files = QListWidget()
         self.files.setAccessibleName("Files to sign")
-        add = _button("Add files…", self._add_files)
+        add = button("Add files…", self._add_files)
         self.algorithm = _algorithm_combo(algorithms)
         self.beside = QRadioButton("Next to each file (file.sig)")
         self.beside.setChecked(True)
@@ -203,7 +217,7 @@ class SignDialog(QDialog):
         self.folder = QLineEdit()
         self.folder.setAccessibleName("Folder for the signatures")
         self.folder.textChanged.connect(lambda t: self.into.setChecked(bool(t)) if t else None)
-        choose = _button("Choose…", self._choose_folder)
+        choose = button("Choose…", self._choose_folder)
         self.error = _error_label()
         box = _buttons(self, "Sign")
         box.accepted.connect(self._check)
@@ -302,7 +316,7 @@ class VerifyDialog(QDialog):
     def _path_row(self, name: str, title: str) -> tuple[QLineEdit, QWidget]:
         edit = QLineEdit()
         edit.setAccessibleName(name)
-        choose = _button("Choose…", lambda: self._choose(edit, title))
+        choose = button("Choose…", lambda: self._choose(edit, title))
         choose.setAccessibleName(f"Choose the {name.lower()}")
         host = QWidget()
         row = QHBoxLayout(host)

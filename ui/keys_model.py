@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
@@ -59,6 +60,17 @@ class KeyNode:
 
 
 Node = ModuleNode | TokenNode | KeyNode
+Selection = tuple[Any, ...]  # what identifies a row across rebuilds of the tree
+
+
+def selection_of(node: Node | None) -> Selection:
+    if isinstance(node, KeyNode):
+        return ("key", token_key(node.token.info), node.key.key_id, node.key.fingerprint)
+    if isinstance(node, TokenNode):
+        return ("token", token_key(node.token.info))
+    if isinstance(node, ModuleNode):
+        return ("module", node.module.store, node.module.path)
+    return ()
 
 
 def module_label(module: ModuleView) -> str:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -31,14 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app import keys_service as ks
-from strongroom.app.errors import AuthenticationFailed, WrongPin
+from strongroom.app.errors import AuthenticationFailed
 from strongroom.app.signing import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
 from .base import Section, Services
 from .keys_actions import KeyActions
 from .keys_details import Details
-from .keys_dialogs import TokenPinDialog
+from .keys_dialogs import TokenPinDialog, button, pin_error_text
 from .keys_inventory import (
     Backends,
     Inventory,
@@ -49,38 +48,17 @@ from .keys_inventory import (
     open_store,
     token_key,
 )
-from .keys_model import COLUMNS, Column, KeyNode, KeysModel, ModuleNode, Node, TokenNode
+from .keys_model import (
+    COLUMNS,
+    Column,
+    KeyNode,
+    KeysModel,
+    Node,
+    Selection,
+    TokenNode,
+    selection_of,
+)
 from .workers import Task, TaskRunner, user_message
-
-Selection = tuple[Any, ...]
-
-
-def _button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
-    b = QPushButton(text)
-    b.setAccessibleName(text.rstrip("…"))
-    b.setToolTip(tip)
-    b.clicked.connect(slot)
-    return b
-
-
-def pin_error_text(exc: BaseException) -> str:
-    """The login error, with the tries left when the device counts them and did not say so."""
-    text = user_message(exc)
-    retries = getattr(exc, "retries", None)
-    said = "try" in text or "tries" in text
-    if isinstance(exc, WrongPin) and retries is not None and not said:
-        text = f"{text.rstrip('.')}; {retries} {'try' if retries == 1 else 'tries'} left."
-    return text
-
-
-def selection_of(node: Node | None) -> Selection:
-    if isinstance(node, KeyNode):
-        return ("key", token_key(node.token.info), node.key.key_id, node.key.fingerprint)
-    if isinstance(node, TokenNode):
-        return ("token", token_key(node.token.info))
-    if isinstance(node, ModuleNode):
-        return ("module", node.module.store, node.module.path)
-    return ()
 
 
 class KeysSection(KeyActions, Section):
@@ -113,17 +91,17 @@ class KeysSection(KeyActions, Section):
         self.tree.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
         self.details = Details()
 
-        self.refresh_button = _button("Refresh", self.refresh)
-        self.add_button = _button("Add module…", self._on_add_module,
+        self.refresh_button = button("Refresh", self.refresh)
+        self.add_button = button("Add module…", self._on_add_module,
                                   "Use a PKCS#11 module (.so, .dll or .dylib) by its path")
-        self.login_button = _button("Log in…", self.ask_login)
-        self.logout_button = _button("Log out", self.logout_selected)
-        self.generate_button = _button("Generate…", self.ask_generate,
+        self.login_button = button("Log in…", self.ask_login)
+        self.logout_button = button("Log out", self.logout_selected)
+        self.generate_button = button("Generate…", self.ask_generate,
                                        "Generate a key pair on the selected token")
-        self.sign_button = _button("Sign files…", self.ask_sign)
-        self.verify_button = _button("Verify…", self.ask_verify)
-        self.export_button = _button("Export public key…", self.ask_export)
-        self.csr_button = _button("CSR / certificate…", self.ask_csr)
+        self.sign_button = button("Sign files…", self.ask_sign)
+        self.verify_button = button("Verify…", self.ask_verify)
+        self.export_button = button("Export public key…", self.ask_export)
+        self.csr_button = button("CSR / certificate…", self.ask_csr)
         self.action_buttons = [self.add_button, self.login_button, self.logout_button,
                                self.generate_button, self.sign_button, self.verify_button,
                                self.export_button, self.csr_button]
@@ -133,7 +111,7 @@ class KeysSection(KeyActions, Section):
         self.bar.setMaximumWidth(220)
         self.bar_label = QLabel()
         self.bar_label.setAccessibleName("Hardware operation progress")
-        self.cancel_button = _button("Cancel", self.cancel)
+        self.cancel_button = button("Cancel", self.cancel)
         self.file_progress.connect(self._on_file_progress)
 
         heading = QLabel(self.title)
@@ -146,8 +124,8 @@ class KeysSection(KeyActions, Section):
         top.addWidget(self.refresh_button)
         top.addWidget(self.add_button)
         actions = QHBoxLayout()
-        for button in self.action_buttons[1:]:
-            actions.addWidget(button)
+        for action in self.action_buttons[1:]:
+            actions.addWidget(action)
         actions.addStretch(1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.tree)
