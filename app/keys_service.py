@@ -149,6 +149,8 @@ def _token_name(t: TokenInfo) -> str:
 def choose_token(tokens: Sequence[TokenInfo], wanted: str | None) -> TokenInfo:
     """The token whose label or serial is ``wanted``, or the only token when none is named."""
     if wanted is None:
+        ready = [t for t in tokens if "token-initialized" in t.flags]
+        tokens = ready or list(tokens)
         if len(tokens) == 1:
             return tokens[0]
         if not tokens:
