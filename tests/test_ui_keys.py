@@ -511,7 +511,10 @@ def test_locking_logs_out_of_the_token_and_clears_the_tree(
 ) -> None:
     info = token_node(opened, token).token.info
     assert opened.stores
+    verify = opened.ask_verify()
+    assert verify.isVisible() and opened.dialogs == [verify]
     opened.vault_locked()
+    assert opened.dialogs == [] and not verify.isVisible()
     assert opened.stores == {} and opened.model.rowCount() == 0
     assert not opened.sign_button.isEnabled() and opened.refresh() is None
     assert opened.hw.wait(WAIT_MS)

@@ -39,16 +39,20 @@ class KeyActions(_Base):
     last_signed: list[ops.Signed] | None = None
 
     def close_dialogs(self) -> None:
-        for dialog in getattr(self, "dialogs", []):
+        dialogs, self.dialogs = self.dialogs, []
+        for dialog in dialogs:
             dialog.reject()
-        self.dialogs = []
 
     def _keep(self, dialog: QDialog) -> QDialog:
-        if not hasattr(self, "dialogs"):
-            self.dialogs = []
+        """Open ``dialog`` (window-modal, not blocking) and forget it once it is closed."""
         self.dialogs.append(dialog)
-        dialog.finished.connect(lambda _r: self.dialogs.remove(dialog)
-                                if dialog in self.dialogs else None)
+
+        def closed(_result: int) -> None:
+            if dialog in self.dialogs:
+                self.dialogs.remove(dialog)
+            dialog.deleteLater()
+
+        dialog.finished.connect(closed)
         dialog.open()
         return dialog
 

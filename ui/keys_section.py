@@ -77,6 +77,7 @@ class KeysSection(KeyActions, Section):
         self._stale = True  # the tree needs reading when the section is next shown
         self.task: Task | None = None
         self.pin_dialog: TokenPinDialog | None = None
+        self.dialogs = []  # the generate, sign, verify and CSR dialogs that are open
 
         self.model = KeysModel(self)
         self.tree = QTreeView()
