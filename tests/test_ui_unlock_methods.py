@@ -167,7 +167,8 @@ def test_unavailable_methods_are_disabled_with_their_reason(
 ) -> None:
     with make_vault(tmp_path / "v") as vault:
         vault.add_hardware_slot(KeyringSource(file_keyring), label="laptop")
-    no_store = sources_from({"keyring": KeyringSource(fail.Keyring())})
+    table: dict[str, SlotSecretSource] = {"keyring": KeyringSource(fail.Keyring())}
+    no_store = sources_from(table)
     screen, _locked = lock_screen_for(qtbot, runner, tmp_path / "v", no_store)
     button, note = screen.hw_buttons["keyring"], screen.hw_notes["keyring"]
     assert not button.isEnabled()
@@ -175,6 +176,13 @@ def test_unavailable_methods_are_disabled_with_their_reason(
     assert note.isVisible() and "no OS credential store is available" in note.text()
     assert screen.start_hardware("keyring") is None  # refused without a click too
     assert screen.unlock_button.isEnabled() and screen.passphrase.isEnabled()
+
+    # The store appears (a device plugged in, a service started): "Check again" finds it.
+    table["keyring"] = KeyringSource(file_keyring)
+    click(qtbot, screen.recheck_button)
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=WAIT_MS)
+    assert note.text() == KEYRING_NOTE and not screen.recheck_button.isVisible()
+    table["keyring"] = KeyringSource(fail.Keyring())
 
     panel = UnlockMethodsPanel(harness.services, sources=no_store)
     qtbot.addWidget(panel)
@@ -292,6 +300,7 @@ def test_closing_the_window_during_a_pin_prompt_cancels_it(
     qtbot.addWidget(window)
     window.show()
     screen = window.lock_screen
+    qtbot.waitUntil(lambda: screen._check is None, timeout=WAIT_MS)  # the installed backends'
     screen.sources = sources_from({"tpm": tpm})
     screen.show_vault(window.vault)
     qtbot.waitUntil(lambda: screen.hw_buttons["tpm"].isEnabled(), timeout=WAIT_MS)

@@ -117,6 +117,10 @@ class LockScreen(QWidget):
         self.prompts.touch_changed.connect(self._show_touch)
         self.hw_rows = QVBoxLayout()
         self.hw_rows.setSpacing(4)
+        self.recheck_button = QPushButton("Check again (after plugging in a device)")
+        self.recheck_button.setAccessibleName("Check the unlock devices again")
+        self.recheck_button.clicked.connect(self.check_availability)
+        self.recheck_button.hide()
 
         self.methods = QListWidget()
         self.methods.setAccessibleName("Enrolled unlock methods")
@@ -141,6 +145,7 @@ class LockScreen(QWidget):
         inner.addWidget(self.location)
         inner.addLayout(row)
         inner.addLayout(self.hw_rows)
+        inner.addWidget(self.recheck_button, 0, Qt.AlignmentFlag.AlignLeft)
         inner.addWidget(self.progress)
         inner.addWidget(self.touch_note)
         inner.addWidget(self.status)
@@ -192,19 +197,29 @@ class LockScreen(QWidget):
             self.hw_rows.addWidget(button)
             self.hw_rows.addWidget(note)
             self.hw_buttons[kind], self.hw_notes[kind] = button, note
-        if kinds:
-            sources = self.sources
-            self._check = self.runner.submit(
-                "unlock.availability",
-                lambda _c, _p: {k: availability_of(sources, k) for k in kinds},
-                on_success=lambda found, v=vault: self._availability_known(v, found),
-            )
+        self.check_availability()
+
+    def check_availability(self) -> None:
+        """Ask each enrolled kind's backend, in the runner, whether it can be used here."""
+        vault, kinds, sources = self.vault, list(self.hw_buttons), self.sources
+        if vault is None or not kinds or self._check is not None:
+            return
+        self.recheck_button.hide()
+        self._check = self.runner.submit(
+            "unlock.availability",
+            lambda _c, _p: {k: availability_of(sources, k) for k in kinds},
+            on_success=lambda found, v=vault: self._availability_known(v, found),
+            on_error=lambda _e: setattr(self, "_check", None),
+            on_cancel=lambda: setattr(self, "_check", None),
+        )
 
     def _availability_known(self, vault: Vault, found: dict[str, Availability]) -> None:
-        if vault is not self.vault:
-            return
         self._check = None
+        if vault is not self.vault:
+            self.check_availability()  # another vault is shown now: ask for its kinds
+            return
         self.available = found
+        self.recheck_button.setVisible(not all(a.ok for a in found.values()))
         for kind, usable in found.items():
             button, note = self.hw_buttons.get(kind), self.hw_notes.get(kind)
             if button is None or note is None:
