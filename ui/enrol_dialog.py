@@ -22,6 +22,12 @@ from PySide6.QtWidgets import (
 from .passphrase_dialog import password_field
 
 UV_CHOICES = (("required", "PIN required"), ("discouraged", "Touch only"))
+KIND_NAMES = {"fido2": "Security keys", "tpm": "TPM", "keyring": "OS keyring"}
+KEYRING_WARNING = (
+    "Remembering the vault on this device stores a key in your OS keyring: anyone logged in as "
+    "you here can then open the vault without the passphrase. This is lower assurance than a "
+    "security key or the TPM. Remember it anyway?"
+)
 DEFAULT_LABELS = {"fido2": "Security key", "tpm": "This computer's TPM",
                   "keyring": "This device's keyring"}
 

@@ -39,7 +39,13 @@ from strongroom.app.unlock_methods import (
 from strongroom.app.vault import Vault
 
 from .base import Services
-from .enrol_dialog import DEFAULT_LABELS, SecurityKeyDialog, TpmDialog
+from .enrol_dialog import (
+    DEFAULT_LABELS,
+    KEYRING_WARNING,
+    KIND_NAMES,
+    SecurityKeyDialog,
+    TpmDialog,
+)
 from .hw_prompts import (
     QtPrompts,
     SourceFactory,
@@ -50,15 +56,6 @@ from .hw_prompts import (
 from .passphrase_dialog import ask_passphrase
 from .unlock_methods_model import Column, SlotTableModel, cell
 from .workers import Task, Work
-
-KEYRING_WARNING = (
-    "Remembering the vault on this device stores a key in your OS keyring: anyone logged in as "
-    "you here can then open the vault without the passphrase. This is lower assurance than a "
-    "security key or the TPM. Remember it anyway?"
-)
-
-
-KIND_NAMES = {"fido2": "Security keys", "tpm": "TPM", "keyring": "OS keyring"}
 
 
 class UnlockMethodsPanel(QGroupBox):
