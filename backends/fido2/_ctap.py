@@ -1,0 +1,371 @@
+"""FIDO2 keyslots over CTAP2 with python-fido2's own client (USB HID, or any CtapDevice)."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from fido2.client import (
+    ClientError,
+    DefaultClientDataCollector,
+    Fido2Client,
+    PinRequiredError,
+    UserInteraction,
+    WebAuthnClient,
+)
+from fido2.ctap import CtapDevice, CtapError
+from fido2.ctap2 import Ctap2
+from fido2.ctap2.pin import ClientPin
+from fido2.utils import websafe_encode
+
+from strongroom.app.errors import (
+    DeviceRemoved,
+    DeviceTimeout,
+    HardwareError,
+    PinBlocked,
+    PinRequired,
+    StrongroomError,
+    Unsupported,
+    UserCancelled,
+    WrongDevice,
+    WrongPin,
+)
+from strongroom.app.keyslots import StatusCallback, b64d, b64e
+from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
+
+from . import ORIGIN, RP_ID, RP_NAME
+
+ERR = CtapError.ERR
+SELECT_POLL_S = 0.05
+PROBE_HASH = b"\x00" * 32
+
+
+def device_name(device: CtapDevice) -> str:
+    return getattr(device, "product_name", None) or "the security key"
+
+
+class Interaction(UserInteraction):
+    """python-fido2's UserInteraction on top of Strongroom's :class:`Prompts`.
+
+    The PIN, once given, is reused for the rest of this one operation (enrolment needs it twice)
+    and dropped with the object.
+    """
+
+    def __init__(
+        self,
+        prompts: Prompts | None,
+        name: str,
+        on_status: StatusCallback | None,
+        retries: Callable[[], int | None],
+    ) -> None:
+        self._prompts = prompts
+        self._name = name
+        self._on_status = on_status
+        self._retries = retries
+        self._pin: str | None = None
+        self.cancelled = False
+
+    def prompt_up(self) -> None:
+        if self._on_status is not None:
+            self._on_status(f"Touch {self._name}")
+        if self._prompts is not None:
+            self._prompts.prompt_touch(self._name)
+
+    def request_pin(self, permissions: Any, rp_id: str | None) -> str | None:
+        if self._pin is not None:
+            return self._pin
+        if self._prompts is None:
+            return None
+        pin = self._prompts.request_pin(self._name, self._retries())
+        if not pin:
+            self.cancelled = True
+            return None
+        self._pin = pin
+        return pin
+
+
+def pin_retries(device: CtapDevice) -> int | None:
+    """The PIN tries the key says are left, or None when it will not say."""
+    try:
+        return ClientPin(Ctap2(device)).get_pin_retries()[0]
+    except Exception:  # noqa: BLE001 - a count we cannot read is simply not shown
+        return None
+
+
+def from_ctap(code: int, name: str, device: CtapDevice | None) -> StrongroomError:
+    """The Strongroom error for a CTAP status code."""
+    if code == ERR.KEEPALIVE_CANCEL:
+        return UserCancelled()
+    if code in (ERR.USER_ACTION_TIMEOUT, ERR.ACTION_TIMEOUT):
+        return DeviceTimeout(f"{name} was not touched in time")
+    if code == ERR.PIN_INVALID:
+        retries = pin_retries(device) if device is not None else None
+        left = f"; {retries} tries left before it blocks" if retries is not None else ""
+        return WrongPin(f"wrong PIN for {name}{left}", retries)
+    if code == ERR.PIN_BLOCKED:
+        return PinBlocked(
+            f"{name} has blocked its PIN after too many wrong tries; only a reset (which erases "
+            "its credentials) makes it usable again"
+        )
+    if code == ERR.PIN_AUTH_BLOCKED:
+        return PinBlocked(
+            f"{name} refuses PINs after 3 wrong tries in a row; unplug it and plug it back in"
+        )
+    if code in (ERR.NO_CREDENTIALS, ERR.INVALID_CREDENTIAL):
+        return WrongDevice(f"{name} holds no credential enrolled in this vault")
+    if code in (ERR.PUAT_REQUIRED, ERR.PIN_NOT_SET):
+        return PinRequired(f"{name} needs its PIN (set one first if it has none)")
+    if code in (ERR.UNSUPPORTED_OPTION, ERR.UNSUPPORTED_ALGORITHM, ERR.INVALID_OPTION):
+        return Unsupported(f"{name} does not support what was asked (CTAP {code:#04x})")
+    return HardwareError(f"{name} refused the request (CTAP {code:#04x})")
+
+
+@contextmanager
+def translated(
+    name: str, device: CtapDevice | None, ui: Interaction | None, cancel: threading.Event | None
+) -> Iterator[None]:
+    """Turn python-fido2's errors into Strongroom's, each with ``from e``."""
+    try:
+        yield
+    except PinRequiredError as e:
+        if ui is not None and ui.cancelled:
+            raise UserCancelled() from e
+        raise PinRequired(f"{name} needs its PIN and none was given") from e
+    except ClientError as e:
+        if cancel is not None and cancel.is_set():
+            raise UserCancelled() from e
+        if isinstance(e.cause, CtapError):
+            raise from_ctap(e.cause.code, name, device) from e
+        if e.code == ClientError.ERR.TIMEOUT:
+            raise DeviceTimeout(f"{name} was not touched in time") from e
+        if e.code == ClientError.ERR.DEVICE_INELIGIBLE:
+            raise WrongDevice(f"{name} holds no credential enrolled in this vault") from e
+        if e.code == ClientError.ERR.CONFIGURATION_UNSUPPORTED:
+            raise Unsupported(
+                f"{name} cannot do this as configured ({e.cause or 'unsupported'}); with "
+                "user verification required the key needs a PIN set"
+            ) from e
+        raise HardwareError(f"{name} failed ({e.code.name})") from e
+    except CtapError as e:
+        if cancel is not None and cancel.is_set():
+            raise UserCancelled() from e
+        raise from_ctap(e.code, name, device) from e
+    except OSError as e:
+        raise DeviceRemoved(f"{name} stopped answering ({type(e).__name__})") from e
+
+
+def collector(rp_id: str = RP_ID) -> DefaultClientDataCollector:
+    """Client data for the fixed origin ``https://<rp_id>`` (python-fido2 checks the pair)."""
+    return DefaultClientDataCollector(ORIGIN if rp_id == RP_ID else f"https://{rp_id}")
+
+
+# ----- the WebAuthn steps, shared with the Windows client ------------------------------------
+
+
+def register(
+    client: WebAuthnClient, vault_id: str, label: str, uv: str, cancel: threading.Event | None
+) -> tuple[bytes, str, bool]:
+    """makeCredential with prf; returns (credential id, AAGUID hex, whether PRF is enabled)."""
+    options = {
+        "rp": {"id": RP_ID, "name": RP_NAME},
+        "user": {"id": vault_id.encode()[:64] or b"\x00", "name": label,
+                 "displayName": label},
+        "challenge": secrets.token_bytes(32),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7},
+                             {"type": "public-key", "alg": -8}],
+        "authenticatorSelection": {"residentKey": "discouraged", "userVerification": uv},
+        "attestation": "none",
+        "extensions": {"prf": {}},
+    }
+    reg = client.make_credential(options, event=cancel)  # type: ignore[arg-type]
+    prf = getattr(reg.client_extension_results, "prf", None)
+    data = reg.response.attestation_object.auth_data.credential_data
+    aaguid = bytes(data.aaguid).hex() if data is not None else ""
+    return bytes(reg.raw_id), aaguid, bool(prf is not None and prf.enabled)
+
+
+def evaluate(
+    client: WebAuthnClient,
+    salts: dict[bytes, bytes],
+    uv: str,
+    cancel: threading.Event | None,
+    rp_id: str = RP_ID,
+) -> tuple[bytes, bytes]:
+    """getAssertion with prf.evalByCredential over ``salts``; returns (credential id, output)."""
+    options = {
+        "challenge": secrets.token_bytes(32),
+        "rpId": rp_id,
+        "allowCredentials": [{"type": "public-key", "id": cid} for cid in salts],
+        "userVerification": uv,
+        "extensions": {"prf": {"evalByCredential": {
+            websafe_encode(cid): {"first": salt} for cid, salt in salts.items()
+        }}},
+    }
+    selection = client.get_assertion(options, event=cancel)  # type: ignore[arg-type]
+    response = selection.get_response(0)
+    prf = getattr(response.client_extension_results, "prf", None)
+    results = getattr(prf, "results", None)
+    first = getattr(results, "first", None)
+    if not isinstance(first, bytes) or len(first) < SECRET_BYTES:
+        raise Unsupported("the security key returned no PRF output for its credential")
+    return bytes(response.raw_id), first
+
+
+# ----- enrolment ------------------------------------------------------------------------------
+
+
+def choose_device(
+    devices: Sequence[CtapDevice],
+    prompts: Prompts | None,
+    cancel: threading.Event | None,
+    on_status: StatusCallback | None,
+) -> CtapDevice:
+    """With several keys plugged in, the one the user touches (authenticatorSelection)."""
+    if len(devices) == 1:
+        return devices[0]
+    if on_status is not None:
+        on_status("Touch the security key you want to enrol")
+    if prompts is not None:
+        prompts.prompt_touch("the security key you want to enrol")
+    stop = threading.Event()
+    answers: queue.Queue[CtapDevice | None] = queue.Queue()
+
+    def select(device: CtapDevice) -> None:
+        try:
+            Fido2Client(device, collector()).selection(stop)
+            answers.put(device)
+        except Exception:  # noqa: BLE001 - a key not chosen (cancelled or failed) drops out
+            answers.put(None)
+
+    workers = [threading.Thread(target=select, args=(d,), name="fido2-select", daemon=True)
+               for d in devices]
+    for w in workers:
+        w.start()
+    try:
+        for _ in devices:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise UserCancelled()
+                try:
+                    chosen = answers.get(timeout=SELECT_POLL_S)
+                    break
+                except queue.Empty:
+                    continue
+            if chosen is not None:
+                return chosen
+        raise DeviceTimeout("no security key was touched")
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(1.0)
+
+
+def enrol(
+    device: CtapDevice,
+    vault_id: str,
+    label: str,
+    uv: str,
+    prompts: Prompts | None,
+    cancel: threading.Event | None,
+    on_status: StatusCallback | None,
+) -> Enrolment:
+    name = device_name(device)
+    ui = Interaction(prompts, name, on_status, lambda: pin_retries(device))
+    with translated(name, device, ui, cancel):
+        client = Fido2Client(device, collector(), user_interaction=ui)
+        credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel)
+    if not prf:
+        raise Unsupported(
+            f"{name} does not support the PRF (hmac-secret) extension, so it cannot open a "
+            "vault; use a FIDO2 key that does"
+        )
+    salt = secrets.token_bytes(32)
+    if on_status is not None:
+        on_status(f"Touch {name} again to derive the vault key")
+    with translated(name, device, ui, cancel):
+        _, secret = evaluate(client, {credential_id: salt}, uv, cancel)
+    params: dict[str, Any] = {
+        "credential_id": b64e(credential_id), "prf_salt": b64e(salt), "uv": uv,
+        "rp_id": RP_ID, "aaguid": aaguid,
+    }
+    if getattr(device, "product_name", None):
+        params["device"] = device.product_name  # type: ignore[attr-defined]
+    return Enrolment(params=params, secret=secret[:SECRET_BYTES])
+
+
+# ----- unlocking --------------------------------------------------------------------------------
+
+
+def probe(device: CtapDevice, slots: Sequence[SlotRef], cancel: threading.Event | None
+          ) -> SlotRef | None:
+    """The slot whose credential ``device`` holds, asked with up=False (no touch, no PIN)."""
+    ctap = Ctap2(device)
+    info = ctap.info
+    by_id = {b64d(s.params["credential_id"]): s for s in slots}
+    for rp_id in sorted({str(s.params.get("rp_id", RP_ID)) for s in slots}):
+        ids = [cid for cid, s in by_id.items() if s.params.get("rp_id", RP_ID) == rp_id
+               and (not info.max_cred_id_length or len(cid) <= info.max_cred_id_length)]
+        step = info.max_creds_in_list or 1
+        for i in range(0, len(ids), step):
+            chunk = ids[i:i + step]
+            try:
+                resp = ctap.get_assertion(
+                    rp_id, PROBE_HASH, [{"type": "public-key", "id": c} for c in chunk],
+                    options={"up": False}, event=cancel,
+                )
+            except CtapError as e:
+                if e.code == ERR.NO_CREDENTIALS:
+                    continue
+                raise
+            held = resp.credential["id"] if resp.credential else chunk[0]
+            return by_id.get(bytes(held))
+    return None
+
+
+def recover(
+    devices: Sequence[CtapDevice],
+    slots: Sequence[SlotRef],
+    prompts: Prompts | None,
+    cancel: threading.Event | None,
+    on_status: StatusCallback | None,
+) -> tuple[str, bytes]:
+    fido = [s for s in slots if "credential_id" in s.params and "prf_salt" in s.params]
+    if not fido:
+        raise WrongDevice("this vault has no security key enrolled")
+    if on_status is not None:
+        on_status("Looking for an enrolled security key")
+    found: tuple[CtapDevice, SlotRef] | None = None
+    failure: StrongroomError | None = None
+    for device in devices:
+        try:
+            with translated(device_name(device), device, None, cancel):
+                slot = probe(device, fido, cancel)
+        except UserCancelled:
+            raise
+        except StrongroomError as e:
+            failure = failure or e
+            continue
+        if slot is not None:
+            found = (device, slot)
+            break
+    if found is None:
+        if failure is not None:
+            raise failure
+        names = ", ".join(sorted({device_name(d) for d in devices}))
+        raise WrongDevice(f"no security key plugged in ({names}) is enrolled in this vault")
+    device, slot = found
+    name = device_name(device)
+    ui = Interaction(prompts, name, on_status, lambda: pin_retries(device))
+    uv = str(slot.params.get("uv", "discouraged"))
+    rp_id = str(slot.params.get("rp_id", RP_ID))
+    salt = b64d(slot.params["prf_salt"])
+    with translated(name, device, ui, cancel):
+        client = Fido2Client(device, collector(rp_id), user_interaction=ui)
+        _, secret = evaluate(
+            client, {b64d(slot.params["credential_id"]): salt}, uv, cancel, rp_id
+        )
+    return slot.id, secret[:SECRET_BYTES]

@@ -1,0 +1,98 @@
+"""FIDO2 keyslots through the Windows WebAuthn API (Windows 10 1903+, not elevated).
+
+Windows owns the touch and PIN dialogs and picks the key itself, so there is no silent probe
+here: one getAssertion lists every enrolled credential and Windows asks the key that holds one.
+Not exercised by the test suite (no Windows runner); the CTAP steps are shared with ``_ctap``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import secrets
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from strongroom.app.errors import Unsupported, WrongDevice
+from strongroom.app.keyslots import StatusCallback, b64d, b64e
+from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, SlotRef
+
+from . import RP_ID
+
+NAME = "the security key"
+
+
+def usable() -> bool:
+    """Whether to use WindowsClient: on Windows with the WebAuthn API and not elevated (an
+    elevated process talks HID directly, as Windows allows admins to)."""
+    if sys.platform != "win32":
+        return False
+    try:
+        from fido2.client.windows import WindowsClient
+    except Exception:  # noqa: BLE001 - no WebAuthn API: fall back to HID
+        return False
+    if not WindowsClient.is_available():
+        return False
+    try:
+        return not ctypes.windll.shell32.IsUserAnAdmin()  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return True
+
+
+def _client() -> Any:
+    from fido2.client.windows import WindowsClient
+
+    from ._ctap import collector
+
+    return WindowsClient(collector())
+
+
+def enrol(
+    vault_id: str, label: str, uv: str, cancel: threading.Event | None,
+    on_status: StatusCallback | None,
+) -> Enrolment:
+    from ._ctap import evaluate, register, translated
+
+    client = _client()
+    if on_status is not None:
+        on_status("Follow the Windows security key dialog")
+    with translated(NAME, None, None, cancel):
+        credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel)
+    if not prf:
+        raise Unsupported(
+            "the security key does not support the PRF (hmac-secret) extension, so it cannot "
+            "open a vault; use a FIDO2 key that does"
+        )
+    salt = secrets.token_bytes(32)
+    with translated(NAME, None, None, cancel):
+        _, secret = evaluate(client, {credential_id: salt}, uv, cancel)
+    params = {
+        "credential_id": b64e(credential_id), "prf_salt": b64e(salt), "uv": uv,
+        "rp_id": RP_ID, "aaguid": aaguid,
+    }
+    return Enrolment(params=params, secret=secret[:SECRET_BYTES])
+
+
+def recover(
+    slots: Sequence[SlotRef], cancel: threading.Event | None, on_status: StatusCallback | None
+) -> tuple[str, bytes]:
+    from ._ctap import evaluate, translated
+
+    fido = {b64d(s.params["credential_id"]): s for s in slots
+            if "credential_id" in s.params and "prf_salt" in s.params}
+    if not fido:
+        raise WrongDevice("this vault has no security key enrolled")
+    uv = "required" if any(s.params.get("uv") == "required" for s in fido.values()) else (
+        "discouraged"
+    )
+    if on_status is not None:
+        on_status("Follow the Windows security key dialog")
+    with translated(NAME, None, None, cancel):
+        credential_id, secret = evaluate(
+            _client(), {cid: b64d(s.params["prf_salt"]) for cid, s in fido.items()}, uv, cancel
+        )
+    slot = fido.get(credential_id)
+    if slot is None:
+        raise WrongDevice("the security key answered with a credential this vault does not know")
+    return slot.id, secret[:SECRET_BYTES]
