@@ -16,11 +16,11 @@ from pathlib import Path
 from strongroom.app import keys_service as ks
 from strongroom.app import x509req
 from strongroom.app.errors import StrongroomError
+from strongroom.app.keys_service import SignedFile as Signed
 from strongroom.app.signing import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
 from strongroom.app.vault import Vault
 
 FileProgress = Callable[[int, int], None]
-Signed = ks.SignedFile
 
 
 def algorithms_for(key: KeyInfo) -> tuple[SignAlgorithm, ...]:
