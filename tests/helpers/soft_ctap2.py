@@ -131,8 +131,8 @@ class _Protocol:
         )
 
 
-def _protocol(version: Any) -> _Protocol:
-    if version not in (1, 2):
+def _protocol(version: Any, supported: tuple[int, ...] = (1, 2)) -> _Protocol:
+    if version not in supported:
         raise _Fail(ERR.INVALID_PARAMETER)
     return _Protocol(version)
 
@@ -187,9 +187,11 @@ class SoftAuthenticator(CtapDevice):
         touch_after: float | None = 0.0,
         touch_timeout: float | None = DEFAULT_TOUCH_TIMEOUT_S,
         make_cred_uv_not_required: bool = True,
+        pin_protocols: tuple[int, ...] = (2, 1),
         product_name: str = "Soft FIDO2 key",
     ) -> None:
         self.hmac_secret = hmac_secret
+        self.pin_protocols = pin_protocols
         # Seconds until the user touches; None: never (then cancel → KEEPALIVE_CANCEL, or
         # USER_ACTION_TIMEOUT after touch_timeout seconds; touch_timeout None waits for cancel).
         self.touch_after = touch_after
@@ -301,7 +303,7 @@ class SoftAuthenticator(CtapDevice):
             3: self.aaguid,
             4: options,
             5: 1200,
-            6: [2, 1],
+            6: list(self.pin_protocols),
             7: 8,
             8: 128,
         }
@@ -333,7 +335,7 @@ class SoftAuthenticator(CtapDevice):
             return False
         if proto_key not in req:
             raise _Fail(ERR.MISSING_PARAMETER)
-        proto = _protocol(req[proto_key])
+        proto = _protocol(req[proto_key], self.pin_protocols)
         if len(param) == 0:
             raise _Fail(ERR.PIN_INVALID if self.pin_set else ERR.PIN_NOT_SET)
         token = self._token
@@ -445,7 +447,7 @@ class SoftAuthenticator(CtapDevice):
             platform_key, salt_enc, salt_auth = hmac_in[1], hmac_in[2], hmac_in[3]
         except (KeyError, TypeError) as e:
             raise _Fail(ERR.MISSING_PARAMETER) from e
-        proto = _protocol(hmac_in.get(4, 1))
+        proto = _protocol(hmac_in.get(4, 1), self.pin_protocols)
         shared = self._shared_secret(proto, platform_key)
         if not proto.verify(shared, salt_enc, salt_auth):
             raise _Fail(ERR.INVALID_PARAMETER)
@@ -471,7 +473,7 @@ class SoftAuthenticator(CtapDevice):
             return {3: self.pin_retries, 4: self._mismatches >= PIN_MISMATCHES_BEFORE_POWER_CYCLE}
         if 1 not in req:
             raise _Fail(ERR.MISSING_PARAMETER)
-        proto = _protocol(req[1])
+        proto = _protocol(req[1], self.pin_protocols)
         if sub == SUB_GET_KEY_AGREEMENT:
             return {1: _cose_p256(self._key_agreement.public_key(), -25)}
         if sub == SUB_SET_PIN:
