@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from conftest import PASSPHRASE, Result, make_vault, snapshot
 from helpers.cli_checks import one_line_error
 from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
+from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
 
 TOKEN = "keys-cli"
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-3072", "ed25519")
@@ -430,3 +431,36 @@ def test_signatures_are_the_raw_documented_formats(vault, tmp_path):
     assert sigs["ec-p256"].read_bytes()[0] == 0x30
     assert len(sigs["ed25519"].read_bytes()) == 64
     assert base64.b64encode(sigs["ed25519"].read_bytes())  # binary, not armoured
+
+
+# ----- the TPM (swtpm): keys whose blobs live in the vault ------------------------------------
+
+
+def test_tpm_keys_through_the_cli(vault, swtpm, tmp_path):
+    env = {"STRONGROOM_TPM_TCTI": swtpm.tcti}
+    made = as_json(keys_cli("--json", "keys", "generate", "--store", "tpm", "--label",
+                            "tpm-cli", "--type", "ec-p256", vault=vault, pin=None, env=env))
+    assert made["store"] == "tpm" and not made["extractable"]
+    listed = as_json(keys_cli("--json", "keys", "list", "--store", "tpm", vault=vault, pin=None,
+                              env=env))
+    assert [k["fingerprint"] for k in listed["keys"] if k["label"] == "tpm-cli"] == [
+        made["fingerprint"]]
+    data = tmp_path / "m.txt"
+    data.write_text("tpm")
+    sig = tmp_path / "m.sig"
+    ok(keys_cli("keys", "sign", "--store", "tpm", "--key", "tpm-cli", "--in", str(data),
+                "--out", str(sig), vault=vault, pin=None, env=env))
+    pub = tmp_path / "tpm.pem"
+    ok(keys_cli("keys", "export-pub", "--store", "tpm", "--key", made["fingerprint"][:10],
+                "--out", str(pub), vault=vault, pin=None, env=env))
+    ok(keys_cli("keys", "verify", "--pubkey", str(pub), "--in", str(data), "--sig", str(sig),
+                passphrase=None, pin=None))
+    # What the TPM cannot do is refused with exit 1; nothing is written.
+    one_line_error(keys_cli("keys", "generate", "--store", "tpm", "--label", "ed", "--type",
+                            "ed25519", vault=vault, pin=None, env=env), 1, "ed25519")
+    cert = tmp_path / "c.pem"
+    ok(keys_cli("keys", "selfsign", "--store", "tpm", "--key", "tpm-cli", "--subject", "CN=tpm",
+                "--out", str(cert), vault=vault, pin=None, env=env))
+    one_line_error(keys_cli("keys", "import-cert", "--store", "tpm", "--key", "tpm-cli",
+                            "--cert", str(cert), vault=vault, pin=None, env=env),
+                   1, "does not keep certificates")

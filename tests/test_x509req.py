@@ -25,6 +25,7 @@ from strongroom.app.errors import HardwareError, Unsupported, UsageError
 from strongroom.app.signing import KeyInfo, KeyType, SignAlgorithm
 
 from helpers.softhsm import softhsm  # noqa: F401 - session fixture
+from helpers.swtpm import DictBlobStore, swtpm_fixture  # noqa: F401 - session fixture
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
@@ -307,3 +308,28 @@ def test_public_key_files_in_a_missing_directory_fail_before_writing(tmp_path: P
     with pytest.raises(keys_service.NotFound, match="no directory"):
         keys_service.write_public(tmp_path / "missing" / "x.pem", b"x")
     assert not (tmp_path / "missing").exists()
+
+
+# ----- on the TPM (swtpm) ------------------------------------------------------------------------
+
+
+@needs_openssl
+@pytest.mark.parametrize("key_type", [KeyType.Rsa3072, KeyType.EcP384])
+def test_csr_and_certificate_signed_on_the_tpm(tmp_path, swtpm, monkeypatch, key_type):
+    monkeypatch.setenv("STRONGROOM_TPM_TCTI", swtpm.tcti)
+    provider = keys_service.load_provider("tpm")
+    [token] = provider.tokens()
+    store = provider.open(token, None, blobs=DictBlobStore())
+    try:
+        key = store.generate(f"tpm-{key_type.value}", key_type)
+        req_pem = x509req.build_csr(store, key, "CN=tpm signer")
+        cert_pem = x509req.build_self_signed(store, key, "CN=tpm signer", days=3)
+    finally:
+        store.close()
+    (tmp_path / "req.pem").write_bytes(req_pem)
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    assert openssl("req", "-verify", "-noout", "-in", str(tmp_path / "req.pem")).returncode == 0
+    verified = openssl("verify", "-CAfile", str(tmp_path / "cert.pem"), str(tmp_path / "cert.pem"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    cert.verify_directly_issued_by(cert)
