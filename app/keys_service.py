@@ -40,6 +40,7 @@ from .errors import (
 )
 from .fsutil import fsync_dir, storage_error
 from .signing import (
+    KeyBlobStore,
     KeyInfo,
     KeyStore,
     KeyStoreProvider,
@@ -169,6 +170,25 @@ def choose_token(tokens: Sequence[TokenInfo], wanted: str | None) -> TokenInfo:
             + ", ".join(_token_name(t) for t in found)
         )
     return found[0]
+
+
+def open_store(
+    store: str = "pkcs11",
+    *,
+    modules: Sequence[str] = (),
+    token: str | None = None,
+    pin: str | None = None,
+    blobs: KeyBlobStore | None = None,
+) -> tuple[TokenInfo, KeyStore]:
+    """Load the provider, choose the token (label or serial; the only one when None) in
+    ``modules`` (or every known module) and open a store on it (logging in with ``pin``)."""
+    provider = load_provider(store)
+    require_available(provider)
+    if provider.store == "pkcs11":
+        add_modules(provider, modules)
+    chosen = choose_token(find_tokens(provider, modules if provider.store == "pkcs11" else ()),
+                          token)
+    return chosen, provider.open(chosen, pin, blobs=blobs)
 
 
 def _hex(text: str) -> str:

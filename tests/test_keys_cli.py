@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
+from strongroom.app import keys_service
+
 from conftest import PASSPHRASE, Result, make_vault, snapshot
 from helpers.cli_checks import one_line_error
 from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
@@ -464,3 +466,34 @@ def test_tpm_keys_through_the_cli(vault, swtpm, tmp_path):
     one_line_error(keys_cli("keys", "import-cert", "--store", "tpm", "--key", "tpm-cli",
                             "--cert", str(cert), vault=vault, pin=None, env=env),
                    1, "does not keep certificates")
+
+
+# ----- fingerprints read aloud -------------------------------------------------------------------
+
+
+def test_fingerprint_words_follow_the_pgp_word_list():
+    """The published example: even bytes from the two-syllable list, odd from the other."""
+    fingerprint = "E58294F2E9A227486E8B061B31CC528FD7FA3F19"
+    assert " ".join(keys_service.fingerprint_words(fingerprint)) == (
+        "topmost Istanbul Pluto vagabond treadmill Pacific brackish dictator goldfish Medusa "
+        "afflict bravado chatter revolver Dupont midsummer stopwatch whimsical cowbell bottomless"
+    )
+    assert keys_service.grouped_hex(fingerprint.lower()) == (
+        "E582 94F2 E9A2 2748 6E8B 061B 31CC 528F D7FA 3F19")
+    # The same byte reads differently at an even and an odd position: a swap is heard.
+    assert keys_service.fingerprint_words("0000") == ["aardvark", "adroitness"]
+    assert len(set(keys_service.PGP_EVEN) | set(keys_service.PGP_ODD)) == 512
+
+
+def test_open_store_finds_the_token_by_label_and_serial(setup):
+    hsm = setup["hsm"]
+    label = hsm.take_token()
+    token, store = keys_service.open_store("pkcs11", modules=[setup["module"]], token=label,
+                                           pin=hsm.pin)
+    try:
+        assert token.label == label and store.list_keys() == []
+    finally:
+        store.close()
+    again, store = keys_service.open_store("pkcs11", token=token.serial, pin=hsm.pin)
+    store.close()
+    assert again.serial == token.serial
