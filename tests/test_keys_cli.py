@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from strongroom.app import keys_service
+from strongroom.app.errors import DeviceRemoved, UserCancelled
+from strongroom.app.signing import KeyType
 
 from conftest import PASSPHRASE, Result, make_vault, snapshot
 from helpers.cli_checks import one_line_error
@@ -487,13 +490,60 @@ def test_fingerprint_words_follow_the_pgp_word_list():
 
 def test_open_store_finds_the_token_by_label_and_serial(setup):
     hsm = setup["hsm"]
-    label = hsm.take_token()
-    token, store = keys_service.open_store("pkcs11", modules=[setup["module"]], token=label,
+    token, store = keys_service.open_store("pkcs11", modules=[setup["module"]], token=hsm.label,
                                            pin=hsm.pin)
-    try:
-        assert token.label == label and store.list_keys() == []
-    finally:
-        store.close()
+    store.close()
+    assert token.label == hsm.label
     again, store = keys_service.open_store("pkcs11", token=token.serial, pin=hsm.pin)
     store.close()
     assert again.serial == token.serial
+
+
+# ----- batches that stop half-way (in-process, on a token of its own) ----------------------------
+
+
+def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp_path):
+    hsm = setup["hsm"]
+    doomed = hsm.take_token()
+    files = []
+    for i in range(60):
+        f = tmp_path / f"f{i:02}.txt"
+        f.write_text(f"file {i}")
+        files.append(f)
+    out_dir = tmp_path / "sigs"
+    out_dir.mkdir()
+    for f in files[:3]:
+        (out_dir / f"{f.name}.sig").write_bytes(b"old")
+    before = snapshot(tmp_path)
+    recorder = make_vault(tmp_path.parent / f"{tmp_path.name}-vault")
+    token, store = keys_service.open_store("pkcs11", token=doomed, pin=hsm.pin)
+    try:
+        key = store.generate("batch", KeyType.EcP256)
+        algorithm = keys_service.default_algorithm(key)
+        cancel = threading.Event()
+
+        def cancel_at_5(done: int, _total: int) -> None:
+            if done == 5:
+                cancel.set()
+
+        with pytest.raises(UserCancelled):
+            keys_service.sign_files(store, key, files, algorithm, out_dir=out_dir,
+                                    vault=recorder, token=token, cancel=cancel,
+                                    on_progress=cancel_at_5)
+        assert snapshot(tmp_path) == before
+        token_dir = hsm.token_path(doomed)
+
+        def remove_at_5(done: int, _total: int) -> None:
+            if done == 5:  # in one step, as a token leaves its reader
+                token_dir.rename(hsm.token_dir.parent / f"removed-{doomed}")
+
+        with pytest.raises(DeviceRemoved):
+            keys_service.sign_files(store, key, files, algorithm, out_dir=out_dir,
+                                    vault=recorder, token=token, on_progress=remove_at_5)
+        assert snapshot(tmp_path) == before
+        events = recorder.audit_events(action="keys.sign")
+        assert [e.outcome for e in events] == ["failed", "failed"]
+        assert {e.details["error"] for e in events} == {"UserCancelled", "DeviceRemoved"}
+    finally:
+        store.close()
+        recorder.lock()
