@@ -1,0 +1,402 @@
+"""The FIDO2 keyslot through the vault, on software CTAP2 authenticators (tests/helpers/soft_ctap2)
+driven by python-fido2's real client: enrol, find the key silently, unlock, and every error."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+import strongroom.backends.fido2 as fido2_backend
+from strongroom.app import unlock_methods
+from strongroom.app.errors import (
+    AuthenticationFailed,
+    DeviceNotFound,
+    DeviceTimeout,
+    PinBlocked,
+    PinRequired,
+    Unsupported,
+    UsageError,
+    UserCancelled,
+    WrongDevice,
+    WrongPassphrase,
+    WrongPin,
+)
+from strongroom.app.keyslots import b64d, normalize_passphrase, unwrap_master_key
+from strongroom.app.unlock_methods import HardwareUnlocker, derive_slot_kek
+from strongroom.app.vault import Vault
+from strongroom.backends.fido2 import RP_ID, Fido2Source
+
+from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault
+from helpers.soft_ctap2 import PIN_RETRIES_MAX, SoftAuthenticator, prf_expected
+
+PIN = "4821"
+
+
+class Prompts:
+    """Strongroom's Prompts as a test double: answers PINs from a list, records every ask."""
+
+    def __init__(self, *pins: str | None) -> None:
+        self.pins = list(pins)
+        self.touches: list[str] = []
+        self.pin_requests: list[tuple[str, int | None]] = []
+
+    def prompt_touch(self, device: str) -> None:
+        self.touches.append(device)
+
+    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
+        self.pin_requests.append((device, retries))
+        return self.pins.pop(0) if self.pins else None
+
+
+def source(*keys: SoftAuthenticator) -> Fido2Source:
+    return Fido2Source(lambda: list(keys))
+
+
+def reset_counts(*keys: SoftAuthenticator) -> None:
+    for k in keys:
+        k.touches_requested = 0
+
+
+def unlock(path: Path, *keys: SoftAuthenticator, prompts: Prompts | None = None,
+           passphrase: bytes | None = None, cancel: threading.Event | None = None) -> Vault:
+    vault = Vault.open(path)
+    vault.unlock(
+        HardwareUnlocker(source(*keys), vault.vault_id, prompts=prompts or Prompts(),
+                         passphrase=passphrase),
+        cancel=cancel,
+    )
+    return vault
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path) -> Path:
+    return tmp_path / "v"
+
+
+def enrolled(vault_path: Path, *keys: SoftAuthenticator, uv: str = "discouraged",
+             pins: Iterable[str | None] = ()) -> list[str]:
+    """A vault at ``vault_path`` with one FIDO2 slot per key; returns the slot ids, locked."""
+    vault = make_vault(vault_path)
+    ids = []
+    for key in keys:
+        slot = vault.add_hardware_slot(source(key), label=key.product_name,
+                                       options={"uv": uv}, prompts=Prompts(*pins))
+        ids.append(slot.id)
+    vault.lock()
+    reset_counts(*keys)
+    return ids
+
+
+# ----- enrolment ------------------------------------------------------------------------------
+
+
+def test_enrolment_stores_public_params_and_the_prf_output_opens_the_slot(
+    vault_path: Path,
+) -> None:
+    key = SoftAuthenticator(product_name="Key A")
+    vault = make_vault(vault_path)
+    prompts = Prompts()
+    slot = vault.add_hardware_slot(source(key), label="A", prompts=prompts)
+    assert slot.kind == "fido2"
+    assert set(slot.params) == {"credential_id", "prf_salt", "uv", "rp_id", "aaguid", "device"}
+    assert slot.params["uv"] == "discouraged"
+    assert slot.params["rp_id"] == RP_ID
+    assert slot.params["aaguid"] == key.aaguid.hex()
+    assert slot.params["device"] == "Key A"
+    credential_id = b64d(slot.params["credential_id"])
+    assert key.credential_ids() == [credential_id]
+    assert len(b64d(slot.params["prf_salt"])) == 32
+    assert prompts.touches == ["Key A", "Key A"]  # create, then evaluate
+    assert prompts.pin_requests == []
+
+    # The slot opens with the PRF output computed independently of fido2 and of the backend.
+    secret = prf_expected(key.cred_random(credential_id, uv=False), b64d(slot.params["prf_salt"]))
+    kek = derive_slot_kek("fido2", slot.params, secret)
+    assert unwrap_master_key(kek, slot, vault.vault_id) is not None
+    vault.lock()
+
+
+def test_enrol_with_several_keys_plugged_in_uses_the_one_touched(vault_path: Path) -> None:
+    idle = SoftAuthenticator(touch_after=None, touch_timeout=None, product_name="idle")
+    chosen = SoftAuthenticator(touch_after=0.05, product_name="chosen")
+    vault = make_vault(vault_path)
+    slot = vault.add_hardware_slot(source(idle, chosen), label="chosen", prompts=Prompts())
+    assert b64d(slot.params["credential_id"]) in chosen.credential_ids()
+    assert idle.credential_ids() == []
+    vault.lock()
+
+
+def test_prf_absent_is_unsupported_at_enrolment_and_nothing_is_added(vault_path: Path) -> None:
+    vault = make_vault(vault_path)
+    with pytest.raises(Unsupported, match="PRF"):
+        vault.add_hardware_slot(source(SoftAuthenticator(hmac_secret=False)), label="old key",
+                                prompts=Prompts())
+    assert [s.kind for s in vault.header.slots] == ["passphrase"]
+    vault.lock()
+
+
+def test_bad_uv_option_is_a_usage_error(vault_path: Path) -> None:
+    vault = make_vault(vault_path)
+    with pytest.raises(UsageError, match="uv"):
+        vault.add_hardware_slot(source(SoftAuthenticator()), label="k",
+                                options={"uv": "preferred"})
+    vault.lock()
+
+
+# ----- unlocking ------------------------------------------------------------------------------
+
+
+def test_either_enrolled_key_opens_and_only_the_holder_is_touched(vault_path: Path) -> None:
+    a, b = SoftAuthenticator(product_name="A"), SoftAuthenticator(product_name="B")
+    stranger = SoftAuthenticator(product_name="stranger")
+    slot_a, slot_b = enrolled(vault_path, a, b)
+    for holder, slot_id in ((a, slot_a), (b, slot_b)):
+        reset_counts(a, b, stranger)
+        prompts = Prompts()
+        vault = unlock(vault_path, stranger, holder, prompts=prompts)
+        assert vault.unlocked
+        newest = vault.audit_events(action="vault.unlock")[0]
+        assert newest.details["slot"] == slot_id
+        assert holder.touches_requested == 1
+        assert stranger.touches_requested == 0
+        assert prompts.touches == [holder.product_name]
+        vault.lock()
+
+
+def test_with_both_keys_plugged_in_only_one_is_touched(vault_path: Path) -> None:
+    a, b = SoftAuthenticator(product_name="A"), SoftAuthenticator(product_name="B")
+    enrolled(vault_path, a, b)
+    vault = unlock(vault_path, a, b)
+    assert vault.unlocked
+    assert a.touches_requested + b.touches_requested == 1
+    vault.lock()
+
+
+def test_a_key_enrolled_nowhere_is_wrong_device_and_never_touched(vault_path: Path) -> None:
+    enrolled(vault_path, SoftAuthenticator())
+    stranger = SoftAuthenticator(product_name="stranger")
+    vault = Vault.open(vault_path)
+    with pytest.raises(WrongDevice, match="stranger"):
+        vault.unlock(HardwareUnlocker(source(stranger), vault.vault_id, prompts=Prompts()))
+    assert not vault.unlocked
+    assert stranger.touches_requested == 0
+
+
+def test_no_device_is_device_not_found_with_the_hint(vault_path: Path) -> None:
+    enrolled(vault_path, SoftAuthenticator())
+    vault = Vault.open(vault_path)
+    with pytest.raises(DeviceNotFound) as e:
+        vault.unlock(HardwareUnlocker(source(), vault.vault_id))
+    assert e.value.hint == fido2_backend.HINT
+    assert not vault.unlocked
+
+
+def test_uv_required_asks_for_the_pin_and_uses_the_uv_secret(vault_path: Path) -> None:
+    key = SoftAuthenticator(pin=PIN, product_name="PIN key")
+    enrol_prompts = Prompts(PIN)
+    vault = make_vault(vault_path)
+    slot = vault.add_hardware_slot(source(key), label="pin", options={"uv": "required"},
+                                   prompts=enrol_prompts)
+    assert enrol_prompts.pin_requests == [("PIN key", PIN_RETRIES_MAX)]  # asked once, not twice
+    vault.lock()
+    credential_id, salt = b64d(slot.params["credential_id"]), b64d(slot.params["prf_salt"])
+    kek = derive_slot_kek("fido2", slot.params,
+                          prf_expected(key.cred_random(credential_id, uv=True), salt))
+    assert unwrap_master_key(kek, slot, vault.vault_id) is not None
+
+    prompts = Prompts(PIN)
+    reopened = unlock(vault_path, key, prompts=prompts)
+    assert reopened.unlocked
+    assert prompts.pin_requests == [("PIN key", PIN_RETRIES_MAX)]
+    reopened.lock()
+
+
+def test_wrong_pin_says_how_many_tries_are_left(vault_path: Path) -> None:
+    key = SoftAuthenticator(pin=PIN)
+    enrolled(vault_path, key, uv="required", pins=[PIN])
+    vault = Vault.open(vault_path)
+    with pytest.raises(WrongPin) as e:
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts("0000")))
+    assert e.value.retries == PIN_RETRIES_MAX - 1
+    assert str(PIN_RETRIES_MAX - 1) in str(e.value)
+    assert PIN not in str(e.value) and "0000" not in str(e.value)
+    assert not vault.unlocked
+    assert key.touches_requested == 0  # the PIN comes before the touch
+
+
+def test_pin_blocked_and_power_cycle_lockout_are_pin_blocked(vault_path: Path) -> None:
+    key = SoftAuthenticator(pin=PIN)
+    enrolled(vault_path, key, uv="required", pins=[PIN])
+    vault = Vault.open(vault_path)
+    for _ in range(2):
+        with pytest.raises(WrongPin):
+            vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts("0000")))
+    with pytest.raises(PinBlocked, match="unplug"):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts("0000")))
+    key.power_cycle()
+    key.pin_retries = 1
+    with pytest.raises(PinBlocked, match="reset"):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts("0000")))
+    with pytest.raises(PinBlocked):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts(PIN)))
+    assert not vault.unlocked
+
+
+def test_pin_required_without_prompts_and_pin_prompt_cancelled(vault_path: Path) -> None:
+    key = SoftAuthenticator(pin=PIN)
+    enrolled(vault_path, key, uv="required", pins=[PIN])
+    vault = Vault.open(vault_path)
+    with pytest.raises(PinRequired):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=None))
+    prompts = Prompts(None)
+    with pytest.raises(UserCancelled):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=prompts))
+    assert len(prompts.pin_requests) == 1
+    assert not vault.unlocked
+    assert key.pin_retries == PIN_RETRIES_MAX
+
+
+def test_cancel_while_waiting_for_the_touch(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    enrolled(vault_path, key)
+    key.touch_after, key.touch_timeout = None, None
+    cancel = threading.Event()
+
+    class CancelOnTouch(Prompts):
+        def prompt_touch(self, device: str) -> None:
+            super().prompt_touch(device)
+            cancel.set()  # the user presses Cancel in the touch dialog
+
+    vault = Vault.open(vault_path)
+    with pytest.raises(UserCancelled):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=CancelOnTouch()),
+                     cancel=cancel)
+    assert not vault.unlocked
+    assert key.touches_requested == 1
+
+
+def test_cancel_during_enrolment(vault_path: Path) -> None:
+    key = SoftAuthenticator(touch_after=None, touch_timeout=None)
+    vault = make_vault(vault_path)
+    cancel = threading.Event()
+    timer = threading.Timer(0.05, cancel.set)
+    timer.start()
+    with pytest.raises(UserCancelled):
+        vault.add_hardware_slot(source(key), label="k", prompts=Prompts(), cancel=cancel)
+    timer.join()
+    assert [s.kind for s in vault.header.slots] == ["passphrase"]
+    vault.lock()
+
+
+def test_untouched_key_is_device_timeout(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    enrolled(vault_path, key)
+    key.touch_after, key.touch_timeout = None, 0.05
+    vault = Vault.open(vault_path)
+    with pytest.raises(DeviceTimeout):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
+    assert not vault.unlocked
+
+
+@pytest.mark.parametrize("param", ["prf_salt", "device", "aaguid", "uv"])
+def test_a_tampered_slot_param_does_not_open(vault_path: Path, param: str) -> None:
+    key = SoftAuthenticator(pin=PIN)
+    enrolled(vault_path, key)
+    path = vault_path / "header.json"
+    header = json.loads(path.read_text())
+    params = header["slots"][1]["params"]
+    params[param] = {
+        "prf_salt": "AAAA" + params["prf_salt"][4:], "device": "Evil key",
+        "aaguid": "00" * 16, "uv": "required",
+    }[param]
+    path.write_text(json.dumps(header))
+    vault = Vault.open(vault_path)
+    with pytest.raises(AuthenticationFailed):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts(PIN)))
+    assert not vault.unlocked
+
+
+def test_a_credential_id_swapped_for_another_vaults_is_refused(tmp_path: Path) -> None:
+    key = SoftAuthenticator()
+    enrolled(tmp_path / "one", key)
+    enrolled(tmp_path / "two", key)
+    one, two = (json.loads((tmp_path / n / "header.json").read_text()) for n in ("one", "two"))
+    one["slots"][1]["params"] = two["slots"][1]["params"]
+    (tmp_path / "one" / "header.json").write_text(json.dumps(one))
+    vault = Vault.open(tmp_path / "one")
+    with pytest.raises(AuthenticationFailed):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
+    assert not vault.unlocked
+
+
+def test_two_factor_slot_needs_the_key_and_the_passphrase(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    vault = make_vault(vault_path)
+    slot = vault.add_hardware_slot(source(key), label="2fa", prompts=Prompts(),
+                                   passphrase=normalize_passphrase(PASSPHRASE))
+    assert unlock_methods.needs_passphrase(slot)
+    vault.lock()
+    with pytest.raises(AuthenticationFailed):
+        unlock(vault_path, key, passphrase=normalize_passphrase(OTHER_PASSPHRASE))
+    with pytest.raises(UsageError):
+        unlock(vault_path, key, passphrase=None)
+    with pytest.raises(WrongDevice):
+        unlock(vault_path, SoftAuthenticator(), passphrase=normalize_passphrase(PASSPHRASE))
+    reopened = unlock(vault_path, key, passphrase=normalize_passphrase(PASSPHRASE))
+    assert reopened.unlocked
+    reopened.lock()
+
+
+def test_two_factor_enrolment_refuses_a_passphrase_that_opens_nothing(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    vault = make_vault(vault_path)
+    with pytest.raises(WrongPassphrase):
+        vault.add_hardware_slot(source(key), label="2fa", prompts=Prompts(),
+                                passphrase=normalize_passphrase(OTHER_PASSPHRASE))
+    assert key.touches_requested == 0
+    vault.lock()
+
+
+def test_test_slot_records_the_check(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    (slot_id,) = enrolled(vault_path, key)
+    vault = unlock(vault_path, key)
+    vault.test_slot(slot_id, HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
+    assert vault.header.slot(slot_id).last_tested is not None
+    with pytest.raises(WrongDevice):
+        vault.test_slot(slot_id, HardwareUnlocker(source(SoftAuthenticator()), vault.vault_id))
+    vault.lock()
+
+
+# ----- availability and discovery -------------------------------------------------------------
+
+
+def test_availability_says_why_not() -> None:
+    assert Fido2Source(lambda: [SoftAuthenticator()]).available().ok
+    missing = Fido2Source(lambda: []).available()
+    assert not missing.ok
+    assert "no FIDO2 security key is visible" in missing.reason
+    assert fido2_backend.HINT in missing.reason
+
+
+def test_a_hanging_device_listing_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fido2_backend, "LIST_TIMEOUT_S", 0.05)
+    release = threading.Event()
+
+    def hang() -> list[SoftAuthenticator]:
+        release.wait(5)
+        return []
+
+    try:
+        result = Fido2Source(hang).available()  # returns while hang() still waits
+        assert not result.ok and "did not finish" in result.reason
+    finally:
+        release.set()
+
+
+def test_the_entry_point_loads_this_backend() -> None:
+    assert isinstance(unlock_methods.load_source("fido2"), Fido2Source)
