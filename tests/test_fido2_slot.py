@@ -16,6 +16,7 @@ from strongroom.app.errors import (
     AuthenticationFailed,
     DeviceNotFound,
     DeviceTimeout,
+    HeaderCorrupt,
     PinBlocked,
     PinRequired,
     Unsupported,
@@ -400,3 +401,33 @@ def test_a_hanging_device_listing_gives_up(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_entry_point_loads_this_backend() -> None:
     assert isinstance(unlock_methods.load_source("fido2"), Fido2Source)
+
+
+def test_a_malformed_credential_id_is_header_corrupt(vault_path: Path) -> None:
+    key = SoftAuthenticator()
+    enrolled(vault_path, key)
+    path = vault_path / "header.json"
+    header = json.loads(path.read_text())
+    header["slots"][1]["params"]["credential_id"] = "not base64!"
+    path.write_text(json.dumps(header))
+    vault = Vault.open(vault_path)
+    with pytest.raises(HeaderCorrupt):
+        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
+    assert not vault.unlocked
+    assert key.touches_requested == 0
+
+
+def test_a_key_that_wants_its_pin_to_enrol_still_unlocks_without_it(vault_path: Path) -> None:
+    # An older key with a PIN set and no makeCredUvNotRqd: creating the credential needs the PIN,
+    # but with uv "discouraged" the PRF is always evaluated without UV, at enrolment and unlock.
+    key = SoftAuthenticator(pin=PIN, make_cred_uv_not_required=False)
+    enrol_prompts = Prompts(PIN)
+    vault = make_vault(vault_path)
+    vault.add_hardware_slot(source(key), label="old", prompts=enrol_prompts)
+    assert len(enrol_prompts.pin_requests) == 1
+    vault.lock()
+    prompts = Prompts()
+    reopened = unlock(vault_path, key, prompts=prompts)
+    assert reopened.unlocked
+    assert prompts.pin_requests == []
+    reopened.lock()

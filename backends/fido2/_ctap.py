@@ -26,6 +26,7 @@ from strongroom.app.errors import (
     DeviceRemoved,
     DeviceTimeout,
     HardwareError,
+    HeaderCorrupt,
     PinBlocked,
     PinRequired,
     StrongroomError,
@@ -257,7 +258,7 @@ def choose_device(
                     continue
             if chosen is not None:
                 return chosen
-        raise DeviceTimeout("no security key was touched")
+        raise DeviceTimeout("no security key was chosen: none was touched, or each refused")
     finally:
         stop.set()
         for w in workers:
@@ -334,6 +335,12 @@ def recover(
     on_status: StatusCallback | None,
 ) -> tuple[str, bytes]:
     fido = [s for s in slots if "credential_id" in s.params and "prf_salt" in s.params]
+    for s in fido:
+        try:
+            b64d(s.params["credential_id"])
+            b64d(s.params["prf_salt"])
+        except (TypeError, ValueError) as e:
+            raise HeaderCorrupt(f"keyslot {s.label or s.id} has a malformed credential") from e
     if not fido:
         raise WrongDevice("this vault has no security key enrolled")
     if on_status is not None:
