@@ -431,3 +431,12 @@ def test_a_key_that_wants_its_pin_to_enrol_still_unlocks_without_it(vault_path: 
     assert reopened.unlocked
     assert prompts.pin_requests == []
     reopened.lock()
+
+
+def test_uv_required_on_a_key_without_a_pin_is_unsupported(vault_path: Path) -> None:
+    vault = make_vault(vault_path)
+    with pytest.raises(Unsupported, match="PIN set"):
+        vault.add_hardware_slot(source(SoftAuthenticator()), label="k",
+                                options={"uv": "required"}, prompts=Prompts(PIN))
+    assert [s.kind for s in vault.header.slots] == ["passphrase"]
+    vault.lock()
