@@ -18,7 +18,7 @@ from fido2.client import (
     WebAuthnClient,
 )
 from fido2.ctap import CtapDevice, CtapError
-from fido2.ctap2 import Ctap2
+from fido2.ctap2.base import Ctap2
 from fido2.ctap2.pin import ClientPin
 from fido2.utils import websafe_encode
 

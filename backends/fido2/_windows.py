@@ -35,7 +35,7 @@ def usable() -> bool:
     if not WindowsClient.is_available():
         return False
     try:
-        return not ctypes.windll.shell32.IsUserAnAdmin()  # type: ignore[attr-defined]
+        return not ctypes.windll.shell32.IsUserAnAdmin()  # type: ignore[attr-defined,unused-ignore]
     except (AttributeError, OSError):
         return True
 

@@ -477,9 +477,11 @@ class SoftAuthenticator(CtapDevice):
         if sub == SUB_GET_KEY_AGREEMENT:
             return {1: _cose_p256(self._key_agreement.public_key(), -25)}
         if sub == SUB_SET_PIN:
-            return self._set_pin(proto, req)
+            self._set_pin(proto, req)
+            return None
         if sub == SUB_CHANGE_PIN:
-            return self._change_pin(proto, req)
+            self._change_pin(proto, req)
+            return None
         if sub in (SUB_GET_PIN_TOKEN, SUB_GET_TOKEN_USING_PIN):
             return self._get_pin_token(proto, req, with_permissions=sub == SUB_GET_TOKEN_USING_PIN)
         raise _Fail(ERR.INVALID_SUBCOMMAND)
@@ -503,7 +505,6 @@ class SoftAuthenticator(CtapDevice):
             raise _Fail(ERR.PIN_AUTH_INVALID)
         self._pin_hash = self._new_pin(proto, shared, req[5])
         self.pin_retries = PIN_RETRIES_MAX
-        return None
 
     def _check_pin_hash(self, proto: _Protocol, shared: bytes, pin_hash_enc: bytes) -> None:
         """Decrement the retries, compare the PIN hash, count mismatches (CTAP 2.1 §6.5.5.5)."""
@@ -537,7 +538,6 @@ class SoftAuthenticator(CtapDevice):
         self._check_pin_hash(proto, shared, req[6])
         self._pin_hash = self._new_pin(proto, shared, req[5])
         self._token = None
-        return None
 
     def _get_pin_token(
         self, proto: _Protocol, req: dict[Any, Any], *, with_permissions: bool
