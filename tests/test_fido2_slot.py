@@ -60,6 +60,7 @@ def source(*keys: SoftAuthenticator) -> Fido2Source:
 def reset_counts(*keys: SoftAuthenticator) -> None:
     for k in keys:
         k.touches_requested = 0
+        k.closes = 0
 
 
 def unlock(path: Path, *keys: SoftAuthenticator, prompts: Prompts | None = None,
@@ -165,6 +166,7 @@ def test_either_enrolled_key_opens_and_only_the_holder_is_touched(vault_path: Pa
         assert holder.touches_requested == 1
         assert stranger.touches_requested == 0
         assert prompts.touches == [holder.product_name]
+        assert holder.closes > 0 and stranger.closes > 0  # handles are not left open
         vault.lock()
 
 

@@ -17,6 +17,7 @@ why it cannot run.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -109,13 +110,15 @@ class Fido2Source:
         return list(found)
 
     def ctap2_devices(self) -> list[CtapDevice]:
-        """The visible authenticators that speak CTAP2 (U2F-only keys have no PRF)."""
+        """The visible authenticators that speak CTAP2 (U2F-only keys have no PRF); the caller
+        closes them."""
         from fido2.hid import CAPABILITY
 
         devices = self.list_devices()
         if not devices:
             raise DeviceNotFound(NO_KEY, HINT)
         ctap2 = [d for d in devices if d.capabilities & CAPABILITY.CBOR]
+        _close(d for d in devices if d not in ctap2)
         if not ctap2:
             raise Unsupported(
                 "the security key plugged in speaks only U2F (CTAP1), which has no PRF; "
@@ -133,7 +136,7 @@ class Fido2Source:
         if self._use_windows():
             return Availability(True)
         try:
-            self.ctap2_devices()
+            _close(self.ctap2_devices())
         except (DeviceNotFound, Unsupported) as e:
             return Availability(False, str(e))
         return Availability(True)
@@ -158,8 +161,11 @@ class Fido2Source:
         from . import _ctap
 
         devices = self.ctap2_devices()
-        device = _ctap.choose_device(devices, prompts, cancel, on_status)
-        return _ctap.enrol(device, vault_id, label, uv, prompts, cancel, on_status)
+        try:
+            device = _ctap.choose_device(devices, prompts, cancel, on_status)
+            return _ctap.enrol(device, vault_id, label, uv, prompts, cancel, on_status)
+        finally:
+            _close(devices)
 
     def recover(
         self,
@@ -178,10 +184,20 @@ class Fido2Source:
             return _windows.recover(slots, cancel, on_status)
         from . import _ctap
 
-        return _ctap.recover(self.ctap2_devices(), slots, prompts, cancel, on_status)
+        devices = self.ctap2_devices()
+        try:
+            return _ctap.recover(devices, slots, prompts, cancel, on_status)
+        finally:
+            _close(devices)
 
     def forget(self, slot: SlotRef) -> None:
         """Nothing to drop: a non-resident credential lives only in the vault's header."""
+
+
+def _close(devices: Iterable[CtapDevice]) -> None:
+    for device in devices:
+        with contextlib.suppress(OSError):  # already gone
+            device.close()
 
 
 def _check(cancel: threading.Event | None) -> None:

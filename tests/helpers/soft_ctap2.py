@@ -201,6 +201,7 @@ class SoftAuthenticator(CtapDevice):
         self.aaguid = secrets.token_bytes(16)
         self.touches_requested = 0
         self.touches = 0
+        self.closes = 0
         self.commands: list[int] = []
         self._lock = threading.Lock()
         self._credentials: dict[bytes, _Credential] = {}
@@ -220,6 +221,9 @@ class SoftAuthenticator(CtapDevice):
     @property
     def product_name(self) -> str:
         return self._product_name
+
+    def close(self) -> None:
+        self.closes += 1
 
     @classmethod
     def list_devices(cls) -> Iterator[CtapDevice]:
