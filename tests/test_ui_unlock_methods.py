@@ -25,6 +25,7 @@ from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
 from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.unlock_methods import SlotSecretSource
 from strongroom.app.vault import Vault
+from strongroom.backends.fido2 import HINT, Fido2Source
 from strongroom.backends.keyring import SERVICE, KeyringSource
 from strongroom.backends.tpm import TpmSealSource
 from strongroom.ui.hw_prompts import QtPrompts, hardware_message, run_with_prompts
@@ -35,12 +36,14 @@ from strongroom.ui.unlock_methods_view import UnlockMethodsPanel
 from strongroom.ui.workers import Task, TaskRunner
 
 from conftest import PASSPHRASE, make_vault
+from helpers.soft_ctap2 import PIN_RETRIES_MAX, SoftAuthenticator
 from helpers.swtpm import other_swtpm_fixture, swtpm_fixture  # noqa: F401 - session fixtures
 from helpers.ui_services import SectionServices, make_services
 
 WAIT_MS = 60_000
 LEFT = Qt.MouseButton.LeftButton
 TPM_PIN = "4711-ui-test-pin"  # distinctive, to search the logs for
+KEY_PIN = "90210"
 
 
 @dataclass
@@ -52,6 +55,20 @@ class NoClipboard:
 
     def clear_if_ours(self) -> None:
         self.copied.clear()
+
+
+@dataclass
+class FixedPin:
+    """Prompts for set-up outside the UI: always the same PIN; touches are only counted."""
+
+    pin: str
+    touches: int = 0
+
+    def prompt_touch(self, device: str) -> None:
+        self.touches += 1
+
+    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
+        return self.pin
 
 
 def sources_from(table: dict[str, SlotSecretSource]) -> Callable[[str], SlotSecretSource]:
@@ -259,7 +276,7 @@ def test_cancel_while_the_pin_is_asked_leaves_the_vault_locked(
     tpm = TpmSealSource(swtpm.tcti)
     with make_vault(tmp_path / "v") as vault:
         vault.add_hardware_slot(tpm, label="pinned", options={"pcrs": [], "pin": True},
-                                prompts=_FixedPin(TPM_PIN))
+                                prompts=FixedPin(TPM_PIN))
     screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"tpm": tpm}))
     click(qtbot, screen.hw_buttons["tpm"])
     dialog = wait_for_pin_dialog(qtbot, screen.prompts)
@@ -294,7 +311,7 @@ def test_closing_the_window_during_a_pin_prompt_cancels_it(
     tpm = TpmSealSource(swtpm.tcti)
     with make_vault(tmp_path / "v") as vault:
         vault.add_hardware_slot(tpm, label="pinned", options={"pcrs": [], "pin": True},
-                                prompts=_FixedPin(TPM_PIN))
+                                prompts=FixedPin(TPM_PIN))
     settings = ConsoleSettings(QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
     window = MainWindow(tmp_path / "v", settings=settings, sections=[])
     qtbot.addWidget(window)
@@ -312,19 +329,6 @@ def test_closing_the_window_during_a_pin_prompt_cancels_it(
     finally:
         window.runner.cancel_all()
     assert not window.vault.unlocked and not window.is_unlocked
-
-
-@dataclass
-class _FixedPin:
-    """Prompts for set-up outside the UI: always the same PIN, never a touch."""
-
-    pin: str
-
-    def prompt_touch(self, device: str) -> None:
-        raise AssertionError("no touch expected")
-
-    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
-        return self.pin
 
 
 def test_another_tpm_is_refused_in_one_sentence(
@@ -375,6 +379,138 @@ def test_an_emptied_keyring_entry_is_one_sentence(
         "This device's credential store holds no key for this vault (forgotten, or another "
         "device or user).")
     assert not vault.unlocked
+
+
+# ----- security keys (the software CTAP2 authenticator through python-fido2's client) -----------
+
+
+def key_vault(path: Path, key: SoftAuthenticator, *, uv: str = "discouraged") -> Fido2Source:
+    """A locked vault at ``path`` with ``key`` enrolled; returns that key's source."""
+    fido = Fido2Source(lambda: [key])
+    with make_vault(path) as vault:
+        vault.add_hardware_slot(fido, label=key.product_name, options={"uv": uv},
+                                prompts=FixedPin(KEY_PIN))
+    key.touches_requested = key.touches = 0
+    return fido
+
+
+def test_security_key_with_the_pin_dialog_wrong_then_right(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    fido = key_vault(tmp_path / "v", key_a, uv="required")
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"fido2": fido}))
+    assert screen.hw_buttons["fido2"].text() == "Use security key"
+    assert screen.hw_buttons["fido2"].isEnabled()
+
+    click(qtbot, screen.hw_buttons["fido2"])
+    dialog = wait_for_pin_dialog(qtbot, screen.prompts)
+    assert dialog.windowTitle() == "PIN for Soft key A"
+    assert dialog.attempts.text() == f"{PIN_RETRIES_MAX} attempts left"
+    answer_pin(qtbot, dialog, "0000")
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    text = screen.status.text()
+    assert text == f"Wrong PIN for Soft key A; {PIN_RETRIES_MAX - 1} tries left before it blocks."
+    assert not vault.unlocked and key_a.touches_requested == 0  # the PIN comes first
+
+    click(qtbot, screen.hw_buttons["fido2"])
+    dialog = wait_for_pin_dialog(qtbot, screen.prompts)
+    assert dialog.attempts.text() == f"{PIN_RETRIES_MAX - 1} attempts left"
+    with qtbot.waitSignal(screen.unlocked, timeout=WAIT_MS):
+        answer_pin(qtbot, dialog, KEY_PIN)
+    assert vault.unlocked and key_a.touches == 1
+    assert vault.audit_events(action="vault.unlock")[0].details["kind"] == "fido2"
+    vault.lock()
+
+
+def test_touch_note_hidden_for_a_quick_touch_and_shown_for_a_slow_one(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    fido = key_vault(tmp_path / "v", key_a)
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"fido2": fido}))
+    shown: list[str] = []
+    screen.prompts.touch_changed.connect(shown.append)
+
+    unlock_with(qtbot, screen, "fido2")  # touched at once
+    assert key_a.touches_requested == 1  # the key did ask for the touch…
+    qtbot.wait(700)
+    assert shown == [] and not screen.touch_note.isVisible()  # …but too briefly to say so
+
+    vault.lock()
+    screen.show_vault(vault)
+    qtbot.waitUntil(lambda: screen.hw_buttons["fido2"].isEnabled(), timeout=WAIT_MS)
+    key_a.touch_after = 1.5  # the user takes a while to find the key
+    opened: list[Vault] = []
+    screen.unlocked.connect(opened.append)
+    click(qtbot, screen.hw_buttons["fido2"])
+    qtbot.waitUntil(lambda: screen.touch_note.isVisible(), timeout=WAIT_MS)
+    assert screen.touch_note.text() == "Touch your security key (Soft key A)"
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
+    assert not screen.touch_note.isVisible()
+    assert shown == ["Touch your security key (Soft key A)", ""]
+    vault.lock()
+
+
+def test_cancel_while_waiting_for_the_touch_then_unlock_after_all(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    fido = key_vault(tmp_path / "v", key_a)
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"fido2": fido}))
+    key_a.touch_after, key_a.touch_timeout = None, None  # nobody touches it
+    click(qtbot, screen.hw_buttons["fido2"])
+    qtbot.waitUntil(lambda: screen.touch_note.isVisible(), timeout=WAIT_MS)
+    assert screen.cancel_button.isVisible() and not screen.unlock_button.isEnabled()
+    click(qtbot, screen.cancel_button)
+    qtbot.waitUntil(lambda: screen.status.text() == "Unlock cancelled.", timeout=WAIT_MS)
+    assert not vault.unlocked and not screen.touch_note.isVisible()
+    assert not screen.cancel_button.isVisible() and screen.hw_buttons["fido2"].isEnabled()
+
+    key_a.touch_after, key_a.touch_timeout = 0.0, 0.3
+    assert unlock_with(qtbot, screen, "fido2").unlocked
+    vault.lock()
+
+
+def test_an_untouched_key_times_out_in_one_sentence(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    fido = key_vault(tmp_path / "v", key_a)
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"fido2": fido}))
+    key_a.touch_after, key_a.touch_timeout = None, 0.05
+    click(qtbot, screen.hw_buttons["fido2"])
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    assert screen.status.text() == "Soft key A was not touched in time."
+    assert not vault.unlocked
+
+
+def test_the_wrong_key_is_refused_without_a_touch(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    key_vault(tmp_path / "v", key_a)
+    stranger = SoftAuthenticator(product_name="Stranger key")
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v",
+                                    sources_from({"fido2": Fido2Source(lambda: [stranger])}))
+    click(qtbot, screen.hw_buttons["fido2"])
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    assert screen.status.text() == (
+        "No security key plugged in (Stranger key) is enrolled in this vault.")
+    assert stranger.touches_requested == 0 and not vault.unlocked
+    assert screen.hw_buttons["fido2"].isEnabled() and screen.passphrase.isEnabled()
+
+
+def test_no_key_plugged_in_disables_the_button_with_the_udev_hint(
+    qtbot, runner: TaskRunner, tmp_path: Path, key_a: SoftAuthenticator
+) -> None:
+    key_vault(tmp_path / "v", key_a)
+    plugged: list[SoftAuthenticator] = []
+    screen, _vault = lock_screen_for(qtbot, runner, tmp_path / "v",
+                                     sources_from({"fido2": Fido2Source(lambda: plugged)}))
+    button, note = screen.hw_buttons["fido2"], screen.hw_notes["fido2"]
+    assert not button.isEnabled()
+    assert note.text() == f"Not available here: no FIDO2 security key is visible; {HINT}"
+    assert button.toolTip() == note.text()
+    assert "udev" in note.text() and screen.recheck_button.isVisible()
+    plugged.append(key_a)
+    click(qtbot, screen.recheck_button)
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=WAIT_MS)
 
 
 # ----- the prompts on their own ------------------------------------------------------------------
@@ -441,10 +577,20 @@ def rows(panel: UnlockMethodsPanel, column: Column) -> list[str]:
 
 
 @pytest.fixture
-def panel_on(qtbot, harness: SectionServices, tmp_path: Path, file_keyring, swtpm):
-    keyring, tpm = KeyringSource(file_keyring), TpmSealSource(swtpm.tcti)
-    panel = UnlockMethodsPanel(harness.services,
-                               sources=sources_from({"keyring": keyring, "tpm": tpm}))
+def key_a() -> SoftAuthenticator:
+    return SoftAuthenticator(pin=KEY_PIN, product_name="Soft key A")
+
+
+@pytest.fixture
+def backends(file_keyring, swtpm, key_a) -> dict[str, SlotSecretSource]:
+    """The test's backends by kind (a test may swap one: another key plugged in)."""
+    return {"keyring": KeyringSource(file_keyring), "tpm": TpmSealSource(swtpm.tcti),
+            "fido2": Fido2Source(lambda: [key_a])}
+
+
+@pytest.fixture
+def panel_on(qtbot, harness: SectionServices, tmp_path: Path, backends):
+    panel = UnlockMethodsPanel(harness.services, sources=sources_from(backends))
     qtbot.addWidget(panel)
     panel.show()
     vault = make_vault(tmp_path / "v")
