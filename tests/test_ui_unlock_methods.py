@@ -692,6 +692,64 @@ def test_tpm_enrolment_with_a_pin_asks_in_the_dialog_and_can_be_cancelled(
     assert vault.header.slots[1].params["pin"] is True
 
 
+def test_settings_security_keys_pin_two_factor_and_the_inventory_warning(
+    qtbot, panel_on, harness: SectionServices, backends, key_a: SoftAuthenticator
+) -> None:
+    panel, vault = panel_on
+    assert panel.add_key_button.isEnabled()
+    task = panel.add_security_key("blue key", uv="required")
+    dialog = wait_for_pin_dialog(qtbot, panel.prompts)
+    assert dialog.windowTitle() == "PIN for Soft key A"
+    answer_pin(qtbot, dialog, KEY_PIN)
+    finish(qtbot, task)
+    assert harness.statuses[-1] == "Added security key “blue key”."
+    assert rows(panel, Column.Kind)[1] == "Security key"
+    assert rows(panel, Column.Assurance)[1] == "high"
+    assert "Only one security key is enrolled" in panel.warnings.text()
+    blue = vault.header.slots[1]
+    assert blue.params["uv"] == "required"
+
+    # Test: the PIN again, then the table shows when.
+    task = panel.test_slot(blue.id)
+    answer_pin(qtbot, wait_for_pin_dialog(qtbot, panel.prompts), KEY_PIN)
+    finish(qtbot, task)
+    assert harness.statuses[-1] == "“blue key” opens the vault."
+    assert rows(panel, Column.LastTested)[1] != "never"
+
+    # A second key (another one plugged in), two-factor: the warning goes.
+    second = SoftAuthenticator(product_name="Soft key B")
+    backends["fido2"] = Fido2Source(lambda: [second])
+    finish(qtbot, panel.add_security_key("spare key", passphrase=PASSPHRASE))
+    assert rows(panel, Column.TwoFactor) == ["no", "no", "yes"]
+    assert "security key" not in panel.warnings.text()
+    assert harness.errors == []
+
+    # A two-factor slot tested with the wrong passphrase fails in words, nothing recorded as ok.
+    spare = vault.header.slots[2]
+    finish(qtbot, panel.test_slot(spare.id, "not the passphrase"))
+    assert len(harness.errors) == 1 and "did not open" in harness.errors[0]
+    assert vault.header.slot(spare.id).last_tested is None
+    finish(qtbot, panel.test_slot(spare.id, PASSPHRASE))
+    assert vault.header.slot(spare.id).last_tested is not None
+
+
+def test_settings_enrolment_cancelled_while_waiting_for_the_touch(
+    qtbot, panel_on, harness: SectionServices, key_a: SoftAuthenticator
+) -> None:
+    panel, vault = panel_on
+    key_a.touch_after, key_a.touch_timeout = None, None
+    task = panel.add_security_key("never touched")
+    qtbot.waitUntil(lambda: panel.touch_note.isVisible(), timeout=WAIT_MS)
+    assert panel.touch_note.text() == "Touch your security key (Soft key A)"
+    assert not panel.add_tpm_button.isEnabled()
+    click(qtbot, panel.cancel_button)
+    finish(qtbot, task)
+    assert not panel.touch_note.isVisible() and not panel.cancel_button.isVisible()
+    assert harness.statuses[-1] == "Touch the security key when it blinks was cancelled."
+    assert harness.errors == [] and len(vault.header.slots) == 1
+    assert panel.add_tpm_button.isEnabled()
+
+
 def test_lock_empties_the_panel(qtbot, panel_on) -> None:
     panel, _vault = panel_on
     panel.vault_locked()

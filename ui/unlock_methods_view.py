@@ -90,6 +90,7 @@ class UnlockMethodsPanel(QGroupBox):
         self.not_here = self._label("Methods not available here", "muted")
         self.result = self._label("Result of the last unlock-method action", "")
         self.touch_note = self._label("Security key prompt", "warning")
+        self.touch_note.hide()
         self.prompts.touch_changed.connect(self._show_touch)
 
         self.add_key_button = self._button("Add security key…", self._on_add_key)
