@@ -458,6 +458,7 @@ def test_cancel_while_waiting_for_the_touch_then_unlock_after_all(
     key_a.touch_after, key_a.touch_timeout = None, None  # nobody touches it
     click(qtbot, screen.hw_buttons["fido2"])
     qtbot.waitUntil(lambda: screen.touch_note.isVisible(), timeout=WAIT_MS)
+    assert screen.status.text() == "Looking for an enrolled security key…"  # said once, above
     assert screen.cancel_button.isVisible() and not screen.unlock_button.isEnabled()
     click(qtbot, screen.cancel_button)
     qtbot.waitUntil(lambda: screen.status.text() == "Unlock cancelled.", timeout=WAIT_MS)

@@ -176,11 +176,20 @@ def run_with_prompts(
     runner: TaskRunner, prompts: QtPrompts, name: str, work: Work,
     **callbacks: Callable[..., Any] | None,
 ) -> Task:
-    """Submit a hardware job: the prompts learn its cancel Event and are reset when it ends."""
+    """Submit a hardware job: the prompts learn its cancel Event and are reset when it ends.
+
+    A backend's own "Touch …" status is held back: the prompts say it, and only once the wait
+    outlasts the delay.
+    """
 
     def wrapped(cancel: threading.Event, progress: Callable[[str], None]) -> Any:
         prompts.watch(cancel)
-        return work(cancel, progress)
+
+        def status(text: str) -> None:
+            if not text.startswith("Touch "):
+                progress(text)
+
+        return work(cancel, status)
 
     task = runner.submit(name, wrapped, **callbacks)  # type: ignore[arg-type]
     prompts.begin()
