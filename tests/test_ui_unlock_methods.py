@@ -751,6 +751,58 @@ def test_settings_enrolment_cancelled_while_waiting_for_the_touch(
     assert panel.add_tpm_button.isEnabled()
 
 
+def answer_modal(qtbot, fill: Callable[[QWidget], None]) -> list[str]:
+    """Answer the next modal dialog (opened by a click, with exec()) with ``fill``."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen: list[str] = []
+
+    def poll() -> None:
+        modal = QApplication.activeModalWidget()
+        if modal is None:
+            QTimer.singleShot(20, poll)
+            return
+        seen.append(modal.windowTitle())
+        fill(modal)
+
+    QTimer.singleShot(0, poll)
+    return seen
+
+
+def test_the_add_buttons_ask_then_enrol(
+    qtbot, panel_on, harness: SectionServices, file_keyring
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from strongroom.ui.enrol_dialog import TpmDialog
+
+    panel, vault = panel_on
+
+    def tpm_answers(dialog: QWidget) -> None:
+        assert isinstance(dialog, TpmDialog)
+        dialog.label.setText("clicked TPM")
+        dialog.pcrs.setText("none")
+        click(qtbot, dialog.ok_button)
+
+    seen = answer_modal(qtbot, tpm_answers)
+    click(qtbot, panel.add_tpm_button)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2 and not panel.busy, timeout=WAIT_MS)
+    assert seen == ["Add TPM"]
+    added = vault.header.slots[1]
+    assert added.label == "clicked TPM" and added.params["pcrs"] == []
+
+    def say_yes(box: QWidget) -> None:
+        assert isinstance(box, QMessageBox) and "lower assurance" in box.text()
+        click(qtbot, box.button(QMessageBox.StandardButton.Yes))
+
+    seen = answer_modal(qtbot, say_yes)
+    click(qtbot, panel.add_keyring_button)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3 and not panel.busy, timeout=WAIT_MS)
+    assert seen == ["Remember on this device"]
+    assert vault.header.slots[2].kind == "keyring" and harness.errors == []
+
+
 def test_lock_empties_the_panel(qtbot, panel_on) -> None:
     panel, _vault = panel_on
     panel.vault_locked()

@@ -149,3 +149,25 @@ class TpmDialog(_EnrolDialog):
 
     def chosen_pcrs(self) -> list[int]:
         return parse_pcrs(self.pcrs.text()) or []
+
+
+def ask_security_key(parent: QWidget) -> tuple[str, str, str | None] | None:
+    """(label, uv, passphrase or None) from a modal dialog; None if cancelled."""
+    dialog = SecurityKeyDialog(parent)
+    try:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.label.text(), str(dialog.uv.currentData()), dialog.take_passphrase()
+    finally:
+        dialog.deleteLater()
+
+
+def ask_tpm(parent: QWidget) -> tuple[str, list[int], bool] | None:
+    """(label, PCRs, whether a PIN is wanted) from a modal dialog; None if cancelled."""
+    dialog = TpmDialog(parent)
+    try:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.label.text(), dialog.chosen_pcrs(), dialog.pin.isChecked()
+    finally:
+        dialog.deleteLater()

@@ -43,8 +43,8 @@ from .enrol_dialog import (
     DEFAULT_LABELS,
     KEYRING_WARNING,
     KIND_NAMES,
-    SecurityKeyDialog,
-    TpmDialog,
+    ask_security_key,
+    ask_tpm,
 )
 from .hw_prompts import (
     QtPrompts,
@@ -344,22 +344,14 @@ class UnlockMethodsPanel(QGroupBox):
     # ----- buttons -----------------------------------------------------------------------------
 
     def _on_add_key(self) -> None:
-        dialog = SecurityKeyDialog(self)
-        try:
-            if dialog.exec() == QDialog.DialogCode.Accepted and self.vault is not None:
-                self.add_security_key(dialog.label.text(), uv=dialog.uv.currentData(),
-                                      passphrase=dialog.take_passphrase())
-        finally:
-            dialog.deleteLater()
+        answer = ask_security_key(self)
+        if answer is not None and self.vault is not None:
+            self.add_security_key(answer[0], uv=answer[1], passphrase=answer[2])
 
     def _on_add_tpm(self) -> None:
-        dialog = TpmDialog(self)
-        try:
-            if dialog.exec() == QDialog.DialogCode.Accepted and self.vault is not None:
-                self.add_tpm(dialog.label.text(), pcrs=dialog.chosen_pcrs(),
-                             pin=dialog.pin.isChecked())
-        finally:
-            dialog.deleteLater()
+        answer = ask_tpm(self)
+        if answer is not None and self.vault is not None:
+            self.add_tpm(answer[0], pcrs=answer[1], pin=answer[2])
 
     def _on_add_keyring(self) -> None:
         answer = QMessageBox.question(self, "Remember on this device", KEYRING_WARNING)
@@ -372,8 +364,9 @@ class UnlockMethodsPanel(QGroupBox):
             return
         passphrase = None
         if slot.kind == PASSPHRASE or needs_passphrase(slot):
-            passphrase = ask_passphrase(self, "Test unlock method",
-                                        "The vault's passphrase (it is part of this method):")
+            passphrase = ask_passphrase(self, "Test unlock method", "The passphrase to test:"
+                                        if slot.kind == PASSPHRASE else
+                                        "This method also needs the vault's passphrase:")
             if passphrase is None or self.vault is None:
                 return
         self.test_slot(slot.id, passphrase)
