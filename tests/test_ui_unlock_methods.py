@@ -345,6 +345,23 @@ def test_another_tpm_is_refused_in_one_sentence(
     assert "\n" not in text and not vault.unlocked
 
 
+def test_a_changed_pcr_says_what_to_do(qtbot, runner: TaskRunner, tmp_path: Path, swtpm) -> None:
+    from helpers.swtpm import extend_pcr
+
+    debug_pcr = 16  # resettable; each test enrols against its current value
+    tpm = TpmSealSource(swtpm.tcti)
+    with make_vault(tmp_path / "v") as vault:
+        vault.add_hardware_slot(tpm, label="sealed", options={"pcrs": [debug_pcr]})
+    extend_pcr(swtpm.tcti, debug_pcr)
+    screen, vault = lock_screen_for(qtbot, runner, tmp_path / "v", sources_from({"tpm": tpm}))
+    click(qtbot, screen.hw_buttons["tpm"])
+    qtbot.waitUntil(lambda: screen.status.property("role") == "error", timeout=WAIT_MS)
+    assert screen.status.text() == (
+        "The TPM's PCR 16 state changed since this slot was enrolled (e.g. Secure Boot "
+        "settings); unlock with another method and re-enrol.")
+    assert not vault.unlocked and screen.passphrase.isEnabled()
+
+
 def test_a_two_factor_slot_needs_the_passphrase_typed_first(
     qtbot, runner: TaskRunner, tmp_path: Path, swtpm
 ) -> None:
