@@ -352,6 +352,14 @@ def test_unsupported_type_and_algorithm(vault, existing):
     assert snapshot(base) == before
 
 
+def test_generate_refuses_a_label_already_on_the_token(vault):
+    one_line_error(keys_cli("keys", "generate", "--token", TOKEN, "--label", "cli-ec-p256",
+                            "--type", "ec-p256", vault=vault), 1, "already on token")
+    one_line_error(keys_cli("keys", "generate", "--token", TOKEN, "--label", "x", "--type",
+                            "ec-p256", "--id", "zz", vault=vault, passphrase=None, pin=None),
+                   2, "--id takes hex")
+
+
 @pytest.mark.parametrize(("kind", "mangle", "message"), [
     ("ec-p256", lambda s: s[:-3], "not DER"),
     ("ec-p256", lambda s: b"\x00" * 10, "not DER"),
@@ -502,12 +510,21 @@ def test_open_store_finds_the_token_by_label_and_serial(setup):
 # ----- batches that stop half-way (in-process, on a token of its own) ----------------------------
 
 
+def token_directory(hsm, label: str) -> Path:
+    """SoftHSM2's directory for ``label`` (the label is stored blank-padded to 32 bytes; a bare
+    substring match would take spare-10's directory for spare-1)."""
+    padded = label.encode().ljust(32, b" ")
+    [found] = [d for d in hsm.token_dir.iterdir()
+               if (d / "token.object").is_file() and padded in (d / "token.object").read_bytes()]
+    return found
+
+
 def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp_path):
     hsm = setup["hsm"]
     doomed = hsm.take_token()
     files = []
-    for i in range(60):
-        f = tmp_path / f"f{i:02}.txt"
+    for i in range(100):  # past the two chunks of 32 the store keeps in flight
+        f = tmp_path / f"f{i:03}.txt"
         f.write_text(f"file {i}")
         files.append(f)
     out_dir = tmp_path / "sigs"
@@ -531,7 +548,7 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
                                     vault=recorder, token=token, cancel=cancel,
                                     on_progress=cancel_at_5)
         assert snapshot(tmp_path) == before
-        token_dir = hsm.token_path(doomed)
+        token_dir = token_directory(hsm, doomed)
 
         def remove_at_5(done: int, _total: int) -> None:
             if done == 5:  # in one step, as a token leaves its reader
