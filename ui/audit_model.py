@@ -9,8 +9,10 @@ generation number so that a page still in flight for the old query is dropped on
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -23,7 +25,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from strongroom.app.audit import AuditEvent
+from strongroom.app import checkpoints
+from strongroom.app import keys_service as ks
+from strongroom.app.audit import AuditEvent, VerifyReport
+from strongroom.app.checkpoints import CheckpointReport, Status
+from strongroom.app.errors import StrongroomError, UsageError
 from strongroom.app.model import parse_iso
 from strongroom.app.vault import Vault
 
@@ -76,6 +82,62 @@ def local_time(ts: str) -> str:
 
 def details_text(details: dict[str, Any]) -> str:
     return json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What "Verify chain" found: the hash chain, and the hardware-signed checkpoints in it."""
+
+    chain: VerifyReport
+    checkpoints: CheckpointReport
+    trusted: tuple[str, ...] = ()  # the names of the public key files trusted for this check
+
+
+def read_trusted(paths: Sequence[Path]) -> list[bytes]:
+    """The public keys in ``paths`` (PEM/DER, or certificates); a bad file is named."""
+    keys: list[bytes] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            ks.load_public_key(data)
+        except OSError as e:
+            raise UsageError(f"cannot read the public key file {path.name}: {e.strerror}") from e
+        except StrongroomError as e:
+            raise UsageError(f"{path.name}: {e}") from e
+        keys.append(data)
+    return keys
+
+
+def check_chain(vault: Vault, trusted: Sequence[Path] = ()) -> ChainCheck:
+    """Walk the chain and check every checkpoint (runs on the worker thread). Signers are
+    trusted only from ``trusted`` files: the console logs in to no token to verify."""
+    keys = read_trusted(trusted)
+    return ChainCheck(vault.audit_verify(),
+                      checkpoints.verify_checkpoints(vault, trusted_keys=keys),
+                      tuple(p.name for p in trusted))
+
+
+def checkpoint_text(check: ChainCheck) -> str:
+    """One line for the checkpoints, then one per invalid or untrusted checkpoint."""
+    report = check.checkpoints
+    if not report.results:
+        return "No audit checkpoints."
+    c = report.counts()
+    lines = [f"Checkpoints: {len(report.results)} ({c['valid']} valid, {c['untrusted']} "
+             f"untrusted, {c['invalid']} invalid)"]
+    last = report.last_valid
+    if last is not None and last.checkpoint is not None:
+        lines[0] += (f"; last valid: event {last.checkpoint.seq} signed by "
+                     f"{last.checkpoint.key_label}")
+    if c["untrusted"]:
+        lines[0] += ("; confirm signers with `strongroom audit verify --hardware` or "
+                     "Trust public key file…")
+    if check.trusted:
+        lines[0] += f" (trusting {', '.join(check.trusted)})"
+    lines[0] += "."
+    lines += [f"✘ Checkpoint event {r.event_seq} is INVALID: {r.reason}."
+              for r in report.results if r.status is Status.Invalid]
+    return "\n".join(lines)
 
 
 def fetch_page(vault: Vault, query: AuditFilter, before_seq: int | None, limit: int) -> list[Any]:

@@ -37,7 +37,10 @@ from .audit_model import (
     SORT_ROLE,
     AuditFilter,
     AuditTableModel,
+    ChainCheck,
     Column,
+    check_chain,
+    checkpoint_text,
     fetch_page,
 )
 from .base import Section, Services
@@ -50,7 +53,7 @@ KNOWN_ACTIONS = (
     "dek.rotate", "secret.create", "secret.update", "secret.delete", "secret.read",
     "secret.reveal", "secret.copy", "secret.export", "backup.create", "backup.auto",
     "backup.restore", "audit.export", "compliance.check", "compliance.exception.add",
-    "compliance.exception.remove", "compliance.report",
+    "compliance.exception.remove", "compliance.report", "audit.checkpoint",
 )
 OUTCOMES = (("Any outcome", ""), ("ok", "ok"), ("failed", "failed"), ("denied", "denied"))
 NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"
@@ -147,10 +150,20 @@ class AuditSection(Section):
         self.verify_button = self._button("Verify chain", self.verify_chain)
         self.export_button = self._button("Export…", self._on_export_clicked)
         self.export_button.setToolTip("Write the events the applied filters select to a file")
+        self.trust_button = self._button("Trust public key file…", self._on_trust_clicked)
+        self.trust_button.setToolTip(
+            "Verify again, trusting audit checkpoints signed by the key in a public key file")
+        self.trusted_files: list[Path] = []  # for this session only; cleared when it locks
         self.verify_label = QLabel("The chain has not been checked in this session.")
         self.verify_label.setWordWrap(True)
         self.verify_label.setAccessibleName("Audit chain status")
         self.verify_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.checkpoint_label = QLabel()
+        self.checkpoint_label.setWordWrap(True)
+        self.checkpoint_label.setAccessibleName("Audit checkpoints status")
+        self.checkpoint_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.checkpoint_label.hide()
         self.busy = BusyRow("Audit operation")
         self.count_label = QLabel()
         self.count_label.setAccessibleName("Events shown")
@@ -184,7 +197,8 @@ class AuditSection(Section):
         filters.addWidget(self.apply_button, 1, 5)
         filters.addWidget(self.clear_button, 1, 6)
         actions = QHBoxLayout()
-        for button in (self.refresh_button, self.verify_button, self.export_button):
+        for button in (self.refresh_button, self.verify_button, self.trust_button,
+                       self.export_button):
             actions.addWidget(button)
         actions.addWidget(self.busy, 1)
         lay = QVBoxLayout(self)
@@ -192,10 +206,11 @@ class AuditSection(Section):
         lay.addLayout(filters)
         lay.addLayout(actions)
         lay.addWidget(self.verify_label)
+        lay.addWidget(self.checkpoint_label)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.count_label)
         self.ops = Operations(self, self.busy, [
-            self.refresh_button, self.verify_button, self.export_button,
+            self.refresh_button, self.verify_button, self.trust_button, self.export_button,
             self.apply_button, self.clear_button,
         ])
         self.ops.update()
@@ -227,6 +242,7 @@ class AuditSection(Section):
     def vault_locked(self) -> None:
         super().vault_locked()
         self.model.clear()
+        self.trusted_files = []
         self._show_verdict(None)
         self.ops.update()
 
@@ -273,25 +289,63 @@ class AuditSection(Section):
     # ----- verify and export -------------------------------------------------------------------
 
     def verify_chain(self) -> Task | None:
-        vault = self.vault
+        """Walk the chain and check its checkpoints (signers trusted from the trusted files)."""
+        vault, trusted = self.vault, list(self.trusted_files)
         if vault is None:
             return None
         return self.ops.run(self.verify_button, "audit.verify", "Walking the audit chain…",
-                            lambda _c, _p: vault.audit_verify(), self._show_verdict)
+                            lambda _c, _p: check_chain(vault, trusted), self._show_verdict)
 
-    def _show_verdict(self, report: VerifyReport | None) -> None:
-        if report is None:
+    def trust_key_file(self, path: str | Path) -> Task | None:
+        """Verify again, also trusting checkpoints signed by the public key in ``path``; a file
+        that is not a public key is refused and not kept."""
+        vault, trusted = self.vault, [*self.trusted_files, Path(path)]
+        if vault is None:
+            return None
+
+        def done(check: ChainCheck) -> None:
+            self.trusted_files = trusted
+            self._show_verdict(check)
+
+        return self.ops.run(self.trust_button, "audit.verify", "Walking the audit chain…",
+                            lambda _c, _p: check_chain(vault, trusted), done)
+
+    def _on_trust_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Trust checkpoints signed by this public key", str(Path.home()),
+            "Public keys and certificates (*.pem *.der *.crt *.cer);;All files (*)")
+        if path:
+            self.trust_key_file(path)
+
+    def _show_verdict(self, check: ChainCheck | None) -> None:
+        if check is None:
             self.verify_label.setText("The chain has not been checked in this session.")
-            self.verify_label.setProperty("role", "")
-            self.verify_label.setStyleSheet("")
+            for label in (self.verify_label, self.checkpoint_label):
+                label.setProperty("role", "")
+                label.setStyleSheet("")
+            self.checkpoint_label.hide()
             return
+        report, counts = check.chain, check.checkpoints.counts()
         dark = self._dark_theme()
         self.verify_label.setText(verify_text(report))
         self.verify_label.setProperty("role", "ok" if report.ok else "error")
         self.verify_label.setStyleSheet(
             f"color: {COLOURS[(report.ok, dark)]}; font-weight: bold;")
+        # An invalid checkpoint is an integrity failure; an untrusted one is information.
+        invalid = counts["invalid"] > 0
+        self.checkpoint_label.setText(checkpoint_text(check))
+        self.checkpoint_label.setProperty(
+            "role", "error" if invalid else "ok" if check.checkpoints.results
+            and check.checkpoints.ok else "")
+        self.checkpoint_label.setStyleSheet(
+            f"color: {COLOURS[(False, dark)]}; font-weight: bold;" if invalid else "")
+        self.checkpoint_label.show()
         if not report.ok:
             self.services.status(f"The audit chain is broken at event {report.first_bad_seq}.")
+        elif invalid:
+            self.services.status(
+                f"{plural(counts['invalid'], 'audit checkpoint')} INVALID: the audit history "
+                "no longer matches what the hardware signed.")
 
     def _dark_theme(self) -> bool:
         theme = self.services.settings.theme

@@ -85,9 +85,10 @@ class TokenPinDialog(QDialog):
 
     submitted = Signal(str)
 
-    def __init__(self, token: TokenInfo, parent: QWidget | None = None) -> None:
+    def __init__(self, token: TokenInfo, parent: QWidget | None = None, *,
+                 title: str = "Log in to the token", ok_text: str = "Log in") -> None:
         super().__init__(parent)
-        self.setWindowTitle("Log in to the token")
+        self.setWindowTitle(title)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.token = token
         intro = QLabel(
@@ -106,7 +107,7 @@ class TokenPinDialog(QDialog):
                                      | Qt.InputMethodHint.ImhSensitiveData
                                      | Qt.InputMethodHint.ImhNoPredictiveText)
         self.error = _error_label()
-        self.box = _buttons(self, "Log in")
+        self.box = _buttons(self, ok_text)
         self.ok_button = self.box.button(QDialogButtonBox.StandardButton.Ok)
         self.box.accepted.connect(self.submit)
         self.pin.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t)))

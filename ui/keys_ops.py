@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.app import checkpoints, x509req
 from strongroom.app import keys_service as ks
-from strongroom.app import x509req
-from strongroom.app.errors import StrongroomError
+from strongroom.app.errors import AuthenticationFailed, StrongroomError
 from strongroom.app.keys_service import SignedFile as Signed
-from strongroom.app.signing import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
+from strongroom.app.signing import Capability, KeyInfo, KeyStore, SignAlgorithm, TokenInfo
 from strongroom.app.vault import Vault
+
+from .keys_inventory import Backends, open_store
 
 FileProgress = Callable[[int, int], None]
 
@@ -111,3 +113,34 @@ def make_csr(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
         ks.record_failure(vault, action, key.label, details, e)
         raise
     return write_recorded(vault, order.dest, data, action, details)
+
+
+# ----- audit checkpoints -------------------------------------------------------------------------
+
+
+def can_checkpoint(key: KeyInfo) -> bool:
+    """Whether ``key`` can sign an audit checkpoint (a signing key whose public key is known)."""
+    return Capability.Sign in key.capabilities and bool(key.public_key) \
+        and bool(algorithms_for(key))
+
+
+def sign_checkpoint(vault: Vault, store: KeyStore, token: TokenInfo,
+                    key: KeyInfo) -> checkpoints.Checkpoint:
+    """Sign the audit chain's head with ``key`` and record it (``audit.checkpoint``)."""
+    return checkpoints.create_checkpoint(vault, store, key, token=token)
+
+
+def checkpoint_with_pin(backends: Backends, vault: Vault, token: TokenInfo, key: KeyInfo,
+                        pin: str) -> checkpoints.Checkpoint:
+    """A checkpoint through a session opened with ``pin`` for this one call and closed after it;
+    a wrong PIN is recorded as a failed ``keys.login`` (no checkpoint was attempted)."""
+    try:
+        store = open_store(backends, token, pin, vault)
+    except AuthenticationFailed as e:
+        ks.record_failure(vault, "keys.login", token.label,
+                          ks.audit_details(token, operation="login"), e)
+        raise
+    try:
+        return sign_checkpoint(vault, store, token, key)
+    finally:
+        store.close()

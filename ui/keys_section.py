@@ -1,5 +1,5 @@
 """Keys & Signing: PKCS#11 modules and the TPM, their tokens and keys; log in, generate, sign files,
-verify, export public keys and make CSRs or certificates signed on the token.
+verify, export public keys, make CSRs or certificates and audit checkpoints signed on the token.
 
 Every provider and token call runs on this section's own hardware runner (one worker thread),
 never on the UI thread and never on the shared vault runner, so a slow token (RSA key generation,
@@ -34,8 +34,10 @@ from strongroom.app.errors import AuthenticationFailed
 from strongroom.app.signing import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
+from . import keys_ops as ops
 from .base import Section, Services
 from .keys_actions import KeyActions
+from .keys_checkpoint import CheckpointActions
 from .keys_details import Details
 from .keys_dialogs import TokenPinDialog, button, pin_error_text
 from .keys_inventory import (
@@ -61,7 +63,7 @@ from .keys_model import (
 from .workers import Task, TaskRunner, user_message
 
 
-class KeysSection(KeyActions, Section):
+class KeysSection(CheckpointActions, KeyActions, Section):
     title = "Keys & Signing"
     accessible_description = "Keys in PKCS#11 tokens and the TPM: inventory, sign, verify, CSRs"
     file_progress = Signal(int, int)  # files signed, of how many (emitted from the worker)
@@ -101,11 +103,15 @@ class KeysSection(KeyActions, Section):
                                        "Generate a key pair on the selected token")
         self.sign_button = button("Sign files…", self.ask_sign)
         self.verify_button = button("Verify…", self.ask_verify)
+        self.checkpoint_button = button(
+            "Sign audit checkpoint", self.ask_checkpoint,
+            "Sign the audit log's current head with the selected key, so a rewritten history "
+            "shows when the log is verified")
         self.export_button = button("Export public key…", self.ask_export)
         self.csr_button = button("CSR / certificate…", self.ask_csr)
         self.action_buttons = [self.add_button, self.login_button, self.logout_button,
                                self.generate_button, self.sign_button, self.verify_button,
-                               self.export_button, self.csr_button]
+                               self.checkpoint_button, self.export_button, self.csr_button]
 
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Hardware operation in progress")
@@ -297,6 +303,7 @@ class KeysSection(KeyActions, Section):
         self.generate_button.setEnabled(ready and token is not None and not needs_login)
         self.sign_button.setEnabled(ready and key is not None and not needs_login)
         self.verify_button.setEnabled(ready)
+        self.checkpoint_button.setEnabled(ready and key is not None and ops.can_checkpoint(key))
         self.export_button.setEnabled(ready and key is not None and bool(key.public_key))
         self.csr_button.setEnabled(ready and key is not None and not needs_login
                                    and bool(key.public_key))
