@@ -89,6 +89,13 @@ class Recorder(Protocol):
         details: dict[str, Any] | None = None,
     ) -> None: ...
 
+    def record_many(
+        self,
+        action: str,
+        entries: Sequence[tuple[str, dict[str, Any]]],
+        outcome: Outcome = Outcome.Ok,
+    ) -> None: ...
+
 
 class CorruptSignature(IntegrityError):
     """A signature file is not a signature of this key's kind (not DER, wrong length)."""
@@ -605,10 +612,12 @@ def sign_files(
             if cancel is not None and cancel.is_set():
                 raise UserCancelled("signing cancelled")
             raise StrongroomError(f"the token returned {len(temps)} of {len(digests)} signatures")
-        for d, (_, dest) in zip(digests, temps, strict=True):
-            record(vault, "keys.sign", d.path.name,
-                   {**base, "file": str(d.path), "size": d.size, "sha256": d.sha256,
-                    "signature_file": str(dest)})
+        if vault is not None:
+            vault.record_many("keys.sign", [
+                (d.path.name, {**base, "file": str(d.path), "size": d.size, "sha256": d.sha256,
+                               "signature_file": str(dest)})
+                for d, (_, dest) in zip(digests, temps, strict=True)
+            ])
         _commit(temps)
     except BaseException as e:
         _discard(temps)

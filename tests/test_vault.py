@@ -190,6 +190,25 @@ def test_audit_failure_fails_the_operation_closed(vault: Vault) -> None:
     assert [s.name for s in vault.list_secrets()] == ["k"]
 
 
+def test_record_many_is_one_transaction_all_or_none(vault: Vault) -> None:
+    before = vault._log.head().seq
+    vault.record_many("test.batch", [(f"file-{i}", {"i": i}) for i in range(5)])
+    events = vault.audit_events(action="test.batch")
+    assert sorted(e.target for e in events) == [f"file-{i}" for i in range(5)]
+    assert vault._fresh_header().anchor == vault._log.head()
+    assert vault._log.head().seq == before + 5 and vault.audit_verify().ok
+    # A refusal at the third event leaves none of the batch behind.
+    vault._conn.execute(
+        "CREATE TRIGGER third BEFORE INSERT ON audit WHEN NEW.target = 'bad-2' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(StrongroomError):
+        vault.record_many("test.bad", [(f"bad-{i}", {}) for i in range(4)])
+    vault._conn.execute("DROP TRIGGER third")
+    assert vault.audit_events(action="test.bad") == []
+    assert vault._log.head().seq == before + 5 and vault.audit_verify().ok
+
+
 def test_header_anchor_tracks_the_chain_head(vault: Vault) -> None:
     add(vault, "k")
     head = vault._log.head()
