@@ -348,7 +348,11 @@ def cmd_rotate(ctx: Context) -> int:
 
 
 def cmd_audit_verify(ctx: Context) -> int:
-    from .cli_keys import checkpoint_report, checkpoint_text  # audit checkpoints (hardware keys)
+    from .cli_keys import (  # audit checkpoints (hardware keys)
+        checkpoint_report,
+        checkpoint_text,
+        checkpoints_pass,
+    )
 
     with ctx.unlocked() as vault:
         report = vault.audit_verify()
@@ -365,7 +369,7 @@ def cmd_audit_verify(ctx: Context) -> int:
     if checks.results:
         text += "\n" + checkpoint_text(checks)
     ctx.out.emit({**report.to_json(), "checkpoints": checks.to_json()}, text)
-    return EXIT_OK if report.ok and checks.ok else EXIT_INTEGRITY
+    return EXIT_OK if report.ok and checkpoints_pass(ctx, checks) else EXIT_INTEGRITY
 
 
 def cmd_audit_show(ctx: Context) -> int:

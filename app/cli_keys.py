@@ -455,6 +455,17 @@ def checkpoint_report(ctx: Context, vault: Vault) -> checkpoints.CheckpointRepor
     return checkpoints.verify_checkpoints(vault, trusted_keys=trusted, hardware_keys=hardware)
 
 
+def checkpoints_pass(ctx: Context, report: checkpoints.CheckpointReport) -> bool:
+    """No checkpoint is invalid; untrusted ones fail only when trust was asked for (--trust,
+    --hardware or --require-trusted). Without a trusted key a checkpoint proves nothing either
+    way, so a plain ``audit verify`` reports it and judges the chain alone."""
+    a = ctx.args
+    asked = bool(getattr(a, "trust", None) or getattr(a, "hardware", False)
+                 or getattr(a, "require_trusted", False))
+    counts = report.counts()
+    return counts["invalid"] == 0 and (counts["untrusted"] == 0 or not asked)
+
+
 def checkpoint_text(report: checkpoints.CheckpointReport) -> str:
     if not report.results:
         return "No audit checkpoints."
@@ -468,6 +479,9 @@ def checkpoint_text(report: checkpoints.CheckpointReport) -> str:
     ]
     lines += [f"  checkpoint event {r.event_seq}: {r.status.value.upper()}: {r.reason}"
               for r in report.results if r.status is not checkpoints.Status.Valid]
+    if counts["untrusted"]:
+        lines.append("  (an untrusted signer proves nothing: confirm it with --trust PUBKEY.pem "
+                     "or --hardware)")
     return "\n".join(lines)
 
 
@@ -566,4 +580,8 @@ def register_audit(asub: Any, verify_parser: Any, command: Callable[..., Any]) -
     verify_parser.add_argument(
         "--hardware", action="store_true",
         help="trust checkpoints signed by a key on the token now (logs in: --pin-fd)")
+    verify_parser.add_argument(
+        "--require-trusted", action="store_true",
+        help="fail (exit 3) when a checkpoint's signer is not trusted; implied by --trust and "
+        "--hardware")
     _device_options(verify_parser)

@@ -258,14 +258,20 @@ def test_cli_checkpoint_and_verify(softhsm, tmp_path):  # noqa: F811 - the impor
     cp = json.loads(signed.out)
     assert cp["fingerprint"] == json.loads(made.out)["fingerprint"]
 
-    # Nobody vouches for the signer: untrusted, exit 3.
+    # Nobody vouches for the signer: reported as untrusted; the chain alone is judged (exit 0)
+    # unless trust is required.
     untrusted = cli("--json", "audit", "verify", vault=path)
-    assert untrusted.code == 3
+    assert untrusted.code == 0, untrusted.err
     report = json.loads(untrusted.out)
     assert report["ok"] is True  # the chain itself is intact
     assert report["checkpoints"]["untrusted"] == 1
     text = cli("audit", "verify", vault=path)
-    assert "UNTRUSTED" in text.text and "Checkpoints: 1" in text.text
+    assert "UNTRUSTED" in text.text and "Checkpoints: 1" in text.text and "--trust" in text.text
+    assert cli("audit", "verify", "--require-trusted", vault=path).code == 3
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert cli("audit", "verify", "--trust", str(stranger), vault=path).code == 3
 
     trusted = cli("--json", "audit", "verify", "--trust", str(pub), vault=path)
     assert trusted.code == 0, trusted.err
