@@ -1,4 +1,5 @@
-"""The KeyStore contract run against a real SoftHSM2 token through the PKCS#11 backend."""
+"""The KeyStore contract run against a real SoftHSM2 token through the PKCS#11 backend and
+against swtpm through the TPM backend."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import pytest
 
 from strongroom.app.signing import KeyStore, KeyType
 from strongroom.backends.pkcs11 import provider
+from strongroom.backends.tpm.keys import TpmKeyProvider
 
 from helpers.keystore_contract import KeyStoreContract
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
+from helpers.swtpm import DictBlobStore, swtpm_fixture  # noqa: F401
 
 
 class TestSoftHsmKeyStore(KeyStoreContract):
@@ -27,3 +30,20 @@ class TestSoftHsmKeyStore(KeyStoreContract):
     @classmethod
     def supported_types(cls) -> frozenset[KeyType]:
         return frozenset(KeyType)
+
+
+class TestTpmKeyStore(KeyStoreContract):
+    """The same contract on swtpm: keys under the storage primary, blobs kept by the caller."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def store(cls, swtpm) -> Iterator[KeyStore]:
+        provider = TpmKeyProvider(swtpm.tcti)
+        store = provider.open(provider.tokens()[0], None, blobs=DictBlobStore())
+        yield store
+        store.close()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def supported_types(cls) -> frozenset[KeyType]:
+        return frozenset({KeyType.EcP256, KeyType.EcP384, KeyType.Rsa3072})

@@ -259,8 +259,12 @@ class TpmKeyStore:
         if not label.strip():
             raise UsageError("a TPM key needs a label")
         kid = (key_id or secrets.token_bytes(8)).hex()
-        if any(b.key_id == kid for b in self._blobs.blobs(STORE)):
+        existing = self._blobs.blobs(STORE)
+        if any(b.key_id == kid for b in existing):
             raise AlreadyExists(f"a TPM key with id {kid} already exists")
+        if any(b.label == label for b in existing):
+            # A label names one key: signing, CSRs and checkpoints find keys by it.
+            raise AlreadyExists(f"a TPM key labelled '{label}' already exists")
         template, _name = KEY_TYPES[key_type]
         try:
             made = self._worker.call(self._tss.create_signing_key, template, self._pin)
