@@ -38,29 +38,31 @@ def run_cli(
     stdin: bytes = b"",
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    pins: list[str] | None = None,
 ) -> Result:
-    """Run ``python -m strongroom`` with passphrases on a pipe passed as --passphrase-fd."""
+    """Run ``python -m strongroom`` with passphrases (and PINs) on pipes passed as
+    --passphrase-fd (--pin-fd)."""
     cmd = [sys.executable, "-m", "strongroom"]
     if vault is not None:
         cmd += ["--vault", str(vault)]
-    pass_fds: tuple[int, ...] = ()
-    read_end = None
-    if passphrases is not None:
-        read_end, write_end = os.pipe()
-        os.write(write_end, "".join(p + "\n" for p in passphrases).encode())
-        os.close(write_end)
-        cmd += ["--passphrase-fd", str(read_end)]
-        pass_fds = (read_end,)
+    fds: list[int] = []
+    for option, lines in (("--passphrase-fd", passphrases), ("--pin-fd", pins)):
+        if lines is not None:
+            read_end, write_end = os.pipe()
+            os.write(write_end, "".join(p + "\n" for p in lines).encode())
+            os.close(write_end)
+            cmd += [option, str(read_end)]
+            fds.append(read_end)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     full_env.update(env or {})
     try:
         proc = subprocess.run(
-            cmd + list(args), input=stdin, capture_output=True, pass_fds=pass_fds,
+            cmd + list(args), input=stdin, capture_output=True, pass_fds=tuple(fds),
             env=full_env, timeout=timeout, check=False,
         )
     finally:
-        if read_end is not None:
-            os.close(read_end)
+        for fd in fds:
+            os.close(fd)
     return Result(proc.returncode, proc.stdout, proc.stderr.decode())
 
 
@@ -79,6 +81,35 @@ def make_vault(path: Path, passphrase: str = PASSPHRASE) -> Vault:
 
 def unlocker(passphrase: str = PASSPHRASE) -> PassphraseUnlocker:
     return PassphraseUnlocker.from_text(passphrase)
+
+
+HARDWARE_KINDS = ("fido2", "tpm", "pkcs11")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--hardware", nargs="?", const=",".join(HARDWARE_KINDS), default="", metavar="KINDS",
+        help="also run the tests on real devices (tests/test_hardware.py): all, or a comma "
+        f"list of {', '.join(HARDWARE_KINDS)}; they never reset a device",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hardware(kind): needs a real device; run with --hardware")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("hardware")
+    if marker is None:
+        return
+    chosen = {k.strip() for k in item.config.getoption("--hardware").split(",") if k.strip()}
+    unknown = chosen - set(HARDWARE_KINDS)
+    if unknown:
+        raise pytest.UsageError(f"--hardware takes {', '.join(HARDWARE_KINDS)}, not "
+                                f"{', '.join(sorted(unknown))}")
+    kind = marker.args[0]
+    if kind not in chosen:
+        pytest.skip(f"needs a real {kind} device: run with --hardware {kind}")
 
 
 @pytest.fixture(autouse=True)
