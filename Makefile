@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-console pytest $(GATES) lock lock-upgrade \
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console pytest $(GATES) lock lock-upgrade \
 	briefcase-tree clean
 
 help:
@@ -46,6 +46,7 @@ help:
 	@echo "make lint         set up if needed, run the gates alone"
 	@echo "make bench        set up if needed, run tests/bench/bench_vault.py \$$ARGS"
 	@echo "make bench-console  cold start, unlock-to-table, RSS and filter latency of the console"
+	@echo "make bench-signing  signer vs raw python-pkcs11 and a pkcs11-tool loop; TPM sign rate"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
 	@echo "make lock-upgrade recompile the locks at the newest versions PyPI serves"
 	@echo "make clean        remove .venv, caches and build/"
@@ -81,6 +82,11 @@ run: setup
 bench: setup
 	@$(call header,bench: vault)
 	$(PY) tests/bench/bench_vault.py $(ARGS)
+
+bench-signing: setup
+	@$(call header,bench: signing on SoftHSM2 and swtpm)
+	$(PY) tests/bench/bench_signing.py $(ARGS)
+	$(PY) tests/bench/bench_tpm.py
 
 bench-console: setup
 	@$(call header,bench: console)
