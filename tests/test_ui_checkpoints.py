@@ -180,15 +180,59 @@ def test_clicking_sign_audit_checkpoint_records_a_checkpoint_that_verifies(
     assert keys.checkpoint_button.isEnabled()
 
 
+def test_scheduled_checkpoints_sign_while_logged_in_and_stop_at_logout(
+    qtbot, keys: KeysSection, world: dict, token: str
+) -> None:
+    vault, harness = world["vault"], world["harness"]
+    node = world["node"]
+    keys.ms_per_hour = 150  # an "hour" of 150 ms
+    select(keys, node)
+    before = len(checkpoint_events(vault))
+    keys.schedule_row.hours.setValue(1)
+    qtbot.mouseClick(keys.schedule_row.on, Qt.MouseButton.LeftButton)
+    assert keys.scheduled == node and keys.schedule_row.on.isChecked()
+    assert harness.statuses[-1] == (f"An audit checkpoint will be signed with {KEY_LABEL} every "
+                                    "1 h while the vault is open.")
+    qtbot.waitUntil(lambda: len(checkpoint_events(vault)) >= before + 2, timeout=WAIT_MS)
+    assert harness.errors == []
+
+    select(keys, token_node(keys, token))
+    finish(qtbot, keys.logout_selected())  # the session goes: nothing signs without a prompt
+    qtbot.waitUntil(lambda: keys.scheduled is None, timeout=WAIT_MS)
+    idle(qtbot, keys)
+    assert harness.errors[-1] == (f"Scheduled checkpoints stopped: log in to {token} first "
+                                  "(the console never keeps a PIN).")
+    assert not keys.schedule_row.on.isChecked()
+    after = len(checkpoint_events(vault))
+    qtbot.wait(400)  # two more "hours": no tick signs
+    assert len(checkpoint_events(vault)) == after
+
+
+def test_a_schedule_is_refused_for_keys_that_would_prompt(
+    keys: KeysSection, world: dict, token: str
+) -> None:
+    from dataclasses import replace
+
+    errors = world["harness"].errors
+    node = world["node"]
+    assert keys.stores == {}  # logged out by the test before
+    assert keys.unattended_refusal(node) == (f"log in to {token} first (the console never "
+                                             "keeps a PIN)")
+    tpm = replace(node, token=replace(node.token, info=replace(node.token.info, store="tpm")))
+    assert "cannot tell which TPM keys need a PIN" in (keys.unattended_refusal(tpm) or "")
+    select(keys, token_node(keys, token))  # no key selected
+    keys.schedule_row.on.click()
+    assert not keys.schedule_row.on.isChecked() and keys.scheduled is None
+    assert errors[-1] == ("Scheduled checkpoints need a key usable without a PIN prompt: "
+                          "select a key.")
+
+
 def test_a_wrong_pin_signs_no_checkpoint_and_says_so_in_the_dialog(
     qtbot, keys: KeysSection, world: dict, softhsm: SoftHsm, token: str  # noqa: F811
 ) -> None:
     vault = world["vault"]
-    node = key_node(keys, token)
-    select(keys, token_node(keys, token))
-    finish(qtbot, keys.logout_selected())  # no session held: the checkpoint must ask the PIN
-    idle(qtbot, keys)
-    assert keys.stores == {}
+    node = world["node"]  # as listed while logged in
+    assert keys.stores == {}  # no session held: the checkpoint must ask the PIN
     before = len(checkpoint_events(vault))
     logins = len(vault.audit_events(action="keys.login", outcome="failed"))
 
@@ -222,13 +266,14 @@ def test_a_wrong_pin_signs_no_checkpoint_and_says_so_in_the_dialog(
 def test_verify_chain_reports_the_checkpoints_as_untrusted(
     qtbot, audit: AuditSection, world: dict
 ) -> None:
-    assert len(checkpoint_events(world["vault"])) == 2
+    n = world["checkpoints"] = len(checkpoint_events(world["vault"]))
+    assert n >= 4  # clicked, scheduled twice, after the wrong PIN
     task = audit.verify_chain()
     assert not audit.verify_button.isEnabled()
     finish(qtbot, task)
     assert "intact" in audit.verify_label.text()
     text = audit.checkpoint_label.text()
-    assert text.startswith("Checkpoints: 2 (0 valid, 2 untrusted, 0 invalid)")
+    assert text.startswith(f"Checkpoints: {n} (0 valid, {n} untrusted, 0 invalid)")
     assert "strongroom audit verify --hardware" in text and "INVALID" not in text
     assert audit.checkpoint_label.isVisibleTo(audit)
     assert audit.checkpoint_label.property("role") != "error"
@@ -240,8 +285,8 @@ def test_trusting_the_exported_public_key_makes_them_valid(
     pem = world["base"] / "signer.pub.pem"
     finish(qtbot, keys.export_public(world["node"], pem))  # the key as listed while logged in
     finish(qtbot, audit.trust_key_file(pem))
-    text = audit.checkpoint_label.text()
-    assert text.startswith("Checkpoints: 2 (2 valid, 0 untrusted, 0 invalid)")
+    n, text = world["checkpoints"], audit.checkpoint_label.text()
+    assert text.startswith(f"Checkpoints: {n} ({n} valid, 0 untrusted, 0 invalid)")
     assert f"signed by {KEY_LABEL}" in text and "signer.pub.pem" in text
     assert audit.checkpoint_label.property("role") == "ok"
     assert audit.trusted_files == [pem]
@@ -291,9 +336,9 @@ def test_a_rewritten_history_shows_the_checkpoints_invalid(
     rechain(vault, forge)
     finish(qtbot, audit.verify_chain())
     assert "intact" in audit.verify_label.text()  # the chain alone cannot tell
-    text = audit.checkpoint_label.text()
-    assert "0 valid" in text and "2 invalid" in text
-    assert text.count("is INVALID") == 2 and "history was rewritten" in text
+    n, text = world["checkpoints"], audit.checkpoint_label.text()
+    assert text.startswith(f"Checkpoints: {n} (0 valid, 0 untrusted, {n} invalid)")
+    assert text.count("is INVALID") == n and "history was rewritten" in text
     assert audit.checkpoint_label.property("role") == "error"
     assert "color:" in audit.checkpoint_label.styleSheet()
     assert "INVALID" in harness.statuses[-1]

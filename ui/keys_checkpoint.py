@@ -5,11 +5,19 @@ rewritten by someone holding the vault's keys no longer matches it. Like every t
 on the section's hardware runner: through the console's session on the token, or a session
 opened for the call. When the token needs a login the console does not hold, the PIN is asked,
 used for that one call and not kept; a wrong PIN is shown in the dialog and signs nothing.
+
+Checkpoints can also be signed every N hours while the vault is open, but only with a key usable
+without a prompt: on a PKCS#11 token the console holds a session on (or one that needs no login).
+The TPM is refused: its keys do not say whether they need a PIN, and a failed try would be
+recorded as a failed checkpoint.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from strongroom.app.checkpoints import Checkpoint
 
@@ -27,10 +35,101 @@ else:
     _Base = object
 
 
+class ScheduleRow(QWidget):
+    """"Checkpoint every N hours while open", for the key selected when it is switched on."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.on = QCheckBox("Sign an audit checkpoint every")
+        self.on.setAccessibleName("Sign audit checkpoints on a schedule")
+        self.hours = QSpinBox()
+        self.hours.setRange(1, 168)
+        self.hours.setValue(24)
+        self.hours.setSuffix(" h")
+        self.hours.setAccessibleName("Hours between scheduled checkpoints")
+        self.note = QLabel("while the vault is open, with the selected key")
+        self.note.setAccessibleName("Scheduled checkpoints")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.on, self.hours, self.note):
+            row.addWidget(widget)
+        row.addStretch(1)
+
+
 class CheckpointActions(_Base):
     """Mixed into :class:`~.keys_section.KeysSection`."""
 
     last_checkpoint: Checkpoint | None = None
+    scheduled: KeyNode | None = None  # the key that signs on the schedule
+    ms_per_hour = 3_600_000  # the tests shorten the hour
+
+    def schedule_widget(self) -> ScheduleRow:
+        self.schedule_row = ScheduleRow()
+        self.schedule_timer = QTimer(self)
+        self.schedule_timer.timeout.connect(self._scheduled_tick)
+        self.schedule_row.on.toggled.connect(
+            lambda on: self.start_schedule(self.schedule_row.hours.value()) if on
+            else self.stop_schedule())
+        self.schedule_row.hours.valueChanged.connect(
+            lambda h: self.schedule_timer.setInterval(h * self.ms_per_hour))
+        return self.schedule_row
+
+    def vault_locked(self) -> None:
+        self.stop_schedule()
+        super().vault_locked()
+
+    def unattended_refusal(self, node: KeyNode) -> str | None:
+        """Why ``node``'s key cannot sign without a prompt, or None when it can."""
+        token = node.token.info
+        if not ops.can_checkpoint(node.key):
+            return f"{node.key.label} cannot sign"
+        if token.store == "tpm":
+            return ("the console cannot tell which TPM keys need a PIN; use a key on a "
+                    "PKCS#11 token the console is logged in to")
+        if token_key(token) in self.stores or "login-required" not in token.flags:
+            return None
+        return f"log in to {token.label} first (the console never keeps a PIN)"
+
+    def start_schedule(self, hours: int) -> bool:
+        """Sign a checkpoint with the selected key every ``hours`` while the vault is open."""
+        node = self._selected_key()
+        refusal = "select a key" if node is None else self.unattended_refusal(node)
+        if refusal is not None or node is None or self.vault is None:
+            self.schedule_row.on.setChecked(False)
+            self.services.error(f"Scheduled checkpoints need a key usable without a PIN "
+                                f"prompt: {refusal or 'the vault is locked'}.")
+            return False
+        self.scheduled = node
+        self.schedule_timer.start(hours * self.ms_per_hour)
+        self.schedule_row.note.setText(f"while the vault is open, with {node.key.label}")
+        self.services.status(f"An audit checkpoint will be signed with {node.key.label} every "
+                             f"{hours} h while the vault is open.")
+        return True
+
+    def stop_schedule(self, why: str = "") -> None:
+        was, self.scheduled = self.scheduled, None
+        self.schedule_timer.stop()
+        self.schedule_row.on.setChecked(False)
+        self.schedule_row.note.setText("while the vault is open, with the selected key")
+        if why and was is not None:
+            self.services.error(why)
+
+    def _scheduled_tick(self) -> None:
+        node = self.scheduled
+        if node is None or self.vault is None:
+            self.stop_schedule()
+            return
+        refusal = self.unattended_refusal(node)
+        if refusal is not None:
+            self.stop_schedule(f"Scheduled checkpoints stopped: {refusal}.")
+            return
+        if self.task is not None:  # busy: the next tick signs
+            return
+        task = self.sign_checkpoint(node)
+        if task is not None:
+            task.failed.connect(lambda _e: self.stop_schedule(
+                "Scheduled checkpoints stopped after a failure; switch them on again once "
+                "the key works."))
 
     def ask_checkpoint(self, node: KeyNode | None = None) -> TokenPinDialog | Task | None:
         """Sign a checkpoint with ``node`` (default: the selected key), asking the PIN first

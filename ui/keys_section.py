@@ -148,6 +148,7 @@ class KeysSection(CheckpointActions, KeyActions, Section):
         lay.addLayout(top)
         lay.addLayout(actions)
         lay.addWidget(split, 1)
+        lay.addWidget(self.schedule_widget())
         lay.addLayout(progress)
         self._show_busy(False)
         self.update_buttons()
