@@ -112,8 +112,13 @@ class SlotSecretSource(Protocol):
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        enrolled: Sequence[SlotRef] = (),
     ) -> Enrolment:
-        """Create a new secret on the device; ``params`` must hold nothing secret."""
+        """Create a new secret on the device; ``params`` must hold nothing secret.
+
+        ``enrolled`` are this vault's slots of the same kind: a source that can tell the device
+        already holds one of them refuses with AlreadyExists (a second slot on the same security
+        key would only look like a backup)."""
         ...
 
     def recover(
@@ -186,6 +191,7 @@ def new_hardware_slot(
     prompts: Prompts | None = None,
     cancel: threading.Event | None = None,
     on_status: StatusCallback | None = None,
+    enrolled: Sequence[SlotRef] = (),
 ) -> tuple[Keyslot, bytes]:
     """Enrol ``source`` and wrap the master key under the new slot's KEK; returns (slot, KEK).
 
@@ -194,7 +200,7 @@ def new_hardware_slot(
     """
     enrolment = source.enrol(
         vault_id=vault_id, label=label, options=dict(options or {}), prompts=prompts,
-        cancel=cancel, on_status=on_status,
+        cancel=cancel, on_status=on_status, enrolled=enrolled,
     )
     params: dict[str, Any] = dict(enrolment.params)
     if source.kind != SlotKind.Fido2.value:

@@ -902,6 +902,8 @@ class Vault:
                 source, keys.master, self.vault_id, now=self._now(), label=label,
                 options=options, passphrase=passphrase, two_factor_kdf=kdf, prompts=prompts,
                 cancel=cancel, on_status=on_status,
+                enrolled=[SlotRef(s.id, s.label, s.params) for s in header.slots
+                          if s.kind == source.kind],
             )
             header = self._fresh_header()
             with self._write(anchor=False):

@@ -13,6 +13,7 @@ import pytest
 import strongroom.backends.fido2 as fido2_backend
 from strongroom.app import unlock_methods
 from strongroom.app.errors import (
+    AlreadyExists,
     AuthenticationFailed,
     DeviceNotFound,
     DeviceTimeout,
@@ -130,6 +131,24 @@ def test_enrol_with_several_keys_plugged_in_uses_the_one_touched(vault_path: Pat
     assert b64d(slot.params["credential_id"]) in chosen.credential_ids()
     assert idle.credential_ids() == []
     vault.lock()
+
+
+def test_the_same_key_twice_is_refused_before_any_touch(vault_path: Path) -> None:
+    key = SoftAuthenticator(product_name="Key A")
+    vault = make_vault(vault_path)
+    first = vault.add_hardware_slot(source(key), label="A", prompts=Prompts())
+    reset_counts(key)
+    before = vault.header
+    with pytest.raises(AlreadyExists, match=f"already enrolled .* {first.label}"):
+        vault.add_hardware_slot(source(key), label="A again", prompts=Prompts())
+    assert key.touches_requested == 0 and len(key.credential_ids()) == 1
+    assert vault.header == before
+    # Another key is still welcome, and the first one still opens the vault.
+    other = SoftAuthenticator(product_name="Key B")
+    vault.add_hardware_slot(source(other), label="B", prompts=Prompts())
+    assert [s.kind for s in vault.header.slots] == ["passphrase", "fido2", "fido2"]
+    vault.lock()
+    assert unlock(vault_path, key).unlocked
 
 
 def test_prf_absent_is_unsupported_at_enrolment_and_nothing_is_added(vault_path: Path) -> None:

@@ -150,19 +150,22 @@ class Fido2Source:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        enrolled: Sequence[SlotRef] = (),
     ) -> Enrolment:
-        """Make a PRF credential on one key (two touches: create, then evaluate)."""
+        """Make a PRF credential on one key (two touches: create, then evaluate); a key that
+        already holds one of ``enrolled`` is refused (silent probe) before any touch."""
         uv = uv_option(options)
         _check(cancel)
         if self._use_windows():
             from . import _windows
 
-            return _windows.enrol(vault_id, label, uv, cancel, on_status)
+            return _windows.enrol(vault_id, label, uv, cancel, on_status, enrolled)
         from . import _ctap
 
         devices = self.ctap2_devices()
         try:
             device = _ctap.choose_device(devices, prompts, cancel, on_status)
+            _ctap.refuse_enrolled(device, enrolled, cancel)
             return _ctap.enrol(device, vault_id, label, uv, prompts, cancel, on_status)
         finally:
             _close(devices)

@@ -23,6 +23,7 @@ from fido2.ctap2.pin import ClientPin
 from fido2.utils import websafe_encode
 
 from strongroom.app.errors import (
+    AlreadyExists,
     DeviceRemoved,
     DeviceTimeout,
     HardwareError,
@@ -168,10 +169,12 @@ def collector(rp_id: str = RP_ID) -> DefaultClientDataCollector:
 
 
 def register(
-    client: WebAuthnClient, vault_id: str, label: str, uv: str, cancel: threading.Event | None
+    client: WebAuthnClient, vault_id: str, label: str, uv: str, cancel: threading.Event | None,
+    exclude: Sequence[bytes] = (),
 ) -> tuple[bytes, str, bool]:
-    """makeCredential with prf; returns (credential id, AAGUID hex, whether PRF is enabled)."""
-    options = {
+    """makeCredential with prf; returns (credential id, AAGUID hex, whether PRF is enabled).
+    ``exclude`` (excludeCredentials) makes a key already holding one of them refuse."""
+    options: dict[str, Any] = {
         "rp": {"id": RP_ID, "name": RP_NAME},
         "user": {"id": vault_id.encode()[:64] or b"\x00", "name": label,
                  "displayName": label},
@@ -182,6 +185,8 @@ def register(
         "attestation": "none",
         "extensions": {"prf": {}},
     }
+    if exclude:
+        options["excludeCredentials"] = [{"type": "public-key", "id": c} for c in exclude]
     reg = client.make_credential(options, event=cancel)  # type: ignore[arg-type]
     prf = getattr(reg.client_extension_results, "prf", None)
     data = reg.response.attestation_object.auth_data.credential_data
@@ -325,6 +330,22 @@ def probe(device: CtapDevice, slots: Sequence[SlotRef], cancel: threading.Event 
             held = resp.credential["id"] if resp.credential else chunk[0]
             return by_id.get(bytes(held))
     return None
+
+
+def refuse_enrolled(device: CtapDevice, enrolled: Sequence[SlotRef],
+                    cancel: threading.Event | None) -> None:
+    """AlreadyExists if ``device`` holds the credential of one of ``enrolled`` (asked silently,
+    as at unlock): a second slot on one key is no backup for losing it."""
+    fido = [s for s in enrolled if "credential_id" in s.params]
+    if not fido:
+        return
+    with translated(device_name(device), device, None, cancel):
+        held = probe(device, fido, cancel)
+    if held is not None:
+        raise AlreadyExists(
+            f"{device_name(device)} is already enrolled in this vault as keyslot "
+            f"{held.label or held.id}; enrol a different security key"
+        )
 
 
 def recover(

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from strongroom.app.errors import Unsupported, WrongDevice
+from strongroom.app.errors import AlreadyExists, Unsupported, WrongDevice
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
 from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, SlotRef
 
@@ -50,15 +50,21 @@ def _client() -> Any:
 
 def enrol(
     vault_id: str, label: str, uv: str, cancel: threading.Event | None,
-    on_status: StatusCallback | None,
+    on_status: StatusCallback | None, enrolled: Sequence[SlotRef] = (),
 ) -> Enrolment:
     from ._ctap import evaluate, register, translated
 
     client = _client()
     if on_status is not None:
         on_status("Follow the Windows security key dialog")
-    with translated(NAME, None, None, cancel):
-        credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel)
+    exclude = [b64d(s.params["credential_id"]) for s in enrolled if "credential_id" in s.params]
+    try:
+        with translated(NAME, None, None, cancel):
+            credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel, exclude)
+    except WrongDevice as e:  # Windows' answer to a key holding an excluded credential
+        raise AlreadyExists(
+            "that security key is already enrolled in this vault; enrol a different one"
+        ) from e
     if not prf:
         raise Unsupported(
             "the security key does not support the PRF (hmac-secret) extension, so it cannot "

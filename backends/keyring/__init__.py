@@ -86,6 +86,7 @@ class KeyringSource:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        enrolled: Sequence[SlotRef] = (),  # each enrolment makes a new random key: no clash
     ) -> Enrolment:
         if cancel is not None and cancel.is_set():
             raise UserCancelled()

@@ -117,6 +117,7 @@ class TpmSealSource:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        enrolled: Sequence[SlotRef] = (),  # each enrolment makes a new random key: no clash
     ) -> Enrolment:
         unknown = set(options) - OPTIONS
         if unknown:
