@@ -180,14 +180,17 @@ class Context:
         self.vault_dir = resolve_vault_dir(args.vault)
         self.prompter = Prompter(args.passphrase_fd)
         self._pins: Prompter | None = None
+        self._pins_asked = 0
         self.out = Output(args.json, stdout)
 
-    @property
-    def pins(self) -> Prompter:
-        """PINs come from ``--pin-fd`` (one per line) or a hidden prompt, like passphrases."""
+    def next_pin(self, prompt: str, *, confirm: bool = False) -> str:
+        """The next PIN: ``--pin-fd`` gives one per line in the order they are asked (the
+        unlock device's first, then the token's), or a hidden prompt asks for each."""
         if self._pins is None:
             self._pins = Prompter(self.args.pin_fd, what="PIN")
-        return self._pins
+        pin = self._pins.ask(self._pins_asked, prompt, confirm=confirm)
+        self._pins_asked += 1
+        return pin
 
     def unlocked(self) -> Vault:
         vault = Vault.open(self.vault_dir)

@@ -76,10 +76,10 @@ def _token(ctx: Context, provider: KeyStoreProvider) -> TokenInfo:
 
 def _pin(ctx: Context, token: TokenInfo) -> str | None:
     if token.store == "tpm":
-        return ctx.pins.ask(0, "PIN for the TPM key: ") if ctx.args.pin_fd is not None else None
+        return ctx.next_pin("PIN for the TPM key: ") if ctx.args.pin_fd is not None else None
     if "login-required" not in token.flags and ctx.args.pin_fd is None:
         return None
-    return ctx.pins.ask(0, f"PIN for token '{token.label}': ")
+    return ctx.next_pin(f"PIN for token '{token.label}': ")
 
 
 def _pin_error(e: AuthenticationFailed) -> AuthenticationFailed:

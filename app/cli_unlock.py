@@ -37,7 +37,6 @@ class CliPrompts:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._asked = 0
 
     def prompt_touch(self, device: str) -> None:
         print(f"Touch your security key ({device})…", file=sys.stderr, flush=True)
@@ -45,9 +44,7 @@ class CliPrompts:
     def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
         left = "" if retries is None else f" ({retries} attempts left)"
         prompt = f"New PIN for {device}: " if new else f"PIN for {device}{left}: "
-        pin = self.ctx.pins.ask(self._asked, prompt, confirm=new)
-        self._asked += 1
-        return pin
+        return self.ctx.next_pin(prompt, confirm=new)
 
 
 def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:

@@ -16,6 +16,7 @@ from strongroom.backends.tpm import ENV_TCTI
 
 from conftest import PASSPHRASE, Result, run_cli, snapshot
 from helpers.soft_ctap2 import SoftAuthenticator
+from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
 from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
 
 KEY_PIN = "4321"
@@ -197,3 +198,29 @@ def test_fido2_two_factor_needs_the_passphrase_too(keys, capsys, tmp_path: Path)
     assert "unlock-backoff.json" in after  # a failed unlock counts towards the back-off
     del after["unlock-backoff.json"]
     assert after == before
+
+
+def test_pins_on_the_pin_fd_are_taken_in_the_order_asked(keys, capsys, softhsm,  # noqa: F811
+                                                         tmp_path: Path) -> None:
+    """--unlock with a key that needs its PIN, then a token login: line 1 is the security key's
+    PIN, line 2 the token's."""
+    token = softhsm.take_token()
+    vault = tmp_path / "v"
+    assert run_main(capsys, "init", "--kdf-time-ms", "10", vault=vault,
+                    passphrases=[PASSPHRASE]).code == 0
+    keys[:] = [SoftAuthenticator(pin=KEY_PIN)]
+    assert run_main(capsys, "unlock-method", "add", "fido2", "--uv", "required", vault=vault,
+                    passphrases=[PASSPHRASE], pins=[KEY_PIN]).code == 0
+    made = run_main(capsys, "--json", "--unlock", "fido2", "keys", "generate", "--module",
+                    softhsm.module, "--token", token, "--label", "k1", "--type", "ec-p256",
+                    vault=vault, pins=[KEY_PIN, USER_PIN])
+    assert made.code == 0, made.err
+    assert json.loads(made.out)["label"] == "k1"
+    swapped = run_main(capsys, "--unlock", "fido2", "keys", "generate", "--module",
+                       softhsm.module, "--token", token, "--label", "k2", "--type", "ec-p256",
+                       vault=vault, pins=[USER_PIN, KEY_PIN])
+    assert swapped.code == 4 and "PIN" in swapped.err, swapped.err
+    one = run_main(capsys, "--unlock", "fido2", "keys", "generate", "--module", softhsm.module,
+                   "--token", token, "--label", "k3", "--type", "ec-p256", vault=vault,
+                   pins=[KEY_PIN])
+    assert one.code == 2 and "line 2" in one.err, one.err
