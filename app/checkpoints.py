@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .audit import AuditEvent, VerifyReport
+from .audit import AuditEvent, Outcome, VerifyReport
 from .crypto import canonical_json
 from .errors import IntegrityError, StrongroomError, VaultTampered
 from .keys_service import (
@@ -299,7 +299,9 @@ def verify_checkpoints(
     for key in hardware_keys:
         if key.public_key:
             trusted[_fingerprint(key.public_key)] = "hardware"
-    events = sorted(vault.audit_events(action=ACTION), key=lambda e: e.seq)
+    # A failed attempt is recorded under the same action (outcome failed) and signed nothing.
+    events = sorted(vault.audit_events(action=ACTION, outcome=Outcome.Ok.value),
+                    key=lambda e: e.seq)
     return CheckpointReport(tuple(check_one(vault, e, trusted) for e in events))
 
 

@@ -23,7 +23,7 @@ from strongroom.app import checkpoints, keys_service
 from strongroom.app.audit import chain_hash, event_bytes, genesis
 from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
-from strongroom.app.errors import VaultTampered
+from strongroom.app.errors import StrongroomError, VaultTampered
 from strongroom.app.signing import KeyType
 
 from conftest import PASSPHRASE, Result, make_vault
@@ -93,6 +93,22 @@ def test_an_unknown_signer_is_untrusted_until_trusted_by_file(vault, hsm, tmp_pa
     pem = keys_service.public_pem(key.public_key)
     trusted = checkpoints.verify_checkpoints(vault, trusted_keys=[pem])
     assert trusted.ok and trusted.results[0].trusted_by == "trust-file"
+
+
+def test_a_failed_attempt_is_audited_but_is_no_checkpoint(vault, hsm, softhsm):  # noqa: F811
+    token, store, key = hsm
+    provider = keys_service.load_provider("pkcs11")
+    gone = provider.open(token, softhsm.pin)
+    gone.close()  # a session that ended (token pulled, logout) before the signature
+    with pytest.raises(StrongroomError):
+        checkpoints.create_checkpoint(vault, gone, key, token=token)
+    [failed] = vault.audit_events(action=ACTION)
+    assert failed.outcome == "failed" and "signature" not in failed.details
+    assert checkpoints.verify_checkpoints(vault).results == ()
+    checkpoints.create_checkpoint(vault, store, key, token=token)
+    pem = keys_service.public_pem(key.public_key)
+    report = checkpoints.verify_checkpoints(vault, trusted_keys=[pem])
+    assert report.ok and [r.status for r in report.results] == [Status.Valid]
 
 
 def test_a_rewritten_history_fails_its_checkpoint(vault, hsm):
