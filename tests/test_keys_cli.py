@@ -510,15 +510,6 @@ def test_open_store_finds_the_token_by_label_and_serial(setup):
 # ----- batches that stop half-way (in-process, on a token of its own) ----------------------------
 
 
-def token_directory(hsm, label: str) -> Path:
-    """SoftHSM2's directory for ``label`` (the label is stored blank-padded to 32 bytes; a bare
-    substring match would take spare-10's directory for spare-1)."""
-    padded = label.encode().ljust(32, b" ")
-    [found] = [d for d in hsm.token_dir.iterdir()
-               if (d / "token.object").is_file() and padded in (d / "token.object").read_bytes()]
-    return found
-
-
 def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp_path):
     hsm = setup["hsm"]
     doomed = hsm.take_token()
@@ -548,7 +539,7 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
                                     vault=recorder, token=token, cancel=cancel,
                                     on_progress=cancel_at_5)
         assert snapshot(tmp_path) == before
-        token_dir = token_directory(hsm, doomed)
+        token_dir = hsm.token_path(doomed)
 
         def remove_at_5(done: int, _total: int) -> None:
             if done == 5:  # in one step, as a token leaves its reader

@@ -44,7 +44,7 @@ SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
 TOKEN_LABEL = "strongroom-test"
 USER_PIN = "246810"
 SO_PIN = "13572468"
-SPARE_TOKENS = 10
+SPARE_TOKENS = 14
 
 
 def softhsm_module() -> str | None:
@@ -88,12 +88,15 @@ class SoftHsm:
         return self.spares.pop(0)
 
     def token_path(self, label: str) -> Path:
-        """The directory SoftHSM2 keeps ``label``'s objects in (to damage it on purpose)."""
-        for d in self.token_dir.iterdir():
-            obj = d / "token.object"
-            if obj.is_file() and label.encode() in obj.read_bytes():
-                return d
-        raise FileNotFoundError(label)
+        """The directory SoftHSM2 keeps ``label``'s objects in (to damage it on purpose). The
+        label is stored blank-padded to 32 bytes; a bare substring match would take spare-10's
+        directory for spare-1."""
+        padded = label.encode().ljust(32, b" ")
+        found = [d for d in self.token_dir.iterdir()
+                 if (d / "token.object").is_file() and padded in (d / "token.object").read_bytes()]
+        if len(found) != 1:
+            raise FileNotFoundError(f"{len(found)} token directories hold the label {label!r}")
+        return found[0]
 
 
 def write_conf(conf: Path, token_dir: Path, extra: str = "") -> None:
