@@ -33,6 +33,7 @@ from .errors import (
     NotFound,
     Refused,
     StorageError,
+    StrongroomError,
     Unsupported,
     UsageError,
     WrongPin,
@@ -76,7 +77,11 @@ def _token(ctx: Context, provider: KeyStoreProvider) -> TokenInfo:
 
 def _pin(ctx: Context, token: TokenInfo) -> str | None:
     if token.store == "tpm":
-        return ctx.next_pin("PIN for the TPM key: ") if ctx.args.pin_fd is not None else None
+        # Using a key: asked once the key is known to have a PIN (session). Generating: a PIN
+        # on --pin-fd becomes the new key's PIN.
+        if getattr(ctx.args, "key", None) or ctx.args.pin_fd is None:
+            return None
+        return ctx.next_pin("PIN for the new TPM key: ")
     if "login-required" not in token.flags and ctx.args.pin_fd is None:
         return None
     return ctx.next_pin(f"PIN for token '{token.label}': ")
@@ -99,6 +104,11 @@ def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyS
     pin = _pin(ctx, token)
     try:
         store = provider.open(token, pin, blobs=vault)
+        if pin is None and _key_needs_pin(ctx, store):
+            # A TPM key with a PIN of its own: asked once the key is known.
+            store.close()
+            pin = ctx.next_pin(f"PIN for the TPM key '{ctx.args.key}': ")
+            store = provider.open(token, pin, blobs=vault)
     except AuthenticationFailed as e:
         record_failure(vault, "keys.login", token.label,
                        audit_details(token, operation="login"), e)
@@ -109,6 +119,16 @@ def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyS
         yield token, store
     finally:
         store.close()
+
+
+def _key_needs_pin(ctx: Context, store: KeyStore) -> bool:
+    wanted = getattr(ctx.args, "key", None)
+    if store.store != "tpm" or not wanted:
+        return False
+    try:
+        return keys_service.find_key(store.list_keys(), wanted).needs_pin
+    except StrongroomError:
+        return False  # the command reports the unknown or ambiguous key itself
 
 
 @contextlib.contextmanager
@@ -146,6 +166,7 @@ def key_json(key: KeyInfo) -> dict[str, Any]:
         "sensitive": key.sensitive,
         "extractable": key.extractable,
         "has_certificate": key.has_certificate,
+        "needs_pin": key.needs_pin,
         "algorithms": algorithms,
         "default_algorithm": algorithms[0] if algorithms else None,
         "warnings": list(key.warnings),

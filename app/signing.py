@@ -84,6 +84,9 @@ class KeyInfo:
     extractable: bool
     public_key: bytes = field(repr=False)
     has_certificate: bool = False
+    # The key has a PIN of its own (a TPM key's authorisation value); PKCS#11 keys are used
+    # under the token's login instead.
+    needs_pin: bool = False
 
     @property
     def fingerprint(self) -> str:

@@ -478,6 +478,24 @@ def test_tpm_keys_through_the_cli(vault, swtpm, tmp_path):
                             "--cert", str(cert), vault=vault, pin=None, env=env),
                    1, "does not keep certificates")
 
+    # A TPM key with a PIN of its own: --pin-fd at generation sets it; using the key asks for
+    # it (here on --pin-fd; no terminal, no fd: a usage error naming --pin-fd).
+    guarded = as_json(keys_cli("--json", "keys", "generate", "--store", "tpm", "--label",
+                               "tpm-pin", "--type", "ec-p256", vault=vault, pin="tpm-key-pin",
+                               env=env))
+    assert guarded["needs_pin"] is True and made["needs_pin"] is False
+    pin_sig = tmp_path / "p.sig"
+    ok(keys_cli("keys", "sign", "--store", "tpm", "--key", "tpm-pin", "--in", str(data),
+                "--out", str(pin_sig), vault=vault, pin="tpm-key-pin", env=env))
+    assert pin_sig.stat().st_size > 0
+    one_line_error(keys_cli("keys", "sign", "--store", "tpm", "--key", "tpm-pin", "--in",
+                            str(data), "--out", str(tmp_path / "q.sig"), vault=vault, pin=None,
+                            env=env), 2, "--pin-fd")
+    one_line_error(keys_cli("keys", "sign", "--store", "tpm", "--key", "tpm-pin", "--in",
+                            str(data), "--out", str(tmp_path / "q.sig"), vault=vault,
+                            pin="not-the-pin", env=env), 4, "PIN")
+    assert not (tmp_path / "q.sig").exists()
+
 
 # ----- fingerprints read aloud -------------------------------------------------------------------
 

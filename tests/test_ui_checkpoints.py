@@ -219,7 +219,9 @@ def test_a_schedule_is_refused_for_keys_that_would_prompt(
     assert keys.unattended_refusal(node) == (f"log in to {token} first (the console never "
                                              "keeps a PIN)")
     tpm = replace(node, token=replace(node.token, info=replace(node.token.info, store="tpm")))
-    assert "cannot tell which TPM keys need a PIN" in (keys.unattended_refusal(tpm) or "")
+    assert keys.unattended_refusal(tpm) is None  # a TPM key without a PIN signs unprompted
+    guarded = replace(tpm, key=replace(tpm.key, needs_pin=True))
+    assert "has a PIN" in (keys.unattended_refusal(guarded) or "")
     select(keys, token_node(keys, token))  # no key selected
     keys.schedule_row.on.click()
     assert not keys.schedule_row.on.isChecked() and keys.scheduled is None

@@ -7,9 +7,8 @@ opened for the call. When the token needs a login the console does not hold, the
 used for that one call and not kept; a wrong PIN is shown in the dialog and signs nothing.
 
 Checkpoints can also be signed every N hours while the vault is open, but only with a key usable
-without a prompt: on a PKCS#11 token the console holds a session on (or one that needs no login).
-The TPM is refused: its keys do not say whether they need a PIN, and a failed try would be
-recorded as a failed checkpoint.
+without a prompt: on a PKCS#11 token the console holds a session on (or one that needs no login),
+or a TPM key without a PIN of its own (or with one given at the TPM's log-in).
 """
 
 from __future__ import annotations
@@ -84,8 +83,9 @@ class CheckpointActions(_Base):
         if not ops.can_checkpoint(node.key):
             return f"{node.key.label} cannot sign"
         if token.store == "tpm":
-            return ("the console cannot tell which TPM keys need a PIN; use a key on a "
-                    "PKCS#11 token the console is logged in to")
+            if not node.key.needs_pin or token_key(token) in self.stores:
+                return None
+            return f"the TPM key {node.key.label} has a PIN: log in to the TPM with it first"
         if token_key(token) in self.stores or "login-required" not in token.flags:
             return None
         return f"log in to {token.label} first (the console never keeps a PIN)"

@@ -237,7 +237,7 @@ class TpmKeyStore:
             label=blob.label, key_id=blob.key_id, algorithm=_algorithm_name(der),
             key_type=key_type, capabilities=frozenset({Capability.Sign, Capability.Verify}),
             sensitive=self._tss.never_in_clear(attrs), extractable=not self._tss.fixed(attrs),
-            public_key=der,
+            public_key=der, needs_pin=parsed.pin,
         )
 
     def list_keys(self) -> list[KeyInfo]:
