@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import checkpoints, keys_service, x509req
+from . import checkpoints, keys_service, module_config, x509req
 from .errors import (
     AuthenticationFailed,
     NotFound,
@@ -193,15 +194,44 @@ def _key_text(key: KeyInfo) -> str:
 
 
 def cmd_modules(ctx: Context) -> int:
+    a = ctx.args
+    if a.add or a.forget:
+        return _change_modules(ctx)
     provider = _provider(ctx)
     mods = provider.modules()
+    missing = [p for p in module_config.remembered_modules() if not os.path.isfile(p)]
     ctx.out.emit(
-        [dataclasses.asdict(m) for m in mods],
+        {"modules": [dataclasses.asdict(m) for m in mods], "missing": missing},
         lambda: "\n".join(
-            f"{m.path}  {m.description} ({m.manufacturer}, library {m.library_version})"
-            f"{'' if m.detected else '  [added]'}" for m in mods
-        ) or "(no modules found; add one with --module PATH)",
+            [f"{m.path}  {m.description} ({m.manufacturer}, library {m.library_version})"
+             f"{'' if m.detected else '  [added]'}" for m in mods]
+            + [f"{p}  [added, but the file is gone: --forget it]" for p in missing]
+        ) or "(no modules found; add one with --add PATH)",
     )
+    return EXIT_OK
+
+
+def _change_modules(ctx: Context) -> int:
+    """``--add PATH`` (loaded first, so a file that is no PKCS#11 module is refused) or
+    ``--forget PATH``: the remembered list every later command and the console use."""
+    a = ctx.args
+    if a.add and a.forget:
+        raise UsageError("give --add or --forget, not both")
+    if a.add:
+        path = os.path.abspath(os.path.expanduser(a.add))
+        if not path.lower().endswith(module_config.MODULE_SUFFIXES):
+            raise UsageError(f"{os.path.basename(path)} is not a shared library "
+                             "(.so, .dll or .dylib)")
+        keys_service.add_modules(keys_service.load_provider("pkcs11"), [path])  # loaded: bad fails
+        added = module_config.remember_module(path)
+        text = (f"Remembered the PKCS#11 module {path}." if added
+                else f"{path} was remembered already.")
+    else:
+        path = os.path.abspath(os.path.expanduser(a.forget))
+        module_config.forget_module(path)
+        text = f"Forgot the PKCS#11 module {path} (the file is untouched)."
+    ctx.out.emit({"remembered": module_config.remembered_modules(),
+                  "config": str(module_config.config_file())}, text)
     return EXIT_OK
 
 
@@ -531,7 +561,11 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     keys = sub.add_parser("keys", help="hardware keys: list, generate, sign, verify, CSRs")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True,
                                parser_class=_Parser)
-    _device_options(command(ksub, "modules", cmd_modules, "list PKCS#11 modules"), token=False)
+    mods = command(ksub, "modules", cmd_modules,
+                   "list PKCS#11 modules; --add or --forget one for later commands")
+    _device_options(mods, token=False)
+    mods.add_argument("--add", metavar="PATH", help="load and remember a PKCS#11 module")
+    mods.add_argument("--forget", metavar="PATH", help="stop using a remembered module")
     _device_options(command(ksub, "tokens", cmd_tokens, "list tokens present"), token=False)
     _device_options(command(ksub, "list", cmd_list, "list a token's keys (logs in)"))
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
+from . import module_config
 from .audit import Outcome
 from .errors import (
     BackendUnavailable,
@@ -119,7 +120,14 @@ def load_provider(store: str = "pkcs11") -> KeyStoreProvider:
             f"no {store} key store is installed (entry point {BACKENDS_GROUP}:{name})"
         )
     factory: Callable[[], KeyStoreProvider] = entry.load()
-    return factory()
+    provider = factory()
+    remember = getattr(provider, "remember_module", None)
+    if remember is not None:
+        # Modules the user added earlier (module_config); one uninstalled since is left out.
+        for path in module_config.remembered_modules():
+            if os.path.isfile(path):
+                remember(path)
+    return provider
 
 
 def require_available(provider: KeyStoreProvider) -> None:

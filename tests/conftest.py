@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,10 @@ import pytest
 
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.vault import Vault
+
+# The user's own config (remembered PKCS#11 modules, keyring and Qt settings) never reaches a
+# test, and no test writes into it: every process started here sees an empty config home.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="strongroom-test-config-")
 
 PASSPHRASE = "correct horse battery staple 42"
 OTHER_PASSPHRASE = "tangerine ocelot quarry lantern 97"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -112,7 +113,7 @@ def test_tokens_and_modules_need_no_vault(setup):
     assert len(mine) == 1 and "token-initialized" in mine[0]["flags"]
     modules = as_json(keys_cli("--json", "keys", "modules", "--module", setup["module"],
                                passphrase=None, pin=None))
-    assert any(os.path.samefile(m["path"], setup["module"]) for m in modules)
+    assert any(os.path.samefile(m["path"], setup["module"]) for m in modules["modules"])
 
 
 def test_generated_keys_are_listed_with_fingerprint_words(setup):
@@ -573,3 +574,52 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
     finally:
         store.close()
         recorder.lock()
+
+
+# ----- remembered modules ------------------------------------------------------------------------
+
+
+def test_a_remembered_module_serves_later_commands(setup, tmp_path):
+    """`keys modules --add` loads a module and remembers it (0600 file in the config home);
+    later commands find its tokens without --module; bad requests change nothing."""
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    vendor = tmp_path / "libvendor-hsm.so"  # not on any detected path
+    shutil.copyfile(setup["module"], vendor)
+    added = keys_cli("keys", "modules", "--add", str(vendor), passphrase=None, pin=None, env=env)
+    assert added.code == 0 and "Remembered" in added.text, added.err
+    config = tmp_path / "config" / "Strongroom" / "pkcs11-modules.json"
+    assert json.loads(config.read_text()) == [str(vendor)]
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    again = keys_cli("keys", "modules", "--add", str(vendor), passphrase=None, pin=None, env=env)
+    assert again.code == 0 and "already" in again.text
+
+    listed = as_json(keys_cli("--json", "keys", "modules", passphrase=None, pin=None, env=env))
+    assert [m["detected"] for m in listed["modules"] if m["path"] == str(vendor)] == [False]
+    tokens = as_json(keys_cli("--json", "keys", "tokens", passphrase=None, pin=None, env=env))
+    assert any(t["module"] == str(vendor) and t["label"] == TOKEN for t in tokens)
+
+    before = config.read_bytes()
+    not_a_module = tmp_path / "notes.so"
+    not_a_module.write_text("not a library")
+    for args, code in ((("--add", "/etc/hostname"), 2), (("--add", str(not_a_module)), 1),
+                       (("--add", str(tmp_path / "gone.so")), 1),
+                       (("--forget", "/usr/lib/never-added.so"), 1),
+                       (("--add", str(vendor), "--forget", str(vendor)), 2)):
+        one_line_error(keys_cli("keys", "modules", *args, passphrase=None, pin=None, env=env),
+                       code)
+        assert config.read_bytes() == before
+
+    # Uninstalled since: listed as missing, and no longer in the way of other modules.
+    vendor.unlink()
+    gone = as_json(keys_cli("--json", "keys", "modules", passphrase=None, pin=None, env=env))
+    assert gone["missing"] == [str(vendor)]
+    assert keys_cli("keys", "tokens", passphrase=None, pin=None, env=env).code == 0
+    forgot = keys_cli("keys", "modules", "--forget", str(vendor), passphrase=None, pin=None,
+                      env=env)
+    assert forgot.code == 0 and json.loads(config.read_text()) == []
+
+    config.write_text("{ damaged")
+    damaged = config.read_bytes()
+    one_line_error(keys_cli("keys", "tokens", passphrase=None, pin=None, env=env), 3,
+                   "fix or delete it")
+    assert config.read_bytes() == damaged

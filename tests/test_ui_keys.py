@@ -538,6 +538,38 @@ def test_adding_a_module_that_is_not_a_library_is_one_sentence(
     assert errors == ["notes.txt is not a shared library (.so, .dll or .dylib)"]
 
 
+def test_an_added_module_is_remembered_until_forgotten(
+    qtbot, opened: KeysSection, world: dict, softhsm: SoftHsm, tmp_path: Path  # noqa: F811
+) -> None:
+    import shutil
+
+    from strongroom.app import module_config
+
+    vendor = tmp_path / "libvendor-hsm.so"  # on no detected path
+    shutil.copyfile(softhsm.module, vendor)
+    assert module_config.remembered_modules() == []
+    finish(qtbot, opened.add_module(str(vendor)))
+    qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    assert module_config.remembered_modules() == [str(vendor)]
+    added = next(n for n in nodes(opened) if isinstance(n, ModuleNode)
+                 and n.module.path == str(vendor))
+    # A module found on the usual paths cannot be forgotten; the added one can.
+    detected = next(n for n in nodes(opened) if isinstance(n, ModuleNode)
+                    and n.module.info is not None and n.module.info.detected)
+    select(opened, detected)
+    assert not opened.forget_button.isEnabled()
+    select(opened, added)
+    assert opened.forget_button.isEnabled()
+    # A new console (another start) finds it through the remembered list.
+    assert str(vendor) in {m.path for m in keys_service.load_provider("pkcs11").modules()}
+
+    finish(qtbot, opened.forget_selected_module())
+    qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    assert module_config.remembered_modules() == [] and vendor.exists()
+    assert not any(isinstance(n, ModuleNode) and n.module.path == str(vendor)
+                   for n in nodes(opened))
+
+
 def test_every_button_has_an_accessible_name(opened: KeysSection) -> None:
     for widget in opened.findChildren(QWidget):
         if isinstance(widget, QAbstractButton) and widget.isVisible():

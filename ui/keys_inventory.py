@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from strongroom.app import keys_service as ks
+from strongroom.app import module_config
 from strongroom.app.errors import (
     BackendUnavailable,
     PinRequired,
@@ -164,11 +165,21 @@ def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
 
 
 def add_module(backends: Backends, path: str) -> None:
-    """Add a PKCS#11 module by path for this session (loaded now, so a bad file fails here)."""
+    """Add a PKCS#11 module by path (loaded now, so a bad file fails here) and remember it for
+    the next start and the command line."""
     reason = check_module_path(path)
     if reason is not None:
         raise UsageError(reason)
     ks.add_modules(backends.get("pkcs11"), [path])
+    module_config.remember_module(path)
+
+
+def forget_module(backends: Backends, path: str) -> None:
+    """Stop using a module the user added: off the remembered list and out of this session."""
+    module_config.forget_module(path)
+    forget = getattr(backends.get("pkcs11"), "forget_module", None)
+    if forget is not None:
+        forget(path)
 
 
 def check_module_path(path: str) -> str | None:

@@ -12,14 +12,12 @@ while the vault is open and logged out when it locks; PINs are passed through on
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -45,7 +43,6 @@ from .keys_inventory import (
     Inventory,
     ProviderLoader,
     TokenKey,
-    add_module,
     collect,
     open_store,
     token_key,
@@ -60,10 +57,11 @@ from .keys_model import (
     TokenNode,
     selection_of,
 )
+from .keys_modules import ModuleActions
 from .workers import Task, TaskRunner, user_message
 
 
-class KeysSection(CheckpointActions, KeyActions, Section):
+class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
     title = "Keys & Signing"
     accessible_description = "Keys in PKCS#11 tokens and the TPM: inventory, sign, verify, CSRs"
     file_progress = Signal(int, int)  # files signed, of how many (emitted from the worker)
@@ -97,6 +95,8 @@ class KeysSection(CheckpointActions, KeyActions, Section):
         self.refresh_button = button("Refresh", self.refresh)
         self.add_button = button("Add module…", self._on_add_module,
                                   "Use a PKCS#11 module (.so, .dll or .dylib) by its path")
+        self.forget_button = button("Forget module", self.forget_selected_module,
+                                    "Stop using the selected module you added (the file stays)")
         self.login_button = button("Log in…", self.ask_login)
         self.logout_button = button("Log out", self.logout_selected)
         self.generate_button = button("Generate…", self.ask_generate,
@@ -109,9 +109,10 @@ class KeysSection(CheckpointActions, KeyActions, Section):
             "shows when the log is verified")
         self.export_button = button("Export public key…", self.ask_export)
         self.csr_button = button("CSR / certificate…", self.ask_csr)
-        self.action_buttons = [self.add_button, self.login_button, self.logout_button,
-                               self.generate_button, self.sign_button, self.verify_button,
-                               self.checkpoint_button, self.export_button, self.csr_button]
+        self.action_buttons = [self.add_button, self.forget_button, self.login_button,
+                               self.logout_button, self.generate_button, self.sign_button,
+                               self.verify_button, self.checkpoint_button, self.export_button,
+                               self.csr_button]
 
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Hardware operation in progress")
@@ -130,8 +131,9 @@ class KeysSection(CheckpointActions, KeyActions, Section):
         top.addWidget(heading, 1)
         top.addWidget(self.refresh_button)
         top.addWidget(self.add_button)
+        top.addWidget(self.forget_button)
         actions = QHBoxLayout()
-        for action in self.action_buttons[1:]:
+        for action in self.action_buttons[2:]:
             actions.addWidget(action)
         actions.addStretch(1)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -297,6 +299,7 @@ class KeysSection(CheckpointActions, KeyActions, Section):
         key = node.key if isinstance(node, KeyNode) else None
         self.refresh_button.setEnabled(ready)
         self.add_button.setEnabled(ready)
+        self.forget_button.setEnabled(ready and self.selected_added_module() is not None)
         # The TPM has no login, but a PIN given here protects the keys made and opens PIN keys.
         self.login_button.setEnabled(ready and token is not None and not session
                                      and (needs_login or token.store == "tpm"))
@@ -309,26 +312,7 @@ class KeysSection(CheckpointActions, KeyActions, Section):
         self.csr_button.setEnabled(ready and key is not None and not needs_login
                                    and bool(key.public_key))
 
-    # ----- modules and login ---------------------------------------------------------------------
-
-    def add_module(self, path: str) -> Task | None:
-        if self.vault is None:
-            return None
-        backends = self.backends
-
-        def done(_info: object) -> None:
-            self.services.status(f"Added the PKCS#11 module {Path(path).name}.")
-            self.refresh()
-
-        return self.run("keys.module.add", "Loading the module…",
-                        lambda _c, _p: add_module(backends, path), done)
-
-    def _on_add_module(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Add a PKCS#11 module", "/usr/lib",
-            "PKCS#11 modules (*.so *.dll *.dylib);;All files (*)")
-        if path:
-            self.add_module(path)
+    # ----- login -------------------------------------------------------------------------------
 
     def ask_login(self) -> TokenPinDialog | None:
         token = self.selected_token()

@@ -99,6 +99,15 @@ class Pkcs11Provider:
             self._added.append(path)
         return path
 
+    def remember_module(self, path: str) -> None:
+        """Know a module by path without loading it yet (the modules the user added before)."""
+        self._remember(path)
+
+    def forget_module(self, path: str) -> None:
+        """Stop listing a module the user added (a module already loaded stays loaded)."""
+        key = module_key(os.path.abspath(os.path.expanduser(path)))
+        self._added = [p for p in self._added if module_key(p) != key]
+
     def available(self) -> Availability:
         return Availability(True)  # this module imports only where python-pkcs11 loads
 

@@ -1,0 +1,71 @@
+"""Add and forget PKCS#11 modules from Keys & Signing: a mixin of the section.
+
+An added module is loaded on the hardware runner first (a file that is no PKCS#11 module fails
+there, in one sentence), then remembered in the user's module list (``app.module_config``), which
+the command line reads too. Forgetting drops it from that list and from this session; the file is
+untouched. Modules found on the usual paths are not remembered and cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from .keys_inventory import add_module, forget_module
+from .keys_model import ModuleNode
+from .workers import Task
+
+if TYPE_CHECKING:
+    from .keys_section import KeysSection
+
+    _Base = KeysSection
+else:
+    _Base = object
+
+
+class ModuleActions(_Base):
+    """Mixed into :class:`~.keys_section.KeysSection`."""
+
+    def add_module(self, path: str) -> Task | None:
+        if self.vault is None:
+            return None
+        backends = self.backends
+
+        def done(_info: object) -> None:
+            self.services.status(f"Added the PKCS#11 module {Path(path).name}; it is "
+                                 "remembered for the next start and the command line.")
+            self.refresh()
+
+        return self.run("keys.module.add", "Loading the module…",
+                        lambda _c, _p: add_module(backends, path), done)
+
+    def _on_add_module(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a PKCS#11 module", "/usr/lib",
+            "PKCS#11 modules (*.so *.dll *.dylib);;All files (*)")
+        if path:
+            self.add_module(path)
+
+    def selected_added_module(self) -> str | None:
+        """The path of the selected module if the user added it (not found on the usual paths)."""
+        node = self.selected()
+        if not isinstance(node, ModuleNode) or node.module.store != "pkcs11":
+            return None
+        info = node.module.info
+        return node.module.path if info is not None and not info.detected else None
+
+    def forget_selected_module(self) -> Task | None:
+        path = self.selected_added_module()
+        if path is None or self.vault is None:
+            return None
+        backends = self.backends
+
+        def done(_r: object) -> None:
+            self.services.status(f"Forgot the PKCS#11 module {Path(path).name} (the file is "
+                                 "untouched).")
+            self.refresh()
+
+        return self.run("keys.module.forget", "Forgetting the module…",
+                        lambda _c, _p: forget_module(backends, path), done)
