@@ -38,7 +38,7 @@ def bench_signing(tcti: str, n: int) -> None:
             (KeyType.Rsa3072, SignAlgorithm.RsaPkcs1Sha256),
         ):
             t0 = time.perf_counter()
-            key = store.generate(f"bench {key_type.value}", key_type)
+            key = store.generate(f"bench {algorithm.value}", key_type)
             keygen = time.perf_counter() - t0
             items = [b"bench message %d" % i for i in range(n)]
             t0 = time.perf_counter()
