@@ -38,8 +38,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file."""
+def write_temp(path: Path, data: bytes, mode: int = 0o600) -> Path:
+    """A new, fsynced sibling temp file of ``path`` holding ``data``, for the caller to rename
+    over ``path`` (several of them can be written first and renamed together)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -50,6 +51,17 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(e, path.name) from e
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file."""
+    tmp = write_temp(path, data, mode)
+    try:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as e:

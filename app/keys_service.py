@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from .errors import (
     UsageError,
     UserCancelled,
 )
-from .fsutil import fsync_dir, storage_error
+from .fsutil import atomic_write, fsync_dir, storage_error, write_temp
 from .signing import (
     KeyBlobStore,
     KeyInfo,
@@ -61,14 +60,6 @@ SIG_SUFFIX = ".sig"
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-_HASHES: dict[SignAlgorithm, str] = {
-    SignAlgorithm.EcdsaSha256: "sha256",
-    SignAlgorithm.EcdsaSha384: "sha384",
-    SignAlgorithm.RsaPssSha256: "sha256",
-    SignAlgorithm.RsaPssSha384: "sha384",
-    SignAlgorithm.RsaPkcs1Sha256: "sha256",
-    SignAlgorithm.RsaPkcs1Sha384: "sha384",
-}
 # Per key family: the algorithms it signs with, the default first.
 _FAMILY_ALGORITHMS: dict[str, tuple[SignAlgorithm, ...]] = {
     "ec-p256": (SignAlgorithm.EcdsaSha256, SignAlgorithm.EcdsaSha384),
@@ -300,7 +291,7 @@ def choose_algorithm(key: KeyInfo, requested: str | None) -> SignAlgorithm:
 
 def hash_name(algorithm: SignAlgorithm) -> str | None:
     """The hash an algorithm signs a digest of ('sha256'/'sha384'); None for Ed25519."""
-    return _HASHES.get(SignAlgorithm(algorithm))
+    return SignAlgorithm(algorithm).hash_name
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:
@@ -386,7 +377,7 @@ def verify(
     if algorithm not in _FAMILY_ALGORITHMS[_family(public)]:
         raise Unsupported(f"{algorithm.value} does not apply to this {_family(public)} key")
     check_signature_form(public, signature)
-    name = _HASHES.get(algorithm)
+    name = algorithm.hash_name
     try:
         if isinstance(public, ed25519.Ed25519PublicKey):
             if prehashed:
@@ -528,21 +519,7 @@ def signature_paths(paths: Sequence[Path], out: Path | None, out_dir: Path | Non
 
 def _write_temp(dest: Path, data: bytes) -> Path:
     """A fsynced sibling temp file holding ``data`` (renamed over ``dest`` later)."""
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PUBLIC_MODE)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise storage_error(e, dest.name) from e
-    return tmp
+    return write_temp(dest, data, PUBLIC_MODE)
 
 
 def write_public(dest: Path, data: bytes) -> None:
@@ -550,14 +527,7 @@ def write_public(dest: Path, data: bytes) -> None:
     exist (NotFound otherwise, before anything is written)."""
     if not dest.parent.is_dir():
         raise NotFound(f"no directory {dest.parent} for {dest.name}")
-    tmp = _write_temp(dest, data)
-    try:
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise storage_error(e, dest.name) from e
+    atomic_write(dest, data, PUBLIC_MODE)
 
 
 def _commit(temps: Sequence[tuple[Path, Path]]) -> None:

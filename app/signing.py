@@ -40,6 +40,12 @@ class SignAlgorithm(StrEnum):
     RsaPkcs1Sha384 = "rsa-pkcs1-sha384"
     Ed25519 = "ed25519"
 
+    @property
+    def hash_name(self) -> str | None:
+        """The hash that is signed ("sha256", "sha384"); None for Ed25519, which signs the
+        message itself."""
+        return None if self is SignAlgorithm.Ed25519 else self.value.rsplit("-", 1)[1]
+
 
 class Capability(StrEnum):
     Sign = "sign"

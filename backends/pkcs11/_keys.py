@@ -113,14 +113,6 @@ def _der(key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448
 
 # ----- signing --------------------------------------------------------------------------------
 
-HASHES = {
-    SignAlgorithm.EcdsaSha256: "sha256",
-    SignAlgorithm.EcdsaSha384: "sha384",
-    SignAlgorithm.RsaPssSha256: "sha256",
-    SignAlgorithm.RsaPssSha384: "sha384",
-    SignAlgorithm.RsaPkcs1Sha256: "sha256",
-    SignAlgorithm.RsaPkcs1Sha384: "sha384",
-}
 # DER prefix of DigestInfo { AlgorithmIdentifier, OCTET STRING digest } (RFC 8017 §9.2 note 1).
 DIGEST_INFO = {
     "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
@@ -208,7 +200,9 @@ def sign_plan(
         if Mechanism.EDDSA not in mechanisms:
             raise Unsupported("the token does not offer CKM_EDDSA")
         return SignPlan(algorithm, Mechanism.EDDSA, None, None, token_hashes=False)
-    hash_name = HASHES[algorithm]
+    hash_name = algorithm.hash_name
+    if hash_name is None:  # only Ed25519, handled above
+        raise Unsupported(f"{algorithm.value} names no hash")
     if family == "ec":
         raw = Mechanism.ECDSA
     elif algorithm in (SignAlgorithm.RsaPssSha256, SignAlgorithm.RsaPssSha384):
