@@ -10,9 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,13 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from strongroom.app import checkpoints, keys_service
-from strongroom.app.audit import chain_hash, event_bytes, genesis
 from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import StrongroomError, VaultTampered
 from strongroom.app.signing import KeyType
 
-from conftest import PASSPHRASE, Result, make_vault
+from conftest import PASSPHRASE, Result, make_vault, run_cli
+from helpers.audit_rewrite import rechain
 from helpers.cli_checks import one_line_error
 from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
 from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
@@ -43,26 +40,6 @@ def hsm(softhsm):  # noqa: F811 - the imported session fixture
     key = store.generate("checkpoint signer", KeyType.EcP256)
     yield token, store, key
     store.close()
-
-
-def rechain(vault, change=None) -> None:
-    """Rewrite the audit log as someone holding the vault's keys could: apply ``change`` to the
-    rows, recompute every hash, and move the header's anchor along (the chain verifies)."""
-    with vault._write() as conn:
-        rows = conn.execute(
-            "SELECT seq, ts, actor, action, target, outcome, details FROM audit ORDER BY seq"
-        ).fetchall()
-        prev = genesis(vault.vault_id)
-        for row in rows:
-            seq, ts, actor, action, target, outcome, details = row
-            if change is not None:
-                details = change(seq, action, details)
-            digest = chain_hash(prev, event_bytes(seq, ts, actor, action, target, outcome,
-                                                  details))
-            conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = ?",
-                         (details, digest, seq))
-            prev = digest
-    assert vault.audit_verify().ok
 
 
 def test_a_checkpoint_is_signed_recorded_and_trusted_on_the_hardware(vault, hsm):
@@ -237,24 +214,8 @@ CLI_TOKEN = "checkpoints-cli"
 
 
 def cli(*args: str, vault: Path, pin: str | None = None) -> Result:
-    cmd = [sys.executable, "-m", "strongroom", "--vault", str(vault)]
-    fds = []
-    for option, secret in (("--passphrase-fd", PASSPHRASE), ("--pin-fd", pin)):
-        if secret is None:
-            continue
-        r, w = os.pipe()
-        os.write(w, (secret + "\n").encode())
-        os.close(w)
-        fds.append(r)
-        cmd += [option, str(r)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    try:
-        proc = subprocess.run(cmd + list(args), capture_output=True, pass_fds=tuple(fds),
-                              env=env, timeout=120, check=False, stdin=subprocess.DEVNULL)
-    finally:
-        for fd in fds:
-            os.close(fd)
-    return Result(proc.returncode, proc.stdout, proc.stderr.decode())
+    return run_cli(*args, vault=vault, passphrases=[PASSPHRASE],
+                   pins=None if pin is None else [pin])
 
 
 def test_cli_checkpoint_and_verify(softhsm, tmp_path):  # noqa: F811 - the imported fixture

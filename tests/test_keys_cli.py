@@ -27,7 +27,7 @@ from strongroom.app import keys_service
 from strongroom.app.errors import DeviceRemoved, UserCancelled
 from strongroom.app.signing import KeyType
 
-from conftest import PASSPHRASE, Result, make_vault, snapshot
+from conftest import PASSPHRASE, Result, make_vault, run_cli, snapshot
 from helpers.cli_checks import one_line_error
 from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
 from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
@@ -40,28 +40,8 @@ OPENSSL = shutil.which("openssl")
 def keys_cli(*args: str, vault: Path | None = None, passphrase: str | None = PASSPHRASE,
              pin: str | None = USER_PIN, env: dict[str, str] | None = None) -> Result:
     """Run the CLI with the passphrase and the PIN each on its own pipe."""
-    cmd = [sys.executable, "-m", "strongroom"]
-    if vault is not None:
-        cmd += ["--vault", str(vault)]
-    fds: list[int] = []
-    for option, secret in (("--passphrase-fd", passphrase), ("--pin-fd", pin)):
-        if secret is None:
-            continue
-        read_end, write_end = os.pipe()
-        os.write(write_end, (secret + "\n").encode())
-        os.close(write_end)
-        fds.append(read_end)
-        cmd += [option, str(read_end)]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    full_env.update(env or {})
-    try:
-        proc = subprocess.run(cmd + list(args), capture_output=True, pass_fds=tuple(fds),
-                              env=full_env, timeout=120, check=False,
-                              stdin=subprocess.DEVNULL)
-    finally:
-        for fd in fds:
-            os.close(fd)
-    return Result(proc.returncode, proc.stdout, proc.stderr.decode())
+    return run_cli(*args, vault=vault, passphrases=None if passphrase is None else [passphrase],
+                   pins=None if pin is None else [pin], env=env)
 
 
 def ok(result: Result) -> Result:

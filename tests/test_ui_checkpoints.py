@@ -21,7 +21,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from strongroom.app import checkpoints, keys_service
-from strongroom.app.audit import chain_hash, event_bytes, genesis
 from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import BackendUnavailable
@@ -34,6 +33,7 @@ from strongroom.ui.keys_section import KeysSection
 from strongroom.ui.workers import Task
 
 from conftest import make_vault
+from helpers.audit_rewrite import rechain
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
 from helpers.ui_services import make_services
 
@@ -305,24 +305,6 @@ def test_a_file_that_is_not_a_public_key_is_refused_in_one_sentence(
     finish(qtbot, audit.trust_key_file(bogus))
     assert len(errors) == 1 and errors[0].startswith("notes.txt: not a public key")
     assert audit.trusted_files == kept
-
-
-def rechain(vault: Any, change: Any) -> None:
-    """Rewrite the audit log as someone holding the vault's keys could: apply ``change`` to the
-    rows, recompute every hash and move the anchor along (the chain itself still verifies)."""
-    with vault._write() as conn:
-        rows = conn.execute(
-            "SELECT seq, ts, actor, action, target, outcome, details FROM audit ORDER BY seq"
-        ).fetchall()
-        prev = genesis(vault.vault_id)
-        for seq, ts, actor, action, target, outcome, details in rows:
-            details = change(seq, action, details)
-            digest = chain_hash(prev, event_bytes(seq, ts, actor, action, target, outcome,
-                                                  details))
-            conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = ?",
-                         (details, digest, seq))
-            prev = digest
-    assert vault.audit_verify().ok
 
 
 def test_a_rewritten_history_shows_the_checkpoints_invalid(
