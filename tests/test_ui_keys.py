@@ -251,7 +251,10 @@ def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
     assert row_text(opened, key, Column.Fingerprint).replace(" ", "").rstrip("…") == \
         fp[:16].upper()
     shown = opened.details.fields["SHA-256 fingerprint"].text()
-    assert shown.replace(" ", "") == fp.upper() and shown.count(" ") == 15
+    assert "".join(shown.split()) == fp.upper() and len(shown.split()) == 16
+    assert len(shown.splitlines()) == 4  # whole: laid out in lines, never cut by wrapping
+    words = opened.details.fields["Read aloud"].text().split()
+    assert words == keys_service.fingerprint_words(fp) and len(words) == 32
     assert not opened.details.warnings.isVisible()
     [event] = world["vault"].audit_events(action="keys.generate")
     assert event.details["fingerprint"] == fp and event.details["token_serial"]

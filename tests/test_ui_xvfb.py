@@ -16,7 +16,8 @@ import pytest
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret
 
-from conftest import PASSPHRASE, make_vault
+from conftest import PASSPHRASE, make_vault, run_cli
+from helpers.softhsm import USER_PIN, SoftHsm, softhsm  # noqa: F401 - session fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "screenshots"
@@ -65,7 +66,8 @@ def distinct_colours(path: Path) -> int:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str) -> None:
+def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str,
+                                        softhsm: SoftHsm) -> None:  # noqa: F811
     vault = make_vault(tmp_path / "vault")
     vault.add_secrets(
         NewSecret(name=name, value=b"not shown", classification=level, tags=tags, note=note)
@@ -78,20 +80,25 @@ def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str) -
         ]
     )
     vault.lock()
+    token = softhsm.add_token(f"screens-{theme}")
+    for label, kind in (("release-signing-2026", "ec-p256"), ("intermediate-ca", "rsa-3072")):
+        made = run_cli("keys", "generate", "--token", token, "--label", label, "--type", kind,
+                       vault=tmp_path / "vault", passphrases=[PASSPHRASE], pins=[USER_PIN])
+        assert made.code == 0, made.err
     out = OUT / theme
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb",
            "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, str(CHILD), str(tmp_path / "vault"), str(out), theme],
-        input=PASSPHRASE + "\n", capture_output=True, text=True, env=env, timeout=180,
+        [sys.executable, str(CHILD), str(tmp_path / "vault"), str(out), theme, token],
+        input=f"{PASSPHRASE}\n{USER_PIN}\n", capture_output=True, text=True, env=env, timeout=180,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shots = [Path(line) for line in proc.stdout.split()]
     names = [p.stem for p in shots]
     assert names[:2] == ["1-lock-screen", "2-vault"] and "3-audit-log" in names
-    assert "5-compliance" in names
+    assert "5-compliance" in names and "6-keys" in names
     for shot in shots:
         assert shot.stat().st_size > 5_000
         assert distinct_colours(shot) > 8, f"{shot.name} looks blank"

@@ -12,6 +12,10 @@ from .keys_inventory import ModuleView, TokenView, fingerprint_words, grouped_he
 from .keys_model import KeyNode, ModuleNode, Node, TokenNode, module_label
 
 
+def in_lines(items: list[str], per_line: int) -> str:
+    return "\n".join(" ".join(items[i:i + per_line]) for i in range(0, len(items), per_line))
+
+
 def yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
@@ -85,9 +89,9 @@ class Details(QFrame):
         self.warnings.setText("\n".join(f"⚠ {w[:1].upper()}{w[1:]}." for w in warnings))
         self.warnings.setVisible(bool(warnings))
 
-    def _add(self, name: str, value: str, mono: bool = False) -> QLabel:
+    def _add(self, name: str, value: str, mono: bool = False, wrap: bool = True) -> QLabel:
         label = QLabel(value)
-        label.setWordWrap(True)
+        label.setWordWrap(wrap)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         label.setAccessibleName(name)
         if mono:
@@ -138,7 +142,10 @@ class Details(QFrame):
         self._add("Sensitive", yes_no(key.sensitive))
         self._add("Extractable", yes_no(key.extractable))
         self._add("Certificate", "on the token" if key.has_certificate else "none")
-        self._add("SHA-256 fingerprint", grouped_hex(key.fingerprint), mono=True)
-        words = fingerprint_words(key.fingerprint)
+        # Broken into lines here, not wrapped by Qt: a wrapped label can be laid out shorter than
+        # its text, and a fingerprint shown in part is worse than none.
+        self._add("SHA-256 fingerprint", in_lines(grouped_hex(key.fingerprint).split(), 4),
+                  mono=True, wrap=False)
+        words = fingerprint_words(key.fingerprint).split()
         if words:
-            self._add("Read aloud", words)
+            self._add("Read aloud", in_lines(words, 4), wrap=False)

@@ -1,7 +1,8 @@
 """Drive the real console on a real X server and save screenshots (run by test_ui_xvfb.py).
 
-Usage: ``python screenshot_child.py VAULT_DIR OUT_DIR`` with DISPLAY set and the passphrase as
-one line on stdin. Prints one line per screenshot written.
+Usage: ``python screenshot_child.py VAULT_DIR OUT_DIR [THEME [TOKEN]]`` with DISPLAY set, the
+passphrase as one line on stdin and, with TOKEN (a SoftHSM2 token label), its user PIN as the
+next line. Prints one line per screenshot written.
 """
 
 from __future__ import annotations
@@ -34,9 +35,38 @@ def shoot(app: QApplication, window, out: Path, name: str) -> None:
     print(path, flush=True)
 
 
+def shoot_keys(app: QApplication, window, section, out: Path, token: str, pin: str) -> None:
+    """Log in to ``token`` in Keys & Signing, select its first key and take the picture."""
+    from strongroom.ui.keys_inventory import token_key
+    from strongroom.ui.keys_model import KeyNode, TokenNode, selection_of
+
+    def nodes() -> list:
+        return [section.model.node(i) for i in section.model.indexes()]
+
+    def token_node() -> TokenNode | None:
+        return next((n for n in nodes() if isinstance(n, TokenNode)
+                     and n.token.info.label == token), None)
+
+    pump(app, 30, until=lambda: section.task is None and token_node() is not None)
+    node = token_node()
+    if node is None:
+        raise SystemExit(f"Keys & Signing does not list the token {token}")
+    section.login(node.token.info, pin)
+    pump(app, 30, until=lambda: section.task is None
+         and token_key(node.token.info) in section.stores
+         and any(isinstance(n, KeyNode) for n in nodes()))
+    keys = [n for n in nodes() if isinstance(n, KeyNode) and n.token.info.label == token]
+    if not keys:
+        raise SystemExit(f"no keys listed on {token} after logging in")
+    section.select(selection_of(keys[0]))
+    shoot(app, window, out, "6-keys")
+
+
 def main() -> int:
     vault_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     passphrase = sys.stdin.readline().rstrip("\n")
+    token = sys.argv[4] if len(sys.argv) > 4 else None
+    pin = sys.stdin.readline().rstrip("\n") if token else ""
     out.mkdir(parents=True, exist_ok=True)
     settings = ConsoleSettings(QSettings(str(out / "console.ini"), QSettings.Format.IniFormat))
     settings.set("theme", sys.argv[3] if len(sys.argv) > 3 else "light")
@@ -69,6 +99,9 @@ def main() -> int:
             if section.view is None:
                 raise SystemExit("the compliance run did not finish")
             shoot(app, window, out, "5-compliance")
+        if section.title == "Keys & Signing" and token:
+            window.sidebar.setCurrentRow(index)
+            shoot_keys(app, window, section, out, token, pin)
     window.quit()
     return 0
 
