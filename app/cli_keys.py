@@ -456,22 +456,9 @@ def cmd_selfsign(ctx: Context) -> int:
 def cmd_import_cert(ctx: Context) -> int:
     a = ctx.args
     der = x509req.certificate_der(_read(a.cert, "certificate"))
-    cert_spki = keys_service.spki_der(keys_service.load_public_key(der))
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
         key = find_key(store.list_keys(), a.key)
-        if keys_service.spki_der(keys_service.load_public_key(key.public_key)) != cert_spki:
-            raise Refused(f"the certificate's public key is not that of key '{key.label}'")
-        importer = getattr(store, "import_certificate", None)
-        if importer is None:
-            raise Unsupported(f"the {token.store} key store does not keep certificates")
-        details = audit_details(token, key, operation="import-cert",
-                                sha256=hashlib.sha256(der).hexdigest())
-        try:
-            importer(key, der)
-        except BaseException as e:
-            record_failure(vault, "keys.import_cert", key.label, details, e)
-            raise
-        vault.record("keys.import_cert", key.label, details=details)
+        keys_service.import_certificate(store, key, der, vault=vault, token=token)
     ctx.out.emit({"key": key.label, "fingerprint": key.fingerprint, "imported": True,
                   "sha256": hashlib.sha256(der).hexdigest()},
                  f"Stored the certificate next to {key.label} on '{token.label}'.")

@@ -32,6 +32,7 @@ from .errors import (
     BackendUnavailable,
     IntegrityError,
     NotFound,
+    Refused,
     StorageError,
     StrongroomError,
     Unsupported,
@@ -642,6 +643,31 @@ def sign_digest(
         record_failure(vault, "keys.sign", key.label, details, e)
         raise
     return SignedFile(None, dest, digest.hex(), algorithm)
+
+
+def import_certificate(
+    store: KeyStore,
+    key: KeyInfo,
+    cert_der: bytes,
+    *,
+    vault: Recorder | None = None,
+    token: TokenInfo | None = None,
+) -> None:
+    """Store an X.509 certificate (DER) on the token next to ``key``, audited. Refused when the
+    certificate is for another key, or the store keeps no certificates (the TPM)."""
+    if spki_der(load_public_key(key.public_key)) != spki_der(load_public_key(cert_der)):
+        raise Refused(f"the certificate's public key is not that of key '{key.label}'")
+    importer = getattr(store, "import_certificate", None)
+    if importer is None:
+        raise Unsupported(f"the {store.store} key store does not keep certificates")
+    details = audit_details(token, key, operation="import-cert",
+                            sha256=hashlib.sha256(cert_der).hexdigest())
+    try:
+        importer(key, cert_der)
+    except BaseException as e:
+        record_failure(vault, "keys.import_cert", key.label, details, e)
+        raise
+    record(vault, "keys.import_cert", key.label, details)
 
 
 def generate_key(

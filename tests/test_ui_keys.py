@@ -466,6 +466,43 @@ def test_a_self_signed_certificate_made_on_the_token(
     assert days == 30 and cert.subject.rfc4514_string() == "CN=ui signer"
 
 
+def test_a_certificate_is_imported_next_to_its_key_and_others_are_refused(
+    qtbot, opened: KeysSection, world: dict, tmp_path: Path, token: str
+) -> None:
+    import datetime as dt
+
+    from strongroom.ui.keys_ops import CsrOrder
+
+    [key] = key_nodes(opened, token)
+    assert not key.key.has_certificate
+    own = tmp_path / "own.crt.pem"
+    finish(qtbot, opened.make_csr(key, CsrOrder("CN=ui signer", (), 30, True, own)))
+    qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    errors = world["harness"].errors
+    errors.clear()
+    # Another key's certificate, and a file that is no certificate: one sentence each.
+    other = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=someone else")
+    now = dt.datetime.now(dt.UTC)
+    foreign = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(other.public_key()).serial_number(7).not_valid_before(now)
+               .not_valid_after(now + dt.timedelta(days=1)).sign(other, hashes.SHA256()))
+    (tmp_path / "foreign.pem").write_bytes(foreign.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "notes.pem").write_text("not a certificate")
+    for bad in ("foreign.pem", "notes.pem"):
+        finish(qtbot, opened.import_cert(key, tmp_path / bad))
+        qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)
+    assert errors == ["The certificate's public key is not that of key 'ui-signer'",
+                      "Not an X.509 certificate (PEM or DER)"]
+    assert not next(k for k in key_nodes(opened, token)).key.has_certificate
+
+    finish(qtbot, opened.import_cert(key, own))
+    qtbot.waitUntil(lambda: opened.task is None and next(
+        k for k in key_nodes(opened, token)).key.has_certificate, timeout=WAIT_MS)
+    [event] = world["vault"].audit_events(action="keys.import_cert", outcome="ok")
+    assert event.details["fingerprint"] == key.key.fingerprint
+
+
 def test_the_fingerprint_reads_aloud_as_pgp_words(opened: KeysSection, token: str) -> None:
     [key] = key_nodes(opened, token)
     select(opened, key)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from strongroom.app import keys_service as ks
+from strongroom.app import x509req
 from strongroom.app.errors import UsageError
 from strongroom.app.signing import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
 
@@ -240,6 +241,36 @@ class KeyActions(_Base):
                 vault, s, token, key, order))(),
             lambda path: self.services.status(f"Wrote the {what} for {key.label} to "
                                               f"{path.name}."))
+
+    def ask_import_cert(self) -> None:
+        node = self._selected_key()
+        if node is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Certificate for {node.key.label}", str(Path.home()),
+            "Certificates (*.pem *.crt *.cer *.der);;All files (*)")
+        if path:
+            self.import_cert(node, Path(path))
+
+    def import_cert(self, node: KeyNode, path: Path) -> Task | None:
+        """Store the certificate in ``path`` on the token next to the key (it must be for that
+        key); audited like every token operation."""
+        vault, key, token = self.vault, node.key, node.token.info
+        if vault is None:
+            return None
+
+        def work(_c: object, _p: object) -> None:
+            der = x509req.certificate_der(_read(path, "certificate"))
+            self.with_store(token, lambda s: ks.import_certificate(
+                s, key, der, vault=vault, token=token))()
+
+        def done(_r: object) -> None:
+            self.services.status(f"Stored the certificate {path.name} next to {key.label} on "
+                                 f"{token.label}.")
+            self.refresh()
+
+        return self.run("keys.import_cert", f"Storing the certificate on {token.label}…",
+                        work, done)
 
 
 def _read(path: Path | None, what: str) -> bytes:

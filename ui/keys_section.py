@@ -109,10 +109,12 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
             "shows when the log is verified")
         self.export_button = button("Export public key…", self.ask_export)
         self.csr_button = button("CSR / certificate…", self.ask_csr)
+        self.cert_button = button("Import certificate…", self.ask_import_cert,
+                                  "Store an issued certificate on the token next to its key")
         self.action_buttons = [self.add_button, self.forget_button, self.login_button,
                                self.logout_button, self.generate_button, self.sign_button,
                                self.verify_button, self.checkpoint_button, self.export_button,
-                               self.csr_button]
+                               self.csr_button, self.cert_button]
 
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Hardware operation in progress")
@@ -311,6 +313,9 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         self.export_button.setEnabled(ready and key is not None and bool(key.public_key))
         self.csr_button.setEnabled(ready and key is not None and not needs_login
                                    and bool(key.public_key))
+        self.cert_button.setEnabled(ready and key is not None and not needs_login
+                                    and token is not None and token.store == "pkcs11"
+                                    and bool(key.public_key))
 
     # ----- login -------------------------------------------------------------------------------
 
