@@ -35,18 +35,11 @@ from strongroom.ui.workers import Task
 from conftest import make_vault
 from helpers.audit_rewrite import rechain
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
-from helpers.ui_services import make_services
+from helpers.ui_services import NoClipboard, make_services
 
 WAIT_MS = 60_000
 KEY_LABEL = "checkpoint-signer"
 
-
-class NoClipboard:
-    def copy_secret(self, value: bytes) -> None:
-        raise AssertionError("no secret is copied here")
-
-    def clear_if_ours(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

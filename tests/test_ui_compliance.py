@@ -34,7 +34,7 @@ from strongroom.ui.settings_store import ConsoleSettings
 from strongroom.ui.workers import Task
 
 from conftest import make_vault
-from helpers.ui_services import SectionServices, make_services
+from helpers.ui_services import NoClipboard, SectionServices, make_services
 
 WAIT_MS = 60_000
 FIXTURES = Path(__file__).parent / "fixtures" / "compliance"
@@ -82,13 +82,6 @@ class UnsupportedHere:
     def collect(self, only: set[str] | None = None) -> EvidenceBundle:
         raise NotImplementedError("no compliance collector for plan9: not supported")
 
-
-class NoClipboard:
-    def copy_secret(self, value: bytes) -> None:
-        raise AssertionError("the Compliance section copies no secrets")
-
-    def clear_if_ours(self) -> None:
-        pass
 
 
 Harness = SectionServices

@@ -37,7 +37,7 @@ from strongroom.ui.workers import Task
 from conftest import make_vault
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401
 from helpers.swtpm import swtpm_fixture  # noqa: F401
-from helpers.ui_services import make_services
+from helpers.ui_services import NoClipboard, make_services
 
 WAIT_MS = 60_000
 NO_TPM = "no TPM in this test"
@@ -61,13 +61,6 @@ class Recorder:
 
         return call
 
-
-class NoClipboard:
-    def copy_secret(self, value: bytes) -> None:
-        raise AssertionError("the Keys section copies no secrets")
-
-    def clear_if_ours(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ from strongroom.ui.workers import Task, TaskRunner
 from conftest import PASSPHRASE, make_vault
 from helpers.soft_ctap2 import PIN_RETRIES_MAX, SoftAuthenticator
 from helpers.swtpm import other_swtpm_fixture, swtpm_fixture  # noqa: F401 - session fixtures
-from helpers.ui_services import SectionServices, make_services
+from helpers.ui_services import NoClipboard, SectionServices, make_services
 
 WAIT_MS = 60_000
 LEFT = Qt.MouseButton.LeftButton
@@ -47,15 +47,6 @@ KEY_PIN = "90210"
 
 
 @dataclass
-class NoClipboard:
-    copied: list[bytes] = field(default_factory=list)
-
-    def copy_secret(self, value: bytes) -> None:
-        self.copied.append(value)
-
-    def clear_if_ours(self) -> None:
-        self.copied.clear()
-
 
 @dataclass
 class FixedPin:

@@ -15,6 +15,16 @@ from strongroom.ui.settings_store import ConsoleSettings
 from strongroom.ui.workers import TaskRunner
 
 
+class NoClipboard:
+    """For sections that never copy a secret: a copy fails the test."""
+
+    def copy_secret(self, value: bytes) -> None:
+        raise AssertionError("this section copies no secrets")
+
+    def clear_if_ours(self) -> None:
+        pass
+
+
 @dataclass
 class SectionServices:
     services: Services
