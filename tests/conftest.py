@@ -36,6 +36,22 @@ class Result:
         return self.out.decode()
 
 
+def secret_pipes(passphrases: list[str] | None,
+                 pins: list[str] | None) -> tuple[list[str], list[int]]:
+    """Pipes holding the passphrases and PINs one per line, as ``--passphrase-fd N`` and
+    ``--pin-fd N`` options; the caller closes the returned read ends."""
+    options: list[str] = []
+    fds: list[int] = []
+    for option, lines in (("--passphrase-fd", passphrases), ("--pin-fd", pins)):
+        if lines is not None:
+            read_end, write_end = os.pipe()
+            os.write(write_end, "".join(p + "\n" for p in lines).encode())
+            os.close(write_end)
+            options += [option, str(read_end)]
+            fds.append(read_end)
+    return options, fds
+
+
 def run_cli(
     *args: str,
     vault: Path | None = None,
@@ -50,14 +66,8 @@ def run_cli(
     cmd = [sys.executable, "-m", "strongroom"]
     if vault is not None:
         cmd += ["--vault", str(vault)]
-    fds: list[int] = []
-    for option, lines in (("--passphrase-fd", passphrases), ("--pin-fd", pins)):
-        if lines is not None:
-            read_end, write_end = os.pipe()
-            os.write(write_end, "".join(p + "\n" for p in lines).encode())
-            os.close(write_end)
-            cmd += [option, str(read_end)]
-            fds.append(read_end)
+    options, fds = secret_pipes(passphrases, pins)
+    cmd += options
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     full_env.update(env or {})
     try:

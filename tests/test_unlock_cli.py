@@ -14,7 +14,7 @@ from strongroom.app import cli, cli_unlock, unlock_methods
 from strongroom.backends.fido2 import Fido2Source
 from strongroom.backends.tpm import ENV_TCTI
 
-from conftest import PASSPHRASE, Result, run_cli, snapshot
+from conftest import PASSPHRASE, Result, run_cli, secret_pipes, snapshot
 from helpers.soft_ctap2 import SoftAuthenticator
 from helpers.softhsm import USER_PIN, softhsm  # noqa: F401 - session fixture
 from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
@@ -100,15 +100,8 @@ def keys(monkeypatch) -> list[SoftAuthenticator]:
 
 def run_main(capsys, *args: str, vault: Path, passphrases: list[str] | None = None,
              pins: list[str] | None = None) -> Result:
-    argv = ["--vault", str(vault)]
-    fds: list[int] = []
-    for option, lines in (("--passphrase-fd", passphrases), ("--pin-fd", pins)):
-        if lines is not None:
-            r, w = os.pipe()
-            os.write(w, "".join(x + "\n" for x in lines).encode())
-            os.close(w)
-            argv += [option, str(r)]
-            fds.append(r)
+    options, fds = secret_pipes(passphrases, pins)
+    argv = ["--vault", str(vault), *options]
     capsys.readouterr()
     try:
         code = cli.main(argv + list(args))
