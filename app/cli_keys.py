@@ -219,9 +219,7 @@ def _change_modules(ctx: Context) -> int:
         raise UsageError("give --add or --forget, not both")
     if a.add:
         path = os.path.abspath(os.path.expanduser(a.add))
-        if not path.lower().endswith(module_config.MODULE_SUFFIXES):
-            raise UsageError(f"{os.path.basename(path)} is not a shared library "
-                             "(.so, .dll or .dylib)")
+        module_config.check_module_path(path)
         keys_service.add_modules(keys_service.load_provider("pkcs11"), [path])  # loaded: bad fails
         added = module_config.remember_module(path)
         text = (f"Remembered the PKCS#11 module {path}." if added
@@ -506,18 +504,11 @@ def checkpoints_pass(ctx: Context, report: checkpoints.CheckpointReport) -> bool
 
 def checkpoint_text(report: checkpoints.CheckpointReport) -> str:
     if not report.results:
-        return "No audit checkpoints."
-    counts = report.counts()
-    last = report.last_valid
-    lines = [
-        f"Checkpoints: {len(report.results)} ({counts['valid']} valid, {counts['untrusted']} "
-        f"untrusted, {counts['invalid']} invalid)"
-        + (f"; last valid: event {last.checkpoint.seq} signed by {last.checkpoint.key_label}"
-           if last is not None and last.checkpoint is not None else "")
-    ]
+        return report.summary()
+    lines = [report.summary()]
     lines += [f"  checkpoint event {r.event_seq}: {r.status.value.upper()}: {r.reason}"
               for r in report.results if r.status is not checkpoints.Status.Valid]
-    if counts["untrusted"]:
+    if report.counts()["untrusted"]:
         lines.append("  (an untrusted signer proves nothing: confirm it with --trust PUBKEY.pem "
                      "or --hardware)")
     return "\n".join(lines)

@@ -45,15 +45,21 @@ def remembered_modules(file: Path | None = None) -> list[str]:
     return data
 
 
-def remember_module(path: str, file: Path | None = None) -> bool:
-    """Add ``path`` (made absolute) to the list; False if it was there already. The file must
-    exist and look like a shared library; loading it is the caller's test."""
-    file = file or config_file()
+def check_module_path(path: str) -> None:
+    """UsageError unless ``path`` names a shared library, NotFound if there is no such file
+    (checked before a module is loaded; loading it is the real test)."""
     full = _normal(path)
     if not full.lower().endswith(MODULE_SUFFIXES):
         raise UsageError(f"{os.path.basename(full)} is not a shared library (.so, .dll or .dylib)")
     if not os.path.isfile(full):
         raise NotFound(f"no PKCS#11 module at {full}")
+
+
+def remember_module(path: str, file: Path | None = None) -> bool:
+    """Add ``path`` (made absolute) to the list; False if it was there already."""
+    file = file or config_file()
+    check_module_path(path)
+    full = _normal(path)
     modules = remembered_modules(file)
     if full in modules:
         return False

@@ -7,7 +7,6 @@ that touches a provider runs on the section's hardware runner.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +16,6 @@ from strongroom.app.errors import (
     BackendUnavailable,
     PinRequired,
     StrongroomError,
-    UsageError,
 )
 from strongroom.app.signing import (
     KeyBlobStore,
@@ -32,8 +30,6 @@ from strongroom.app.signing import (
 PROVIDERS = (("pkcs11", "pkcs11", "PKCS#11"), ("tpm-keys", "tpm", "TPM"))
 PROVIDER_FOR_STORE = {store: name for name, store, _title in PROVIDERS}
 LOGIN_NOTE = "log in to list its private keys"
-MODULE_SUFFIXES = (".so", ".dll", ".dylib")
-
 ProviderLoader = Callable[[str], KeyStoreProvider]
 TokenKey = tuple[str, str, str]  # (store, module, serial): stable while the token is plugged in
 
@@ -167,9 +163,7 @@ def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
 def add_module(backends: Backends, path: str) -> None:
     """Add a PKCS#11 module by path (loaded now, so a bad file fails here) and remember it for
     the next start and the command line."""
-    reason = check_module_path(path)
-    if reason is not None:
-        raise UsageError(reason)
+    module_config.check_module_path(path)
     ks.add_modules(backends.get("pkcs11"), [path])
     module_config.remember_module(path)
 
@@ -180,12 +174,3 @@ def forget_module(backends: Backends, path: str) -> None:
     forget = getattr(backends.get("pkcs11"), "forget_module", None)
     if forget is not None:
         forget(path)
-
-
-def check_module_path(path: str) -> str | None:
-    """Why ``path`` cannot be a PKCS#11 module, or None when it may be one."""
-    if not path.lower().endswith(MODULE_SUFFIXES):
-        return f"{os.path.basename(path)} is not a shared library (.so, .dll or .dylib)"
-    if not os.path.isfile(path):
-        return f"there is no file at {path}"
-    return None
