@@ -221,6 +221,18 @@ class CheckpointReport:
     def counts(self) -> dict[str, int]:
         return {s.value: sum(1 for r in self.results if r.status is s) for s in Status}
 
+    def summary(self) -> str:
+        """One line: how many checkpoints of each status, and the last valid one."""
+        if not self.results:
+            return "No audit checkpoints."
+        c, last = self.counts(), self.last_valid
+        line = (f"Checkpoints: {len(self.results)} ({c['valid']} valid, {c['untrusted']} "
+                f"untrusted, {c['invalid']} invalid)")
+        if last is not None and last.checkpoint is not None:
+            line += (f"; last valid: event {last.checkpoint.seq} signed by "
+                     f"{last.checkpoint.key_label}")
+        return line
+
     def to_json(self) -> dict[str, Any]:
         last = self.last_valid
         return {

@@ -121,14 +121,9 @@ def checkpoint_text(check: ChainCheck) -> str:
     """One line for the checkpoints, then one per invalid or untrusted checkpoint."""
     report = check.checkpoints
     if not report.results:
-        return "No audit checkpoints."
+        return report.summary()
     c = report.counts()
-    lines = [f"Checkpoints: {len(report.results)} ({c['valid']} valid, {c['untrusted']} "
-             f"untrusted, {c['invalid']} invalid)"]
-    last = report.last_valid
-    if last is not None and last.checkpoint is not None:
-        lines[0] += (f"; last valid: event {last.checkpoint.seq} signed by "
-                     f"{last.checkpoint.key_label}")
+    lines = [report.summary()]
     if c["untrusted"]:
         lines[0] += ("; confirm signers with `strongroom audit verify --hardware` or "
                      "Trust public key file…")
