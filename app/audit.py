@@ -18,8 +18,8 @@ from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 from .crypto import canonical_json
+from .database import translated
 from .header import AuditAnchor
-from .store import translated
 
 _SELECT = "SELECT seq, ts, actor, action, target, outcome, details, hash FROM audit"
 _INSERT = (

@@ -70,7 +70,7 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 def test_importing_the_core_loads_no_qt() -> None:
     code = (
-        "import sys, strongroom.app.cli, strongroom.app.vault, strongroom.app.backup\n"
+        "import sys, strongroom.app.cli, strongroom.app.vault, strongroom.app.vault.backup\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'strongroom.backends',"
         " 'strongroom.ui'))]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
@@ -81,7 +81,7 @@ def test_importing_the_core_loads_no_qt() -> None:
 
 def test_installed_under_strongroom_namespace_not_bare_names(tmp_path: Path) -> None:
     vault = importlib.import_module("strongroom.app.vault")
-    assert Path(vault.__file__).resolve() == ROOT / "app" / "vault.py"
+    assert Path(vault.__file__).resolve() == ROOT / "app" / "vault" / "__init__.py"
     # Outside the checkout, nothing named bare app/ui/backends is importable.
     code = (
         "import importlib.util as u, sys\n"

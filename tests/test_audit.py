@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strongroom.app import store
+from strongroom.app import database as store
 from strongroom.app.audit import AnchorStatus, AuditLog, Outcome
 from strongroom.app.header import AuditAnchor
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.backup import create_backup
 from strongroom.app.model import Classification
 from strongroom.app.vault import BACKOFF_FILE, NewSecret, Vault
+from strongroom.app.vault.backup import create_backup
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, run_cli, snapshot, unlocker
 from helpers import cli_checks

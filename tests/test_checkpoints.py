@@ -16,11 +16,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from strongroom.app import checkpoints, keys_service
-from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import StrongroomError, VaultTampered
-from strongroom.app.signing import KeyType
+from strongroom.app.keys import checkpoints
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.checkpoints import ACTION, Status
+from strongroom.app.keys.ports import KeyType
 
 from conftest import PASSPHRASE, Result, make_vault, run_cli
 from helpers.audit_rewrite import rechain

@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from strongroom.app import store
+from strongroom.app import database as store
 from strongroom.app.audit import AnchorStatus, AuditLog
-from strongroom.app.backup import verify_backup
 from strongroom.app.errors import VaultTampered
 from strongroom.app.header import Header
 from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
 from strongroom.app.keyslots import unwrap_master_key
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret, Vault
+from strongroom.app.vault.backup import verify_backup
 
 from conftest import PASSPHRASE, make_vault, unlocker
 from helpers.crash_child import value_for

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app import keys_service
-from strongroom.app.signing import SignAlgorithm
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.ports import SignAlgorithm
 from strongroom.app.unlock_methods import HardwareUnlocker, SlotRef
 from strongroom.app.vault import Vault
 

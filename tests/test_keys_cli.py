@@ -23,9 +23,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from strongroom.app import keys_service
 from strongroom.app.errors import DeviceRemoved, UserCancelled
-from strongroom.app.signing import KeyType
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.ports import KeyType
 
 from conftest import PASSPHRASE, Result, make_vault, run_cli, snapshot
 from helpers.cli_checks import one_line_error

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from strongroom.app.signing import KeyStore, KeyType
+from strongroom.app.keys.ports import KeyStore, KeyType
 from strongroom.backends.pkcs11 import provider
 from strongroom.backends.tpm.keys import TpmKeyProvider
 

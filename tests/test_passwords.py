@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strongroom.app.errors import UsageError
-from strongroom.app.passwords import (
+from strongroom.app.secret_generator import (
     DIGITS,
     LOOKALIKES,
     LOWER,

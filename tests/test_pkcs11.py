@@ -37,8 +37,8 @@ from strongroom.app.errors import (
     Unsupported,
     WrongPin,
 )
-from strongroom.app.signing import KeyInfo, KeyStoreProvider, SignAlgorithm, TokenInfo
-from strongroom.app.signing import KeyType as SrKeyType
+from strongroom.app.keys.ports import KeyInfo, KeyStoreProvider, SignAlgorithm, TokenInfo
+from strongroom.app.keys.ports import KeyType as SrKeyType
 from strongroom.backends.pkcs11 import Pkcs11Provider, provider
 from strongroom.backends.pkcs11._errors import rv_error, translate
 from strongroom.backends.pkcs11._module import loaded

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.signing import KeyInfo, KeyType, SignAlgorithm
+from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm
 from strongroom.backends.pkcs11 import Pkcs11KeyStore, provider
 
 from helpers.keystore_contract import verify_signature

@@ -32,8 +32,7 @@ from strongroom.app.errors import (
     UserCancelled,
     WrongPin,
 )
-from strongroom.app.keyslots import b64d
-from strongroom.app.signing import (
+from strongroom.app.keys.ports import (
     Capability,
     KeyInfo,
     KeyStore,
@@ -41,6 +40,7 @@ from strongroom.app.signing import (
     KeyType,
     SignAlgorithm,
 )
+from strongroom.app.keyslots import b64d
 from strongroom.backends.tpm import ENV_TCTI, TpmKeyProvider, TpmKeyStore
 
 from conftest import make_vault

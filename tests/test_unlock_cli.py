@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app import cli, cli_unlock, unlock_methods
+from strongroom.app import cli, unlock_methods
+from strongroom.app.cli import unlock as cli_unlock
 from strongroom.backends.fido2 import Fido2Source
 from strongroom.backends.tpm import ENV_TCTI
 

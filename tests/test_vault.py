@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 
-from strongroom.app import store
+from strongroom.app import database as store
 from strongroom.app.errors import (
     AlreadyExists,
     BackingOff,
@@ -438,7 +438,7 @@ def test_an_older_schema_is_migrated_after_an_automatic_backup(
     assert v.audit_verify().ok
     v.lock()
     # The backup holds the schema as it was before the migration.
-    from strongroom.app.backup import verify_backup
+    from strongroom.app.vault.backup import verify_backup
 
     monkeypatch.setattr(store, "SCHEMA_VERSION", current)
     assert verify_backup(backups[0], unlocker()).counts["secrets"] == 0
@@ -481,8 +481,8 @@ def test_a_newer_schema_is_refused_and_the_vault_is_left_locked(vault: Vault) ->
 
 
 def test_a_failed_backup_is_audited_as_failed(vault: Vault, tmp_path: Path) -> None:
-    from strongroom.app.backup import create_backup
     from strongroom.app.errors import StorageError
+    from strongroom.app.vault.backup import create_backup
 
     with pytest.raises(StorageError):
         create_backup(vault, Path("/dev/full"))

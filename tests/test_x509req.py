@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from strongroom.app import keys_service, x509req
 from strongroom.app.errors import HardwareError, Unsupported, UsageError
-from strongroom.app.signing import KeyInfo, KeyType, SignAlgorithm
+from strongroom.app.keys import certificates as x509req
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm
 
 from helpers.softhsm import softhsm  # noqa: F401 - session fixture
 from helpers.swtpm import DictBlobStore, swtpm_fixture  # noqa: F401 - session fixture

@@ -19,7 +19,7 @@ from pkcs11 import KeyType as P11KeyType
 from pkcs11 import Mechanism
 
 from strongroom.app.errors import Unsupported
-from strongroom.app.signing import KeyType, SignAlgorithm
+from strongroom.app.keys.ports import KeyType, SignAlgorithm
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pkcs11
 from pkcs11 import exceptions as p11e
 
 from strongroom.app.errors import HardwareError, NotFound
-from strongroom.app.signing import ModuleInfo, TokenInfo
+from strongroom.app.keys.ports import ModuleInfo, TokenInfo
 
 from ._errors import translate
 from ._native import NativeModule

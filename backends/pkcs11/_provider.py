@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from strongroom.app.errors import HardwareError, NotFound, StrongroomError
-from strongroom.app.signing import KeyBlobStore, ModuleInfo, TokenInfo
+from strongroom.app.keys.ports import KeyBlobStore, ModuleInfo, TokenInfo
 from strongroom.app.unlock_methods import Availability
 
 from ._module import STORE, loaded

@@ -31,7 +31,7 @@ from strongroom.app.errors import (
     UsageError,
     UserCancelled,
 )
-from strongroom.app.signing import (
+from strongroom.app.keys.ports import (
     Capability,
     KeyInfo,
     KeyType,

@@ -37,8 +37,7 @@ from strongroom.app.errors import (
     WrongDevice,
     WrongPin,
 )
-from strongroom.app.keyslots import b64d, b64e
-from strongroom.app.signing import (
+from strongroom.app.keys.ports import (
     Capability,
     KeyBlob,
     KeyBlobStore,
@@ -49,6 +48,7 @@ from strongroom.app.signing import (
     SignAlgorithm,
     TokenInfo,
 )
+from strongroom.app.keyslots import b64d, b64e
 from strongroom.app.unlock_methods import Availability
 
 from ._worker import DEVICE_TCTI, TpmWorker, default_tcti, library, worker_for

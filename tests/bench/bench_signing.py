@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from strongroom.app.signing import KeyInfo, SignAlgorithm
+    from strongroom.app.keys.ports import KeyInfo, SignAlgorithm
     from strongroom.backends.pkcs11 import Pkcs11KeyStore
 
 PIN = "246810"
@@ -108,7 +108,7 @@ def bench_digests(store: Pkcs11KeyStore, key: KeyInfo, module: str, count: int,
 
 def bench_files(store: Pkcs11KeyStore, key: KeyInfo, module: str, files: list[Path],
                 out: Path) -> None:
-    from strongroom.app.signing import SignAlgorithm
+    from strongroom.app.keys.ports import SignAlgorithm
 
     n = len(files)
     tool = shutil.which("pkcs11-tool")
@@ -185,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         module = setup_softhsm(base)
-        from strongroom.app.signing import KeyType, SignAlgorithm
+        from strongroom.app.keys.ports import KeyType, SignAlgorithm
         from strongroom.backends.pkcs11 import provider
 
         p11 = provider()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strongroom.app.signing import KeyType, SignAlgorithm
+from strongroom.app.keys.ports import KeyType, SignAlgorithm
 from strongroom.app.unlock_methods import SlotRef
 from strongroom.backends.tpm import TpmKeyProvider, TpmSealSource, default_tcti
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from strongroom.app import store
+from strongroom.app import database as store
 from strongroom.app.header import Header
 from strongroom.app.keyslots import PassphraseUnlocker
 from strongroom.app.model import Classification

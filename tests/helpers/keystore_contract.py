@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from strongroom.app.errors import AlreadyExists, Unsupported, UserCancelled
-from strongroom.app.signing import Capability, KeyInfo, KeyStore, KeyType, SignAlgorithm
+from strongroom.app.keys.ports import Capability, KeyInfo, KeyStore, KeyType, SignAlgorithm
 
 ALGORITHM_NAME = {
     KeyType.EcP256: "EC P-256",

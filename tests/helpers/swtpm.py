@@ -30,7 +30,7 @@ from tpm2_pytss import ESAPI
 from tpm2_pytss.constants import ESYS_TR, TPM2_ALG, TPM2_CAP, TPM2_HC, TPM2_SU
 from tpm2_pytss.types import TPML_DIGEST_VALUES, TPMT_HA
 
-from strongroom.app.signing import KeyBlob
+from strongroom.app.keys.ports import KeyBlob
 
 TEST_MAX_TRIES = 1000
 TEST_RECOVERY_S = 1

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import store
-from .audit import AuditLog, Outcome
-from .crypto import DecryptionFailed, hkdf, mac, mac_equal
-from .errors import (
+from .. import database as store
+from ..audit import AuditLog, Outcome
+from ..crypto import DecryptionFailed, hkdf, mac, mac_equal
+from ..errors import (
     AuthenticationFailed,
     BackupInvalid,
     HeaderCorrupt,
@@ -37,19 +37,11 @@ from .errors import (
     VaultTampered,
     WrongPassphrase,
 )
-from .fsutil import fsync_dir, storage_error
-from .header import Header
-from .keyslots import PASSPHRASE, KeyslotUnlocker, unwrap_master_key
-from .model import iso
-from .vault import (
-    DB_FILE,
-    HEADER_FILE,
-    Vault,
-    _Keys,
-    counts,
-    integrity_problems,
-    remove_vault_files,
-)
+from ..fsutil import fsync_dir, storage_error
+from ..header import Header
+from ..keyslots import PASSPHRASE, KeyslotUnlocker, unwrap_master_key
+from ..model import iso
+from . import DB_FILE, HEADER_FILE, Vault, _Keys, counts, integrity_problems, remove_vault_files
 
 MAGIC = b"STRONGROOM-BACKUP\n"
 FORMAT = 1

@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BackingOff
-from .fsutil import atomic_write
-from .model import iso, parse_iso
+from ..errors import BackingOff
+from ..fsutil import atomic_write
+from ..model import iso, parse_iso
 
 FREE_ATTEMPTS = 2
 MAX_DELAY_S = 3600.0

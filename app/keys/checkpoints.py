@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .audit import AuditEvent, Outcome, VerifyReport
-from .crypto import canonical_json
-from .errors import IntegrityError, StrongroomError, VaultTampered
-from .keys_service import (
+from ..audit import AuditEvent, Outcome, VerifyReport
+from ..crypto import canonical_json
+from ..errors import IntegrityError, StrongroomError, VaultTampered
+from .ports import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
+from .service import (
     CorruptSignature,
     Recorder,
     audit_details,
@@ -36,7 +37,6 @@ from .keys_service import (
     spki_der,
     verify,
 )
-from .signing import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
 
 DOMAIN = b"strongroom/v1/audit-checkpoint"
 ACTION = "audit.checkpoint"

@@ -28,8 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import checkpoints, keys_service, module_config, x509req
-from .errors import (
+from ..errors import (
     AuthenticationFailed,
     NotFound,
     Refused,
@@ -39,7 +38,11 @@ from .errors import (
     UsageError,
     WrongPin,
 )
-from .keys_service import (
+from ..keys import certificates as x509req
+from ..keys import checkpoints, module_config
+from ..keys import service as keys_service
+from ..keys.ports import KeyInfo, KeyStore, KeyStoreProvider, KeyType, SignAlgorithm, TokenInfo
+from ..keys.service import (
     STORES,
     BadSignature,
     audit_details,
@@ -47,11 +50,10 @@ from .keys_service import (
     find_key,
     record_failure,
 )
-from .signing import KeyInfo, KeyStore, KeyStoreProvider, KeyType, SignAlgorithm, TokenInfo
 
 if TYPE_CHECKING:
-    from .cli import Context
-    from .vault import Vault
+    from ..vault import Vault
+    from . import Context
 
 EXIT_OK, EXIT_INTEGRITY = 0, 3
 
@@ -534,7 +536,7 @@ def _algorithm_option(cp: Any) -> None:
 
 def register(sub: Any, command: Callable[..., Any]) -> None:
     """Add the ``keys`` group to the top-level subparsers."""
-    from .cli import _Parser
+    from . import _Parser
 
     keys = sub.add_parser("keys", help="hardware keys: list, generate, sign, verify, CSRs")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True,

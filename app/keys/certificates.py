@@ -24,9 +24,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .errors import HardwareError, UsageError
-from .keys_service import choose_algorithm, hash_name, public_key_of
-from .signing import KeyInfo, SignAlgorithm
+from ..errors import HardwareError, UsageError
+from .ports import KeyInfo, SignAlgorithm
+from .service import choose_algorithm, hash_name, public_key_of
 
 MAX_DAYS = 36525  # a hundred years
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .audit import AuditLog, Outcome, VerifyReport
-from .backoff import Backoff, delay_after
-from .crypto import Argon2Params, DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
-from .errors import (
+from .. import database as store
+from ..audit import AuditLog, Outcome, VerifyReport
+from ..crypto import Argon2Params, DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
+from ..errors import (
     AlreadyExists,
     AuthenticationFailed,
     HeaderCorrupt,
@@ -38,9 +37,10 @@ from .errors import (
     VaultTampered,
     WrongPassphrase,
 )
-from .fsutil import exclusive_lock, storage_error
-from .header import Header
-from .keyslots import (
+from ..fsutil import exclusive_lock, storage_error
+from ..header import Header
+from ..keys.ports import KeyBlob
+from ..keyslots import (
     PASSPHRASE,
     Keyslot,
     KeyslotUnlocker,
@@ -51,16 +51,8 @@ from .keyslots import (
     unwrap_master_key,
     wrap_master_key,
 )
-from .model import (
-    Classification,
-    Clock,
-    SecretInfo,
-    SystemClock,
-    VersionInfo,
-    iso,
-)
-from .signing import KeyBlob
-from .unlock_methods import (
+from ..model import Classification, Clock, SecretInfo, SystemClock, VersionInfo, iso
+from ..unlock_methods import (
     MIN_FIDO2_KEYS,
     HardwareUnlocker,
     Prompts,
@@ -70,6 +62,7 @@ from .unlock_methods import (
     needs_passphrase,
     new_hardware_slot,
 )
+from .backoff import Backoff, delay_after
 
 DB_FILE = "vault.db"
 HEADER_FILE = "header.json"
@@ -1174,7 +1167,7 @@ class Vault:
 
     def auto_backup(self, reason: str) -> Path:
         """Back up into the vault's backups/ before a migration or rekey; keep the last few."""
-        from .backup import create_backup  # backup imports vault; resolved at call time
+        from .backup import create_backup
 
         folder = self.path / BACKUP_DIR
         try:

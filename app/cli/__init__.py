@@ -28,19 +28,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import backup as backups
-from .audit import AuditEvent
-from .compliance import evidence_io, registry, storage
-from .compliance import service as compliance
-from .compliance.model import CheckResult, Status
-from .compliance.policy import describe as describe_policy
-from .compliance.policy import load_policy, policy_to_json
-from .errors import StrongroomError, UsageError, UserCancelled
-from .keyslots import PassphraseUnlocker, normalize_passphrase
-from .model import Classification, SecretInfo, parse_date
-from .passphrase import require_strong
-from .paths import resolve_vault_dir
-from .vault import NewSecret, Vault
+from ..audit import AuditEvent
+from ..compliance import evidence_io, registry, storage
+from ..compliance import service as compliance
+from ..compliance.model import CheckResult, Status
+from ..compliance.policy import describe as describe_policy
+from ..compliance.policy import load_policy, policy_to_json
+from ..errors import StrongroomError, UsageError, UserCancelled
+from ..keyslots import PassphraseUnlocker, normalize_passphrase
+from ..model import Classification, SecretInfo, parse_date
+from ..passphrase_strength import require_strong
+from ..paths import resolve_vault_dir
+from ..vault import NewSecret, Vault
+from ..vault import backup as backups
 
 log = logging.getLogger("strongroom")
 
@@ -195,7 +195,7 @@ class Context:
     def unlocked(self) -> Vault:
         vault = Vault.open(self.vault_dir)
         if self.args.unlock:
-            from .cli_unlock import hardware_unlocker
+            from .unlock import hardware_unlocker
 
             unlocker = hardware_unlocker(self, vault)
             try:
@@ -351,11 +351,7 @@ def cmd_rotate(ctx: Context) -> int:
 
 
 def cmd_audit_verify(ctx: Context) -> int:
-    from .cli_keys import (  # audit checkpoints (hardware keys)
-        checkpoint_report,
-        checkpoint_text,
-        checkpoints_pass,
-    )
+    from .keys import checkpoint_report, checkpoint_text, checkpoints_pass
 
     with ctx.unlocked() as vault:
         report = vault.audit_verify()
@@ -669,11 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("file")
     res.add_argument("--to", required=True, metavar="DIR")
 
-    from . import cli_unlock
+    from . import unlock as cli_unlock
 
     cli_unlock.register(sub, command)
 
-    from . import cli_keys  # hardware keys: `keys …`, `audit checkpoint`, checkpoint trust
+    from . import keys as cli_keys
 
     cli_keys.register(sub, command)
     cli_keys.register_audit(asub, verify, command)

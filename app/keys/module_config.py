@@ -14,8 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import IntegrityError, NotFound, UsageError
-from .fsutil import atomic_write
+from ..errors import IntegrityError, NotFound, UsageError
+from ..fsutil import atomic_write
 
 FILE_NAME = "pkcs11-modules.json"
 MODULE_SUFFIXES = (".so", ".dll", ".dylib")

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
-from .keyslots import PASSPHRASE, Keyslot, PassphraseUnlocker, normalize_passphrase
-from .unlock_methods import (
+from ..errors import UsageError
+from ..keyslots import PASSPHRASE, Keyslot, PassphraseUnlocker, normalize_passphrase
+from ..unlock_methods import (
     HardwareUnlocker,
     SlotKind,
     availability,
@@ -26,8 +26,8 @@ from .unlock_methods import (
 )
 
 if TYPE_CHECKING:
-    from .cli import Context
-    from .vault import Vault
+    from ..vault import Vault
+    from . import Context
 
 EXIT_OK = 0
 
@@ -78,7 +78,7 @@ def _day(stamp: str | None) -> str:
 
 
 def cmd_list(ctx: Context) -> int:
-    from .vault import Vault
+    from ..vault import Vault
 
     vault = Vault.open(ctx.vault_dir)
     slots = vault.header.slots
@@ -148,8 +148,8 @@ def cmd_add(ctx: Context) -> int:
 
 def _known_slot(ctx: Context) -> None:
     """Refuse an unknown slot id from the public header, before any unlock writes."""
-    from .errors import NotFound
-    from .vault import Vault
+    from ..errors import NotFound
+    from ..vault import Vault
 
     if Vault.open(ctx.vault_dir).header.slot(ctx.args.id) is None:
         raise NotFound(f"no keyslot {ctx.args.id}; see 'strongroom unlock-method list'")
@@ -181,7 +181,7 @@ def cmd_test(ctx: Context) -> int:
     with ctx.unlocked() as vault:
         slot = vault.header.slot(ctx.args.id)
         if slot is None:
-            from .errors import NotFound
+            from ..errors import NotFound
 
             raise NotFound(f"no keyslot {ctx.args.id}")
         unlocker: Any
@@ -225,7 +225,7 @@ def _default_label(kind: str) -> str:
 
 def register(sub: Any, command: Callable[..., Any]) -> None:
     """Add the ``unlock-method`` group to the top-level subparsers."""
-    from .cli import _Parser
+    from . import _Parser
 
     um = sub.add_parser("unlock-method", help="list, add, test and remove unlock methods")
     usub = um.add_subparsers(dest="unlock_command", metavar="ACTION", required=True,

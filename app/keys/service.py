@@ -26,9 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
-from . import module_config
-from .audit import Outcome
-from .errors import (
+from ..audit import Outcome
+from ..errors import (
     BackendUnavailable,
     IntegrityError,
     NotFound,
@@ -39,8 +38,9 @@ from .errors import (
     UsageError,
     UserCancelled,
 )
-from .fsutil import atomic_write, fsync_dir, storage_error, write_temp
-from .signing import (
+from ..fsutil import atomic_write, fsync_dir, storage_error, write_temp
+from . import module_config
+from .ports import (
     KeyBlobStore,
     KeyInfo,
     KeyStore,
