@@ -22,10 +22,10 @@ from strongroom.app.audit_export import ExportFormat
 from strongroom.app.backup import create_backup
 from strongroom.app.errors import WrongPassphrase
 from strongroom.app.vault import NewSecret, Vault
-from strongroom.ui.audit_model import COLUMNS, AuditFilter, AuditTableModel, Column
-from strongroom.ui.audit_section import AuditSection
-from strongroom.ui.settings_section import SettingsSection
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.audit.model import COLUMNS, AuditFilter, AuditTableModel, Column
+from strongroom.ui.audit.section import AuditSection
+from strongroom.ui.settings.section import SettingsSection
+from strongroom.ui.settings.store import ConsoleSettings
 from strongroom.ui.workers import Task
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, unlocker
@@ -475,7 +475,7 @@ def test_every_control_has_an_accessible_name(
 
 
 def test_utc_day_boundaries_are_local_midnights() -> None:
-    from strongroom.ui.audit_section import day_start_utc
+    from strongroom.ui.audit.section import day_start_utc
 
     text = day_start_utc(QDate(2025, 6, 1))
     moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -25,11 +25,11 @@ from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import BackendUnavailable
 from strongroom.app.signing import KeyType
-from strongroom.ui.audit_section import AuditSection
-from strongroom.ui.keys_dialogs import TokenPinDialog
-from strongroom.ui.keys_inventory import token_key
-from strongroom.ui.keys_model import KeyNode, TokenNode, selection_of
-from strongroom.ui.keys_section import KeysSection
+from strongroom.ui.audit.section import AuditSection
+from strongroom.ui.keys.dialogs import TokenPinDialog
+from strongroom.ui.keys.inventory import token_key
+from strongroom.ui.keys.model import KeyNode, TokenNode, selection_of
+from strongroom.ui.keys.section import KeysSection
 from strongroom.ui.workers import Task
 
 from conftest import make_vault

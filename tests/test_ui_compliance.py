@@ -27,10 +27,10 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, Q
 from strongroom.app.compliance import evidence_io, registry, service, storage
 from strongroom.app.compliance.model import OS, EvidenceBundle, Policy, Status
 from strongroom.app.vault import Vault
-from strongroom.ui.compliance_data import WORDS
-from strongroom.ui.compliance_report import print_report, print_supported
-from strongroom.ui.compliance_section import ComplianceSection
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.compliance.data import WORDS
+from strongroom.ui.compliance.report import print_report, print_supported
+from strongroom.ui.compliance.section import ComplianceSection
+from strongroom.ui.settings.store import ConsoleSettings
 from strongroom.ui.workers import Task
 
 from conftest import make_vault
@@ -517,7 +517,7 @@ def test_every_control_has_an_accessible_name(qtbot, section: ComplianceSection)
 def test_the_console_shows_this_section_and_follows_the_theme(
     qtbot, harness: Harness, section: ComplianceSection
 ) -> None:
-    from strongroom.ui.compliance_tiles import DARK, LIGHT
+    from strongroom.ui.compliance.tiles import DARK, LIGHT
     from strongroom.ui.main_window import default_sections
 
     assert ComplianceSection in default_sections()

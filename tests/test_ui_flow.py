@@ -16,9 +16,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialog, QTableView, QWidget
 
 from strongroom.ui.main_window import MainWindow
-from strongroom.ui.secret_dialog import SecretDialog
-from strongroom.ui.settings_store import ConsoleSettings
-from strongroom.ui.vault_section import VaultSection
+from strongroom.ui.settings.store import ConsoleSettings
+from strongroom.ui.vault.secret_dialog import SecretDialog
+from strongroom.ui.vault.section import VaultSection
 
 from conftest import PASSPHRASE
 

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox, QWidget
 from strongroom.app import keys_service
 from strongroom.app.errors import BackendUnavailable
 from strongroom.app.signing import KeyType, SignAlgorithm
-from strongroom.ui.keys_inventory import token_key
-from strongroom.ui.keys_model import Column, KeyNode, ModuleNode, TokenNode
-from strongroom.ui.keys_section import KeysSection
+from strongroom.ui.keys.inventory import token_key
+from strongroom.ui.keys.model import Column, KeyNode, ModuleNode, TokenNode
+from strongroom.ui.keys.section import KeysSection
 from strongroom.ui.workers import Task
 
 from conftest import make_vault
@@ -117,14 +117,14 @@ def key_nodes(section: KeysSection, label: str) -> list[KeyNode]:
 
 
 def select(section: KeysSection, wanted: Any) -> None:
-    from strongroom.ui.keys_model import selection_of
+    from strongroom.ui.keys.model import selection_of
 
     section.select(selection_of(wanted))
     assert section.selected() == wanted
 
 
 def row_text(section: KeysSection, node: Any, column: Column) -> str:
-    from strongroom.ui.keys_model import selection_of
+    from strongroom.ui.keys.model import selection_of
 
     index = next(i for i in section.model.indexes()
                  if selection_of(section.model.node(i)) == selection_of(node))
@@ -184,7 +184,7 @@ def test_the_pin_dialog_warns_before_the_final_try(qtbot, opened: KeysSection,
                                                    token: str) -> None:
     from dataclasses import replace
 
-    from strongroom.ui.keys_dialogs import TokenPinDialog
+    from strongroom.ui.keys.dialogs import TokenPinDialog
 
     info = token_node(opened, token).token.info
     assert not TokenPinDialog(info).caution.text()
@@ -198,7 +198,7 @@ def test_the_pin_dialog_warns_before_the_final_try(qtbot, opened: KeysSection,
 
 def test_a_wrong_pin_names_the_tries_left_when_the_device_counts_them() -> None:
     from strongroom.app.errors import WrongPin
-    from strongroom.ui.keys_dialogs import pin_error_text
+    from strongroom.ui.keys.dialogs import pin_error_text
 
     assert pin_error_text(WrongPin("logging in to t: wrong PIN", retries=2)) == \
         "Logging in to t: wrong PIN; 2 tries left."
@@ -464,7 +464,7 @@ def test_a_certificate_is_imported_next_to_its_key_and_others_are_refused(
 ) -> None:
     import datetime as dt
 
-    from strongroom.ui.keys_ops import CsrOrder
+    from strongroom.ui.keys.ops import CsrOrder
 
     [key] = key_nodes(opened, token)
     assert not key.key.has_certificate

@@ -13,9 +13,9 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 from strongroom.ui.base import Section
+from strongroom.ui.keys.section import KeysSection
 from strongroom.ui.main_window import MainWindow
-from strongroom.ui.placeholders import KeysSection
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.settings.store import ConsoleSettings
 
 from conftest import PASSPHRASE, make_vault
 

@@ -28,11 +28,11 @@ from strongroom.app.vault import Vault
 from strongroom.backends.fido2 import HINT, Fido2Source
 from strongroom.backends.keyring import SERVICE, KeyringSource
 from strongroom.backends.tpm import TpmSealSource
-from strongroom.ui.hw_prompts import QtPrompts, hardware_message, run_with_prompts
-from strongroom.ui.lock_screen import KEYRING_NOTE, LockScreen
-from strongroom.ui.pin_dialog import PinDialog
-from strongroom.ui.unlock_methods_model import COLUMNS, Column
-from strongroom.ui.unlock_methods_view import UnlockMethodsPanel
+from strongroom.ui.unlock.hw_prompts import QtPrompts, hardware_message, run_with_prompts
+from strongroom.ui.unlock.lock_screen import KEYRING_NOTE, LockScreen
+from strongroom.ui.unlock.methods_model import COLUMNS, Column
+from strongroom.ui.unlock.methods_view import UnlockMethodsPanel
+from strongroom.ui.unlock.pin_dialog import PinDialog
 from strongroom.ui.workers import Task, TaskRunner
 
 from conftest import PASSPHRASE, make_vault
@@ -297,7 +297,7 @@ def test_closing_the_window_during_a_pin_prompt_cancels_it(
     from PySide6.QtCore import QSettings
 
     from strongroom.ui.main_window import MainWindow
-    from strongroom.ui.settings_store import ConsoleSettings
+    from strongroom.ui.settings.store import ConsoleSettings
 
     tpm = TpmSealSource(swtpm.tcti)
     with make_vault(tmp_path / "v") as vault:
@@ -783,7 +783,7 @@ def test_the_add_buttons_ask_then_enrol(
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    from strongroom.ui.enrol_dialog import TpmDialog
+    from strongroom.ui.unlock.enrol_dialog import TpmDialog
 
     panel, vault = panel_on
 
@@ -822,7 +822,7 @@ def test_lock_empties_the_panel(qtbot, panel_on) -> None:
 def test_enrol_dialogs_check_their_answers_and_keep_no_passphrase(qtbot) -> None:
     from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit
 
-    from strongroom.ui.enrol_dialog import SecurityKeyDialog, TpmDialog, parse_pcrs
+    from strongroom.ui.unlock.enrol_dialog import SecurityKeyDialog, TpmDialog, parse_pcrs
 
     key = SecurityKeyDialog()
     qtbot.addWidget(key)

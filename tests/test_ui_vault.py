@@ -20,12 +20,12 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget
 from strongroom.app.model import Classification, SecretInfo
 from strongroom.app.vault import NewSecret, Vault
 from strongroom.ui.clipboard import CONCEAL_HINTS, ClipboardGuard
-from strongroom.ui.history_dialog import HistoryDialog, meta_diff
-from strongroom.ui.secret_dialog import SecretDialog
-from strongroom.ui.secret_rows import Column, Due, Loaded, due_state
-from strongroom.ui.secrets_model import FETCH_BATCH, SecretsModel
-from strongroom.ui.settings_store import ConsoleSettings
-from strongroom.ui.vault_section import VaultSection
+from strongroom.ui.settings.store import ConsoleSettings
+from strongroom.ui.vault.history_dialog import HistoryDialog, meta_diff
+from strongroom.ui.vault.model import FETCH_BATCH, SecretsModel
+from strongroom.ui.vault.rows import Column, Due, Loaded, due_state
+from strongroom.ui.vault.secret_dialog import SecretDialog
+from strongroom.ui.vault.section import VaultSection
 from strongroom.ui.workers import TaskRunner
 
 from conftest import make_vault, unlocker
@@ -251,7 +251,7 @@ def test_a_multi_line_value_round_trips_byte_exact(qtbot, harness: Harness) -> N
 def test_load_a_value_from_a_file_keeps_its_bytes(qtbot, harness: Harness, tmp_path) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    from strongroom.ui.value_field import MAX_FILE_BYTES
+    from strongroom.ui.vault.value_field import MAX_FILE_BYTES
 
     cert = tmp_path / "cert.pem"
     exact = PEM.replace("\n", "\r\n").encode() + b"\xc2\xa0\n"  # CRLF, a no-break space

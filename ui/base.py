@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QWidget
 
 from strongroom.app.vault import Vault
 
-from .settings_store import ConsoleSettings
+from .settings.store import ConsoleSettings
 from .workers import TaskRunner
 
 

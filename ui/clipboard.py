@@ -17,7 +17,7 @@ from PySide6.QtGui import QClipboard, QGuiApplication
 
 from strongroom.app.errors import UsageError
 
-from .settings_store import ConsoleSettings
+from .settings.store import ConsoleSettings
 
 DEFAULT_CLEAR_SECONDS = 30
 

@@ -14,7 +14,7 @@ from strongroom.app.errors import UsageError
 from strongroom.resources import read_bytes, read_text
 
 from .main_window import MainWindow
-from .settings_store import ConsoleSettings
+from .settings.store import ConsoleSettings
 
 
 def app_icon() -> QIcon:

@@ -33,9 +33,9 @@ from strongroom.app.vault import Vault
 
 from .base import ClipboardLike, Section, Services
 from .clipboard import ClipboardGuard
-from .lock_screen import LockScreen
 from .session_watch import SessionWatcher
-from .settings_store import ConsoleSettings
+from .settings.store import ConsoleSettings
+from .unlock.lock_screen import LockScreen
 from .workers import TaskRunner
 
 SectionFactory = Callable[[Services], Section]
@@ -47,12 +47,12 @@ ACTIVITY_EVENTS = {
 
 
 def default_sections() -> list[SectionFactory]:
-    from .audit_section import AuditSection
-    from .compliance_section import ComplianceSection
-    from .keys_section import KeysSection
+    from .audit.section import AuditSection
+    from .compliance.section import ComplianceSection
+    from .keys.section import KeysSection
     from .placeholders import AccessReviewsSection, CeremoniesSection
-    from .settings_section import SettingsSection
-    from .vault_section import VaultSection
+    from .settings.section import SettingsSection
+    from .vault.section import VaultSection
 
     return [VaultSection, KeysSection, CeremoniesSection, AccessReviewsSection,
             ComplianceSection, AuditSection, SettingsSection]
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
             self._set_state("cannot open the vault")
             return
         if vault is None:
-            from .wizard import FirstRunWizard  # zxcvbn and the wizard only on a first run
+            from .unlock.wizard import FirstRunWizard  # zxcvbn and the wizard only on a first run
 
             self.wizard = FirstRunWizard(self.vault_dir, self.runner)
             self.wizard.created.connect(self._on_created)

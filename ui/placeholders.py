@@ -6,7 +6,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .base import Section, Services
-from .keys_section import KeysSection as KeysSection  # built now; kept importable from here
 
 
 class EmptySection(Section):

@@ -37,7 +37,7 @@ t0 = float(sys.argv[2])
 from pathlib import Path
 from PySide6.QtCore import QSettings
 from strongroom.ui.console import build
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.settings.store import ConsoleSettings
 settings = ConsoleSettings(QSettings(sys.argv[3], QSettings.Format.IniFormat))
 app, window = build(Path(sys.argv[1]), settings)
 window.show()
@@ -53,7 +53,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from strongroom.ui.console import build
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.settings.store import ConsoleSettings
 settings = ConsoleSettings(QSettings(sys.argv[3], QSettings.Format.IniFormat))
 app, window = build(Path(sys.argv[1]), settings)
 window.show()

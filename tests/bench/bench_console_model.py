@@ -30,7 +30,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtWidgets import QApplication, QTableView
 
 from strongroom.app.model import SecretInfo
-from strongroom.ui.secrets_model import Column, Loaded, SecretsModel
+from strongroom.ui.vault.model import Column, Loaded, SecretsModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_vault import SELECTIVE_TERM, make_vault, secrets_for

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from strongroom.ui.console import build
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.settings.store import ConsoleSettings
 
 
 def pump(app: QApplication, seconds: float, until=lambda: False) -> None:
@@ -37,8 +37,8 @@ def shoot(app: QApplication, window, out: Path, name: str) -> None:
 
 def shoot_keys(app: QApplication, window, section, out: Path, token: str, pin: str) -> None:
     """Log in to ``token`` in Keys & Signing, select its first key and take the picture."""
-    from strongroom.ui.keys_inventory import token_key
-    from strongroom.ui.keys_model import KeyNode, TokenNode, selection_of
+    from strongroom.ui.keys.inventory import token_key
+    from strongroom.ui.keys.model import KeyNode, TokenNode, selection_of
 
     def nodes() -> list:
         return [section.model.node(i) for i in section.model.indexes()]

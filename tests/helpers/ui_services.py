@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from strongroom.ui.base import ClipboardLike, Services
-from strongroom.ui.settings_store import ConsoleSettings
+from strongroom.ui.settings.store import ConsoleSettings
 from strongroom.ui.workers import TaskRunner
 
 

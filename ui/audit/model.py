@@ -25,15 +25,15 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from strongroom.app import checkpoints
-from strongroom.app import keys_service as ks
 from strongroom.app.audit import AuditEvent, VerifyReport
-from strongroom.app.checkpoints import CheckpointReport, Status
 from strongroom.app.errors import StrongroomError, UsageError
+from strongroom.app.keys import checkpoints
+from strongroom.app.keys import service as ks
+from strongroom.app.keys.checkpoints import CheckpointReport, Status
 from strongroom.app.model import parse_iso
 from strongroom.app.vault import Vault
 
-from .workers import TaskRunner
+from ..workers import TaskRunner
 
 PAGE_SIZE = 500
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

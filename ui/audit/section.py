@@ -31,7 +31,10 @@ from strongroom.app.errors import UserCancelled
 from strongroom.app.model import iso
 from strongroom.app.vault import Vault
 
-from .audit_model import (
+from ..base import Section, Services
+from ..settings.section import BusyRow, Operations
+from ..workers import Progress, Task, user_message
+from .model import (
     COLUMNS,
     PAGE_SIZE,
     SORT_ROLE,
@@ -43,9 +46,6 @@ from .audit_model import (
     checkpoint_text,
     fetch_page,
 )
-from .base import Section, Services
-from .settings_section import BusyRow, Operations
-from .workers import Progress, Task, user_message
 
 EXPORT_PAGE = 5000
 KNOWN_ACTIONS = (

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from strongroom.app.compliance.model import Status
 
-from .compliance_data import RunPoint, history_summary, local_time
-from .compliance_tiles import LIGHT, Theme
+from .data import RunPoint, history_summary, local_time
+from .tiles import LIGHT, Theme
 
 # (name, status for the colour, pattern over the colour, how to read the count off a point)
 SERIES: tuple[tuple[str, Status, Qt.BrushStyle], ...] = (

@@ -27,8 +27,8 @@ from strongroom.app.compliance.model import CheckResult, Status
 from strongroom.app.compliance.registry import ComplianceException
 from strongroom.app.compliance.storage import MAX_REASON_CHARS
 
-from .compliance_data import WORDS, label
-from .compliance_tiles import LIGHT, Theme
+from .data import WORDS, label
+from .tiles import LIGHT, Theme
 
 SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.compliance.registry import CHECK_IDS, TITLES
 
-from .compliance_chart import HistoryChart
-from .compliance_data import GLYPHS, RunView, local_time
-from .compliance_detail import CheckDetail
-from .compliance_report import print_supported
-from .compliance_tiles import ElidedLabel, Theme, TileGrid
-from .settings_section import BusyRow
+from ..settings.section import BusyRow
+from .chart import HistoryChart
+from .data import GLYPHS, RunView, local_time
+from .detail import CheckDetail
+from .report import print_supported
+from .tiles import ElidedLabel, Theme, TileGrid
 
 MAX_SCHEDULE_HOURS = 168
 EMPTY_TEXT = (

@@ -16,8 +16,8 @@ from strongroom.app.compliance.model import Status
 from strongroom.app.fsutil import atomic_write
 from strongroom.app.vault import Vault
 
-from .compliance_data import WORDS, RunView, label, local_time
-from .compliance_tiles import LIGHT
+from .data import WORDS, RunView, label, local_time
+from .tiles import LIGHT
 
 TITLE = "Strongroom compliance report"
 EXCERPT_LINES = 24

@@ -28,20 +28,20 @@ from strongroom.app.compliance.registry import ComplianceException, counts
 from strongroom.app.errors import StrongroomError
 from strongroom.app.vault import Vault
 
-from .base import Section, Services
-from .compliance_data import RunView, history_points, parse_ts, run_view
-from .compliance_detail import AcceptRiskDialog
-from .compliance_panels import Body, EmptyState, Header, Schedule, ScheduleBar
-from .compliance_report import (
+from ..base import Section, Services
+from ..settings.section import BusyRow, Operations
+from ..workers import Task, user_message
+from .data import RunView, history_points, parse_ts, run_view
+from .detail import AcceptRiskDialog
+from .panels import Body, EmptyState, Header, Schedule, ScheduleBar
+from .report import (
     print_supported,
     print_with_dialog,
     render_pdf,
     report_html,
     write_report,
 )
-from .compliance_tiles import StatusTile, theme_for
-from .settings_section import BusyRow, Operations
-from .workers import Task, user_message
+from .tiles import StatusTile, theme_for
 
 HISTORY_RUNS = 30
 

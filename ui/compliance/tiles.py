@@ -23,8 +23,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 from strongroom.app.compliance.model import CheckResult, Status
 from strongroom.app.compliance.registry import CHECK_IDS, TITLES
 
-from .compliance_data import WORDS, label
-from .settings_store import ConsoleSettings
+from ..settings.store import ConsoleSettings
+from .data import WORDS, label
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from strongroom.app import keys_service as ks
-from strongroom.app import x509req
 from strongroom.app.errors import UsageError
-from strongroom.app.signing import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
+from strongroom.app.keys import certificates as x509req
+from strongroom.app.keys import service as ks
+from strongroom.app.keys.ports import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
 
-from . import keys_ops as ops
-from .keys_csr import CsrDialog
-from .keys_dialogs import GenerateDialog, SignDialog, VerifyDialog
-from .keys_inventory import open_store, token_key
-from .keys_model import KeyNode
-from .workers import Task, user_message
+from ..workers import Task, user_message
+from . import ops
+from .csr import CsrDialog
+from .dialogs import GenerateDialog, SignDialog, VerifyDialog
+from .inventory import open_store, token_key
+from .model import KeyNode
 
 if TYPE_CHECKING:
-    from .keys_section import KeysSection
+    from .section import KeysSection
 
     _Base = KeysSection
 else:

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from strongroom.app.checkpoints import Checkpoint
+from strongroom.app.keys.checkpoints import Checkpoint
 
-from . import keys_ops as ops
-from .keys_dialogs import TokenPinDialog, pin_error_text
-from .keys_inventory import token_key
-from .keys_model import KeyNode
-from .workers import Task
+from ..workers import Task
+from . import ops
+from .dialogs import TokenPinDialog, pin_error_text
+from .inventory import token_key
+from .model import KeyNode
 
 if TYPE_CHECKING:
-    from .keys_section import KeysSection
+    from .section import KeysSection
 
     _Base = KeysSection
 else:

@@ -1,7 +1,7 @@
 """The CSR / self-signed certificate dialog: subject, subject alternative names, validity, output.
 
 The request or certificate is built and signed on the token by the app layer
-(``strongroom.app.x509req``); this dialog only collects and checks what the user typed.
+(``strongroom.app.keys.certificates``); this dialog only collects and checks what the user typed.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.app import x509req
 from strongroom.app.errors import UsageError
-from strongroom.app.signing import KeyInfo
+from strongroom.app.keys import certificates as x509req
+from strongroom.app.keys.ports import KeyInfo
 
-from .keys_ops import CsrOrder
+from .ops import CsrOrder
 
 SAN_PREFIX = {"dns": "DNS", "ip": "IP", "email": "email", "uri": "URI"}
 

@@ -6,10 +6,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QVBoxLayout, QWidget
 
-from strongroom.app.signing import KeyInfo
+from strongroom.app.keys.ports import KeyInfo
 
-from .keys_inventory import ModuleView, TokenView, fingerprint_words, grouped_hex, size_text
-from .keys_model import KeyNode, ModuleNode, Node, TokenNode, module_label
+from .inventory import ModuleView, TokenView, fingerprint_words, grouped_hex, size_text
+from .model import KeyNode, ModuleNode, Node, TokenNode, module_label
 
 
 def in_lines(items: list[str], per_line: int) -> str:

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app.errors import WrongPin
-from strongroom.app.signing import KeyInfo, KeyType, SignAlgorithm, TokenInfo
+from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm, TokenInfo
 
-from .keys_details import pin_state
-from .workers import user_message
+from ..workers import user_message
+from .details import pin_state
 
 KEY_TYPES = {
     KeyType.EcP256: "EC P-256 (ECDSA)", KeyType.EcP384: "EC P-384 (ECDSA)",

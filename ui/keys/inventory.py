@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from strongroom.app import keys_service as ks
-from strongroom.app import module_config
 from strongroom.app.errors import (
     BackendUnavailable,
     PinRequired,
     StrongroomError,
 )
-from strongroom.app.signing import (
+from strongroom.app.keys import module_config
+from strongroom.app.keys import service as ks
+from strongroom.app.keys.ports import (
     KeyBlobStore,
     KeyInfo,
     KeyStore,

@@ -15,9 +15,9 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
-from strongroom.app.signing import KeyInfo, TokenInfo
+from strongroom.app.keys.ports import KeyInfo, TokenInfo
 
-from .keys_inventory import (
+from .inventory import (
     Inventory,
     ModuleView,
     TokenKey,

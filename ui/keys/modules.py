@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from .keys_inventory import add_module, forget_module
-from .keys_model import ModuleNode
-from .workers import Task
+from ..workers import Task
+from .inventory import add_module, forget_module
+from .model import ModuleNode
 
 if TYPE_CHECKING:
-    from .keys_section import KeysSection
+    from .section import KeysSection
 
     _Base = KeysSection
 else:

@@ -13,14 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from strongroom.app import checkpoints, x509req
-from strongroom.app import keys_service as ks
 from strongroom.app.errors import AuthenticationFailed, StrongroomError
-from strongroom.app.keys_service import SignedFile as Signed
-from strongroom.app.signing import Capability, KeyInfo, KeyStore, SignAlgorithm, TokenInfo
+from strongroom.app.keys import certificates as x509req
+from strongroom.app.keys import checkpoints
+from strongroom.app.keys import service as ks
+from strongroom.app.keys.ports import Capability, KeyInfo, KeyStore, SignAlgorithm, TokenInfo
+from strongroom.app.keys.service import SignedFile as Signed
 from strongroom.app.vault import Vault
 
-from .keys_inventory import Backends, open_store
+from .inventory import Backends, open_store
 
 FileProgress = Callable[[int, int], None]
 

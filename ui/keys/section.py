@@ -27,18 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.app import keys_service as ks
 from strongroom.app.errors import AuthenticationFailed
-from strongroom.app.signing import KeyStore, TokenInfo
+from strongroom.app.keys import service as ks
+from strongroom.app.keys.ports import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
-from . import keys_ops as ops
-from .base import Section, Services
-from .keys_actions import KeyActions
-from .keys_checkpoint import CheckpointActions
-from .keys_details import Details
-from .keys_dialogs import TokenPinDialog, button, pin_error_text
-from .keys_inventory import (
+from ..base import Section, Services
+from ..workers import Task, TaskRunner, user_message
+from . import ops
+from .actions import KeyActions
+from .checkpoint import CheckpointActions
+from .details import Details
+from .dialogs import TokenPinDialog, button, pin_error_text
+from .inventory import (
     Backends,
     Inventory,
     ProviderLoader,
@@ -47,7 +48,7 @@ from .keys_inventory import (
     open_store,
     token_key,
 )
-from .keys_model import (
+from .model import (
     COLUMNS,
     Column,
     KeyNode,
@@ -57,8 +58,7 @@ from .keys_model import (
     TokenNode,
     selection_of,
 )
-from .keys_modules import ModuleActions
-from .workers import Task, TaskRunner, user_message
+from .modules import ModuleActions
 
 
 class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):

@@ -1,5 +1,5 @@
 """Settings: the console's preferences, the vault's long operations (passphrase, keys, backups)
-and its unlock methods (ui/unlock_methods_view.py).
+and its unlock methods (ui/unlock/methods_view.py).
 
 Each preference widget writes ConsoleSettings as soon as it changes (the main window listens to
 ``changed``). Each vault operation runs in the task runner with its button disabled and a busy
@@ -32,16 +32,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.app.backup import BackupReport, create_backup, restore_backup, verify_backup
 from strongroom.app.keyslots import PassphraseUnlocker
 from strongroom.app.unlock_methods import load_source
 from strongroom.app.vault import Vault
+from strongroom.app.vault.backup import BackupReport, create_backup, restore_backup, verify_backup
 
-from .base import Section, Services
-from .hw_prompts import SourceFactory
-from .passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt, ask_passphrase
-from .unlock_methods_view import UnlockMethodsPanel
-from .workers import Task, Work, user_message
+from ..base import Section, Services
+from ..unlock.hw_prompts import SourceFactory
+from ..unlock.methods_view import UnlockMethodsPanel
+from ..unlock.passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt, ask_passphrase
+from ..workers import Task, Work, user_message
 
 THEMES = (("system", "Same as the system"), ("light", "Light"), ("dark", "Dark"))
 BACKUP_FILTER = "Strongroom backups (*.srbk);;All files (*)"

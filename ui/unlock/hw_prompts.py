@@ -25,9 +25,9 @@ from strongroom.app.errors import (
 )
 from strongroom.app.unlock_methods import Availability, SlotSecretSource
 
+from ..workers import Task, TaskRunner, Work, user_message
 from .passphrase_dialog import sentence
 from .pin_dialog import PinDialog, attempts_text
-from .workers import Task, TaskRunner, Work, user_message
 
 SourceFactory = Callable[[str], SlotSecretSource]  # kind -> backend (load_source by default)
 

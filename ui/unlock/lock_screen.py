@@ -38,8 +38,8 @@ from strongroom.app.unlock_methods import (
 )
 from strongroom.app.vault import Vault
 
+from ..workers import Task, TaskRunner
 from .hw_prompts import QtPrompts, availability_of, hardware_message, run_with_prompts
-from .workers import Task, TaskRunner
 
 METHOD_NAMES = {"passphrase": "Passphrase", "fido2": "Security key", "tpm": "TPM",
                 "keyring": "OS keyring"}

@@ -38,7 +38,8 @@ from strongroom.app.unlock_methods import (
 )
 from strongroom.app.vault import Vault
 
-from .base import Services
+from ..base import Services
+from ..workers import Task, Work
 from .enrol_dialog import (
     DEFAULT_LABELS,
     KEYRING_WARNING,
@@ -53,9 +54,8 @@ from .hw_prompts import (
     hardware_message,
     run_with_prompts,
 )
+from .methods_model import Column, SlotTableModel, cell
 from .passphrase_dialog import ask_passphrase
-from .unlock_methods_model import Column, SlotTableModel, cell
-from .workers import Task, Work
 
 
 class UnlockMethodsPanel(QGroupBox):

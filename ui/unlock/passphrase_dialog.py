@@ -22,10 +22,10 @@ from zxcvbn import zxcvbn
 
 from strongroom.app.errors import WrongPassphrase
 from strongroom.app.keyslots import normalize_passphrase
-from strongroom.app.passphrase import weakness
+from strongroom.app.passphrase_strength import weakness
 from strongroom.app.vault import Vault
 
-from .workers import Task, TaskRunner, user_message
+from ..workers import Task, TaskRunner, user_message
 
 STRENGTH_WORDS = ("Very weak", "Weak", "Fair", "Strong", "Very strong")
 STRENGTH_DELAY_MS = 150  # zxcvbn runs once typing pauses, not on every key

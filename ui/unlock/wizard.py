@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
 from zxcvbn import zxcvbn
 
 from strongroom.app.keyslots import normalize_passphrase
-from strongroom.app.passphrase import MIN_SCORE, weakness
+from strongroom.app.passphrase_strength import MIN_SCORE, weakness
 from strongroom.app.vault import Vault
 
-from .workers import Task, TaskRunner, user_message
+from ..workers import Task, TaskRunner, user_message
 
 STRENGTH_WORDS = ["Very weak", "Weak", "Fair", "Strong", "Very strong"]
 UNLOCK_TIMES_MS = [250, 500, 1000, 2000, 3000, 5000]

@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 from strongroom.app.model import SecretInfo, VersionInfo
 from strongroom.app.vault import Vault
 
-from .base import Services
-from .clipboard import shown_text
+from ..base import Services
+from ..clipboard import shown_text
+from ..workers import user_message
+from .rows import local_time
 from .secret_dialog import RevealField
-from .secret_rows import local_time
-from .workers import user_message
 
 META_FIELDS = ("classification", "owner", "tags", "expires", "rotation_due", "note")
 LABELS = {"rotation_due": "rotation due"}

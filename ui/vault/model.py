@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 
 from strongroom.app.model import SecretInfo
 
-from .secret_rows import BOLD, OVERDUE, SOON, SORT_KEYS, Cells, Column, Due, Loaded, haystack
+from .rows import BOLD, OVERDUE, SOON, SORT_KEYS, Cells, Column, Due, Loaded, haystack
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -2,7 +2,7 @@
 
 The dialog never talks to the vault. It emits ``submitted(SecretForm)``; the section saves it
 through the task runner and calls :meth:`SecretDialog.saved` or :meth:`SecretDialog.failed`.
-The value (one line, or several: ui/value_field.py) leaves its field only in the form, and
+The value (one line, or several: ui/vault/value_field.py) leaves its field only in the form, and
 every field is cleared when the dialog closes, however it closes.
 """
 
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.errors import StrongroomError
 from strongroom.app.model import Classification, SecretInfo
-from strongroom.app.passwords import (
+from strongroom.app.secret_generator import (
     MAX_WORDS,
     MIN_LENGTH,
     MIN_WORDS,
@@ -45,8 +45,8 @@ from strongroom.app.passwords import (
     generate_password,
 )
 
+from ..workers import TaskRunner
 from .value_field import ValueField
-from .workers import TaskRunner
 
 MAX_UI_LENGTH = 256
 

@@ -28,14 +28,14 @@ from strongroom.app.errors import StrongroomError
 from strongroom.app.model import SecretInfo
 from strongroom.app.vault import NewSecret, Vault
 
-from .base import Section, Services
-from .clipboard import shown_text
+from ..base import Section, Services
+from ..clipboard import shown_text
+from ..workers import user_message
 from .history_dialog import HistoryDialog
+from .model import FETCH_BATCH, INFO_ROLE, SecretsModel
+from .rows import Loaded
 from .secret_dialog import RevealField, SecretDialog, SecretForm
-from .secret_rows import Loaded
-from .secrets_model import FETCH_BATCH, INFO_ROLE, SecretsModel
-from .secrets_view import SecretsTable
-from .workers import user_message
+from .table import SecretsTable
 
 
 class VaultSection(Section):

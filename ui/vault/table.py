@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QTableView,
 )
 
-from .secret_rows import Column
-from .secrets_model import BADGE_ROLE, SecretsModel
+from .model import BADGE_ROLE, SecretsModel
+from .rows import Column
 
 COLUMN_WIDTHS = {Column.Name: 280, Column.Classification: 110, Column.Tags: 160,
                  Column.Owner: 100, Column.Updated: 130, Column.Expires: 150}

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.errors import UsageError
 
-from .workers import TaskRunner, user_message
+from ..workers import TaskRunner, user_message
 
 MAX_FILE_BYTES = 1024 * 1024  # certificate chains and keys fit; the field is no file store
 PARAGRAPH = "\u2029"  # how a QTextDocument separates lines in its raw text

@@ -1,0 +1,1 @@
+"""The Settings section and the console's stored preferences."""
