@@ -1,16 +1,17 @@
-"""The Keys & Signing actions (generate, sign, verify, export, CSR) as a mixin of the section.
+"""The Keys & Signing actions (generate, sign, verify, export, CSR): a controller the section holds.
 
 Each ``ask_*`` opens a dialog; each action method is public and returns the Task it started, so
-tests and the dialogs share one path. The work itself is in :mod:`.keys_ops` (no Qt).
+tests and the dialogs share one path. The work itself is in :mod:`.ops` (no Qt).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtCore import SignalInstance
+from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
 from strongroom.app.errors import UsageError
 from strongroom.app.keys import certificates as x509req
@@ -21,23 +22,34 @@ from ..workers import Task, user_message
 from . import ops
 from .csr import CsrDialog
 from .dialogs import GenerateDialog, SignDialog, VerifyDialog
-from .inventory import open_store, token_key
+from .host import SectionHost
+from .inventory import token_key
 from .model import KeyNode
 
-if TYPE_CHECKING:
-    from .section import KeysSection
 
-    _Base = KeysSection
-else:
-    _Base = object
+class ActionsHost(SectionHost, Protocol):
+    """What the key actions need from the section besides the basics."""
+
+    file_progress: SignalInstance  # (files signed, of how many), emitted from the worker
+
+    def selected_key(self) -> KeyNode | None: ...
+
+    def selected_token(self) -> TokenInfo | None: ...
+
+    def with_store(self, token: TokenInfo, fn: Callable[[KeyStore], Any]) -> Callable[[], Any]:
+        """``fn`` on the console's session on ``token``, or on a session opened for the call."""
+        ...
 
 
-class KeyActions(_Base):
-    """Mixed into :class:`~.keys_section.KeysSection`."""
+class KeyActions:
+    """Generate, sign, verify, export, CSR and import certificate; ``parent`` holds the dialogs."""
 
-    dialogs: list[QDialog]
-    last_verdict: tuple[bool, str] | None = None
-    last_signed: list[ops.Signed] | None = None
+    def __init__(self, host: ActionsHost, parent: QWidget) -> None:
+        self.host = host
+        self.parent = parent
+        self.dialogs: list[QDialog] = []  # the generate, sign, verify and CSR dialogs open
+        self.last_verdict: tuple[bool, str] | None = None
+        self.last_signed: list[ops.Signed] | None = None
 
     def close_dialogs(self) -> None:
         dialogs, self.dialogs = self.dialogs, []
@@ -57,33 +69,13 @@ class KeyActions(_Base):
         dialog.open()
         return dialog
 
-    def _selected_key(self) -> KeyNode | None:
-        node = self.selected()
-        return node if isinstance(node, KeyNode) else None
-
-    def with_store(self, token: TokenInfo, fn: Callable[[KeyStore], Any]) -> Callable[[], Any]:
-        """``fn`` on the console's session on ``token``, or on a session opened for the call."""
-        held = self.stores.get(token_key(token))
-        backends, vault = self.backends, self.vault
-
-        def call() -> Any:
-            if held is not None:
-                return fn(held)
-            store = open_store(backends, token, None, vault)
-            try:
-                return fn(store)
-            finally:
-                store.close()
-
-        return call
-
     # ----- generate ------------------------------------------------------------------------------
 
     def ask_generate(self) -> GenerateDialog | None:
-        token = self.selected_token()
+        token = self.host.selected_token()
         if token is None:
             return None
-        dialog = GenerateDialog(token, self)
+        dialog = GenerateDialog(token, self.parent)
         dialog.accepted.connect(lambda: self.generate(token, *dialog.values()))
         self._keep(dialog)
         return dialog
@@ -91,7 +83,7 @@ class KeyActions(_Base):
     def generate(self, token: TokenInfo, key_type: KeyType, label: str,
                  key_id: bytes | None = None) -> Task | None:
         """Generate a key pair on ``token`` (sensitive, never extractable), audited."""
-        vault = self.vault
+        host, vault = self.host, self.host.vault
         if vault is None:
             return None
 
@@ -99,19 +91,19 @@ class KeyActions(_Base):
             return ks.generate_key(store, label, key_type, key_id, vault=vault, token=token)
 
         def done(key: KeyInfo) -> None:
-            self.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
-            self.refresh(("key", token_key(token), key.key_id, key.fingerprint))
+            host.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
+            host.refresh(("key", token_key(token), key.key_id, key.fingerprint))
 
-        return self.run("key.generate", f"Generating a {key_type.value} key on {token.label}…",
-                        lambda _c, _p: self.with_store(token, make)(), done)
+        return host.run("key.generate", f"Generating a {key_type.value} key on {token.label}…",
+                        lambda _c, _p: host.with_store(token, make)(), done)
 
     # ----- sign ----------------------------------------------------------------------------------
 
     def ask_sign(self) -> SignDialog | None:
-        node = self._selected_key()
+        node = self.host.selected_key()
         if node is None:
             return None
-        dialog = SignDialog(node.key, ops.algorithms_for(node.key), self)
+        dialog = SignDialog(node.key, ops.algorithms_for(node.key), self.parent)
         dialog.accepted.connect(lambda: self.sign_files(
             node, dialog.paths(), dialog.chosen_algorithm(), dialog.out_dir()))
         self._keep(dialog)
@@ -121,35 +113,35 @@ class KeyActions(_Base):
                    algorithm: SignAlgorithm | None = None,
                    out_dir: Path | None = None) -> Task | None:
         """Detached ``.sig`` files for ``files`` (beside them or in ``out_dir``), each audited."""
-        vault, key, token = self.vault, node.key, node.token.info
+        host, vault, key, token = self.host, self.host.vault, node.key, node.token.info
         choices = ops.algorithms_for(key)
         algorithm = algorithm or (choices[0] if choices else None)
         if vault is None or algorithm is None or not files:
             if vault is not None:
-                self.services.error(f"Strongroom cannot sign with a {key.algorithm} key.")
+                host.services.error(f"Strongroom cannot sign with a {key.algorithm} key.")
             return None
-        emit, paths = self.file_progress.emit, list(files)
+        emit, paths = host.file_progress.emit, list(files)
 
         def work(cancel: Any, _p: object) -> list[ops.Signed]:
             emit(0, len(paths))
-            return self.with_store(token, lambda s: ops.sign_files(
+            return host.with_store(token, lambda s: ops.sign_files(
                 vault, s, token, key, paths, algorithm, out_dir, cancel, emit))()
 
         def done(signed: list[ops.Signed]) -> None:
             self.last_signed = signed
             names = ", ".join(s.signature.name for s in signed[:3])
             more = f" and {len(signed) - 3} more" if len(signed) > 3 else ""
-            self.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
+            host.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
 
-        return self.run("keys.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
+        return host.run("keys.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
                         done, cancelled="Signing cancelled; no signature was written.")
 
     # ----- verify --------------------------------------------------------------------------------
 
     def ask_verify(self) -> VerifyDialog:
-        node = self._selected_key()
+        node = self.host.selected_key()
         key = node.key if node is not None else None
-        dialog = VerifyDialog(key, ops.algorithms_for(key) if key else (), self)
+        dialog = VerifyDialog(key, ops.algorithms_for(key) if key else (), self.parent)
         dialog.verify_requested.connect(lambda: self._verify_from(dialog))
         self._keep(dialog)
         return dialog
@@ -171,7 +163,7 @@ class KeyActions(_Base):
                report: Callable[[bool | None, str], None] | None = None) -> Task | None:
         """Check a detached signature with ``key`` or a public key file; the verdict is shown
         through ``report`` and kept in ``last_verdict``."""
-        if self.vault is None or (key is None and pem is None):
+        if self.host.vault is None or (key is None and pem is None):
             return None
 
         def work(_c: object, _p: object) -> bool:
@@ -181,7 +173,7 @@ class KeyActions(_Base):
 
         def show(ok: bool | None, text: str) -> None:
             self.last_verdict = (bool(ok), text)
-            (report or (lambda _ok, t: self.services.status(t)))(ok, text)
+            (report or (lambda _ok, t: self.host.services.status(t)))(ok, text)
 
         who = key.label if key is not None else (pem.name if pem else "")
 
@@ -195,59 +187,59 @@ class KeyActions(_Base):
             else:
                 show(False, f"✘ {user_message(exc)}")
 
-        return self.run("keys.verify", f"Verifying {file.name}…", work, done, failed)
+        return self.host.run("keys.verify", f"Verifying {file.name}…", work, done, failed)
 
     # ----- export and CSR ------------------------------------------------------------------------
 
     def ask_export(self) -> None:
-        node = self._selected_key()
+        node = self.host.selected_key()
         if node is None:
             return
         name = f"{node.key.label or node.key.key_id}.pub.pem".replace("/", "_")
-        path, _ = QFileDialog.getSaveFileName(self, "Export the public key",
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export the public key",
                                               str(Path.home() / name), "PEM (*.pem)")
         if path:
             self.export_public(node, Path(path))
 
     def export_public(self, node: KeyNode, dest: Path) -> Task | None:
-        vault = self.vault
+        host, vault = self.host, self.host.vault
         if vault is None:
             return None
-        return self.run(
+        return host.run(
             "keys.export", "Writing the public key…",
             lambda _c, _p: ops.export_public(vault, node.token.info, node.key, dest),
-            lambda path: self.services.status(f"Wrote the public key of {node.key.label} to "
+            lambda path: host.services.status(f"Wrote the public key of {node.key.label} to "
                                               f"{path.name}."))
 
     def ask_csr(self) -> CsrDialog | None:
-        node = self._selected_key()
+        node = self.host.selected_key()
         if node is None:
             return None
-        dialog = CsrDialog(node.key, self)
+        dialog = CsrDialog(node.key, self.parent)
         dialog.accepted.connect(lambda: self.make_csr(node, dialog.order()))
         self._keep(dialog)
         return dialog
 
     def make_csr(self, node: KeyNode, order: ops.CsrOrder) -> Task | None:
         """A PKCS#10 request or a self-signed certificate for the key, signed on its token."""
-        vault, key, token = self.vault, node.key, node.token.info
+        host, vault, key, token = self.host, self.host.vault, node.key, node.token.info
         if vault is None:
             return None
         what = "certificate" if order.self_signed else "certificate request"
-        return self.run(
+        return host.run(
             "keys.certificate" if order.self_signed else "keys.csr",
             f"Signing the {what} on {token.label}…",
-            lambda _c, _p: self.with_store(token, lambda s: ops.make_csr(
+            lambda _c, _p: host.with_store(token, lambda s: ops.make_csr(
                 vault, s, token, key, order))(),
-            lambda path: self.services.status(f"Wrote the {what} for {key.label} to "
+            lambda path: host.services.status(f"Wrote the {what} for {key.label} to "
                                               f"{path.name}."))
 
     def ask_import_cert(self) -> None:
-        node = self._selected_key()
+        node = self.host.selected_key()
         if node is None:
             return
         path, _ = QFileDialog.getOpenFileName(
-            self, f"Certificate for {node.key.label}", str(Path.home()),
+            self.parent, f"Certificate for {node.key.label}", str(Path.home()),
             "Certificates (*.pem *.crt *.cer *.der);;All files (*)")
         if path:
             self.import_cert(node, Path(path))
@@ -255,21 +247,21 @@ class KeyActions(_Base):
     def import_cert(self, node: KeyNode, path: Path) -> Task | None:
         """Store the certificate in ``path`` on the token next to the key (it must be for that
         key); audited like every token operation."""
-        vault, key, token = self.vault, node.key, node.token.info
+        host, vault, key, token = self.host, self.host.vault, node.key, node.token.info
         if vault is None:
             return None
 
         def work(_c: object, _p: object) -> None:
             der = x509req.certificate_der(_read(path, "certificate"))
-            self.with_store(token, lambda s: ks.import_certificate(
+            host.with_store(token, lambda s: ks.import_certificate(
                 s, key, der, vault=vault, token=token))()
 
         def done(_r: object) -> None:
-            self.services.status(f"Stored the certificate {path.name} next to {key.label} on "
+            host.services.status(f"Stored the certificate {path.name} next to {key.label} on "
                                  f"{token.label}.")
-            self.refresh()
+            host.refresh()
 
-        return self.run("keys.import_cert", f"Storing the certificate on {token.label}…",
+        return host.run("keys.import_cert", f"Storing the certificate on {token.label}…",
                         work, done)
 
 

@@ -1,4 +1,4 @@
-"""Sign an audit checkpoint with the selected key: a mixin of the Keys & Signing section.
+"""Sign an audit checkpoint with the selected key: a controller the Keys & Signing section holds.
 
 A checkpoint (``app.checkpoints``) has a device key sign the audit chain's head, so a history
 rewritten by someone holding the vault's keys no longer matches it. Like every token call it runs
@@ -13,25 +13,21 @@ or a TPM key without a PIN of its own (or with one given at the TPM's log-in).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from strongroom.app.keys.checkpoints import Checkpoint
+from strongroom.app.keys.ports import KeyStore, TokenInfo
 
 from ..workers import Task
 from . import ops
 from .dialogs import TokenPinDialog, pin_error_text
-from .inventory import token_key
+from .host import SectionHost
+from .inventory import TokenKey, token_key
 from .model import KeyNode
-
-if TYPE_CHECKING:
-    from .section import KeysSection
-
-    _Base = KeysSection
-else:
-    _Base = object
 
 
 class ScheduleRow(QWidget):
@@ -55,27 +51,40 @@ class ScheduleRow(QWidget):
         row.addStretch(1)
 
 
-class CheckpointActions(_Base):
-    """Mixed into :class:`~.keys_section.KeysSection`."""
+class CheckpointHost(SectionHost, Protocol):
+    """What checkpoints need from the section besides the basics."""
 
-    last_checkpoint: Checkpoint | None = None
-    scheduled: KeyNode | None = None  # the key that signs on the schedule
-    ms_per_hour = 3_600_000  # the tests shorten the hour
+    stores: dict[TokenKey, KeyStore]  # the console's logged-in sessions
+    task: Task | None  # the hardware operation running, if any
+    pin_dialog: TokenPinDialog | None  # the one PIN dialog open (login or checkpoint)
 
-    def schedule_widget(self) -> ScheduleRow:
+    def selected_key(self) -> KeyNode | None: ...
+
+    def with_store(self, token: TokenInfo, fn: Callable[[KeyStore], Any]) -> Callable[[], Any]:
+        """``fn`` on the console's session on ``token``, or on a session opened for the call."""
+        ...
+
+
+class CheckpointActions:
+    """Sign audit checkpoints now or on a schedule; ``parent`` holds the PIN dialog and timer.
+
+    The section shows :attr:`schedule_row` and stops the schedule when the vault locks.
+    """
+
+    def __init__(self, host: CheckpointHost, parent: QWidget) -> None:
+        self.host = host
+        self.parent = parent
+        self.last_checkpoint: Checkpoint | None = None
+        self.scheduled: KeyNode | None = None  # the key that signs on the schedule
+        self.ms_per_hour = 3_600_000  # the tests shorten the hour
         self.schedule_row = ScheduleRow()
-        self.schedule_timer = QTimer(self)
+        self.schedule_timer = QTimer(parent)
         self.schedule_timer.timeout.connect(self._scheduled_tick)
         self.schedule_row.on.toggled.connect(
             lambda on: self.start_schedule(self.schedule_row.hours.value()) if on
             else self.stop_schedule())
         self.schedule_row.hours.valueChanged.connect(
             lambda h: self.schedule_timer.setInterval(h * self.ms_per_hour))
-        return self.schedule_row
-
-    def vault_locked(self) -> None:
-        self.stop_schedule()
-        super().vault_locked()
 
     def unattended_refusal(self, node: KeyNode) -> str | None:
         """Why ``node``'s key cannot sign without a prompt, or None when it can."""
@@ -83,26 +92,26 @@ class CheckpointActions(_Base):
         if not ops.can_checkpoint(node.key):
             return f"{node.key.label} cannot sign"
         if token.store == "tpm":
-            if not node.key.needs_pin or token_key(token) in self.stores:
+            if not node.key.needs_pin or token_key(token) in self.host.stores:
                 return None
             return f"the TPM key {node.key.label} has a PIN: log in to the TPM with it first"
-        if token_key(token) in self.stores or "login-required" not in token.flags:
+        if token_key(token) in self.host.stores or "login-required" not in token.flags:
             return None
         return f"log in to {token.label} first (the console never keeps a PIN)"
 
     def start_schedule(self, hours: int) -> bool:
         """Sign a checkpoint with the selected key every ``hours`` while the vault is open."""
-        node = self._selected_key()
+        services, node = self.host.services, self.host.selected_key()
         refusal = "select a key" if node is None else self.unattended_refusal(node)
-        if refusal is not None or node is None or self.vault is None:
+        if refusal is not None or node is None or self.host.vault is None:
             self.schedule_row.on.setChecked(False)
-            self.services.error(f"Scheduled checkpoints need a key usable without a PIN "
+            services.error(f"Scheduled checkpoints need a key usable without a PIN "
                                 f"prompt: {refusal or 'the vault is locked'}.")
             return False
         self.scheduled = node
         self.schedule_timer.start(hours * self.ms_per_hour)
         self.schedule_row.note.setText(f"while the vault is open, with {node.key.label}")
-        self.services.status(f"An audit checkpoint will be signed with {node.key.label} every "
+        services.status(f"An audit checkpoint will be signed with {node.key.label} every "
                              f"{hours} h while the vault is open.")
         return True
 
@@ -112,18 +121,18 @@ class CheckpointActions(_Base):
         self.schedule_row.on.setChecked(False)
         self.schedule_row.note.setText("while the vault is open, with the selected key")
         if why and was is not None:
-            self.services.error(why)
+            self.host.services.error(why)
 
     def _scheduled_tick(self) -> None:
         node = self.scheduled
-        if node is None or self.vault is None:
+        if node is None or self.host.vault is None:
             self.stop_schedule()
             return
         refusal = self.unattended_refusal(node)
         if refusal is not None:
             self.stop_schedule(f"Scheduled checkpoints stopped: {refusal}.")
             return
-        if self.task is not None:  # busy: the next tick signs
+        if self.host.task is not None:  # busy: the next tick signs
             return
         task = self.sign_checkpoint(node)
         if task is not None:
@@ -134,48 +143,50 @@ class CheckpointActions(_Base):
     def ask_checkpoint(self, node: KeyNode | None = None) -> TokenPinDialog | Task | None:
         """Sign a checkpoint with ``node`` (default: the selected key), asking the PIN first
         when the token needs a login the console does not hold."""
-        node = node or self._selected_key()
-        if node is None or self.vault is None or not ops.can_checkpoint(node.key):
+        host = self.host
+        node = node or host.selected_key()
+        if node is None or host.vault is None or not ops.can_checkpoint(node.key):
             return None
         token = node.token.info
-        if token_key(token) in self.stores or "login-required" not in token.flags:
+        if token_key(token) in host.stores or "login-required" not in token.flags:
             return self.sign_checkpoint(node)
-        if self.pin_dialog is not None:
+        if host.pin_dialog is not None:
             return None
-        dialog = TokenPinDialog(token, self, title="Sign an audit checkpoint",
+        dialog = TokenPinDialog(token, self.parent, title="Sign an audit checkpoint",
                                 ok_text="Sign checkpoint")
         dialog.submitted.connect(lambda pin: self.sign_checkpoint(node, pin))
-        dialog.finished.connect(lambda _r: setattr(self, "pin_dialog", None))
-        self.pin_dialog = dialog
+        dialog.finished.connect(lambda _r: setattr(host, "pin_dialog", None))
+        host.pin_dialog = dialog
         dialog.open()
         return dialog
 
     def sign_checkpoint(self, node: KeyNode, pin: str | None = None) -> Task | None:
         """Sign the audit chain's head with ``node``'s key and record it; with ``pin``, through
         a session opened for this call only."""
-        vault, key, token, backends = self.vault, node.key, node.token.info, self.backends
+        host, key, token = self.host, node.key, node.token.info
+        vault, backends = host.vault, host.backends
         if vault is None:
             return None
         if pin is None:
-            call = self.with_store(token, lambda s: ops.sign_checkpoint(vault, s, token, key))
+            call = host.with_store(token, lambda s: ops.sign_checkpoint(vault, s, token, key))
         else:
             def call() -> Checkpoint:
                 return ops.checkpoint_with_pin(backends, vault, token, key, pin)
-        dialog = self.pin_dialog if pin is not None else None
+        dialog = host.pin_dialog if pin is not None else None
 
         def done(cp: Checkpoint) -> None:
             self.last_checkpoint = cp
-            if dialog is not None and dialog is self.pin_dialog:
+            if dialog is not None and dialog is host.pin_dialog:
                 dialog.accept()
-            self.services.status(f"Checkpoint of audit event {cp.seq} signed by "
+            host.services.status(f"Checkpoint of audit event {cp.seq} signed by "
                                  f"{cp.key_label}.")
 
         def failed(exc: BaseException) -> None:
-            if dialog is not None and dialog is self.pin_dialog:
+            if dialog is not None and dialog is host.pin_dialog:
                 dialog.show_error(pin_error_text(exc))
             else:
-                self._failed(exc)
+                host.failed(exc)
 
-        return self.run("audit.checkpoint", f"Signing an audit checkpoint with {key.label}…",
+        return host.run("audit.checkpoint", f"Signing an audit checkpoint with {key.label}…",
                         lambda _c, _p: call(), done, failed,
                         cancelled="Checkpoint cancelled; nothing was signed.")

@@ -7,6 +7,11 @@ a card that waits for its PIN pad) cannot hold up the vault sections. The backen
 keep each module's sessions on that module's thread. Audit events are recorded from the hardware
 runner: the vault serialises its writes with its own lock. Logged-in sessions are kept per token
 while the vault is open and logged out when it locks; PINs are passed through once, never kept.
+
+The section holds the tree, the sessions and the hardware runner; what the buttons do is in four
+controllers it builds, each knowing the section only through a small Protocol (:mod:`.host`):
+logging in (:mod:`.login`), modules (:mod:`.modules`), the key actions (:mod:`.actions`) and
+audit checkpoints (:mod:`.checkpoint`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.app.errors import AuthenticationFailed
 from strongroom.app.keys import service as ks
 from strongroom.app.keys.ports import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
@@ -38,7 +42,7 @@ from . import ops
 from .actions import KeyActions
 from .checkpoint import CheckpointActions
 from .details import Details
-from .dialogs import TokenPinDialog, button, pin_error_text
+from .dialogs import TokenPinDialog, button
 from .inventory import (
     Backends,
     Inventory,
@@ -48,6 +52,7 @@ from .inventory import (
     open_store,
     token_key,
 )
+from .login import Login
 from .model import (
     COLUMNS,
     Column,
@@ -61,7 +66,24 @@ from .model import (
 from .modules import ModuleActions
 
 
-class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
+class _Forward:
+    """``section.name`` reads, calls or sets ``section.<part>.name``: the controllers' verbs and
+    state stay reachable on the section, where the tests and the screenshot script use them."""
+
+    def __init__(self, part: str) -> None:
+        self.part, self.name = part, ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, section: object, owner: type | None = None) -> Any:
+        return self if section is None else getattr(getattr(section, self.part), self.name)
+
+    def __set__(self, section: object, value: object) -> None:
+        setattr(getattr(section, self.part), self.name, value)
+
+
+class KeysSection(Section):
     title = "Keys & Signing"
     accessible_description = "Keys in PKCS#11 tokens and the TPM: inventory, sign, verify, CSRs"
     file_progress = Signal(int, int)  # files signed, of how many (emitted from the worker)
@@ -73,11 +95,14 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         self.hw = TaskRunner(self)  # the hardware queue; see the module docstring
         self.backends = Backends(providers or ks.load_provider)
         self.stores: dict[TokenKey, KeyStore] = {}  # logged-in sessions held by the console
-        self._epoch = 0
+        self.epoch = 0  # changes when the vault locks or opens: older results are dropped
         self._stale = True  # the tree needs reading when the section is next shown
         self.task: Task | None = None
-        self.pin_dialog: TokenPinDialog | None = None
-        self.dialogs = []  # the generate, sign, verify and CSR dialogs that are open
+        self.pin_dialog: TokenPinDialog | None = None  # login's or a checkpoint's, one at a time
+        self.logins = Login(self, parent=self)
+        self.modules = ModuleActions(self, parent=self)
+        self.key_actions = KeyActions(self, parent=self)
+        self.checkpoints = CheckpointActions(self, parent=self)
 
         self.model = KeysModel(self)
         self.tree = QTreeView()
@@ -93,23 +118,23 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         self.details = Details()
 
         self.refresh_button = button("Refresh", self.refresh)
-        self.add_button = button("Add module…", self._on_add_module,
+        self.add_button = button("Add module…", self.modules.ask_add_module,
                                   "Use a PKCS#11 module (.so, .dll or .dylib) by its path")
-        self.forget_button = button("Forget module", self.forget_selected_module,
+        self.forget_button = button("Forget module", self.modules.forget_selected_module,
                                     "Stop using the selected module you added (the file stays)")
-        self.login_button = button("Log in…", self.ask_login)
-        self.logout_button = button("Log out", self.logout_selected)
-        self.generate_button = button("Generate…", self.ask_generate,
+        self.login_button = button("Log in…", self.logins.ask_login)
+        self.logout_button = button("Log out", self.logins.logout_selected)
+        self.generate_button = button("Generate…", self.key_actions.ask_generate,
                                        "Generate a key pair on the selected token")
-        self.sign_button = button("Sign files…", self.ask_sign)
-        self.verify_button = button("Verify…", self.ask_verify)
+        self.sign_button = button("Sign files…", self.key_actions.ask_sign)
+        self.verify_button = button("Verify…", self.key_actions.ask_verify)
         self.checkpoint_button = button(
-            "Sign audit checkpoint", self.ask_checkpoint,
+            "Sign audit checkpoint", self.checkpoints.ask_checkpoint,
             "Sign the audit log's current head with the selected key, so a rewritten history "
             "shows when the log is verified")
-        self.export_button = button("Export public key…", self.ask_export)
-        self.csr_button = button("CSR / certificate…", self.ask_csr)
-        self.cert_button = button("Import certificate…", self.ask_import_cert,
+        self.export_button = button("Export public key…", self.key_actions.ask_export)
+        self.csr_button = button("CSR / certificate…", self.key_actions.ask_csr)
+        self.cert_button = button("Import certificate…", self.key_actions.ask_import_cert,
                                   "Store an issued certificate on the token next to its key")
         self.action_buttons = [self.add_button, self.forget_button, self.login_button,
                                self.logout_button, self.generate_button, self.sign_button,
@@ -152,7 +177,7 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         lay.addLayout(top)
         lay.addLayout(actions)
         lay.addWidget(split, 1)
-        lay.addWidget(self.schedule_widget())
+        lay.addWidget(self.checkpoints.schedule_row)
         lay.addLayout(progress)
         self._show_busy(False)
         self.update_buttons()
@@ -161,7 +186,7 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
 
     def vault_unlocked(self, vault: Vault) -> None:
         super().vault_unlocked(vault)
-        self._epoch += 1
+        self.epoch += 1
         self.update_buttons()
         # Hardware is touched only once the section is looked at, not at every unlock.
         self._stale = True
@@ -174,13 +199,14 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
             self.refresh()
 
     def vault_locked(self) -> None:
+        self.checkpoints.stop_schedule()
         super().vault_locked()
-        self._epoch += 1
+        self.epoch += 1
         self.hw.cancel_all()
         if self.pin_dialog is not None:
             self.pin_dialog.close()
             self.pin_dialog = None
-        self.close_dialogs()
+        self.key_actions.close_dialogs()
         stores, self.stores = list(self.stores.values()), {}
         if stores:  # log out of every token this console logged in to
             self.hw.submit("keys.logout", lambda _c, _p: [s.close() for s in stores])
@@ -192,12 +218,12 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
 
     def _guard(self, then: Callable[[Any], None]) -> Callable[[Any], None]:
         """``then``, unless the vault locked (or locked and reopened) since the work was asked."""
-        epoch = self._epoch
-        return lambda result: then(result) if epoch == self._epoch else None
+        epoch = self.epoch
+        return lambda result: then(result) if epoch == self.epoch else None
 
     def _guard0(self, then: Callable[[], None]) -> Callable[[], None]:
-        epoch = self._epoch
-        return lambda: then() if epoch == self._epoch else None
+        epoch = self.epoch
+        return lambda: then() if epoch == self.epoch else None
 
     # ----- running hardware work -----------------------------------------------------------------
 
@@ -211,7 +237,7 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         note = cancelled or f"{text.rstrip('…')} cancelled."
         task = self.hw.submit(
             name, work, on_success=self._guard(on_success),
-            on_error=self._guard(on_error or self._failed),
+            on_error=self._guard(on_error or self.failed),
             on_progress=self.bar_label.setText,
             on_cancel=self._guard0(lambda: self.services.status(note)))
         task.finished.connect(lambda: self._task_done(task))
@@ -225,7 +251,7 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
             self._show_busy(False)
         self.update_buttons()
 
-    def _failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException) -> None:
         self.services.error(user_message(exc))
 
     def _show_busy(self, busy: bool, text: str = "") -> None:
@@ -283,6 +309,10 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
     def selected(self) -> Node | None:
         return self.model.node(self.tree.currentIndex())
 
+    def selected_key(self) -> KeyNode | None:
+        node = self.selected()
+        return node if isinstance(node, KeyNode) else None
+
     def selected_token(self) -> TokenInfo | None:
         node = self.selected()
         if isinstance(node, KeyNode | TokenNode):
@@ -301,7 +331,7 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
         key = node.key if isinstance(node, KeyNode) else None
         self.refresh_button.setEnabled(ready)
         self.add_button.setEnabled(ready)
-        self.forget_button.setEnabled(ready and self.selected_added_module() is not None)
+        self.forget_button.setEnabled(ready and self.modules.selected_added_module() is not None)
         # The TPM has no login, but a PIN given here protects the keys made and opens PIN keys.
         self.login_button.setEnabled(ready and token is not None and not session
                                      and (needs_login or token.store == "tpm"))
@@ -317,65 +347,46 @@ class KeysSection(ModuleActions, CheckpointActions, KeyActions, Section):
                                     and token is not None and token.store == "pkcs11"
                                     and bool(key.public_key))
 
-    # ----- login -------------------------------------------------------------------------------
+    # ----- sessions ------------------------------------------------------------------------------
 
-    def ask_login(self) -> TokenPinDialog | None:
-        token = self.selected_token()
-        if token is None or self.vault is None or self.pin_dialog is not None:
-            return None
-        dialog = TokenPinDialog(token, self)
-        dialog.submitted.connect(lambda pin: self.login(token, pin))
-        dialog.finished.connect(lambda _r: setattr(self, "pin_dialog", None))
-        self.pin_dialog = dialog
-        dialog.open()
-        return dialog
+    def with_store(self, token: TokenInfo, fn: Callable[[KeyStore], Any]) -> Callable[[], Any]:
+        """``fn`` on the console's session on ``token``, or on a session opened for the call."""
+        held = self.stores.get(token_key(token))
+        backends, vault = self.backends, self.vault
 
-    def login(self, token: TokenInfo, pin: str) -> Task | None:
-        """Log in to ``token``; a wrong PIN is shown (in the PIN dialog if open), never retried."""
-        vault, backends = self.vault, self.backends
-        if vault is None:
-            return None
-
-        def work(_c: object, _p: object) -> KeyStore:
-            details = ks.audit_details(token, operation="login")
+        def call() -> Any:
+            if held is not None:
+                return fn(held)
+            store = open_store(backends, token, None, vault)
             try:
-                store = open_store(backends, token, pin, vault)
-            except AuthenticationFailed as e:  # a wrong PIN is worth an audit event
-                ks.record_failure(vault, "keys.login", token.label, details, e)
-                raise
-            try:
-                ks.record(vault, "keys.login", token.label, details)
-            except BaseException:
+                return fn(store)
+            finally:
                 store.close()
-                raise
-            return store
 
-        epoch = self._epoch
+        return call
 
-        def done(store: KeyStore) -> None:
-            self.stores[token_key(token)] = store
-            if self.pin_dialog is not None:
-                self.pin_dialog.accept()
-            self.services.status(f"Logged in to token {token.label}.")
-            self.refresh()
+    # ----- the controllers' verbs and state, reachable here too ----------------------------------
 
-        def failed(exc: BaseException) -> None:
-            if self.pin_dialog is not None:
-                self.pin_dialog.show_error(pin_error_text(exc))
-            else:
-                self._failed(exc)
-
-        task = self.run("keys.login", f"Logging in to {token.label}…", work, done, failed)
-        # A login that finishes after the vault locked is logged out again at once.
-        task.succeeded.connect(lambda s: self.hw.submit("keys.logout", lambda _c, _p: s.close())
-                               if epoch != self._epoch else None)
-        return task
-
-    def logout_selected(self) -> Task | None:
-        token = self.selected_token()
-        store = self.stores.pop(token_key(token), None) if token is not None else None
-        if store is None:
-            return None
-        self.update_buttons()
-        return self.run("keys.logout", "Logging out…", lambda _c, _p: store.close(),
-                        lambda _r: self.refresh())
+    ask_login = _Forward("logins")
+    login = _Forward("logins")
+    logout_selected = _Forward("logins")
+    add_module = _Forward("modules")
+    forget_selected_module = _Forward("modules")
+    ask_generate = _Forward("key_actions")
+    generate = _Forward("key_actions")
+    ask_sign = _Forward("key_actions")
+    sign_files = _Forward("key_actions")
+    ask_verify = _Forward("key_actions")
+    verify = _Forward("key_actions")
+    export_public = _Forward("key_actions")
+    ask_csr = _Forward("key_actions")
+    make_csr = _Forward("key_actions")
+    import_cert = _Forward("key_actions")
+    dialogs = _Forward("key_actions")
+    last_verdict = _Forward("key_actions")
+    last_signed = _Forward("key_actions")
+    ask_checkpoint = _Forward("checkpoints")
+    unattended_refusal = _Forward("checkpoints")
+    schedule_row = _Forward("checkpoints")
+    scheduled = _Forward("checkpoints")
+    ms_per_hour = _Forward("checkpoints")
