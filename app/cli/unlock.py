@@ -9,11 +9,9 @@ PIN or passphrase did not open the slot.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import UsageError
+from ..errors import NotFound, UsageError
 from ..keyslots import PASSPHRASE, Keyslot, PassphraseUnlocker, normalize_passphrase
 from ..unlock_methods import (
     HardwareUnlocker,
@@ -24,39 +22,8 @@ from ..unlock_methods import (
     needs_passphrase,
     slot_inventory,
 )
-
-if TYPE_CHECKING:
-    from ..vault import Vault
-    from . import Context
-
-EXIT_OK = 0
-
-
-class CliPrompts:
-    """app.unlock_methods.Prompts on a terminal: touch notes on stderr, PINs from --pin-fd."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def prompt_touch(self, device: str) -> None:
-        print(f"Touch your security key ({device})…", file=sys.stderr, flush=True)
-
-    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
-        left = "" if retries is None else f" ({retries} attempts left)"
-        prompt = f"New PIN for {device}: " if new else f"PIN for {device}{left}: "
-        return self.ctx.next_pin(prompt, confirm=new)
-
-
-def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:
-    """The unlocker ``--unlock KIND`` asks for; the passphrase too if a slot is two-factor."""
-    kind = ctx.args.unlock
-    slots = [s for s in vault.header.slots if s.kind == kind]
-    passphrase = None
-    if any(needs_passphrase(s) for s in slots):
-        passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
-    return HardwareUnlocker(
-        load_source(kind), vault.vault_id, prompts=CliPrompts(ctx), passphrase=passphrase
-    )
+from ..vault import Vault
+from .common import EXIT_OK, AddCommand, CliPrompts, Context, subcommands
 
 
 def _slot_json(status: Any) -> dict[str, Any]:
@@ -78,8 +45,6 @@ def _day(stamp: str | None) -> str:
 
 
 def cmd_list(ctx: Context) -> int:
-    from ..vault import Vault
-
     vault = Vault.open(ctx.vault_dir)
     slots = vault.header.slots
     rows = [_slot_json(s) for s in slot_inventory(slots)]
@@ -112,15 +77,15 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_add(ctx: Context) -> int:
-    a = ctx.args
-    kind = a.kind
+    args = ctx.args
+    kind = args.kind
     options: dict[str, Any] = {}
     if kind == SlotKind.Fido2.value:
-        options["uv"] = a.uv
+        options["uv"] = args.uv
     elif kind == SlotKind.Tpm.value:
-        options["pcrs"] = _pcrs(a.pcrs)
-        options["pin"] = bool(a.tpm_pin)
-    if a.two_factor and kind == SlotKind.Keyring.value:
+        options["pcrs"] = _pcrs(args.pcrs)
+        options["pin"] = bool(args.tpm_pin)
+    if args.two_factor and kind == SlotKind.Keyring.value:
         raise UsageError("the keyring method cannot be two-factor")
     source = load_source(kind)
     usable = source.available()
@@ -128,10 +93,10 @@ def cmd_add(ctx: Context) -> int:
         raise UsageError(f"{kind} cannot be used here: {usable.reason}")
     with ctx.unlocked() as vault:
         passphrase = None
-        if a.two_factor:
+        if args.two_factor:
             passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
         slot = vault.add_hardware_slot(
-            source, label=a.label or _default_label(kind), options=options,
+            source, label=args.label or _default_label(kind), options=options,
             passphrase=passphrase, prompts=CliPrompts(ctx),
         )
         warnings = inventory_warnings(vault.header.slots)
@@ -149,8 +114,6 @@ def cmd_add(ctx: Context) -> int:
 def _known_slot(ctx: Context) -> None:
     """Refuse an unknown slot id from the public header, before any unlock writes."""
     from ..errors import NotFound
-    from ..vault import Vault
-
     if Vault.open(ctx.vault_dir).header.slot(ctx.args.id) is None:
         raise NotFound(f"no keyslot {ctx.args.id}; see 'strongroom unlock-method list'")
 
@@ -181,8 +144,6 @@ def cmd_test(ctx: Context) -> int:
     with ctx.unlocked() as vault:
         slot = vault.header.slot(ctx.args.id)
         if slot is None:
-            from ..errors import NotFound
-
             raise NotFound(f"no keyslot {ctx.args.id}")
         unlocker: Any
         if slot.kind == PASSPHRASE:
@@ -223,13 +184,10 @@ def _default_label(kind: str) -> str:
             "keyring": "This device's keyring"}[kind]
 
 
-def register(sub: Any, command: Callable[..., Any]) -> None:
+def register(sub: Any, command: AddCommand) -> None:
     """Add the ``unlock-method`` group to the top-level subparsers."""
-    from . import _Parser
-
     um = sub.add_parser("unlock-method", help="list, add, test and remove unlock methods")
-    usub = um.add_subparsers(dest="unlock_command", metavar="ACTION", required=True,
-                             parser_class=_Parser)
+    usub = subcommands(um, "unlock_command")
     command(usub, "list", cmd_list, "list the keyslots, their assurance and warnings")
     add = command(usub, "add", cmd_add, "enrol a security key, the TPM or the OS keyring")
     add.add_argument("kind", choices=[k.value for k in SlotKind])

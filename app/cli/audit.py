@@ -1,0 +1,65 @@
+"""``strongroom audit …``: verify the hash chain and its signed checkpoints, show events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..audit import AuditEvent
+from ..errors import UsageError
+from . import checkpoints as cli_checkpoints
+from .common import EXIT_INTEGRITY, EXIT_OK, AddCommand, Context, subcommands
+
+
+def cmd_audit_verify(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        report = vault.audit_verify()
+        checks = cli_checkpoints.checkpoint_report(ctx, vault)
+    if report.ok:
+        head = report.head
+        text = f"Audit log intact: {report.events} events"
+        if head is not None:
+            text += f", head {head.seq} {head.hash.hex()[:16]}"
+        if report.anchor.value != "match":
+            text += f" ({report.reason})"
+    else:
+        text = f"Audit log BROKEN at event {report.first_bad_seq}: {report.reason}"
+    if checks.results:
+        text += "\n" + cli_checkpoints.checkpoint_text(checks)
+    ctx.out.emit({**report.to_json(), "checkpoints": checks.to_json()}, text)
+    passed = report.ok and cli_checkpoints.checkpoints_pass(ctx, checks)
+    return EXIT_OK if passed else EXIT_INTEGRITY
+
+
+def cmd_audit_show(ctx: Context) -> int:
+    args = ctx.args
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    with ctx.unlocked() as vault:
+        events = vault.audit_events(limit=args.limit, action=args.action, target=args.target)
+    ctx.out.emit(
+        [e.to_json() for e in events],
+        lambda: "\n".join(_event_line(e) for e in events) or "(no events)",
+    )
+    return EXIT_OK
+
+
+def _event_line(e: AuditEvent) -> str:
+    details = " ".join(f"{k}={v}" for k, v in sorted(e.details.items()))
+    return (
+        f"{e.seq:>7}  {e.ts[:19].replace('T', ' ')}  {e.actor}  {e.action}  {e.target}  "
+        f"{e.outcome}{('  ' + details) if details else ''}"
+    )
+
+
+def register(sub: Any, command: AddCommand) -> None:
+    """``strongroom audit verify|show|checkpoint``."""
+    audit = sub.add_parser("audit", help="verify and show the audit log")
+    asub = subcommands(audit, "audit_command")
+    verify = command(asub, "verify", cmd_audit_verify,
+                     "walk the hash chain, check the anchor and the signed checkpoints")
+    show = command(asub, "show", cmd_audit_show, "show recent events")
+    show.add_argument("--limit", type=int, default=50, metavar="N")
+    show.add_argument("--action")
+    show.add_argument("--target")
+    cli_checkpoints.register(asub, verify, command)

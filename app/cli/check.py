@@ -1,0 +1,175 @@
+"""``strongroom check``: endpoint compliance self-checks, and accepted-risk exceptions.
+
+It needs no vault and has its own results: 0 every required check passes · 1 a required check
+FAILs · 5 no FAIL but a required check is UNKNOWN (2, 3 and 4 as for every command). It opens the
+vault only when asked with ``--store``: then the vault's accepted-risk exceptions apply, the results
+are stored and the run is an audit event. Without ``--store`` exceptions are not applied (the
+report says so) and the first-seen memory of pending updates lives in the user's state directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..compliance import evidence_io, registry, storage
+from ..compliance import service as compliance
+from ..compliance.model import CheckResult, Status
+from ..compliance.policy import describe as describe_policy
+from ..compliance.policy import load_policy, policy_to_json
+from ..errors import UsageError
+from ..model import parse_date
+from .common import EXIT_OK, AddCommand, Context, Parser, subcommands, version
+
+
+def cmd_check(ctx: Context) -> int:
+    args = ctx.args
+    start = time.perf_counter()
+    policy, policy_source = load_policy(args.policy)
+    only = registry.parse_only(args.only)
+    now = dt.datetime.now(dt.UTC)
+    # Evidence to replay is read before any prompt: bad input fails fast.
+    replayed = evidence_io.load_bundle(args.evidence) if args.evidence else None
+    vault = ctx.unlocked() if args.store else None
+    try:
+        evaluation = compliance.evaluate(vault, policy, only, now, bundle=replayed)
+        bundle, results = evaluation.bundle, evaluation.results
+        code, source = evaluation.exit_code, evaluation.source
+        dumped = evidence_io.dump_bundle(bundle, args.dump_evidence) if args.dump_evidence else None
+        policy_json = policy_to_json(policy, policy_source)
+        run_id = None
+        if vault is not None:
+            run_id = compliance.store(vault, evaluation, policy_json)
+    finally:
+        if vault is not None:
+            vault.lock()
+    required = set(policy.required)
+    report: dict[str, Any] = {
+        "strongroom_version": version(),
+        "host": bundle.host,
+        "os": bundle.os.value,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "collected": bundle.collected,
+        "source": source,
+        "evidence": str(args.evidence) if args.evidence else None,
+        "policy": policy_json,
+        "policy_line": describe_policy(policy, policy_source),
+        "exceptions_applied": vault is not None,
+        "exit_code": code,
+        "summary": registry.counts(results),
+        "stored_run": run_id,
+        "dumped_to": str(dumped) if dumped else None,
+        "duration": round(time.perf_counter() - start, 4),
+        "checks": [{**r.to_json(), "required": r.check_id in required} for r in results],
+    }
+    ctx.out.emit(report, lambda: _check_table(report, results, required))
+    return code
+
+
+def _check_table(report: dict[str, Any], results: Sequence[CheckResult],
+                 required: set[str]) -> str:
+    when = report["time"][:16].replace("T", " ")
+    lines = [
+        f"Strongroom {report['strongroom_version']} compliance check · host {report['host'] or '?'}"
+        f" · {report['os']} · {when} UTC"
+        + (f" · evidence from {report['evidence']}" if report["source"] == "evidence" else ""),
+        report["policy_line"],
+    ]
+    if not report["exceptions_applied"]:
+        lines.append("Exceptions: not applied (no vault opened; use --store)")
+    rows = [("CHECK", "STATUS", "OBSERVED", "REASON")]
+    for r in results:
+        status = r.status.value + ("" if r.check_id in required else " (optional)")
+        rows.append((r.check_id, status, _short(r.observed, 46), _short(r.reason, 110)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
+                     + "  " + row[3])
+    fixes = [r for r in results if r.remediation and r.status in (Status.Fail, Status.Unknown)]
+    if fixes:
+        lines.append("")
+        lines.append("To fix:")
+        lines += [f"  {r.check_id}: {r.remediation}" for r in fixes]
+    summary = ", ".join(f"{n} {s}" for s, n in report["summary"].items() if n)
+    meaning = {0: "all required checks pass", 1: "a required check failed",
+               5: "no failure, but some required checks are unknown"}[report["exit_code"]]
+    lines.append("")
+    lines.append(f"Result: {summary} · exit {report['exit_code']} ({meaning}) · "
+                 f"{report['duration']:.2f} s")
+    if report.get("stored_run") is not None:
+        lines.append(f"Stored as run {report['stored_run']} in the vault (audit: compliance.check)")
+    if report.get("dumped_to"):
+        lines.append(f"Evidence written to {report['dumped_to']} (redacted)")
+    return "\n".join(lines)
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_exception_add(ctx: Context) -> int:
+    args = ctx.args
+    until = parse_date(args.until, "--until date")
+    if args.id not in registry.CHECK_IDS:
+        raise UsageError(f"unknown check {args.id!r} (known: {', '.join(registry.CHECK_IDS)})")
+    with ctx.unlocked() as vault:
+        exception = storage.add_exception(vault, args.id, args.reason, until)
+    ctx.out.emit(exception.to_json(),
+                 f"Recorded an exception for {exception.check_id} until "
+                 f"{exception.until.isoformat()}: {exception.reason}")
+    return EXIT_OK
+
+
+def cmd_exception_list(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        items = storage.list_exceptions(vault)
+    today = dt.datetime.now(dt.UTC)
+
+    def table() -> str:
+        if not items:
+            return "(no exceptions)"
+        return "\n".join(
+            f"{e.check_id:<16} until {e.until.isoformat()}"
+            f"{'' if e.active(today) else ' (expired)'}  {e.actor}  {e.reason}" for e in items
+        )
+
+    ctx.out.emit([{**e.to_json(), "active": e.active(today)} for e in items], table)
+    return EXIT_OK
+
+
+def cmd_exception_rm(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        storage.remove_exception(vault, ctx.args.id)
+    ctx.out.emit({"check_id": ctx.args.id, "removed": True},
+                 f"Removed the exception for {ctx.args.id}.")
+    return EXIT_OK
+
+
+def register(sub: Any, command: AddCommand) -> None:
+    """``strongroom check`` and ``check exception add|list|rm``."""
+    chk = command(sub, "check", cmd_check,
+                  "endpoint compliance self-checks (no vault needed; exit 0 pass, 1 fail, "
+                  "5 unknown)")
+    chk.add_argument("--policy", metavar="FILE", help="policy TOML (default: built-in defaults)")
+    chk.add_argument("--only", metavar="ID,...",
+                     help=f"run only these checks ({', '.join(registry.CHECK_IDS)})")
+    chk.add_argument("--dump-evidence", metavar="DIR",
+                     help="also write the raw evidence, redacted, to DIR/evidence.json")
+    chk.add_argument("--evidence", metavar="DIR",
+                     help="judge evidence dumped earlier instead of collecting")
+    chk.add_argument("--store", action="store_true",
+                     help="open the vault: apply its exceptions, store the results, audit the run")
+    csub = chk.add_subparsers(dest="check_command", metavar="ACTION", parser_class=Parser)
+    exc = csub.add_parser("exception", help="accepted-risk exceptions (stored in the vault)")
+    esub = subcommands(exc, "exception_command")
+    ea = command(esub, "add", cmd_exception_add,
+                 "accept the risk of one check until a date (an audit event)")
+    ea.add_argument("id", metavar="ID")
+    ea.add_argument("--reason", required=True, metavar="TEXT")
+    ea.add_argument("--until", required=True, metavar="YYYY-MM-DD", help="last day it applies")
+    command(esub, "list", cmd_exception_list, "list the recorded exceptions")
+    command(esub, "rm", cmd_exception_rm, "remove a check's exception").add_argument(
+        "id", metavar="ID")

@@ -1,0 +1,82 @@
+"""``strongroom audit checkpoint`` and the checkpoint options of ``audit verify``: the audit
+chain's head signed with a hardware key, and who is trusted to have signed it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..keys import checkpoints
+from ..keys.ports import KeyInfo
+from ..keys.service import find_key
+from ..vault import Vault
+from .common import EXIT_OK, AddCommand, Context
+from .tokens import algorithm_option, device_options, read_file, session
+
+
+def cmd_audit_checkpoint(ctx: Context) -> int:
+    with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
+        key = find_key(store.list_keys(), ctx.args.key)
+        cp = checkpoints.create_checkpoint(vault, store, key, token=token,
+                                           algorithm=ctx.args.algorithm)
+    ctx.out.emit(
+        cp.to_json(),
+        f"Checkpoint of audit event {cp.seq} ({cp.head_hash[:16]}) signed by {cp.key_label} "
+        f"({cp.algorithm.value}, key {cp.fingerprint[:16]}).",
+    )
+    return EXIT_OK
+
+
+def checkpoint_report(ctx: Context, vault: Vault) -> checkpoints.CheckpointReport:
+    """For ``audit verify``: check every checkpoint; trust keys from --trust and, with
+    --hardware, the keys on the chosen token now."""
+    args = ctx.args
+    trusted = [read_file(p, "public key") for p in (getattr(args, "trust", None) or ())]
+    hardware: list[KeyInfo] = []
+    if getattr(args, "hardware", False):
+        with session(ctx, vault) as (_, store):
+            hardware = store.list_keys()
+    return checkpoints.verify_checkpoints(vault, trusted_keys=trusted, hardware_keys=hardware)
+
+
+def checkpoints_pass(ctx: Context, report: checkpoints.CheckpointReport) -> bool:
+    """No checkpoint is invalid; untrusted ones fail only when trust was asked for (--trust,
+    --hardware or --require-trusted). Without a trusted key a checkpoint proves nothing either
+    way, so a plain ``audit verify`` reports it and judges the chain alone."""
+    args = ctx.args
+    asked = bool(getattr(args, "trust", None) or getattr(args, "hardware", False)
+                 or getattr(args, "require_trusted", False))
+    counts = report.counts()
+    return counts["invalid"] == 0 and (counts["untrusted"] == 0 or not asked)
+
+
+def checkpoint_text(report: checkpoints.CheckpointReport) -> str:
+    if not report.results:
+        return report.summary()
+    lines = [report.summary()]
+    lines += [f"  checkpoint event {r.event_seq}: {r.status.value.upper()}: {r.reason}"
+              for r in report.results if r.status is not checkpoints.Status.Valid]
+    if report.counts()["untrusted"]:
+        lines.append("  (an untrusted signer proves nothing: confirm it with --trust PUBKEY.pem "
+                     "or --hardware)")
+    return "\n".join(lines)
+
+
+def register(asub: Any, verify_parser: Any, command: AddCommand) -> None:
+    """``audit checkpoint`` and the checkpoint options of ``audit verify``."""
+    cp = command(asub, "checkpoint", cmd_audit_checkpoint,
+                 "sign the audit chain's head with a hardware key (stored as an audit event)")
+    device_options(cp)
+    cp.add_argument("--key", required=True, metavar="X", help="label, hex id or fingerprint")
+    algorithm_option(cp)
+    verify_parser.add_argument(
+        "--trust", action="append", metavar="PUBKEY.pem",
+        help="trust checkpoints signed by this public key (repeatable)")
+    verify_parser.add_argument(
+        "--hardware", action="store_true",
+        help="trust checkpoints signed by a key on the token now (logs in: --pin-fd)")
+    verify_parser.add_argument(
+        "--require-trusted", action="store_true",
+        help="fail (exit 3) when a checkpoint's signer is not trusted; implied by --trust and "
+        "--hardware")
+    device_options(verify_parser)

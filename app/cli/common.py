@@ -1,0 +1,229 @@
+"""What every command group shares: the parser class, the context, prompts, output, exit codes.
+
+Exit codes: 0 ok · 1 failed · 2 usage error · 3 integrity failure · 4 authentication failed or
+backing off. Every expected failure is one line on stderr. Passphrases come from a terminal prompt
+or ``--passphrase-fd N``; PINs from ``--pin-fd N`` or a prompt; secret values from stdin; never
+from argv or the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any, NoReturn, Protocol, TextIO
+
+from .. import unlock_methods
+from ..errors import UsageError, UserCancelled
+from ..keyslots import PassphraseUnlocker, normalize_passphrase
+from ..paths import resolve_vault_dir
+from ..unlock_methods import HardwareUnlocker, needs_passphrase
+from ..vault import Vault
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTEGRITY, EXIT_AUTH = 0, 1, 2, 3, 4
+UNLOCK_CHOICES = ("fido2", "tpm", "keyring")
+
+Command = Callable[["Context"], int]
+
+
+class AddCommand(Protocol):
+    """``command(parent, name, func, help)``: one subcommand with the common options."""
+
+    def __call__(self, parent: Any, name: str, func: Command, help: str) -> Any: ...
+
+
+def version() -> str:
+    try:
+        return metadata.version("strongroom")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def subcommands(parser: Any, dest: str) -> Any:
+    """The required ACTION of a command group (``strongroom secret ACTION``)."""
+    return parser.add_subparsers(dest=dest, metavar="ACTION", required=True, parser_class=Parser)
+
+
+# ----- input -----------------------------------------------------------------------------------
+
+
+class Prompter:
+    """Reads passphrases from ``--passphrase-fd`` (one per line) or asks on the terminal."""
+
+    def __init__(self, fd: int | None, what: str = "passphrase") -> None:
+        self.fd = fd
+        self.what = what
+        self._lines: list[str] | None = None
+
+    def _fd_lines(self) -> list[str]:
+        if self._lines is None:
+            assert self.fd is not None  # noqa: S101 - only called when an fd was given
+            try:
+                with os.fdopen(os.dup(self.fd), "rb") as f:
+                    data = f.read(64 * 1024)
+            except OSError:
+                raise UsageError(f"file descriptor {self.fd} is not open for reading") from None
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"the {self.what} is not valid UTF-8") from None
+            self._lines = text.splitlines()
+        return self._lines
+
+    def ask(self, index: int, prompt: str, *, confirm: bool = False) -> str:
+        """The ``index``-th passphrase (0-based line on the fd), or prompted on the terminal."""
+        if self.fd is not None:
+            lines = self._fd_lines()
+            if index >= len(lines) or not lines[index]:
+                raise UsageError(
+                    f"expected {'a' if index == 0 else 'a second'} {self.what} on line "
+                    f"{index + 1} of file descriptor {self.fd}"
+                )
+            return lines[index]
+        if not have_terminal():
+            option = "--pin-fd" if self.what == "PIN" else "--passphrase-fd"
+            raise UsageError(f"no terminal to ask for the {self.what}; use {option} N")
+        first = getpass.getpass(prompt)
+        if not first:
+            raise UsageError(f"no {self.what} given")
+        if confirm and getpass.getpass("Repeat to confirm: ") != first:
+            raise UsageError("the two passphrases differ")
+        return first
+
+
+def have_terminal() -> bool:
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return sys.stdin.isatty()
+
+
+def read_value(stdin: Any) -> bytes:
+    """The secret value: stdin byte-for-byte when piped, or a hidden prompt on a terminal."""
+    if stdin.isatty():
+        first = getpass.getpass("Secret value: ")
+        if getpass.getpass("Repeat: ") != first:
+            raise UsageError("the two values differ")
+        return first.encode()
+    data: bytes = stdin.buffer.read()
+    if not data:
+        raise UsageError("no secret value on standard input")
+    return data
+
+
+class CliPrompts:
+    """app.unlock_methods.Prompts on a terminal: touch notes on stderr, PINs from --pin-fd."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def prompt_touch(self, device: str) -> None:
+        print(f"Touch your security key ({device})…", file=sys.stderr, flush=True)
+
+    def request_pin(self, device: str, retries: int | None, *, new: bool = False) -> str | None:
+        left = "" if retries is None else f" ({retries} attempts left)"
+        prompt = f"New PIN for {device}: " if new else f"PIN for {device}{left}: "
+        return self.ctx.next_pin(prompt, confirm=new)
+
+
+# ----- output ----------------------------------------------------------------------------------
+
+
+class Output:
+    def __init__(self, json_mode: bool, out: TextIO) -> None:
+        self.json = json_mode
+        self.out = out
+
+    def emit(self, obj: Any, text: str | Callable[[], str]) -> None:
+        if self.json:
+            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        else:
+            self.out.write((text() if callable(text) else text) + "\n")
+
+
+# ----- the context every command gets -----------------------------------------------------------
+
+
+class Context:
+    def __init__(self, args: argparse.Namespace, stdin: Any, stdout: TextIO) -> None:
+        self.args = args
+        self.stdin = stdin
+        self.stdout = stdout
+        self.vault_dir = resolve_vault_dir(args.vault)
+        self.prompter = Prompter(args.passphrase_fd)
+        self._pins: Prompter | None = None
+        self._pins_asked = 0
+        self.out = Output(args.json, stdout)
+
+    def next_pin(self, prompt: str, *, confirm: bool = False) -> str:
+        """The next PIN: ``--pin-fd`` gives one per line in the order they are asked (the
+        unlock device's first, then the token's), or a hidden prompt asks for each."""
+        if self._pins is None:
+            self._pins = Prompter(self.args.pin_fd, what="PIN")
+        pin = self._pins.ask(self._pins_asked, prompt, confirm=confirm)
+        self._pins_asked += 1
+        return pin
+
+    def unlocked(self) -> Vault:
+        vault = Vault.open(self.vault_dir)
+        if self.args.unlock:
+            unlocker = hardware_unlocker(self, vault)
+            try:
+                vault.unlock(unlocker)
+            except UserCancelled:
+                raise
+            finally:
+                unlocker.passphrase = None
+            return vault
+        passphrase = self.prompter.ask(0, "Vault passphrase: ")
+        vault.unlock(PassphraseUnlocker.from_text(passphrase))
+        return vault
+
+    def unlocker(self) -> PassphraseUnlocker:
+        return PassphraseUnlocker.from_text(self.prompter.ask(0, "Passphrase of the backup: "))
+
+
+def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:
+    """The unlocker ``--unlock KIND`` asks for; the passphrase too if a slot is two-factor."""
+    kind = ctx.args.unlock
+    slots = [s for s in vault.header.slots if s.kind == kind]
+    passphrase = None
+    if any(needs_passphrase(s) for s in slots):
+        passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
+    return HardwareUnlocker(
+        unlock_methods.load_source(kind), vault.vault_id, prompts=CliPrompts(ctx),
+        passphrase=passphrase,
+    )
+
+
+def add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--vault", metavar="DIR", default=default, help="vault directory")
+    parser.add_argument(
+        "--json", action="store_true", default=False if top else argparse.SUPPRESS,
+        help="machine-readable output on stdout",
+    )
+    parser.add_argument(
+        "--passphrase-fd", type=int, metavar="N", default=default,
+        help="read the passphrase from file descriptor N (one per line)",
+    )
+    parser.add_argument(
+        "--pin-fd", type=int, metavar="N", default=default,
+        help="read a device or token PIN from file descriptor N (one per line)",
+    )
+    parser.add_argument(
+        "--unlock", metavar="METHOD", default=default, choices=UNLOCK_CHOICES,
+        help="open the vault with fido2, tpm or keyring instead of the passphrase",
+    )

@@ -1,0 +1,153 @@
+"""``strongroom secret …``: add, read, change, delete and list secrets (values from stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..model import Classification, SecretInfo, parse_date
+from ..vault import NewSecret
+from .common import EXIT_OK, AddCommand, Context, read_value, subcommands
+
+
+def _dates(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "expires", None):
+        out["expires"] = parse_date(args.expires, "expiry date")
+    if getattr(args, "rotate_by", None):
+        out["rotation_due"] = parse_date(args.rotate_by, "rotation date")
+    return out
+
+
+def cmd_secret_add(ctx: Context) -> int:
+    args = ctx.args
+    dates = _dates(args)
+    classification = Classification.parse(args.classification)
+    # A piped value is read first, so empty input fails before the KDF and the audit log run.
+    value = None if ctx.stdin.isatty() else read_value(ctx.stdin)
+    with ctx.unlocked() as vault:
+        value = value or read_value(ctx.stdin)
+        info = vault.add_secret(
+            NewSecret(
+                name=args.name, value=value, classification=classification,
+                tags=tuple(args.tag or ()), note=args.note or "", owner=args.owner, **dates,
+            )
+        )
+    ctx.out.emit(info.to_json(), f"Added {info.name} ({info.classification.value}, version 1).")
+    return EXIT_OK
+
+
+def cmd_secret_get(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        info = vault.secret_info(ctx.args.name)
+        value = vault.get_secret(ctx.args.name, ctx.args.version)
+    if ctx.out.json:
+        obj: dict[str, Any] = {"name": info.name, "version": ctx.args.version or info.version}
+        try:
+            obj["value"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            obj["value_base64"] = base64.b64encode(value).decode()
+        ctx.out.emit(obj, "")
+    else:
+        ctx.stdout.flush()
+        sys.stdout.buffer.write(value)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def cmd_secret_update(ctx: Context) -> int:
+    args = ctx.args
+    dates = _dates(args)
+    classification = Classification.parse(args.classification) if args.classification else None
+    with ctx.unlocked() as vault:
+        vault.secret_info(args.name)  # not found before asking for a value
+        value = None if args.keep_value else read_value(ctx.stdin)
+        info = vault.update_secret(
+            args.name, value, classification=classification,
+            tags=args.tag, note=args.note, owner=args.owner, **dates,
+        )
+    ctx.out.emit(info.to_json(), f"Updated {info.name} (now version {info.version}).")
+    return EXIT_OK
+
+
+def cmd_secret_rm(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        vault.delete_secret(ctx.args.name)
+    ctx.out.emit({"name": ctx.args.name, "deleted": True}, f"Deleted {ctx.args.name}.")
+    return EXIT_OK
+
+
+def cmd_secret_history(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        versions = vault.history(ctx.args.name)
+    ctx.out.emit(
+        {"name": ctx.args.name, "versions": [v.to_json() for v in versions]},
+        lambda: "\n".join(
+            f"v{v.version}  {v.created[:19].replace('T', ' ')}  {v.actor}  "
+            f"{v.classification.value}" for v in versions
+        ),
+    )
+    return EXIT_OK
+
+
+def cmd_secret_list(ctx: Context) -> int:
+    args = ctx.args
+    level = Classification.parse(args.classification) if args.classification else None
+    with ctx.unlocked() as vault:
+        items = vault.list_secrets(search=args.search, classification=level, tag=args.tag)
+    ctx.out.emit([s.to_json() for s in items], lambda: _secret_table(items))
+    return EXIT_OK
+
+
+def _secret_table(items: Sequence[SecretInfo]) -> str:
+    if not items:
+        return "(no secrets)"
+    rows = [("NAME", "CLASS", "VER", "UPDATED", "EXPIRES", "TAGS")]
+    for s in items:
+        rows.append(
+            (s.name, s.classification.value, str(s.version), s.updated[:19].replace("T", " "),
+             s.expires or "-", ",".join(s.tags) or "-")
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows
+    )
+
+
+def register(sub: Any, command: AddCommand) -> None:
+    """``strongroom secret add|get|update|rm|history|list``."""
+    secret = sub.add_parser("secret", help="add, read, change and list secrets")
+    ssub = subcommands(secret, "secret_command")
+    levels = "|".join(c.value for c in Classification)
+
+    def meta_options(cp: Any, *, defaults: bool) -> None:
+        cp.add_argument("--classification", metavar=levels,
+                        default="moderate" if defaults else None)
+        cp.add_argument("--tag", action="append", metavar="T", help="repeatable")
+        cp.add_argument("--note", metavar="TEXT")
+        cp.add_argument("--owner", metavar="WHO")
+        cp.add_argument("--expires", metavar="YYYY-MM-DD")
+        cp.add_argument("--rotate-by", metavar="YYYY-MM-DD", help="rotation due date")
+
+    add = command(ssub, "add", cmd_secret_add, "add a secret; its value is read from stdin")
+    add.add_argument("name")
+    meta_options(add, defaults=True)
+    get = command(ssub, "get", cmd_secret_get, "print a secret's value")
+    get.add_argument("name")
+    get.add_argument("--version", type=int, metavar="N")
+    upd = command(ssub, "update", cmd_secret_update, "new version from stdin, or metadata")
+    upd.add_argument("name")
+    meta_options(upd, defaults=False)
+    upd.add_argument("--keep-value", action="store_true", help="change metadata only")
+    rm = command(ssub, "rm", cmd_secret_rm, "delete a secret and its history")
+    rm.add_argument("name")
+    hist = command(ssub, "history", cmd_secret_history, "list a secret's versions")
+    hist.add_argument("name")
+    lst = command(ssub, "list", cmd_secret_list, "list secrets (never values)")
+    lst.add_argument("--search", metavar="TERM")
+    lst.add_argument("--classification", metavar=levels)
+    lst.add_argument("--tag", metavar="T")

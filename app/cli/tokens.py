@@ -1,0 +1,180 @@
+"""What the key commands share: the store and token chosen by the options, a logged-in session
+(PIN from ``--pin-fd`` or a prompt), the options themselves, and how keys are printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import (
+    AuthenticationFailed,
+    NotFound,
+    StorageError,
+    StrongroomError,
+    Unsupported,
+    UsageError,
+    WrongPin,
+)
+from ..keys import service as keys_service
+from ..keys.ports import KeyInfo, KeyStore, KeyStoreProvider, SignAlgorithm, TokenInfo
+from ..keys.service import STORES, audit_details, record_failure
+from ..vault import Vault
+from .common import Context
+
+
+def provider_for(ctx: Context) -> KeyStoreProvider:
+    provider = keys_service.load_provider(ctx.args.store)
+    keys_service.require_available(provider)
+    if provider.store == "pkcs11":
+        keys_service.add_modules(provider, ctx.args.module or ())
+    return provider
+
+
+def modules_of(ctx: Context) -> list[str]:
+    return list(ctx.args.module or ()) if ctx.args.store == "pkcs11" else []
+
+
+def token_for(ctx: Context, provider: KeyStoreProvider) -> TokenInfo:
+    tokens = keys_service.find_tokens(provider, modules_of(ctx))
+    return keys_service.choose_token(tokens, getattr(ctx.args, "token", None))
+
+
+def _pin(ctx: Context, token: TokenInfo) -> str | None:
+    if token.store == "tpm":
+        # Using a key: asked once the key is known to have a PIN (session). Generating: a PIN
+        # on --pin-fd becomes the new key's PIN.
+        if getattr(ctx.args, "key", None) or ctx.args.pin_fd is None:
+            return None
+        return ctx.next_pin("PIN for the new TPM key: ")
+    if "login-required" not in token.flags and ctx.args.pin_fd is None:
+        return None
+    return ctx.next_pin(f"PIN for token '{token.label}': ")
+
+
+def _pin_error(e: AuthenticationFailed) -> AuthenticationFailed:
+    retries = getattr(e, "retries", None)
+    if isinstance(e, WrongPin) and retries is not None and "attempt" not in str(e):
+        return WrongPin(f"{e} ({retries} attempts left)", retries)
+    return e
+
+
+@contextlib.contextmanager
+def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyStore]]:
+    """A logged-in store on the chosen token (the TPM's keys come from the vault)."""
+    provider = provider_for(ctx)
+    if provider.store == "tpm" and vault is None:
+        raise UsageError("TPM keys are kept in the vault: this needs the vault")
+    token = token_for(ctx, provider)
+    pin = _pin(ctx, token)
+    try:
+        store = provider.open(token, pin, blobs=vault)
+        if pin is None and _key_needs_pin(ctx, store):
+            # A TPM key with a PIN of its own: asked once the key is known.
+            store.close()
+            pin = ctx.next_pin(f"PIN for the TPM key '{ctx.args.key}': ")
+            store = provider.open(token, pin, blobs=vault)
+    except AuthenticationFailed as e:
+        record_failure(vault, "keys.login", token.label,
+                       audit_details(token, operation="login"), e)
+        raise _pin_error(e) from e
+    finally:
+        pin = None
+    try:
+        yield token, store
+    finally:
+        store.close()
+
+
+def _key_needs_pin(ctx: Context, store: KeyStore) -> bool:
+    wanted = getattr(ctx.args, "key", None)
+    if store.store != "tpm" or not wanted:
+        return False
+    try:
+        return keys_service.find_key(store.list_keys(), wanted).needs_pin
+    except StrongroomError:
+        return False  # the command reports the unknown or ambiguous key itself
+
+
+@contextlib.contextmanager
+def vault_if(ctx: Context, needed: bool) -> Iterator[Vault | None]:
+    if not needed:
+        yield None
+        return
+    with ctx.unlocked() as vault:
+        yield vault
+
+
+def needs_vault(ctx: Context) -> bool:
+    return bool(ctx.args.store == "tpm")
+
+
+def key_json(key: KeyInfo) -> dict[str, Any]:
+    try:
+        algorithms = [a.value for a in keys_service.allowed_algorithms(key)]
+    except Unsupported:
+        algorithms = []
+    return {
+        "label": key.label,
+        "key_id": key.key_id,
+        "algorithm": key.algorithm,
+        "key_type": None if key.key_type is None else key.key_type.value,
+        "fingerprint": key.fingerprint,
+        "fingerprint_words": keys_service.fingerprint_words(key.fingerprint),
+        "store": key.store,
+        "token_label": key.token_label,
+        "token_serial": key.token_serial,
+        "capabilities": sorted(c.value for c in key.capabilities),
+        "sensitive": key.sensitive,
+        "extractable": key.extractable,
+        "has_certificate": key.has_certificate,
+        "needs_pin": key.needs_pin,
+        "algorithms": algorithms,
+        "default_algorithm": algorithms[0] if algorithms else None,
+        "warnings": list(key.warnings),
+    }
+
+
+def token_json(t: TokenInfo) -> dict[str, Any]:
+    out = dataclasses.asdict(t)
+    out["flags"] = list(t.flags)
+    return out
+
+
+def key_text(key: KeyInfo) -> str:
+    lines = [
+        f"{key.label}  id {key.key_id or '-'}  {key.algorithm}",
+        f"  fingerprint {keys_service.grouped_hex(key.fingerprint)}",
+        f"  words       {' '.join(keys_service.fingerprint_words(key.fingerprint))}",
+    ]
+    lines += [f"  warning: {w}" for w in key.warnings]
+    return "\n".join(lines)
+
+
+def read_file(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no {what} file {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a {what} file") from None
+    except OSError as e:
+        raise StorageError(f"could not read {path}: {e.strerror or type(e).__name__}") from e
+
+
+def device_options(cp: Any, *, token: bool = True) -> None:
+    cp.add_argument("--store", choices=STORES, default="pkcs11",
+                    help="pkcs11 (tokens, HSMs; default) or tpm")
+    cp.add_argument("--module", action="append", metavar="PATH",
+                    help="PKCS#11 module (repeatable; default: the detected modules)")
+    if token:
+        cp.add_argument("--token", metavar="LABEL", help="token label or serial")
+
+
+def algorithm_option(cp: Any) -> None:
+    cp.add_argument("--algorithm", choices=[a.value for a in SignAlgorithm], metavar="A",
+                    help="signature algorithm (default: the key's: ecdsa-sha256/384, "
+                    "rsa-pss-sha256, ed25519)")

@@ -1,0 +1,78 @@
+"""``strongroom init``, ``passphrase change`` and ``rotate``: the vault's life and its keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import StrongroomError
+from ..keyslots import PassphraseUnlocker, normalize_passphrase
+from ..model import Classification
+from ..passphrase_strength import require_strong
+from ..vault import Vault
+from .common import EXIT_OK, AddCommand, Context, subcommands
+
+
+def cmd_init(ctx: Context) -> int:
+    if Vault.exists(ctx.vault_dir):
+        raise StrongroomError(f"a vault already exists at {ctx.vault_dir}")
+    passphrase = ctx.prompter.ask(0, "New vault passphrase: ", confirm=True)
+    require_strong(passphrase)
+    vault = Vault.create(
+        ctx.vault_dir, normalize_passphrase(passphrase), kdf_time_ms=ctx.args.kdf_time_ms
+    )
+    with vault:
+        slot = vault.header.slots[0]
+        ctx.out.emit(
+            {"vault": str(ctx.vault_dir), "vault_id": vault.vault_id, "keyslot": slot.to_json()},
+            f"Created a vault at {ctx.vault_dir} (passphrase keyslot {slot.id}: Argon2id, "
+            f"{slot.params['memory_kib'] // 1024} MiB, {slot.params['iterations']} iterations).",
+        )
+    return EXIT_OK
+
+
+def cmd_passphrase_change(ctx: Context) -> int:
+    vault = Vault.open(ctx.vault_dir)
+    old = ctx.prompter.ask(0, "Current passphrase: ")
+    new = ctx.prompter.ask(1, "New passphrase: ", confirm=True)
+    require_strong(new)
+    vault.unlock(PassphraseUnlocker.from_text(old))
+    with vault:
+        vault.change_passphrase(normalize_passphrase(old), normalize_passphrase(new))
+    ctx.out.emit({"changed": True}, "Passphrase changed.")
+    return EXIT_OK
+
+
+def cmd_rotate(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        if ctx.args.level:
+            level = Classification.parse(ctx.args.level)
+            n = vault.rotate_dek(level)
+            ctx.out.emit(
+                {"rotated": [level.value], "reencrypted_versions": n},
+                f"Rotated the {level.value} data key; re-encrypted {n} stored value(s).",
+            )
+        else:
+            vault.rotate_all()
+            ctx.out.emit(
+                {"rotated": ["master"] + [c.value for c in Classification]},
+                "Rotated the master key (database rekeyed) and every level's data key.",
+            )
+    return EXIT_OK
+
+
+def register_init(sub: Any, command: AddCommand) -> None:
+    """``strongroom init`` (listed first in ``--help``)."""
+    init = command(sub, "init", cmd_init, "create a vault")
+    init.add_argument("--kdf-time-ms", type=int, default=1000, metavar="MS",
+                      help="target unlock time for Argon2id (default 1000)")
+
+
+def register(sub: Any, command: AddCommand) -> None:
+    """``strongroom passphrase change`` and ``rotate``."""
+    pw = sub.add_parser("passphrase", help="change the passphrase")
+    command(subcommands(pw, "pw_command"), "change", cmd_passphrase_change,
+            "change it (with --passphrase-fd: old on line 1, new on line 2)")
+    levels = "|".join(c.value for c in Classification)
+    rot = command(sub, "rotate", cmd_rotate, "rotate the master key and data keys")
+    rot.add_argument("--level", metavar=levels, help="rotate only this level's data key")
