@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .base import Section, Services
+from .widgets.common import heading
 
 
 class EmptySection(Section):
@@ -15,11 +16,7 @@ class EmptySection(Section):
 
     def __init__(self, services: Services, parent: QWidget | None = None) -> None:
         super().__init__(services, parent)
-        heading = QLabel(self.title)
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        font.setBold(True)
-        heading.setFont(font)
+        title = heading(self.title)
         body = QLabel(self.promise)
         body.setWordWrap(True)
         body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -28,7 +25,7 @@ class EmptySection(Section):
         note.setProperty("role", "muted")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(32, 32, 32, 32)
-        lay.addWidget(heading)
+        lay.addWidget(title)
         lay.addWidget(note)
         lay.addSpacing(8)
         lay.addWidget(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QSortFilterProxyModel, Qt
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -32,7 +31,8 @@ from strongroom.app.model import iso
 from strongroom.app.vault import Vault
 
 from ..base import Section, Services
-from ..settings.section import BusyRow, Operations
+from ..widgets.common import button
+from ..widgets.operations import BusyRow, Operations
 from ..workers import Progress, Task, user_message
 from .model import (
     COLUMNS,
@@ -141,16 +141,16 @@ class AuditSection(Section):
             self.outcome.addItem(text, value)
         self.date_from = self._date_edit("Events from date")
         self.date_to = self._date_edit("Events up to and including date")
-        self.apply_button = self._button("Apply filters", self.apply_filters)
-        self.clear_button = self._button("Clear filters", self.clear_filters)
+        self.apply_button = button("Apply filters", self.apply_filters)
+        self.clear_button = button("Clear filters", self.clear_filters)
         self.target.returnPressed.connect(self.apply_filters)
         self.action.lineEdit().returnPressed.connect(self.apply_filters)
 
-        self.refresh_button = self._button("Refresh", self.model.refresh)
-        self.verify_button = self._button("Verify chain", self.verify_chain)
-        self.export_button = self._button("Export…", self._on_export_clicked)
+        self.refresh_button = button("Refresh", self.model.refresh)
+        self.verify_button = button("Verify chain", self.verify_chain)
+        self.export_button = button("Export…", self._on_export_clicked)
         self.export_button.setToolTip("Write the events the applied filters select to a file")
-        self.trust_button = self._button("Trust public key file…", self._on_trust_clicked)
+        self.trust_button = button("Trust public key file…", self._on_trust_clicked)
         self.trust_button.setToolTip(
             "Verify again, trusting audit checkpoints signed by the key in a public key file")
         self.trusted_files: list[Path] = []  # for this session only; cleared when it locks
@@ -197,9 +197,8 @@ class AuditSection(Section):
         filters.addWidget(self.apply_button, 1, 5)
         filters.addWidget(self.clear_button, 1, 6)
         actions = QHBoxLayout()
-        for button in (self.refresh_button, self.verify_button, self.trust_button,
-                       self.export_button):
-            actions.addWidget(button)
+        for b in (self.refresh_button, self.verify_button, self.trust_button, self.export_button):
+            actions.addWidget(b)
         actions.addWidget(self.busy, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(16, 16, 16, 16)
@@ -225,12 +224,6 @@ class AuditSection(Section):
         edit.setDate(NO_DATE)
         edit.setAccessibleName(name)
         return edit
-
-    def _button(self, text: str, slot: Callable[[], object]) -> QPushButton:
-        button = QPushButton(text)
-        button.setAccessibleName(text.rstrip("…"))
-        button.clicked.connect(slot)
-        return button
 
     # ----- session -----------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -22,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.compliance.registry import CHECK_IDS, TITLES
 
-from ..settings.section import BusyRow
+from ..widgets.common import button, heading
+from ..widgets.operations import BusyRow
 from .chart import HistoryChart
 from .data import GLYPHS, RunView, local_time
 from .detail import CheckDetail
@@ -35,13 +35,6 @@ EMPTY_TEXT = (
     "guest account, Secure Boot, automatic updates and TPM. Each result is stored in the vault "
     "with its evidence and a fix, and every run is recorded in the audit log."
 )
-
-
-def button(text: str, slot: Callable[[], object]) -> QPushButton:
-    b = QPushButton(text)
-    b.setAccessibleName(text.rstrip("…"))
-    b.clicked.connect(slot)
-    return b
 
 
 def muted(name: str) -> QLabel:
@@ -68,11 +61,7 @@ class Header(QFrame):
                  print_: Callable[[], object], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("card")
-        heading = QLabel(title)
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        font.setBold(True)
-        heading.setFont(font)
+        title_label = heading(title)
         self.run_button = button("Run now", run)
         self.run_button.setDefault(True)
         self.export_button = button("Export report…", export)
@@ -86,7 +75,7 @@ class Header(QFrame):
         self.meta = muted("Run details")
         self.policy = muted("Policy used")
         top = QHBoxLayout()
-        top.addWidget(heading)
+        top.addWidget(title_label)
         top.addStretch(1)
         for b in (self.run_button, self.export_button, self.print_button):
             top.addWidget(b)

@@ -29,7 +29,7 @@ from strongroom.app.errors import StrongroomError
 from strongroom.app.vault import Vault
 
 from ..base import Section, Services
-from ..settings.section import BusyRow, Operations
+from ..widgets.operations import BusyRow, Operations
 from ..workers import Task, user_message
 from .data import RunView, history_points, parse_ts, run_view
 from .detail import AcceptRiskDialog

@@ -6,7 +6,6 @@ its hardware runner. The PIN dialog hands the PIN over once and clears its field
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from strongroom.app.errors import WrongPin
 from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm, TokenInfo
 
+from ..widgets.common import button
 from ..workers import user_message
 from .details import pin_state
 
@@ -36,14 +35,6 @@ KEY_TYPES = {
     KeyType.EcP256: "EC P-256 (ECDSA)", KeyType.EcP384: "EC P-384 (ECDSA)",
     KeyType.Ed25519: "Ed25519", KeyType.Rsa3072: "RSA 3072", KeyType.Rsa4096: "RSA 4096",
 }
-
-
-def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
-    b = QPushButton(text)
-    b.setAccessibleName(text.rstrip("…"))
-    b.setToolTip(tip)
-    b.clicked.connect(slot)
-    return b
 
 
 def pin_error_text(exc: BaseException) -> str:

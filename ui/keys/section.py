@@ -37,12 +37,13 @@ from strongroom.app.keys.ports import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
 from ..base import Section, Services
+from ..widgets.common import button, heading
 from ..workers import Task, TaskRunner, user_message
 from . import ops
 from .actions import KeyActions
 from .checkpoint import CheckpointActions
 from .details import Details
-from .dialogs import TokenPinDialog, button
+from .dialogs import TokenPinDialog
 from .inventory import (
     Backends,
     Inventory,
@@ -149,13 +150,8 @@ class KeysSection(Section):
         self.cancel_button = button("Cancel", self.cancel)
         self.file_progress.connect(self._on_file_progress)
 
-        heading = QLabel(self.title)
-        font = heading.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        font.setBold(True)
-        heading.setFont(font)
         top = QHBoxLayout()
-        top.addWidget(heading, 1)
+        top.addWidget(heading(self.title), 1)
         top.addWidget(self.refresh_button)
         top.addWidget(self.add_button)
         top.addWidget(self.forget_button)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -21,11 +20,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -35,89 +31,20 @@ from PySide6.QtWidgets import (
 from strongroom.app.keyslots import PassphraseUnlocker
 from strongroom.app.unlock_methods import load_source
 from strongroom.app.vault import Vault
-from strongroom.app.vault.backup import BackupReport, create_backup, restore_backup, verify_backup
+from strongroom.app.vault.backup import BackupReport, create_backup, verify_backup
+from strongroom.app.vault.restore import restore_backup
 
 from ..base import Section, Services
 from ..unlock.hw_prompts import SourceFactory
 from ..unlock.methods_view import UnlockMethodsPanel
 from ..unlock.passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt, ask_passphrase
-from ..workers import Task, Work, user_message
+from ..widgets.common import button
+from ..widgets.operations import BusyRow, Operations
+from ..workers import Task
 
 THEMES = (("system", "Same as the system"), ("light", "Light"), ("dark", "Dark"))
 BACKUP_FILTER = "Strongroom backups (*.srbk);;All files (*)"
 BACKUP_PROMPT = "The passphrase the vault had when this backup was made:"
-
-
-class BusyRow(QWidget):
-    """An indeterminate bar and a line of text, shown while any operation of a section runs."""
-
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)
-        self.bar.setMaximumWidth(140)
-        self.bar.setTextVisible(False)
-        self.bar.setAccessibleName(f"{name} in progress")
-        self.label = QLabel()
-        self.label.setAccessibleName(f"{name} progress")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.bar)
-        row.addWidget(self.label, 1)
-        self._running = 0
-        self.bar.hide()
-
-    def start(self, text: str) -> None:
-        self._running += 1
-        self.bar.show()
-        self.label.setText(text)
-
-    def progress(self, text: str) -> None:
-        self.label.setText(text)
-
-    def stop(self) -> None:
-        self._running = max(0, self._running - 1)
-        if not self._running:
-            self.bar.hide()
-            self.label.setText("")
-
-
-class Operations:
-    """Runs a section's long operations: button off, busy row on, one sentence at the end."""
-
-    def __init__(self, section: Section, busy: BusyRow, buttons: list[QPushButton]) -> None:
-        self.section = section
-        self.busy = busy
-        self.buttons = buttons
-        self.running: set[QPushButton] = set()
-
-    def update(self) -> None:
-        """Enable the buttons that need an open vault and are not already running."""
-        is_open = self.section.vault is not None
-        for button in self.buttons:
-            button.setEnabled(is_open and button not in self.running)
-
-    def run(self, button: QPushButton, name: str, text: str, work: Work,
-            on_success: Callable[[Any], None]) -> Task:
-        services = self.section.services
-        self.running.add(button)
-        self.update()
-        self.busy.start(text)
-        services.activity()
-
-        def finished() -> None:
-            self.running.discard(button)
-            self.busy.stop()
-            self.update()
-
-        task = services.runner.submit(
-            name, work, on_success=on_success,
-            on_error=lambda exc: services.error(user_message(exc)),
-            on_progress=self.busy.progress,
-            on_cancel=lambda: services.status(f"{text.rstrip('…')} was cancelled."),
-        )
-        task.finished.connect(finished)
-        return task
 
 
 def _counts(report: BackupReport) -> str:
@@ -169,11 +96,11 @@ class SettingsSection(Section):
         form.addRow("Theme", self.theme)
         form.addRow("", self.tray)
 
-        self.change_button = self._button("Change passphrase…", self._on_change_clicked)
-        self.rotate_button = self._button("Rotate keys…", self._on_rotate_clicked)
-        self.backup_button = self._button("Backup now…", self._on_backup_clicked)
-        self.verify_button = self._button("Verify backup…", self._on_verify_clicked)
-        self.restore_button = self._button("Restore…", self._on_restore_clicked)
+        self.change_button = button("Change passphrase…", self._on_change_clicked)
+        self.rotate_button = button("Rotate keys…", self._on_rotate_clicked)
+        self.backup_button = button("Backup now…", self._on_backup_clicked)
+        self.verify_button = button("Verify backup…", self._on_verify_clicked)
+        self.restore_button = button("Restore…", self._on_restore_clicked)
         restore_note = QLabel(
             "Restore writes a backup as a new vault in a folder you choose; it does not replace "
             "or change the vault that is open."
@@ -220,12 +147,6 @@ class SettingsSection(Section):
         spin.setSuffix(suffix)
         spin.setAccessibleName(name)
         return spin
-
-    def _button(self, text: str, slot: Callable[[], None]) -> QPushButton:
-        button = QPushButton(text)
-        button.setAccessibleName(text.rstrip("…"))
-        button.clicked.connect(slot)
-        return button
 
     def load_settings(self) -> None:
         """Show the stored preferences (without writing them back)."""

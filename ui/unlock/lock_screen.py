@@ -38,6 +38,7 @@ from strongroom.app.unlock_methods import (
 )
 from strongroom.app.vault import Vault
 
+from ..widgets.common import heading
 from ..workers import Task, TaskRunner
 from .hw_prompts import QtPrompts, availability_of, hardware_message, run_with_prompts
 
@@ -75,12 +76,8 @@ class LockScreen(QWidget):
         self._countdown.setInterval(250)
         self._countdown.timeout.connect(self._tick)
 
-        self.title = QLabel("Strongroom is locked")
+        self.title = heading("Strongroom is locked", scale=1.6)
         self.title.setObjectName("lockTitle")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setBold(True)
-        self.title.setFont(font)
         self.location = QLabel()
         self.location.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.location.setProperty("role", "muted")

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QTableView,
     QWidget,
 )
@@ -39,6 +38,7 @@ from strongroom.app.unlock_methods import (
 from strongroom.app.vault import Vault
 
 from ..base import Services
+from ..widgets.common import button
 from ..workers import Task, Work
 from .enrol_dialog import (
     DEFAULT_LABELS,
@@ -93,14 +93,14 @@ class UnlockMethodsPanel(QGroupBox):
         self.touch_note.hide()
         self.prompts.touch_changed.connect(self._show_touch)
 
-        self.add_key_button = self._button("Add security key…", self._on_add_key)
-        self.add_tpm_button = self._button("Add TPM…", self._on_add_tpm)
-        self.add_keyring_button = self._button(
+        self.add_key_button = button("Add security key…", self._on_add_key)
+        self.add_tpm_button = button("Add TPM…", self._on_add_tpm)
+        self.add_keyring_button = button(
             "Remember on this device (lower assurance)…", self._on_add_keyring)
-        self.test_button = self._button("Test…", self._on_test)
-        self.rename_button = self._button("Rename…", self._on_rename)
-        self.remove_button = self._button("Remove…", self._on_remove)
-        self.cancel_button = self._button("Cancel", self.cancel)
+        self.test_button = button("Test…", self._on_test)
+        self.rename_button = button("Rename…", self._on_rename)
+        self.remove_button = button("Remove…", self._on_remove)
+        self.cancel_button = button("Cancel", self.cancel)
         self.add_buttons = {SlotKind.Fido2.value: self.add_key_button,
                             SlotKind.Tpm.value: self.add_tpm_button,
                             SlotKind.Keyring.value: self.add_keyring_button}
@@ -118,12 +118,12 @@ class UnlockMethodsPanel(QGroupBox):
         grid = QGridLayout(self)
         grid.addWidget(self.table, 0, 0, 1, 3)
         grid.addWidget(self.warnings, 1, 0, 1, 3)
-        for col, button in enumerate((self.add_key_button, self.add_tpm_button,
-                                      self.add_keyring_button)):
-            grid.addWidget(button, 2, col)
+        for col, b in enumerate((self.add_key_button, self.add_tpm_button,
+                                 self.add_keyring_button)):
+            grid.addWidget(b, 2, col)
         grid.addWidget(self.not_here, 3, 0, 1, 3)
-        for col, button in enumerate((self.test_button, self.rename_button, self.remove_button)):
-            grid.addWidget(button, 4, col)
+        for col, b in enumerate((self.test_button, self.rename_button, self.remove_button)):
+            grid.addWidget(b, 4, col)
         grid.addLayout(busy, 5, 0, 1, 3)
         grid.addWidget(self.touch_note, 6, 0, 1, 3)
         grid.addWidget(self.result, 7, 0, 1, 3)
@@ -135,12 +135,6 @@ class UnlockMethodsPanel(QGroupBox):
         label.setAccessibleName(name)
         label.setProperty("role", role)
         return label
-
-    def _button(self, text: str, slot: Callable[[], Any]) -> QPushButton:
-        button = QPushButton(text)
-        button.setAccessibleName(text.rstrip("…"))
-        button.clicked.connect(lambda _c=False: slot())
-        return button
 
     # ----- state -------------------------------------------------------------------------------
 
@@ -154,14 +148,14 @@ class UnlockMethodsPanel(QGroupBox):
 
     def update_buttons(self) -> None:
         ready = self.vault is not None and not self.busy
-        for kind, button in self.add_buttons.items():
+        for kind, b in self.add_buttons.items():
             usable = self.available.get(kind)
-            button.setEnabled(ready and usable is not None and usable.ok)
-            button.setToolTip("" if usable is None or usable.ok
-                              else f"Not available here: {usable.reason}")
+            b.setEnabled(ready and usable is not None and usable.ok)
+            b.setToolTip("" if usable is None or usable.ok
+                         else f"Not available here: {usable.reason}")
         chosen = ready and self.selected() is not None
-        for button in (self.test_button, self.rename_button, self.remove_button):
-            button.setEnabled(chosen)
+        for b in (self.test_button, self.rename_button, self.remove_button):
+            b.setEnabled(chosen)
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy_bar.setVisible(busy)

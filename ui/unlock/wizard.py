@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -25,25 +26,25 @@ from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.passphrase_strength import MIN_SCORE, weakness
 from strongroom.app.vault import Vault
 
+from ..widgets.common import heading, paragraph
 from ..workers import Task, TaskRunner, user_message
 
 STRENGTH_WORDS = ["Very weak", "Weak", "Fair", "Strong", "Very strong"]
 UNLOCK_TIMES_MS = [250, 500, 1000, 2000, 3000, 5000]
 
 
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 1.4)
-    font.setBold(True)
-    label.setFont(font)
-    return label
-
-
-def _para(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    return label
+def _page(title: str, *parts: str | QWidget | QLayout) -> QWidget:
+    """One step: its heading, then each part in turn (a text becomes a paragraph), top-aligned."""
+    page = QWidget()
+    lay = QVBoxLayout(page)
+    lay.addWidget(heading(title))
+    for part in parts:
+        if isinstance(part, QLayout):
+            lay.addLayout(part)
+        else:
+            lay.addWidget(paragraph(part) if isinstance(part, str) else part)
+    lay.addStretch(1)
+    return page
 
 
 class FirstRunWizard(QWidget):
@@ -99,27 +100,16 @@ class FirstRunWizard(QWidget):
     # ----- pages ---------------------------------------------------------------------------------
 
     def _welcome_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.addWidget(_heading("Welcome to Strongroom"))
-        lay.addWidget(_para(
-            "Strongroom keeps your secrets in an encrypted vault on this computer, records every "
-            "access in a tamper-evident audit log, and never sends anything anywhere."
-        ))
-        where = _para(f"The vault will be created in:\n{self.path}")
+        where = paragraph(f"The vault will be created in:\n{self.path}")
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(where)
-        lay.addStretch(1)
-        return page
+        return _page(
+            "Welcome to Strongroom",
+            "Strongroom keeps your secrets in an encrypted vault on this computer, records every "
+            "access in a tamper-evident audit log, and never sends anything anywhere.",
+            where,
+        )
 
     def _passphrase_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.addWidget(_heading("Choose a passphrase"))
-        lay.addWidget(_para(
-            "It opens the vault. Several unrelated words are easier to remember and harder to "
-            "guess than a short password. Nobody can recover it for you."
-        ))
         self.pass1 = QLineEdit()
         self.pass1.setEchoMode(QLineEdit.EchoMode.Password)
         self.pass1.setAccessibleName("New passphrase")
@@ -131,7 +121,7 @@ class FirstRunWizard(QWidget):
         self.meter.setTextVisible(True)
         self.meter.setFormat("")
         self.meter.setAccessibleName("Passphrase strength")
-        self.feedback = _para("")
+        self.feedback = paragraph("")
         self.feedback.setAccessibleName("Passphrase feedback")
         self.pass1.textChanged.connect(self._rate)
         self.pass2.textChanged.connect(self._rate)
@@ -139,19 +129,15 @@ class FirstRunWizard(QWidget):
         form.addRow("Passphrase", self.pass1)
         form.addRow("Repeat", self.pass2)
         form.addRow("Strength", self.meter)
-        lay.addLayout(form)
-        lay.addWidget(self.feedback)
-        lay.addStretch(1)
-        return page
+        return _page(
+            "Choose a passphrase",
+            "It opens the vault. Several unrelated words are easier to remember and harder to "
+            "guess than a short password. Nobody can recover it for you.",
+            form,
+            self.feedback,
+        )
 
     def _unlock_time_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.addWidget(_heading("How long may unlocking take?"))
-        lay.addWidget(_para(
-            "Each unlock runs Argon2id with 64 MiB of memory for about this long. Longer makes "
-            "every guess of an attacker who copied the vault slower in the same proportion."
-        ))
         self.time_slider = QSlider(Qt.Orientation.Horizontal)
         self.time_slider.setRange(0, len(UNLOCK_TIMES_MS) - 1)
         self.time_slider.setValue(UNLOCK_TIMES_MS.index(1000))
@@ -162,25 +148,22 @@ class FirstRunWizard(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.time_slider, 1)
         row.addWidget(self.time_label)
-        lay.addLayout(row)
-        lay.addStretch(1)
-        return page
+        return _page(
+            "How long may unlocking take?",
+            "Each unlock runs Argon2id with 64 MiB of memory for about this long. Longer makes "
+            "every guess of an attacker who copied the vault slower in the same proportion.",
+            row,
+        )
 
     def _second_method_page(self) -> QWidget:
-        page = QWidget()
-        lay = QVBoxLayout(page)
-        lay.addWidget(_heading("Add a second way in, later"))
-        lay.addWidget(_para(
+        return _page(
+            "Add a second way in, later",
             "A passphrase alone is one point of failure. Once hardware unlock is available you "
             "can enrol a FIDO2 security key (two, ideally), bind the vault to this computer's "
-            "TPM, or let the OS keyring remember it, under Settings → Unlock methods."
-        ))
-        lay.addWidget(_para(
+            "TPM, or let the OS keyring remember it, under Settings → Unlock methods.",
             "Make a backup after creating the vault (Settings → Backup now) and keep it apart "
-            "from this computer."
-        ))
-        lay.addStretch(1)
-        return page
+            "from this computer.",
+        )
 
     # ----- behaviour -----------------------------------------------------------------------------
 
