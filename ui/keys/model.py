@@ -1,6 +1,6 @@
 """The Keys & Signing tree: modules → tokens → keys, with label, type, id, fingerprint and flags.
 
-A :class:`KeysModel` is rebuilt from an :class:`~.keys_inventory.Inventory` gathered on the
+A :class:`KeysModel` is rebuilt from an :class:`~.inventory.Inventory` gathered on the
 hardware runner; each row's first cell carries the node it shows (``NODE_ROLE``) so the section
 knows what is selected without parsing text.
 """

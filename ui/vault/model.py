@@ -8,7 +8,7 @@ steps (and over the previous matches only when a keystroke narrows them); sortin
 the proxy calls back into Python for every row it filters and every comparison it sorts (1.1 s
 to filter and 13 s to sort 100k rows, against a few ms here; tests/bench/bench_console_model.py),
 and a proxy over a lazily fetched model sorts only the rows fetched so far. The view gets rows
-in batches through canFetchMore/fetchMore. What a row shows is worked out in secret_rows.py.
+in batches through canFetchMore/fetchMore. What a row shows is worked out in rows.py.
 """
 
 from __future__ import annotations
