@@ -19,9 +19,9 @@ from PySide6.QtCore import QDate, QSettings, Qt
 
 from strongroom.app.audit import Outcome
 from strongroom.app.audit_export import ExportFormat
-from strongroom.app.backup import create_backup
 from strongroom.app.errors import WrongPassphrase
 from strongroom.app.vault import NewSecret, Vault
+from strongroom.app.vault.backup import create_backup
 from strongroom.ui.audit.model import COLUMNS, AuditFilter, AuditTableModel, Column
 from strongroom.ui.audit.section import AuditSection
 from strongroom.ui.settings.section import SettingsSection

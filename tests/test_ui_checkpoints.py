@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from strongroom.app import checkpoints, keys_service
-from strongroom.app.checkpoints import ACTION, Status
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import BackendUnavailable
-from strongroom.app.signing import KeyType
+from strongroom.app.keys import checkpoints
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.checkpoints import ACTION, Status
+from strongroom.app.keys.ports import KeyType
 from strongroom.ui.audit.section import AuditSection
 from strongroom.ui.keys.dialogs import TokenPinDialog
 from strongroom.ui.keys.inventory import token_key

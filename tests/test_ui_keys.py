@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox, QWidget
 
-from strongroom.app import keys_service
 from strongroom.app.errors import BackendUnavailable
-from strongroom.app.signing import KeyType, SignAlgorithm
+from strongroom.app.keys import service as keys_service
+from strongroom.app.keys.ports import KeyType, SignAlgorithm
 from strongroom.ui.keys.inventory import token_key
 from strongroom.ui.keys.model import Column, KeyNode, ModuleNode, TokenNode
 from strongroom.ui.keys.section import KeysSection
@@ -576,7 +576,7 @@ def test_an_added_module_is_remembered_until_forgotten(
 ) -> None:
     import shutil
 
-    from strongroom.app import module_config
+    from strongroom.app.keys import module_config
 
     vendor = tmp_path / "libvendor-hsm.so"  # on no detected path
     shutil.copyfile(softhsm.module, vendor)

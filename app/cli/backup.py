@@ -9,6 +9,7 @@ from typing import Any
 
 from ..vault import Vault
 from ..vault import backup as backups
+from ..vault.restore import restore_backup
 from .common import EXIT_OK, AddCommand, Context, subcommands
 
 
@@ -41,7 +42,7 @@ def cmd_backup_verify(ctx: Context) -> int:
 
 
 def cmd_backup_restore(ctx: Context) -> int:
-    report = backups.restore_backup(Path(ctx.args.file), ctx.unlocker(), Path(ctx.args.to))
+    report = restore_backup(Path(ctx.args.file), ctx.unlocker(), Path(ctx.args.to))
     ctx.out.emit(
         {**report.to_json(), "restored_to": ctx.args.to},
         _report_text("Restored", report) + f" New vault at {ctx.args.to}.",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import database as store
+from .. import database
 from ..audit import AuditLog, Outcome
 from ..crypto import DecryptionFailed, hkdf, mac, mac_equal
 from ..errors import (
@@ -41,7 +41,17 @@ from ..fsutil import fsync_dir, storage_error
 from ..header import Header
 from ..keyslots import PASSPHRASE, KeyslotUnlocker, unwrap_master_key
 from ..model import iso
-from . import DB_FILE, HEADER_FILE, Vault, _Keys, counts, integrity_problems, remove_vault_files
+from .integrity import export_database
+from .layout import (
+    AUTO_BACKUPS_KEPT,
+    BACKUP_DIR,
+    DB_FILE,
+    HEADER_FILE,
+    VaultKeys,
+    counts,
+    integrity_problems,
+)
+from .session import VaultSession
 
 MAGIC = b"STRONGROOM-BACKUP\n"
 FORMAT = 1
@@ -74,7 +84,7 @@ def _backup_mac_key(master_key: bytes, vault_id: str) -> bytes:
     return hkdf(master_key, "backup-mac", salt=vault_id.encode())
 
 
-def create_backup(vault: Vault, dest: Path, *, automatic: bool = False) -> BackupReport:
+def create_backup(vault: VaultSession, dest: Path, *, automatic: bool = False) -> BackupReport:
     """Write a backup of an unlocked vault to ``dest`` (which must not exist)."""
     dest = Path(dest)
     if dest.exists() and not dest.is_char_device():
@@ -91,11 +101,11 @@ def create_backup(vault: Vault, dest: Path, *, automatic: bool = False) -> Backu
     return report
 
 
-def _write_backup(vault: Vault, dest: Path) -> BackupReport:
+def _write_backup(vault: VaultSession, dest: Path) -> BackupReport:
     work = Path(tempfile.mkdtemp(prefix=".backup-", dir=vault.path))
     try:
         copy = work / DB_FILE
-        vault.export_database(copy)
+        export_database(vault, copy)
         db_bytes = copy.read_bytes()
         header = vault.header
         with vault._read() as conn:  # counts and head from the same snapshot
@@ -108,7 +118,7 @@ def _write_backup(vault: Vault, dest: Path) -> BackupReport:
             "counts": found,
             "audit_head": 0 if head is None else head.seq,
             "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
-            "schema": store.SCHEMA_VERSION,
+            "schema": database.SCHEMA_VERSION,
         }
         header_bytes = header.to_bytes()
         manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
@@ -124,8 +134,8 @@ def _write_backup(vault: Vault, dest: Path) -> BackupReport:
                 db_bytes,
             ]
         )
-        tag = mac(_backup_mac_key(vault._k.master, vault.vault_id), body)
-        _write_new(dest, body + tag)
+        tag = mac(_backup_mac_key(vault._unlocked_keys.master, vault.vault_id), body)
+        write_new(dest, body + tag)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return BackupReport(
@@ -133,7 +143,7 @@ def _write_backup(vault: Vault, dest: Path) -> BackupReport:
     )
 
 
-def _write_new(dest: Path, data: bytes) -> None:
+def write_new(dest: Path, data: bytes) -> None:
     """Write ``data`` to a new file; on failure remove what was written (never a partial backup)."""
     created = False
     try:
@@ -157,7 +167,7 @@ def _write_new(dest: Path, data: bytes) -> None:
 
 
 @dataclass(frozen=True)
-class _Parsed:
+class ParsedBackup:
     manifest: dict[str, Any]
     header: Header
     header_bytes: bytes
@@ -173,7 +183,7 @@ def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def _parse(path: Path) -> _Parsed:
+def parse(path: Path) -> ParsedBackup:
     try:
         size = path.stat().st_size
         f = path.open("rb")
@@ -214,12 +224,12 @@ def _parse(path: Path) -> _Parsed:
     body_len = len(MAGIC) + 4 + 4 + len(manifest_bytes) + 4 + len(header_bytes) + 8 + len(db_bytes)
     with path.open("rb") as f:
         body = f.read(body_len)
-    return _Parsed(manifest, header, header_bytes, db_bytes, body, tag)
+    return ParsedBackup(manifest, header, header_bytes, db_bytes, body, tag)
 
 
 def backup_vault_id(path: Path) -> str:
     """The vault id a backup belongs to (read without any key)."""
-    return str(_parse(path).manifest["vault_id"])
+    return str(parse(path).manifest["vault_id"])
 
 
 def _unlock_header(header: Header, unlocker: KeyslotUnlocker) -> bytes:
@@ -232,7 +242,7 @@ def _unlock_header(header: Header, unlocker: KeyslotUnlocker) -> bytes:
     raise AuthenticationFailed(f"the {unlocker.kind} key does not open this backup")
 
 
-def _check_open(parsed: _Parsed, master: bytes, work: Path, path: Path) -> BackupReport:
+def _check_open(parsed: ParsedBackup, master: bytes, work: Path, path: Path) -> BackupReport:
     """Check the copy in ``work`` deeply: pages, structure, counts, audit chain, every value."""
     if not mac_equal(mac(_backup_mac_key(master, parsed.header.vault_id), parsed.body), parsed.tag):
         raise BackupInvalid(f"{path.name} failed its checksum: it is corrupt or was modified")
@@ -241,9 +251,9 @@ def _check_open(parsed: _Parsed, master: bytes, work: Path, path: Path) -> Backu
     db = work / DB_FILE
     db.write_bytes(parsed.db_bytes)
     (work / HEADER_FILE).write_bytes(parsed.header_bytes)
-    vault = Vault.open(work)
+    vault = VaultSession.open(work)
     try:
-        conn = store.connect(db, master)
+        conn = database.connect(db, master)
     except VaultTampered as e:
         raise BackupInvalid(f"the database in {path.name} does not open") from e
     try:
@@ -253,7 +263,7 @@ def _check_open(parsed: _Parsed, master: bytes, work: Path, path: Path) -> Backu
         found = counts(conn)
         if found != parsed.manifest.get("counts"):
             raise BackupInvalid(f"{path.name} holds other counts than its manifest records")
-        vault._attach(conn, _Keys(master, "", b""))
+        vault._attach(conn, VaultKeys(master, "", b""))
         vault._check_vault_id()
         report = AuditLog(conn, vault.vault_id).verify(parsed.header.anchor)
         if not report.ok:
@@ -264,7 +274,7 @@ def _check_open(parsed: _Parsed, master: bytes, work: Path, path: Path) -> Backu
                             "JOIN secrets s ON s.id = v.secret_id").fetchall()
         try:
             for name, secret_id, version in rows:
-                vault._decrypt_version(name, secret_id, version)
+                vault._deks.decrypt_version(name, secret_id, version)
         except (VaultTampered, DecryptionFailed) as e:
             raise BackupInvalid(f"a stored value in {path.name} does not decrypt") from e
     finally:
@@ -280,7 +290,7 @@ def verify_backup(
 ) -> BackupReport:
     """Open a backup in a private temporary directory and check it through; the live vault is
     never opened. ``expect_vault_id`` refuses a backup of another vault."""
-    parsed = _parse(Path(path))
+    parsed = parse(Path(path))
     if expect_vault_id is not None and parsed.header.vault_id != expect_vault_id:
         raise BackupInvalid(
             f"{Path(path).name} is a backup of another vault ({parsed.header.vault_id[:8]}…), "
@@ -294,23 +304,17 @@ def verify_backup(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def restore_backup(path: Path, unlocker: KeyslotUnlocker, dest: Path) -> BackupReport:
-    """Verify a backup, then write it as a new vault at ``dest`` (which must be new or empty)."""
-    dest = Path(dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise Refused(f"{dest} is not an empty directory; restore only into a new directory")
-    report = verify_backup(path, unlocker)
-    parsed = _parse(Path(path))
-    made_dir = not dest.exists()
+def auto_backup(vault: VaultSession, reason: str) -> Path:
+    """Back up into the vault's backups/ before a migration or rekey; keep the last few."""
+    folder = vault.path / BACKUP_DIR
     try:
-        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_new(dest / DB_FILE, parsed.db_bytes)
-        _write_new(dest / HEADER_FILE, parsed.header_bytes)
-        with Vault.open(dest) as vault:
-            vault.unlock(unlocker)
-            vault.record("backup.restore", Path(path).name, Outcome.Ok,
-                         {"events_in_backup": report.audit_head})
-    except BaseException:
-        remove_vault_files(dest, remove_dir=made_dir)
-        raise
-    return report
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise storage_error(e, str(folder)) from e
+    stamp = vault.clock.now().strftime("%Y%m%dT%H%M%S%fZ")
+    dest = folder / f"auto-{stamp}-{reason}.srbk"
+    create_backup(vault, dest, automatic=True)
+    for old in sorted(folder.glob("auto-*.srbk"))[:-AUTO_BACKUPS_KEPT]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return dest

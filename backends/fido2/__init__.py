@@ -27,12 +27,13 @@ from strongroom.app.errors import DeviceNotFound, Unsupported, UsageError, UserC
 from strongroom.app.keyslots import StatusCallback
 from strongroom.app.unlock_methods import Availability, Enrolment, Prompts, SlotKind, SlotRef
 
+from ._relying_party import ORIGIN as ORIGIN  # re-exported: the RP every credential is for
+from ._relying_party import RP_ID as RP_ID
+from ._relying_party import RP_NAME as RP_NAME
+
 if TYPE_CHECKING:
     from fido2.ctap import CtapDevice
 
-RP_ID = "strongroom.local"
-ORIGIN = f"https://{RP_ID}"
-RP_NAME = "Strongroom"
 UV_CHOICES = ("discouraged", "required")
 LIST_TIMEOUT_S = 5.0
 

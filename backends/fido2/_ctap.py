@@ -39,7 +39,7 @@ from strongroom.app.errors import (
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
 from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
 
-from . import ORIGIN, RP_ID, RP_NAME
+from ._relying_party import ORIGIN, RP_ID, RP_NAME
 
 ERR = CtapError.ERR
 SELECT_POLL_S = 0.05

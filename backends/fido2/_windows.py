@@ -18,7 +18,7 @@ from strongroom.app.errors import AlreadyExists, Unsupported, WrongDevice
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
 from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, SlotRef
 
-from . import RP_ID
+from ._relying_party import RP_ID
 
 NAME = "the security key"
 

@@ -1,0 +1,220 @@
+"""Keyslot administration: change the passphrase, enrol, rename, test and remove unlock methods.
+
+Each change is an audit event, then a new header (MAC'd under the master key) is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..audit import Outcome
+from ..crypto import Argon2Params
+from ..errors import (
+    AuthenticationFailed,
+    NotFound,
+    Refused,
+    StrongroomError,
+    UsageError,
+    UserCancelled,
+    WrongPassphrase,
+)
+from ..header import Header
+from ..keyslots import (
+    PASSPHRASE,
+    Keyslot,
+    KeyslotUnlocker,
+    PassphraseUnlocker,
+    StatusCallback,
+    argon2_params_from_slot,
+    new_passphrase_slot,
+    unwrap_master_key,
+)
+from ..unlock_methods import (
+    MIN_FIDO2_KEYS,
+    HardwareUnlocker,
+    Prompts,
+    SlotKind,
+    SlotRef,
+    SlotSecretSource,
+    needs_passphrase,
+    new_hardware_slot,
+)
+from .secrets import MAX_NAME_CHARS
+from .session import VaultSession
+
+
+def _slot_label(label: str) -> str:
+    label = label.strip()
+    if not label or len(label) > MAX_NAME_CHARS or any(ord(c) < 32 for c in label):
+        raise UsageError("a keyslot label is 1 to 256 printable characters")
+    return label
+
+
+def change_passphrase(vault: VaultSession, old: bytes, new: bytes) -> None:
+    """Re-wrap the master key for the passphrase slot that ``old`` opens, under ``new``.
+
+    Refused while two-factor slots exist: they mix the passphrase they were enrolled with into
+    their KEK, and re-wrapping them needs their device; remove and re-enrol them instead.
+    """
+    with vault._mutex:
+        keys = vault._unlocked_keys
+        header = vault._fresh_header()
+        two_factor = [s.label or s.id for s in header.slots if needs_passphrase(s)]
+        if two_factor:
+            raise Refused(
+                "these two-factor keyslots use the current passphrase: "
+                f"{', '.join(two_factor)}; remove them, change it, then enrol them again"
+            )
+        unlocker = PassphraseUnlocker(old)
+        for slot in (s for s in header.slots if s.kind == PASSPHRASE):
+            kek = unlocker.derive_kek(slot)
+            if unwrap_master_key(kek, slot, vault.vault_id) == keys.master:
+                break
+        else:
+            vault.backoff.record_failure(vault.clock.now())
+            raise WrongPassphrase("the current passphrase is wrong; nothing was changed")
+        replacement, new_kek = new_passphrase_slot(
+            new, keys.master, vault.vault_id, now=slot.created,
+            label=slot.label, kdf=argon2_params_from_slot(slot), slot_id=slot.id,
+        )
+        slots = tuple(replacement if s.id == slot.id else s for s in header.slots)
+        with vault._write(anchor=False):
+            vault._event("passphrase.change", slot.id)
+        vault._save_header(replace(header, slots=slots))
+        if keys.slot_id == slot.id:
+            keys.kek = new_kek
+
+
+def add_hardware_slot(vault: VaultSession, source: SlotSecretSource,
+    *,
+    label: str,
+    options: Mapping[str, Any] | None = None,
+    passphrase: bytes | None = None,
+    prompts: Prompts | None = None,
+    cancel: threading.Event | None = None,
+    on_status: StatusCallback | None = None,
+) -> Keyslot:
+    """Enrol a FIDO2 key, the TPM or the OS keyring as another way to open the vault.
+
+    With ``passphrase`` the slot is two-factor: it needs the device and that passphrase, which
+    must open one of the vault's passphrase slots (so a typo cannot lock anyone out).
+    """
+    label = _slot_label(label)
+    with vault._mutex:
+        keys = vault._unlocked_keys
+        header = vault._fresh_header()
+        kdf = None
+        if passphrase is not None:
+            kdf = _passphrase_slot_for(vault, header, passphrase, keys.master)
+        slot, _kek = new_hardware_slot(
+            source, keys.master, vault.vault_id, now=vault._now(), label=label,
+            options=options, passphrase=passphrase, two_factor_kdf=kdf, prompts=prompts,
+            cancel=cancel, on_status=on_status,
+            enrolled=[SlotRef(s.id, s.label, s.params) for s in header.slots
+                      if s.kind == source.kind],
+        )
+        header = vault._fresh_header()
+        with vault._write(anchor=False):
+            vault._event(
+                "keyslot.add", slot.id,
+                details={"kind": slot.kind, "label": label, "two_factor": kdf is not None},
+            )
+        vault._save_header(replace(header, slots=(*header.slots, slot)))
+        return slot
+
+
+def _passphrase_slot_for(vault: VaultSession, header: Header, passphrase: bytes, master: bytes
+) -> Argon2Params:
+    """The Argon2id cost of the passphrase slot ``passphrase`` opens, or WrongPassphrase."""
+    unlocker = PassphraseUnlocker(passphrase)
+    for slot in (s for s in header.slots if s.kind == PASSPHRASE):
+        if unwrap_master_key(unlocker.derive_kek(slot), slot, vault.vault_id) == master:
+            return argon2_params_from_slot(slot)
+    raise WrongPassphrase("the passphrase does not open this vault; nothing was enrolled")
+
+
+def remove_slot(vault: VaultSession, slot_id: str, source: SlotSecretSource | None = None) -> None:
+    """Remove a keyslot. Never the last one, and never the last passphrase slot unless at
+    least two security keys remain (one lost key must not lock the vault for good)."""
+    with vault._mutex:
+        vault._unlocked_keys  # noqa: B018 - raises VaultLocked
+        header = vault._fresh_header()
+        slot = header.slot(slot_id)
+        if slot is None:
+            raise NotFound(f"no keyslot {slot_id}")
+        rest = [s for s in header.slots if s.id != slot_id]
+        if not rest:
+            raise Refused("this is the vault's only keyslot; add another before removing it")
+        fido2_left = sum(1 for s in rest if s.kind == SlotKind.Fido2.value)
+        if (slot.kind == PASSPHRASE and not any(s.kind == PASSPHRASE for s in rest)
+                and fido2_left < MIN_FIDO2_KEYS):
+            raise Refused(
+                "this is the last passphrase keyslot; enrol at least two security keys "
+                "before removing it"
+            )
+        if slot_id == vault._unlocked_keys.slot_id:
+            vault._unlocked_keys.kek = b""
+        with vault._write(anchor=False):
+            vault._event("keyslot.remove", slot.id, details={"kind": slot.kind})
+        vault._save_header(replace(header, slots=tuple(rest)))
+    if source is not None:
+        source.forget(SlotRef(slot.id, slot.label, slot.params))
+
+
+def rename_slot(vault: VaultSession, slot_id: str, label: str) -> None:
+    label = _slot_label(label)
+    with vault._mutex:
+        header = vault._fresh_header()
+        slot = header.slot(slot_id)
+        if slot is None:
+            raise NotFound(f"no keyslot {slot_id}")
+        with vault._write(anchor=False):
+            vault._event("keyslot.rename", slot.id, details={"label": label})
+        vault._save_header(replace(
+            header, slots=tuple(replace(s, label=label) if s.id == slot_id else s
+                                for s in header.slots),
+        ))
+
+
+def test_slot(vault: VaultSession, slot_id: str,
+    unlocker: KeyslotUnlocker,
+    *,
+    cancel: threading.Event | None = None,
+    on_status: StatusCallback | None = None,
+) -> None:
+    """Check that ``unlocker`` still opens ``slot_id`` (the key works, the PIN is known)."""
+    with vault._mutex:
+        master = vault._unlocked_keys.master
+        header = vault._fresh_header()
+        slot = header.slot(slot_id)
+        if slot is None:
+            raise NotFound(f"no keyslot {slot_id}")
+        if slot.kind != unlocker.kind:
+            raise UsageError(f"keyslot {slot_id} is a {slot.kind} slot, not {unlocker.kind}")
+        try:
+            if isinstance(unlocker, HardwareUnlocker):
+                unlocker.select([slot], cancel=cancel, on_status=on_status)
+            kek = unlocker.derive_kek(slot, cancel=cancel, on_status=on_status)
+            ok = unwrap_master_key(kek, slot, vault.vault_id) == master
+        except UserCancelled:
+            raise
+        except StrongroomError as e:
+            vault.record("keyslot.test", slot.id, Outcome.Failed,
+                        {"kind": slot.kind, "error": type(e).__name__})
+            raise
+        if not ok:
+            vault.record("keyslot.test", slot.id, Outcome.Failed, {"kind": slot.kind})
+            raise AuthenticationFailed(
+                f"keyslot {slot.label or slot.id} did not open the vault"
+            )
+        with vault._write(anchor=False):
+            vault._event("keyslot.test", slot.id, details={"kind": slot.kind})
+        header = vault._fresh_header()
+        now = vault._now()
+        vault._save_header(replace(
+            header, slots=tuple(replace(s, last_tested=now) if s.id == slot_id else s
+                                for s in header.slots),
+        ))

@@ -1,0 +1,34 @@
+"""Restoring a backup as a new vault: verified first, unlocked (and migrated) as any vault is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..audit import Outcome
+from ..errors import Refused
+from ..keyslots import KeyslotUnlocker
+from . import Vault
+from .backup import BackupReport, parse, verify_backup, write_new
+from .layout import DB_FILE, HEADER_FILE, remove_vault_files
+
+
+def restore_backup(path: Path, unlocker: KeyslotUnlocker, dest: Path) -> BackupReport:
+    """Verify a backup, then write it as a new vault at ``dest`` (which must be new or empty)."""
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise Refused(f"{dest} is not an empty directory; restore only into a new directory")
+    report = verify_backup(path, unlocker)
+    parsed = parse(Path(path))
+    made_dir = not dest.exists()
+    try:
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_new(dest / DB_FILE, parsed.db_bytes)
+        write_new(dest / HEADER_FILE, parsed.header_bytes)
+        with Vault.open(dest) as vault:
+            vault.unlock(unlocker)
+            vault.record("backup.restore", Path(path).name, Outcome.Ok,
+                         {"events_in_backup": report.audit_head})
+    except BaseException:
+        remove_vault_files(dest, remove_dir=made_dir)
+        raise
+    return report

@@ -1,0 +1,319 @@
+"""Secrets: names, values, versions, tags and search, each change and read an audit event.
+
+A new value makes a new version sealed under its level's data key; metadata alone changes in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..crypto import canonical_json
+from ..errors import AlreadyExists, NotFound, UsageError
+from ..model import Classification, SecretInfo, VersionInfo
+from .session import VaultSession
+
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+MAX_NAME_CHARS = 256
+MAX_TAG_CHARS = 64
+MAX_NOTE_CHARS = 64 * 1024
+READ_PURPOSES = ("read", "reveal", "copy", "export")
+
+_SELECT_INFO = (
+    "SELECT id, name, classification, owner, note, tags, created, updated, expires, rotation_due,"
+    " version FROM secrets"
+)
+
+
+def check_name(name: str) -> str:
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise UsageError(f"a secret name must be 1 to {MAX_NAME_CHARS} characters")
+    if name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError("a secret name cannot start or end with spaces or hold control characters")
+    return name
+
+
+def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag or len(tag) > MAX_TAG_CHARS or any(ord(c) < 32 or c == "," for c in tag):
+            raise UsageError(f"invalid tag {tag!r}: 1 to {MAX_TAG_CHARS} characters, no commas")
+        if tag not in out:
+            out.append(tag)
+    return tuple(sorted(out))
+
+
+def check_value(value: bytes) -> bytes:
+    if not value:
+        raise UsageError("the secret value is empty")
+    if len(value) > MAX_VALUE_BYTES:
+        raise UsageError(f"the secret value is larger than {MAX_VALUE_BYTES // (1024 * 1024)} MiB")
+    return value
+
+
+def check_note(note: str) -> str:
+    if len(note) > MAX_NOTE_CHARS:
+        raise UsageError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    return note
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """What a caller supplies to create a secret."""
+
+    name: str
+    value: bytes = field(repr=False)
+    classification: Classification = Classification.Moderate
+    tags: tuple[str, ...] = ()
+    note: str = ""
+    owner: str | None = None
+    expires: dt.date | None = None
+    rotation_due: dt.date | None = None
+
+
+def row_to_info(row: Sequence[Any]) -> SecretInfo:
+    return SecretInfo(
+        id=row[0],
+        name=row[1],
+        classification=Classification(row[2]),
+        owner=row[3],
+        note=row[4],
+        tags=tuple(json.loads(row[5])),
+        created=row[6],
+        updated=row[7],
+        expires=row[8],
+        rotation_due=row[9],
+        version=row[10],
+    )
+
+
+def _fts_phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _insert_version(vault: VaultSession, info: SecretInfo, version: int, value: bytes) -> None:
+    level = info.classification.value
+    generation, nonce, ciphertext = vault._deks.encrypt_version(info.id, version, level, value)
+    meta = {
+        "classification": level,
+        "owner": info.owner,
+        "note": info.note,
+        "tags": list(info.tags),
+        "expires": info.expires,
+        "rotation_due": info.rotation_due,
+    }
+    vault._conn.execute(
+        "INSERT INTO versions (secret_id, version, created, actor, classification, "
+        "dek_generation, nonce, ciphertext, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (info.id, version, info.updated, vault.actor, level, generation, nonce, ciphertext,
+         canonical_json(meta).decode()),
+    )
+
+
+def _set_tags(vault: VaultSession, secret_id: int, tags: tuple[str, ...]) -> None:
+    vault._conn.execute("DELETE FROM secret_tags WHERE secret_id = ?", (secret_id,))
+    vault._conn.executemany(
+        "INSERT INTO secret_tags (secret_id, tag) VALUES (?, ?)",
+        [(secret_id, t) for t in tags],
+    )
+
+
+def _insert_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
+    name = check_name(new.name)
+    value = check_value(new.value)
+    tags = check_tags(new.tags)
+    note = check_note(new.note)
+    now = vault._now()
+    owner = new.owner or vault.actor
+    expires = new.expires.isoformat() if new.expires else None
+    rotation_due = new.rotation_due.isoformat() if new.rotation_due else None
+    if vault._conn.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone():
+        raise AlreadyExists(f"a secret named {name!r} already exists")
+    cursor = vault._conn.execute(
+        "INSERT INTO secrets (name, classification, owner, note, tags, created, updated, "
+        "expires, rotation_due, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        (name, new.classification.value, owner, note, json.dumps(list(tags)), now, now,
+         expires, rotation_due),
+    )
+    info = SecretInfo(
+        cursor.lastrowid, name, new.classification, owner, note, tags, now, now, expires,
+        rotation_due, 1,
+    )
+    _set_tags(vault, info.id, tags)
+    _insert_version(vault, info, 1, value)
+    level = info.classification.value
+    vault._event("secret.create", name, details={"version": 1, "classification": level})
+    return info
+
+
+def add_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
+    with vault._write():
+        return _insert_secret(vault, new)
+
+
+def add_secrets(vault: VaultSession, items: Iterable[NewSecret]) -> int:
+    """Add many secrets in one transaction (imports, benchmarks); all or none."""
+    count = 0
+    with vault._write():
+        for item in items:
+            _insert_secret(vault, item)
+            count += 1
+    return count
+
+
+def _info(vault: VaultSession, name: str) -> SecretInfo:
+    row = vault._conn.execute(
+        _SELECT_INFO + " WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no secret named {name!r}")
+    return row_to_info(row)
+
+
+def secret_info(vault: VaultSession, name: str) -> SecretInfo:
+    with vault._read():
+        return _info(vault, name)
+
+
+def get_secret(
+    vault: VaultSession, name: str, version: int | None = None, purpose: str = "read"
+) -> bytes:
+    """Decrypt a secret's value (the current version unless ``version``); an audited read."""
+    if purpose not in READ_PURPOSES:
+        raise UsageError(f"unknown read purpose {purpose!r}")
+    with vault._write():
+        info = _info(vault, name)
+        version = info.version if version is None else version
+        value = vault._deks.decrypt_version(name, info.id, version)
+        vault._event(f"secret.{purpose}", name, details={"version": version})
+    return value
+
+
+def update_secret(vault: VaultSession, name: str,
+    value: bytes | None = None,
+    *,
+    classification: Classification | None = None,
+    tags: Iterable[str] | None = None,
+    note: str | None = None,
+    owner: str | None = None,
+    expires: dt.date | None = None,
+    clear_expires: bool = False,
+    rotation_due: dt.date | None = None,
+    clear_rotation_due: bool = False,
+) -> SecretInfo:
+    """Change a secret: a new value makes a new version; metadata alone changes in place.
+
+    A classification change without a new value re-encrypts the current value under the new
+    level's data key as a new version, so no value is ever held under two levels' keys.
+    """
+    with vault._write():
+        info = _info(vault, name)
+        changes: dict[str, Any] = {}
+        if classification is not None and classification != info.classification:
+            changes["classification"] = classification
+        if tags is not None and check_tags(tags) != info.tags:
+            changes["tags"] = check_tags(tags)
+        if note is not None and check_note(note) != info.note:
+            changes["note"] = note
+        if owner is not None and owner != info.owner:
+            changes["owner"] = owner
+        if expires is not None or clear_expires:
+            new_exp = None if clear_expires else expires.isoformat()  # type: ignore[union-attr]
+            if new_exp != info.expires:
+                changes["expires"] = new_exp
+        if rotation_due is not None or clear_rotation_due:
+            new_rot = None if clear_rotation_due else rotation_due.isoformat()  # type: ignore[union-attr]
+            if new_rot != info.rotation_due:
+                changes["rotation_due"] = new_rot
+        if value is None and not changes:
+            return info
+        if value is None and "classification" in changes:
+            value = vault._deks.decrypt_version(name, info.id, info.version)
+        new_version = info.version + 1 if value is not None else info.version
+        updated = replace(info, **changes, updated=vault._now(), version=new_version)
+        vault._conn.execute(
+            "UPDATE secrets SET classification = ?, owner = ?, note = ?, tags = ?, "
+            "updated = ?, expires = ?, rotation_due = ?, version = ? WHERE id = ?",
+            (updated.classification.value, updated.owner, updated.note,
+             json.dumps(list(updated.tags)), updated.updated, updated.expires,
+             updated.rotation_due, updated.version, info.id),
+        )
+        if "tags" in changes:
+            _set_tags(vault, info.id, updated.tags)
+        if value is not None:
+            _insert_version(vault, updated, new_version, check_value(value))
+        details: dict[str, Any] = {"version": new_version, "fields": sorted(changes)}
+        if "classification" in changes:
+            details["classification"] = updated.classification.value
+        vault._event("secret.update", name, details=details)
+        return updated
+
+
+def delete_secret(vault: VaultSession, name: str) -> None:
+    """Delete a secret and all its versions (SQLCipher secure_delete overwrites the pages)."""
+    with vault._write():
+        info = _info(vault, name)
+        vault._conn.execute("DELETE FROM versions WHERE secret_id = ?", (info.id,))
+        vault._conn.execute("DELETE FROM secrets WHERE id = ?", (info.id,))
+        vault._event("secret.delete", name, details={"versions": info.version})
+
+
+def list_secrets(vault: VaultSession, search: str | None = None,
+    classification: Classification | None = None,
+    tag: str | None = None,
+    limit: int | None = None,
+) -> list[SecretInfo]:
+    """Metadata of the secrets that match, by name; values are never decrypted.
+
+    ``search`` is a case-insensitive substring of name, tags, note or owner, answered from a
+    trigram index (terms of one or two characters fall back to a scan of names).
+    """
+    where: list[str] = []
+    args: list[Any] = []
+    sql = _SELECT_INFO
+    if search:
+        if len(search) >= 3:
+            where.append("id IN (SELECT rowid FROM secrets_fts WHERE secrets_fts MATCH ?)")
+            args.append(_fts_phrase(search))
+        else:
+            where.append("name LIKE ? ESCAPE '\\'")
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
+    if classification is not None:
+        where.append("classification = ?")
+        args.append(classification.value)
+    if tag is not None:
+        where.append("id IN (SELECT secret_id FROM secret_tags WHERE tag = ?)")
+        args.append(tag)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    # "+name": sort in memory after a table scan; walking the name index fetches rows out of
+    # order and decrypts pages repeatedly (3x slower at 100k secrets).
+    sql += " ORDER BY +name"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    with vault._read() as conn:
+        return [row_to_info(r) for r in conn.execute(sql, args).fetchall()]
+
+
+def count_secrets(vault: VaultSession) -> int:
+    with vault._read() as conn:
+        return int(conn.execute("SELECT count(*) FROM secrets").fetchone()[0])
+
+
+def history(vault: VaultSession, name: str) -> list[VersionInfo]:
+    with vault._read() as conn:
+        info = _info(vault, name)
+        rows = conn.execute(
+            "SELECT version, created, actor, classification, meta FROM versions "
+            "WHERE secret_id = ? ORDER BY version",
+            (info.id,),
+        ).fetchall()
+    return [
+        VersionInfo(r[0], r[1], r[2], Classification(r[3]), json.loads(r[4])) for r in rows
+    ]
