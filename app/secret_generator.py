@@ -3,7 +3,7 @@
 Character passwords are drawn uniformly from the strings of the chosen length over the chosen
 alphabet that hold at least one character of every chosen class (rejection sampling), so the
 entropy reported is exactly log2 of the number of such strings. Passphrases are words drawn
-uniformly and independently from a list made of zxcvbn's English frequency lists.
+uniformly and independently from EFF's Long Wordlist (app/eff_wordlist.py, CC BY 3.0 US).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ MIN_LENGTH = 4  # room for one character of each of the four classes
 MAX_LENGTH = 1024
 MIN_WORDS = 3
 MAX_WORDS = 64
+# EFF's four hyphenated words (drop-down, felt-tip, t-shirt, yo-yo) are left out: with "-" as the
+# separator "felt-tip-drop-down" would read as two different word sequences.
 WORD_PATTERN = re.compile(r"[a-z]{3,9}")
-# Real-word lists only: the 'passwords' list is keyboard walks and the name lists are names.
-WORD_SOURCES = ("english_wikipedia", "us_tv_and_film")
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,10 @@ def generate_password(policy: CharacterPolicy | None = None) -> Generated:
 
 @functools.cache
 def wordlist() -> tuple[str, ...]:
-    """Plain lowercase a-z words of 3 to 9 letters from zxcvbn's lists, de-duplicated, sorted."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # large; loaded on first use only
+    """EFF's Long Wordlist without its four hyphenated words: 7,772 distinct a-z words."""
+    from .eff_wordlist import WORDS  # loaded on first use only
 
-    words: set[str] = set()
-    for source in WORD_SOURCES:
-        words.update(w for w in FREQUENCY_LISTS[source] if WORD_PATTERN.fullmatch(w))
-    return tuple(sorted(words))
+    return tuple(w for w in WORDS if WORD_PATTERN.fullmatch(w))
 
 
 def passphrase_entropy(words: int) -> float:

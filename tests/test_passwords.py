@@ -105,9 +105,23 @@ def test_impossible_settings_are_refused_with_a_clear_sentence(
 
 def test_the_word_list_is_plain_words_without_duplicates() -> None:
     words = wordlist()
-    assert len(words) > 20_000
+    assert len(words) == 7776 - 4  # EFF's Long Wordlist less drop-down, felt-tip, t-shirt, yo-yo
     assert len(set(words)) == len(words)
     assert all(re.fullmatch(r"[a-z]{3,9}", w) for w in words)
+    assert {"abacus", "zoom", "jigsaw"} <= set(words)
+    assert not {"t-shirt", "yo-yo"} & set(words)
+
+
+def test_the_shipped_eff_list_is_the_published_one() -> None:
+    """7,776 distinct words (6^5 dice rolls) in the published, alphabetical order, and the
+    licence it is used under travels with it."""
+    from strongroom.app import eff_wordlist
+
+    assert len(eff_wordlist.WORDS) == 6**5 == len(set(eff_wordlist.WORDS))
+    assert list(eff_wordlist.WORDS) == sorted(eff_wordlist.WORDS)
+    assert eff_wordlist.WORDS[:3] == ("abacus", "abdomen", "abdominal")
+    assert eff_wordlist.WORDS[-2:] == ("zoology", "zoom")
+    assert "CC BY 3.0 US" in (eff_wordlist.__doc__ or "")
 
 
 @settings(max_examples=50, deadline=None)
