@@ -1,5 +1,8 @@
 """The FIDO2 keyslot through the vault, on software CTAP2 authenticators (tests/helpers/soft_ctap2)
-driven by python-fido2's real client: enrol, find the key silently, unlock, and every error."""
+driven by python-fido2's real client: enrol, find the key silently, unlock, and every error.
+
+What every unlock method shares (availability, cancel, tampered or moved params, two-factor,
+test_slot, no secret in public) is checked by the contract in tests/test_slot_source_contract.py."""
 
 from __future__ import annotations
 
@@ -11,10 +14,8 @@ from pathlib import Path
 import pytest
 
 import strongroom.backends.fido2 as fido2_backend
-from strongroom.app import unlock_methods
 from strongroom.app.errors import (
     AlreadyExists,
-    AuthenticationFailed,
     DeviceNotFound,
     DeviceTimeout,
     HeaderCorrupt,
@@ -24,15 +25,14 @@ from strongroom.app.errors import (
     UsageError,
     UserCancelled,
     WrongDevice,
-    WrongPassphrase,
     WrongPin,
 )
-from strongroom.app.keyslots import b64d, normalize_passphrase, unwrap_master_key
+from strongroom.app.keyslots import b64d, unwrap_master_key
 from strongroom.app.unlock_methods import HardwareUnlocker, derive_slot_kek
 from strongroom.app.vault import Vault
 from strongroom.backends.fido2 import RP_ID, Fido2Source
 
-from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault
+from conftest import make_vault
 from helpers.soft_ctap2 import PIN_RETRIES_MAX, SoftAuthenticator, prf_expected
 
 PIN = "4821"
@@ -282,38 +282,6 @@ def test_pin_required_without_prompts_and_pin_prompt_cancelled(vault_path: Path)
     assert key.pin_retries == PIN_RETRIES_MAX
 
 
-def test_cancel_while_waiting_for_the_touch(vault_path: Path) -> None:
-    key = SoftAuthenticator()
-    enrolled(vault_path, key)
-    key.touch_after, key.touch_timeout = None, None
-    cancel = threading.Event()
-
-    class CancelOnTouch(Prompts):
-        def prompt_touch(self, device: str) -> None:
-            super().prompt_touch(device)
-            cancel.set()  # the user presses Cancel in the touch dialog
-
-    vault = Vault.open(vault_path)
-    with pytest.raises(UserCancelled):
-        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=CancelOnTouch()),
-                     cancel=cancel)
-    assert not vault.unlocked
-    assert key.touches_requested == 1
-
-
-def test_cancel_during_enrolment(vault_path: Path) -> None:
-    key = SoftAuthenticator(touch_after=None, touch_timeout=None)
-    vault = make_vault(vault_path)
-    cancel = threading.Event()
-    timer = threading.Timer(0.05, cancel.set)
-    timer.start()
-    with pytest.raises(UserCancelled):
-        vault.add_hardware_slot(source(key), label="k", prompts=Prompts(), cancel=cancel)
-    timer.join()
-    assert [s.kind for s in vault.header.slots] == ["passphrase"]
-    vault.lock()
-
-
 def test_untouched_key_is_device_timeout(vault_path: Path) -> None:
     key = SoftAuthenticator()
     enrolled(vault_path, key)
@@ -324,85 +292,7 @@ def test_untouched_key_is_device_timeout(vault_path: Path) -> None:
     assert not vault.unlocked
 
 
-@pytest.mark.parametrize("param", ["prf_salt", "device", "aaguid", "uv"])
-def test_a_tampered_slot_param_does_not_open(vault_path: Path, param: str) -> None:
-    key = SoftAuthenticator(pin=PIN)
-    enrolled(vault_path, key)
-    path = vault_path / "header.json"
-    header = json.loads(path.read_text())
-    params = header["slots"][1]["params"]
-    params[param] = {
-        "prf_salt": "AAAA" + params["prf_salt"][4:], "device": "Evil key",
-        "aaguid": "00" * 16, "uv": "required",
-    }[param]
-    path.write_text(json.dumps(header))
-    vault = Vault.open(vault_path)
-    with pytest.raises(AuthenticationFailed):
-        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts(PIN)))
-    assert not vault.unlocked
-
-
-def test_a_credential_id_swapped_for_another_vaults_is_refused(tmp_path: Path) -> None:
-    key = SoftAuthenticator()
-    enrolled(tmp_path / "one", key)
-    enrolled(tmp_path / "two", key)
-    one, two = (json.loads((tmp_path / n / "header.json").read_text()) for n in ("one", "two"))
-    one["slots"][1]["params"] = two["slots"][1]["params"]
-    (tmp_path / "one" / "header.json").write_text(json.dumps(one))
-    vault = Vault.open(tmp_path / "one")
-    with pytest.raises(AuthenticationFailed):
-        vault.unlock(HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
-    assert not vault.unlocked
-
-
-def test_two_factor_slot_needs_the_key_and_the_passphrase(vault_path: Path) -> None:
-    key = SoftAuthenticator()
-    vault = make_vault(vault_path)
-    slot = vault.add_hardware_slot(source(key), label="2fa", prompts=Prompts(),
-                                   passphrase=normalize_passphrase(PASSPHRASE))
-    assert unlock_methods.needs_passphrase(slot)
-    vault.lock()
-    with pytest.raises(AuthenticationFailed):
-        unlock(vault_path, key, passphrase=normalize_passphrase(OTHER_PASSPHRASE))
-    with pytest.raises(UsageError):
-        unlock(vault_path, key, passphrase=None)
-    with pytest.raises(WrongDevice):
-        unlock(vault_path, SoftAuthenticator(), passphrase=normalize_passphrase(PASSPHRASE))
-    reopened = unlock(vault_path, key, passphrase=normalize_passphrase(PASSPHRASE))
-    assert reopened.unlocked
-    reopened.lock()
-
-
-def test_two_factor_enrolment_refuses_a_passphrase_that_opens_nothing(vault_path: Path) -> None:
-    key = SoftAuthenticator()
-    vault = make_vault(vault_path)
-    with pytest.raises(WrongPassphrase):
-        vault.add_hardware_slot(source(key), label="2fa", prompts=Prompts(),
-                                passphrase=normalize_passphrase(OTHER_PASSPHRASE))
-    assert key.touches_requested == 0
-    vault.lock()
-
-
-def test_test_slot_records_the_check(vault_path: Path) -> None:
-    key = SoftAuthenticator()
-    (slot_id,) = enrolled(vault_path, key)
-    vault = unlock(vault_path, key)
-    vault.test_slot(slot_id, HardwareUnlocker(source(key), vault.vault_id, prompts=Prompts()))
-    assert vault.header.slot(slot_id).last_tested is not None
-    with pytest.raises(WrongDevice):
-        vault.test_slot(slot_id, HardwareUnlocker(source(SoftAuthenticator()), vault.vault_id))
-    vault.lock()
-
-
 # ----- availability and discovery -------------------------------------------------------------
-
-
-def test_availability_says_why_not() -> None:
-    assert Fido2Source(lambda: [SoftAuthenticator()]).available().ok
-    missing = Fido2Source(lambda: []).available()
-    assert not missing.ok
-    assert "no FIDO2 security key is visible" in missing.reason
-    assert fido2_backend.HINT in missing.reason
 
 
 def test_a_hanging_device_listing_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -418,10 +308,6 @@ def test_a_hanging_device_listing_gives_up(monkeypatch: pytest.MonkeyPatch) -> N
         assert not result.ok and "did not finish" in result.reason
     finally:
         release.set()
-
-
-def test_the_entry_point_loads_this_backend() -> None:
-    assert isinstance(unlock_methods.load_source("fido2"), Fido2Source)
 
 
 def test_a_malformed_credential_id_is_header_corrupt(vault_path: Path) -> None:

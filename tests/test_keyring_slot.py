@@ -1,4 +1,8 @@
-"""The OS-keyring keyslot, on a real file keyring (keyrings.alt), through the vault and the CLI."""
+"""The OS-keyring keyslot, on a real file keyring (keyrings.alt), through the vault and the CLI.
+
+What every unlock method shares (availability, forget and remove, another keyring's slot,
+tampered params, two-factor, no secret in public) is checked by the contract in
+tests/test_slot_source_contract.py."""
 
 from __future__ import annotations
 
@@ -18,14 +22,12 @@ from strongroom.app.errors import (
     Refused,
     UsageError,
     WrongDevice,
-    WrongPassphrase,
 )
-from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.unlock_methods import HardwareUnlocker
 from strongroom.app.vault import Vault
 from strongroom.backends.keyring import SERVICE, KeyringSource
 
-from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault, run_cli, snapshot, unlocker
+from conftest import PASSPHRASE, make_vault, run_cli, snapshot, unlocker
 
 KEYRING_ENV = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
 
@@ -59,17 +61,6 @@ def test_enrol_then_unlock_with_the_keyring_alone(tmp_path: Path, file_keyring) 
     reopened.lock()
 
 
-def test_forget_removes_the_entry_and_the_slot(tmp_path: Path, file_keyring) -> None:
-    vault = make_vault(tmp_path / "v")
-    source = KeyringSource(file_keyring)
-    slot = vault.add_hardware_slot(source, label="kr")
-    vault.remove_slot(slot.id, source)
-    assert file_keyring.get_password(SERVICE, slot.params["entry"]) is None
-    assert [s.kind for s in vault.header.slots] == ["passphrase"]
-    assert [e.target for e in vault.audit_events(action="keyslot.remove")] == [slot.id]
-    vault.lock()
-
-
 def test_an_entry_gone_from_the_keyring_refuses_and_keeps_the_vault_locked(
     tmp_path: Path, file_keyring
 ) -> None:
@@ -99,41 +90,6 @@ def test_a_damaged_or_swapped_entry_does_not_open_the_vault(tmp_path: Path, file
     with pytest.raises(AuthenticationFailed, match="keyring key does not open this vault"):
         reopened.unlock(HardwareUnlocker(source, reopened.vault_id))
     assert not reopened.unlocked
-
-
-def test_an_edited_slot_parameter_is_refused(tmp_path: Path, file_keyring) -> None:
-    vault = make_vault(tmp_path / "v")
-    vault.add_hardware_slot(KeyringSource(file_keyring), label="kr")
-    vault.lock()
-    path = tmp_path / "v" / "header.json"
-    header = json.loads(path.read_text())
-    header["slots"][1]["params"]["kek_salt"] = "AAAA" + header["slots"][1]["params"]["kek_salt"][4:]
-    path.write_text(json.dumps(header))
-    reopened = Vault.open(tmp_path / "v")
-    with pytest.raises(AuthenticationFailed):
-        reopened.unlock(HardwareUnlocker(KeyringSource(file_keyring), reopened.vault_id))
-    assert not reopened.unlocked
-
-
-def test_two_factor_needs_the_device_and_the_passphrase(tmp_path: Path, file_keyring) -> None:
-    vault = make_vault(tmp_path / "v")
-    source = KeyringSource(file_keyring)
-    with pytest.raises(WrongPassphrase):
-        vault.add_hardware_slot(source, label="x", passphrase=normalize_passphrase("nope"))
-    slot = vault.add_hardware_slot(source, label="2fa",
-                                   passphrase=normalize_passphrase(PASSPHRASE))
-    assert unlock_methods.needs_passphrase(slot)
-    vault.lock()
-    reopened = Vault.open(tmp_path / "v")
-    with pytest.raises(UsageError, match="also needs the passphrase"):
-        reopened.unlock(HardwareUnlocker(source, reopened.vault_id))
-    with pytest.raises(AuthenticationFailed):
-        reopened.unlock(HardwareUnlocker(source, reopened.vault_id,
-                                         passphrase=normalize_passphrase(OTHER_PASSPHRASE)))
-    reopened.unlock(HardwareUnlocker(source, reopened.vault_id,
-                                     passphrase=normalize_passphrase(PASSPHRASE)))
-    assert reopened.unlocked
-    reopened.lock()
 
 
 def test_slot_admin_rules(tmp_path: Path, file_keyring) -> None:

@@ -1,5 +1,9 @@
 """The TPM keyslot on a real swtpm: seal and unseal, through a vault, PCR policy, PIN, lockout,
-another TPM's blob, availability, and that no handle is left loaded in the TPM."""
+another TPM's blob, availability, and that no handle is left loaded in the TPM.
+
+What every unlock method shares (availability, forget, another device's slot, cancel, tampered
+params, two-factor, no secret in public) is checked by the contract in
+tests/test_slot_source_contract.py."""
 
 from __future__ import annotations
 
@@ -233,21 +237,6 @@ def test_a_slot_without_pin_is_tried_before_one_that_prompts(swtpm):
     assert found == ("plain", without.secret) and never_asked.asked == []
 
 
-def test_recover_picks_the_slot_this_tpm_opens(swtpm, other_swtpm):
-    theirs = enrol(TpmSealSource(other_swtpm.tcti), {"pcrs": []})
-    src = TpmSealSource(swtpm.tcti)
-    ours = enrol(src, {"pcrs": []})
-    found = recover(src, SlotRef("a", "", theirs.params), SlotRef("b", "", ours.params))
-    assert found == ("b", ours.secret)
-
-
-def test_unavailable_for_a_tcti_that_does_not_exist(tmp_path: Path):
-    src = TpmSealSource(f"swtpm:path={tmp_path}/nothing-here")
-    availability = src.available()
-    assert not availability.ok
-    assert "nothing-here" in availability.reason and "does not answer" in availability.reason
-
-
 def test_unavailable_without_the_library():
     code = (
         "import sys; sys.modules['tpm2_pytss'] = None\n"
@@ -277,9 +266,3 @@ def test_bad_options_are_usage_errors(swtpm, options):
         enrol(TpmSealSource(swtpm.tcti), options, prompts=PinPrompts(["1"]))
 
 
-def test_forget_keeps_nothing_outside_the_vault(swtpm):
-    src = TpmSealSource(swtpm.tcti)
-    enrolment = enrol(src, {"pcrs": []})
-    ref = SlotRef("s", "", enrolment.params)
-    src.forget(ref)
-    assert recover(src, ref)[1] == enrolment.secret  # the blob, not the TPM, held the slot
