@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 from .crypto import Argon2Params, hkdf
@@ -32,8 +31,8 @@ from .keyslots import (
     passphrase_slot_params,
     wrap_master_key,
 )
+from .plugins import BACKENDS_GROUP, Availability, load_backend
 
-BACKENDS_GROUP = "strongroom.backends"
 SECRET_BYTES = 32
 
 
@@ -57,14 +56,6 @@ ASSURANCE = {
 
 # Below this many enrolled security keys the inventory warns: losing the one key locks you out.
 MIN_FIDO2_KEYS = 2
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether a backend can run here and, when it cannot, why (shown to the user as is)."""
-
-    ok: bool
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -284,12 +275,9 @@ def load_source(kind: str) -> SlotSecretSource:
     """The installed backend for ``kind``, found through the ``strongroom.backends`` entry point."""
     if kind not in {k.value for k in SlotKind}:
         raise UsageError(f"unknown unlock method {kind!r}; choose fido2, tpm or keyring")
-    entry = next((e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == kind), None)
-    if entry is None:
-        raise BackendUnavailable(
-            f"no {kind} backend is installed (entry point {BACKENDS_GROUP}:{kind})"
-        )
-    factory: SourceFactory = entry.load()
+    factory: SourceFactory = load_backend(BACKENDS_GROUP, kind, missing=BackendUnavailable(
+        f"no {kind} backend is installed (entry point {BACKENDS_GROUP}:{kind})"
+    ))
     return factory()
 
 

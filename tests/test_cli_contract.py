@@ -292,9 +292,9 @@ def test_backup_create_verify_restore(tmp_path: Path) -> None:
 def test_without_a_console_front_end_no_command_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from strongroom.app import cli
+    from strongroom.app import cli, plugins
 
-    monkeypatch.setattr(cli.metadata, "entry_points", lambda group: [])
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [])
     assert cli.main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "console is not installed" in err

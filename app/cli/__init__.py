@@ -14,17 +14,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..errors import StrongroomError, UsageError, UserCancelled
+from ..plugins import FRONTENDS_GROUP, load_backend
 from . import audit, backup, check, keys, secrets, unlock, vault
 from .common import EXIT_FAILED, Command, Context, Parser, add_globals, version
 
 log = logging.getLogger("strongroom")
 
-FRONTEND_GROUP = "strongroom.frontends"
 # Each group adds its commands, in the order `strongroom --help` lists them.
 REGISTER = (vault.register_init, secrets.register, vault.register, audit.register, backup.register,
             unlock.register, keys.register, check.register)
@@ -32,15 +31,10 @@ REGISTER = (vault.register_init, secrets.register, vault.register, audit.registe
 
 def cmd_console(ctx: Context) -> int:
     """Open the desktop console, which a front-end package registers as an entry point."""
-    entry = next(
-        (e for e in metadata.entry_points(group=FRONTEND_GROUP) if e.name == "console"), None
-    )
-    if entry is None:
-        raise UsageError(
-            "the console is not installed (no strongroom.frontends entry point); use the "
-            "commands ('strongroom --help')"
-        )
-    launch: Callable[[Path], int] = entry.load()
+    launch: Callable[[Path], int] = load_backend(FRONTENDS_GROUP, "console", missing=UsageError(
+        "the console is not installed (no strongroom.frontends entry point); use the "
+        "commands ('strongroom --help')"
+    ))
     return launch(ctx.vault_dir)
 
 

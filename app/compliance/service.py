@@ -13,10 +13,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from importlib import metadata
 from typing import Any
 
 from ..errors import StrongroomError
+from ..plugins import BACKENDS_GROUP, load_backend
 from ..vault import Vault
 from . import first_seen as first_seen_memory
 from . import registry, storage
@@ -26,20 +26,16 @@ from .registry import ComplianceException
 
 log = logging.getLogger("strongroom.compliance")
 
-BACKENDS_GROUP = "strongroom.backends"
 COLLECTED, EVIDENCE = "collected", "evidence"
 
 
 def load_collector() -> Collector:
     """The platform's evidence collector, found through the ``strongroom.backends`` entry point."""
-    entry = next(
-        (e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == "compliance"), None
-    )
-    if entry is None:
-        raise StrongroomError(
+    factory: Callable[[], Collector] = load_backend(BACKENDS_GROUP, "compliance", missing=(
+        StrongroomError(
             "no compliance collector is installed (entry point strongroom.backends:compliance)"
         )
-    factory: Callable[[], Collector] = entry.load()
+    ))
     return factory()
 
 

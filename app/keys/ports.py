@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from ..unlock_methods import Availability
+from ..plugins import Availability
 
 
 class KeyType(StrEnum):

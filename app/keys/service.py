@@ -16,7 +16,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +38,7 @@ from ..errors import (
     UserCancelled,
 )
 from ..fsutil import atomic_write, fsync_dir, storage_error, write_temp
+from ..plugins import BACKENDS_GROUP, load_backend
 from . import module_config
 from .ports import (
     KeyBlobStore,
@@ -51,7 +51,6 @@ from .ports import (
     TokenInfo,
 )
 
-BACKENDS_GROUP = "strongroom.backends"
 STORES = ("pkcs11", "tpm")
 # --store (and TokenInfo.store) → entry point name; the entry point names are accepted too.
 ENTRY_POINTS = {"pkcs11": "pkcs11", "tpm": "tpm-keys", "tpm-keys": "tpm-keys"}
@@ -106,12 +105,10 @@ def load_provider(store: str = "pkcs11") -> KeyStoreProvider:
     name = ENTRY_POINTS.get(store)
     if name is None:
         raise UsageError(f"unknown key store {store!r} (choose {' or '.join(STORES)})")
-    entry = next((e for e in metadata.entry_points(group=BACKENDS_GROUP) if e.name == name), None)
-    if entry is None:
-        raise BackendUnavailable(
+    factory: Callable[[], KeyStoreProvider] = load_backend(
+        BACKENDS_GROUP, name, missing=BackendUnavailable(
             f"no {store} key store is installed (entry point {BACKENDS_GROUP}:{name})"
-        )
-    factory: Callable[[], KeyStoreProvider] = entry.load()
+        ))
     provider = factory()
     remember = getattr(provider, "remember_module", None)
     if remember is not None:

@@ -10,16 +10,9 @@ The CLI finds this function through the ``strongroom.backends`` entry point ``co
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Any
 
-from strongroom.app.compliance.model import OS, EvidenceBundle
-
-
-@dataclass(frozen=True)
-class Availability:
-    ok: bool
-    reason: str = ""
+from strongroom.app.compliance.model import OS, Collector, EvidenceBundle
+from strongroom.app.plugins import Availability
 
 
 class UnsupportedCollector:
@@ -48,8 +41,8 @@ def platform_os(platform: str | None = None) -> OS | None:
     return None
 
 
-def collector(platform: str | None = None) -> Any:
-    """The evidence collector for this platform (a model.Collector)."""
+def collector(platform: str | None = None) -> Collector:
+    """The evidence collector for this platform."""
     platform = platform or sys.platform
     os_ = platform_os(platform)
     try:

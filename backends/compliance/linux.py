@@ -32,8 +32,8 @@ from strongroom.app.compliance.model import (
     EvidenceBundle,
     FileEvidence,
 )
+from strongroom.app.plugins import Availability
 
-from . import Availability
 from .runner import MAX_OUTPUT, gather_parallel, read_file, run_command
 
 log = logging.getLogger("strongroom.compliance.linux")

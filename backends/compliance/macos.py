@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 from strongroom.app.compliance.macos import evidence_ids as ids
 from strongroom.app.compliance.model import OS, Evidence, EvidenceBundle, FileEvidence
+from strongroom.app.plugins import Availability
 
-from . import Availability
 from .runner import gather_parallel, read_file, run_command
 
 INSTALL_HISTORY_MAX = 32 * 1024 * 1024  # the newest entries are at the end of this file

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from strongroom.app.compliance.model import OS, CommandEvidence, Evidence, EvidenceBundle
 from strongroom.app.compliance.windows import evidence_ids as ids
+from strongroom.app.plugins import Availability
 
-from . import Availability
 from .runner import gather_parallel, read_registry, run_command
 
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from strongroom.app.errors import DeviceNotFound, Unsupported, UsageError, UserCancelled
 from strongroom.app.keyslots import StatusCallback
-from strongroom.app.unlock_methods import Availability, Enrolment, Prompts, SlotKind, SlotRef
+from strongroom.app.plugins import Availability
+from strongroom.app.unlock_methods import Enrolment, Prompts, SlotKind, SlotRef, SlotSecretSource
 
 from ._relying_party import ORIGIN as ORIGIN  # re-exported: the RP every credential is for
 from ._relying_party import RP_ID as RP_ID
@@ -209,6 +210,6 @@ def _check(cancel: threading.Event | None) -> None:
         raise UserCancelled()
 
 
-def source(devices: DeviceLister | None = None) -> Fido2Source:
+def source(devices: DeviceLister | None = None) -> SlotSecretSource:
     """Entry point ``strongroom.backends:fido2``."""
     return Fido2Source(devices)

@@ -23,13 +23,14 @@ from typing import Any
 
 from strongroom.app.errors import HardwareError, UserCancelled, WrongDevice
 from strongroom.app.keyslots import StatusCallback
+from strongroom.app.plugins import Availability
 from strongroom.app.unlock_methods import (
     SECRET_BYTES,
-    Availability,
     Enrolment,
     Prompts,
     SlotKind,
     SlotRef,
+    SlotSecretSource,
 )
 
 SERVICE = "Strongroom"
@@ -180,6 +181,6 @@ def _reason(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def source() -> KeyringSource:
+def source() -> SlotSecretSource:
     """The entry point: the keyring unlock method with keyring's own backend choice."""
     return KeyringSource()

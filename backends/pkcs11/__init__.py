@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from strongroom.app.errors import BackendUnavailable
-from strongroom.app.unlock_methods import Availability
+from strongroom.app.keys.ports import KeyStoreProvider
+from strongroom.app.plugins import Availability
 
 try:
     import pkcs11 as _pkcs11  # noqa: F401
@@ -57,8 +58,8 @@ def available() -> Availability:
     return Availability(True)
 
 
-def provider(extra_modules: Sequence[str] = ()) -> Any:
-    """The ``pkcs11`` KeyStoreProvider (or a stand-in saying why PKCS#11 cannot be used)."""
+def provider(extra_modules: Sequence[str] = ()) -> KeyStoreProvider:
+    """The ``pkcs11`` key store (or a stand-in saying why PKCS#11 cannot be used)."""
     if _IMPORT_ERROR is not None:
         return UnavailableProvider(_IMPORT_ERROR)
     return Pkcs11Provider(extra_modules)

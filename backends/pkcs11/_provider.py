@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from strongroom.app.errors import HardwareError, NotFound, StrongroomError
 from strongroom.app.keys.ports import KeyBlobStore, ModuleInfo, TokenInfo
-from strongroom.app.unlock_methods import Availability
+from strongroom.app.plugins import Availability
 
 from ._module import STORE, loaded
 from ._worker import module_key, worker_for

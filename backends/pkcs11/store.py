@@ -39,7 +39,7 @@ from strongroom.app.keys.ports import (
     SignAlgorithm,
     TokenInfo,
 )
-from strongroom.app.unlock_methods import Availability
+from strongroom.app.plugins import Availability
 
 from . import _keys
 from ._errors import rv_error, translate

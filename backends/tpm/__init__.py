@@ -7,6 +7,9 @@ Importing this package never loads tpm2-pytss; ``available()`` says why the TPM 
 
 from __future__ import annotations
 
+from strongroom.app.keys.ports import KeyStoreProvider
+from strongroom.app.unlock_methods import SlotSecretSource
+
 from ._worker import DEVICE_TCTI, ENV_TCTI, default_tcti
 from .keys import TpmKeyProvider, TpmKeyStore
 from .seal import PcrStateChanged, TpmSealSource
@@ -24,11 +27,11 @@ __all__ = [
 ]
 
 
-def source() -> TpmSealSource:
+def source() -> SlotSecretSource:
     """Entry point ``tpm``: the TPM keyslot source on the default TCTI."""
     return TpmSealSource()
 
 
-def key_provider() -> TpmKeyProvider:
+def key_provider() -> KeyStoreProvider:
     """Entry point ``tpm-keys``: the TPM as a key store on the default TCTI."""
     return TpmKeyProvider()

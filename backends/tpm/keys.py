@@ -49,7 +49,7 @@ from strongroom.app.keys.ports import (
     TokenInfo,
 )
 from strongroom.app.keyslots import b64d, b64e
-from strongroom.app.unlock_methods import Availability
+from strongroom.app.plugins import Availability
 
 from ._worker import DEVICE_TCTI, TpmWorker, default_tcti, library, worker_for
 from .seal import pin_bytes

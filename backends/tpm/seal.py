@@ -26,7 +26,8 @@ from strongroom.app.errors import (
     WrongPin,
 )
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
-from strongroom.app.unlock_methods import SECRET_BYTES, Availability, Enrolment, Prompts, SlotRef
+from strongroom.app.plugins import Availability
+from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
 
 from ._worker import TpmWorker, default_tcti, library, worker_for
 

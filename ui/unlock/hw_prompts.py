@@ -23,7 +23,8 @@ from strongroom.app.errors import (
     UserCancelled,
     WrongPin,
 )
-from strongroom.app.unlock_methods import Availability, SlotSecretSource
+from strongroom.app.plugins import Availability
+from strongroom.app.unlock_methods import SlotSecretSource
 
 from ..workers import Task, TaskRunner, Work, user_message
 from .passphrase_dialog import sentence

@@ -1,0 +1,33 @@
+"""How the core finds adapters without importing them: installed entry points, and what each
+backend says about whether it can run here.
+
+Backends (``strongroom.backends``) and front ends (``strongroom.frontends``) are declared in
+pyproject.toml and read with :mod:`importlib.metadata`; nothing here imports a backend by name,
+so ``app/`` stays importable with no hardware library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+BACKENDS_GROUP = "strongroom.backends"
+FRONTENDS_GROUP = "strongroom.frontends"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here and, when it cannot, why (shown to the user as is)."""
+
+    ok: bool
+    reason: str = ""
+
+
+def load_backend(group: str, name: str, *, missing: Exception) -> Any:
+    """The object the entry point ``group:name`` names (loaded, not called); ``missing`` is
+    raised when no installed package declares it."""
+    entry = next((e for e in metadata.entry_points(group=group) if e.name == name), None)
+    if entry is None:
+        raise missing
+    return entry.load()
