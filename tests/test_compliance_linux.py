@@ -1,6 +1,7 @@
 """Linux compliance: every fixture replayed through the --evidence load path, the policy, the
 exceptions, exit codes, evidence dump/load with redaction, the CLI end to end, and the real
-collector on this machine."""
+collector on this machine. What every OS shares (the table, case counts, missing or denied
+evidence, garbage, determinism) is checked by the contract in tests/test_collector_contract.py."""
 
 from __future__ import annotations
 
@@ -62,12 +63,6 @@ def _well_formed(r: CheckResult) -> None:
 
 
 # ----- fixtures --------------------------------------------------------------------------------
-
-
-def test_every_linux_check_has_fixtures() -> None:
-    by_check = {c: [p for p in LINUX_CASES if p.parts[-3] == c] for c in registry.CHECK_IDS}
-    thin = {c: len(v) for c, v in by_check.items() if len(v) < 4}
-    assert not thin, f"checks with fewer than 4 Linux fixtures: {thin}"
 
 
 @pytest.mark.parametrize("case", LINUX_CASES, ids=lambda p: f"{p.parts[-3]}/{p.name}")
