@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import StrongroomError, VaultTampered
-from strongroom.app.keys import checkpoints
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import algorithms, checkpoints
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.checkpoints import ACTION, Status
 from strongroom.app.keys.ports import KeyType
 
@@ -34,9 +34,9 @@ from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
 
 @pytest.fixture(scope="module")
 def hsm(softhsm):  # noqa: F811 - the imported session fixture
-    provider = keys_service.load_provider("pkcs11")
+    provider = key_tokens.load_provider("pkcs11")
     label = softhsm.take_token()
-    token = keys_service.choose_token(provider.tokens(softhsm.module), label)
+    token = key_tokens.choose_token(provider.tokens(softhsm.module), label)
     store = provider.open(token, softhsm.pin)
     key = store.generate("checkpoint signer", KeyType.EcP256)
     yield token, store, key
@@ -53,7 +53,7 @@ def test_a_checkpoint_is_signed_recorded_and_trusted_on_the_hardware(vault, hsm)
     assert event.seq == head.seq + 1
     assert event.details["signature"] == base64.b64encode(cp.signature).decode()
     assert event.details["token_serial"] == token.serial and event.details["key_id"] == key.key_id
-    assert keys_service.verify(key.public_key, cp.payload(), cp.signature, cp.algorithm)
+    assert algorithms.verify(key.public_key, cp.payload(), cp.signature, cp.algorithm)
     assert cp.payload().startswith(b"strongroom/v1/audit-checkpoint{")
     report = checkpoints.verify_checkpoints(vault, hardware_keys=store.list_keys())
     assert report.ok and [r.status for r in report.results] == [Status.Valid]
@@ -68,14 +68,14 @@ def test_an_unknown_signer_is_untrusted_until_trusted_by_file(vault, hsm, tmp_pa
     assert not report.ok
     assert report.results[0].status is Status.Untrusted
     assert "unknown key" in report.results[0].reason
-    pem = keys_service.public_pem(key.public_key)
+    pem = algorithms.public_pem(key.public_key)
     trusted = checkpoints.verify_checkpoints(vault, trusted_keys=[pem])
     assert trusted.ok and trusted.results[0].trusted_by == "trust-file"
 
 
 def test_a_failed_attempt_is_audited_but_is_no_checkpoint(vault, hsm, softhsm):  # noqa: F811
     token, store, key = hsm
-    provider = keys_service.load_provider("pkcs11")
+    provider = key_tokens.load_provider("pkcs11")
     gone = provider.open(token, softhsm.pin)
     gone.close()  # a session that ended (token pulled, logout) before the signature
     with pytest.raises(StrongroomError):
@@ -84,7 +84,7 @@ def test_a_failed_attempt_is_audited_but_is_no_checkpoint(vault, hsm, softhsm): 
     assert failed.outcome == "failed" and "signature" not in failed.details
     assert checkpoints.verify_checkpoints(vault).results == ()
     checkpoints.create_checkpoint(vault, store, key, token=token)
-    pem = keys_service.public_pem(key.public_key)
+    pem = algorithms.public_pem(key.public_key)
     report = checkpoints.verify_checkpoints(vault, trusted_keys=[pem])
     assert report.ok and [r.status for r in report.results] == [Status.Valid]
 
@@ -190,13 +190,13 @@ def test_checkpoints_with_each_key_type(vault, hsm, key_type):
     token, store, _ = hsm
     key = store.generate(f"cp-{key_type.value}", key_type)
     cp = checkpoints.create_checkpoint(vault, store, key, token=token)
-    assert cp.algorithm == keys_service.default_algorithm(key)
+    assert cp.algorithm == algorithms.default_algorithm(key)
     assert checkpoints.verify_checkpoints(vault, hardware_keys=[key]).ok
 
 
 def test_a_checkpoint_signed_by_a_tpm_key(vault, swtpm, monkeypatch):
     monkeypatch.setenv("STRONGROOM_TPM_TCTI", swtpm.tcti)
-    provider = keys_service.load_provider("tpm")
+    provider = key_tokens.load_provider("tpm")
     [token] = provider.tokens()
     store = provider.open(token, None, blobs=vault)
     try:

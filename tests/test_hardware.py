@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import algorithms
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import SignAlgorithm
 from strongroom.app.unlock_methods import HardwareUnlocker, SlotRef
 from strongroom.app.vault import Vault
@@ -79,10 +80,10 @@ def test_a_real_token_lists_and_signs() -> None:
     if not (module and token_name and key_label):
         pytest.fail("set STRONGROOM_TEST_PKCS11_MODULE, _TOKEN and _KEY for the pkcs11 test")
     pin = getpass.getpass(f"\n>>> User PIN for {token_name}: ")
-    _, store = keys_service.open_store("pkcs11", modules=[module], token=token_name, pin=pin)
+    _, store = key_tokens.open_store("pkcs11", modules=[module], token=token_name, pin=pin)
     try:
         key = next(k for k in store.list_keys() if k.label == key_label)
-        algorithm = keys_service.default_algorithm(key)
+        algorithm = algorithms.default_algorithm(key)
         message = b"strongroom hardware test"
         verify_signature(key, store.sign(key, message, algorithm), message,
                          SignAlgorithm(algorithm))

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from strongroom.app.errors import DeviceRemoved, UserCancelled
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import algorithms, signing
+from strongroom.app.keys import fingerprints as key_fingerprints
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import KeyType
 
 from conftest import PASSPHRASE, Result, make_vault, run_cli, snapshot
@@ -484,24 +486,24 @@ def test_tpm_keys_through_the_cli(vault, swtpm, tmp_path):
 def test_fingerprint_words_follow_the_pgp_word_list():
     """The published example: even bytes from the two-syllable list, odd from the other."""
     fingerprint = "E58294F2E9A227486E8B061B31CC528FD7FA3F19"
-    assert " ".join(keys_service.fingerprint_words(fingerprint)) == (
+    assert " ".join(key_fingerprints.fingerprint_words(fingerprint)) == (
         "topmost Istanbul Pluto vagabond treadmill Pacific brackish dictator goldfish Medusa "
         "afflict bravado chatter revolver Dupont midsummer stopwatch whimsical cowbell bottomless"
     )
-    assert keys_service.grouped_hex(fingerprint.lower()) == (
+    assert key_fingerprints.grouped_hex(fingerprint.lower()) == (
         "E582 94F2 E9A2 2748 6E8B 061B 31CC 528F D7FA 3F19")
     # The same byte reads differently at an even and an odd position: a swap is heard.
-    assert keys_service.fingerprint_words("0000") == ["aardvark", "adroitness"]
-    assert len(set(keys_service.PGP_EVEN) | set(keys_service.PGP_ODD)) == 512
+    assert key_fingerprints.fingerprint_words("0000") == ["aardvark", "adroitness"]
+    assert len(set(key_fingerprints.PGP_EVEN) | set(key_fingerprints.PGP_ODD)) == 512
 
 
 def test_open_store_finds_the_token_by_label_and_serial(setup):
     hsm = setup["hsm"]
-    token, store = keys_service.open_store("pkcs11", modules=[setup["module"]], token=hsm.label,
+    token, store = key_tokens.open_store("pkcs11", modules=[setup["module"]], token=hsm.label,
                                            pin=hsm.pin)
     store.close()
     assert token.label == hsm.label
-    again, store = keys_service.open_store("pkcs11", token=token.serial, pin=hsm.pin)
+    again, store = key_tokens.open_store("pkcs11", token=token.serial, pin=hsm.pin)
     store.close()
     assert again.serial == token.serial
 
@@ -523,10 +525,10 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
         (out_dir / f"{f.name}.sig").write_bytes(b"old")
     before = snapshot(tmp_path)
     recorder = make_vault(tmp_path.parent / f"{tmp_path.name}-vault")
-    token, store = keys_service.open_store("pkcs11", token=doomed, pin=hsm.pin)
+    token, store = key_tokens.open_store("pkcs11", token=doomed, pin=hsm.pin)
     try:
         key = store.generate("batch", KeyType.EcP256)
-        algorithm = keys_service.default_algorithm(key)
+        algorithm = algorithms.default_algorithm(key)
         cancel = threading.Event()
 
         def cancel_at_5(done: int, _total: int) -> None:
@@ -534,7 +536,7 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
                 cancel.set()
 
         with pytest.raises(UserCancelled):
-            keys_service.sign_files(store, key, files, algorithm, out_dir=out_dir,
+            signing.sign_files(store, key, files, algorithm, out_dir=out_dir,
                                     vault=recorder, token=token, cancel=cancel,
                                     on_progress=cancel_at_5)
         assert snapshot(tmp_path) == before
@@ -545,7 +547,7 @@ def test_a_batch_cancelled_or_cut_off_by_token_removal_writes_nothing(setup, tmp
                 token_dir.rename(hsm.token_dir.parent / f"removed-{doomed}")
 
         with pytest.raises(DeviceRemoved):
-            keys_service.sign_files(store, key, files, algorithm, out_dir=out_dir,
+            signing.sign_files(store, key, files, algorithm, out_dir=out_dir,
                                     vault=recorder, token=token, on_progress=remove_at_5)
         assert snapshot(tmp_path) == before
         events = recorder.audit_events(action="keys.sign")

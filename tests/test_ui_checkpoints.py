@@ -22,8 +22,8 @@ from PySide6.QtCore import Qt
 
 from strongroom.app.crypto import canonical_json
 from strongroom.app.errors import BackendUnavailable
-from strongroom.app.keys import checkpoints
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import algorithms, checkpoints
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.checkpoints import ACTION, Status
 from strongroom.app.keys.ports import KeyType
 from strongroom.ui.audit.section import AuditSection
@@ -55,7 +55,7 @@ def world(qapp, tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterato
     other)."""
     base = tmp_path_factory.mktemp("ui-checkpoints")
     harness = make_services(base / "console.ini", lambda _s: NoClipboard())
-    pkcs11 = keys_service.load_provider("pkcs11")
+    pkcs11 = key_tokens.load_provider("pkcs11")
 
     def providers(name: str) -> Any:
         if name == "pkcs11":
@@ -165,7 +165,7 @@ def test_clicking_sign_audit_checkpoint_records_a_checkpoint_that_verifies(
     assert event.outcome == "ok" and event.details["seq"] == head.seq
     assert event.details["head_hash"] == head.hash.hex()
     assert event.details["fingerprint"] == node.key.fingerprint
-    pem = keys_service.public_pem(node.key.public_key)
+    pem = algorithms.public_pem(node.key.public_key)
     trusted = checkpoints.verify_checkpoints(vault, trusted_keys=[pem])
     assert [r.status for r in trusted.results] == [Status.Valid] and trusted.ok
     # Signed by the token's key, not merely recorded: nobody vouching means untrusted.

@@ -27,7 +27,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox, QWidget
 
 from strongroom.app.errors import BackendUnavailable
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import fingerprints as key_fingerprints
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import KeyType, SignAlgorithm
 from strongroom.ui.keys.inventory import token_key
 from strongroom.ui.keys.model import Column, KeyNode, ModuleNode, TokenNode
@@ -75,7 +76,7 @@ def world(qapp, tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterato
     base = tmp_path_factory.mktemp("ui-keys")
     harness = make_services(base / "console.ini", lambda _s: NoClipboard())
     calls: list[tuple[str, threading.Thread]] = []
-    pkcs11 = Recorder(keys_service.load_provider("pkcs11"), calls)
+    pkcs11 = Recorder(key_tokens.load_provider("pkcs11"), calls)
 
     def providers(name: str) -> Any:
         if name == "pkcs11":
@@ -247,7 +248,7 @@ def test_generate_ec_p256_shows_the_key_with_its_fingerprint_and_no_warning(
     assert "".join(shown.split()) == fp.upper() and len(shown.split()) == 16
     assert len(shown.splitlines()) == 4  # whole: laid out in lines, never cut by wrapping
     words = opened.details.fields["Read aloud"].text().split()
-    assert words == keys_service.fingerprint_words(fp) and len(words) == 32
+    assert words == key_fingerprints.fingerprint_words(fp) and len(words) == 32
     assert not opened.details.warnings.isVisible()
     [event] = world["vault"].audit_events(action="keys.generate")
     assert event.details["fingerprint"] == fp and event.details["token_serial"]
@@ -500,7 +501,7 @@ def test_the_fingerprint_reads_aloud_as_pgp_words(opened: KeysSection, token: st
     [key] = key_nodes(opened, token)
     select(opened, key)
     words = opened.details.fields["Read aloud"].text().split()
-    assert words == keys_service.fingerprint_words(key.key.fingerprint) and len(words) == 32
+    assert words == key_fingerprints.fingerprint_words(key.key.fingerprint) and len(words) == 32
 
 
 def test_an_extractable_key_made_elsewhere_is_flagged(
@@ -594,7 +595,7 @@ def test_an_added_module_is_remembered_until_forgotten(
     select(opened, added)
     assert opened.forget_button.isEnabled()
     # A new console (another start) finds it through the remembered list.
-    assert str(vendor) in {m.path for m in keys_service.load_provider("pkcs11").modules()}
+    assert str(vendor) in {m.path for m in key_tokens.load_provider("pkcs11").modules()}
 
     finish(qtbot, opened.forget_selected_module())
     qtbot.waitUntil(lambda: opened.task is None, timeout=WAIT_MS)

@@ -22,7 +22,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from strongroom.app.errors import HardwareError, Unsupported, UsageError
 from strongroom.app.keys import certificates as x509req
-from strongroom.app.keys import service as keys_service
+from strongroom.app.keys import signing
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm
 
 from helpers.softhsm import softhsm  # noqa: F401 - session fixture
@@ -267,9 +268,9 @@ def test_an_algorithm_the_key_cannot_make_is_unsupported(soft_keys):
 
 @pytest.fixture(scope="module")
 def hsm_store(softhsm):  # noqa: F811 - the imported session fixture
-    provider = keys_service.load_provider("pkcs11")
+    provider = key_tokens.load_provider("pkcs11")
     label = softhsm.take_token()
-    token = keys_service.choose_token(provider.tokens(softhsm.module), label)
+    token = key_tokens.choose_token(provider.tokens(softhsm.module), label)
     store = provider.open(token, softhsm.pin)
     yield store
     store.close()
@@ -306,8 +307,8 @@ def test_certificate_der_reads_pem_and_der(tmp_path, soft_keys):
 
 
 def test_public_key_files_in_a_missing_directory_fail_before_writing(tmp_path: Path):
-    with pytest.raises(keys_service.NotFound, match="no directory"):
-        keys_service.write_public(tmp_path / "missing" / "x.pem", b"x")
+    with pytest.raises(signing.NotFound, match="no directory"):
+        signing.write_public(tmp_path / "missing" / "x.pem", b"x")
     assert not (tmp_path / "missing").exists()
 
 
@@ -318,7 +319,7 @@ def test_public_key_files_in_a_missing_directory_fail_before_writing(tmp_path: P
 @pytest.mark.parametrize("key_type", [KeyType.Rsa3072, KeyType.EcP384])
 def test_csr_and_certificate_signed_on_the_tpm(tmp_path, swtpm, monkeypatch, key_type):
     monkeypatch.setenv("STRONGROOM_TPM_TCTI", swtpm.tcti)
-    provider = keys_service.load_provider("tpm")
+    provider = key_tokens.load_provider("tpm")
     [token] = provider.tokens()
     store = provider.open(token, None, blobs=DictBlobStore())
     try:

@@ -10,9 +10,11 @@ from typing import Any
 
 from ..errors import NotFound, UsageError
 from ..keys import certificates as x509req
-from ..keys import service as keys_service
+from ..keys import signing
+from ..keys.algorithms import choose_algorithm
 from ..keys.ports import KeyInfo, KeyStore
-from ..keys.service import audit_details, choose_algorithm, find_key, record_failure
+from ..keys.signing import audit_details, record_failure
+from ..keys.tokens import find_key
 from .common import EXIT_OK, AddCommand, Context
 from .tokens import algorithm_option, device_options, read_file, session
 
@@ -39,7 +41,7 @@ def _certificate_common(ctx: Context, action: str, build: Callable[[KeyStore, Ke
 
         der = pem_mod.unarmor(pem)[2]
         if args.out is not None:
-            keys_service.write_public(Path(args.out), pem)
+            signing.write_public(Path(args.out), pem)
         vault.record(action, key.label,
                      details={**details, "sha256": hashlib.sha256(der).hexdigest(),
                               "out": args.out})
@@ -80,7 +82,7 @@ def cmd_import_cert(ctx: Context) -> int:
     der = x509req.certificate_der(read_file(args.cert, "certificate"))
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
         key = find_key(store.list_keys(), args.key)
-        keys_service.import_certificate(store, key, der, vault=vault, token=token)
+        signing.import_certificate(store, key, der, vault=vault, token=token)
     ctx.out.emit({"key": key.label, "fingerprint": key.fingerprint, "imported": True,
                   "sha256": hashlib.sha256(der).hexdigest()},
                  f"Stored the certificate next to {key.label} on '{token.label}'.")

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..keys import checkpoints
 from ..keys.ports import KeyInfo
-from ..keys.service import find_key
+from ..keys.tokens import find_key
 from ..vault import Vault
 from .common import EXIT_OK, AddCommand, Context
 from .tokens import algorithm_option, device_options, read_file, session

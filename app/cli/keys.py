@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound, Refused, UsageError
-from ..keys import module_config
-from ..keys import service as keys_service
+from ..keys import algorithms, module_config, signing
+from ..keys import tokens as key_tokens
+from ..keys.algorithms import BadSignature, choose_algorithm
 from ..keys.ports import KeyInfo, KeyType, SignAlgorithm
-from ..keys.service import BadSignature, choose_algorithm, find_key
+from ..keys.tokens import find_key
 from . import certificates as cli_certificates
 from .common import EXIT_OK, AddCommand, Context, subcommands
 from .tokens import (
@@ -75,7 +76,7 @@ def _change_modules(ctx: Context) -> int:
     if args.add:
         path = os.path.abspath(os.path.expanduser(args.add))
         module_config.check_module_path(path)
-        keys_service.add_modules(keys_service.load_provider("pkcs11"), [path])  # loaded: bad fails
+        key_tokens.add_modules(key_tokens.load_provider("pkcs11"), [path])  # loaded: bad fails
         added = module_config.remember_module(path)
         text = (f"Remembered the PKCS#11 module {path}." if added
                 else f"{path} was remembered already.")
@@ -90,7 +91,7 @@ def _change_modules(ctx: Context) -> int:
 
 def cmd_tokens(ctx: Context) -> int:
     provider = provider_for(ctx)
-    tokens = keys_service.find_tokens(provider, modules_of(ctx))
+    tokens = key_tokens.find_tokens(provider, modules_of(ctx))
     ctx.out.emit(
         [token_json(t) for t in tokens],
         lambda: "\n".join(
@@ -118,12 +119,12 @@ def cmd_export_pub(ctx: Context) -> int:
         raise NotFound(f"no directory {Path(args.out).parent} for {Path(args.out).name}")
     with vault_if(ctx, needs_vault(ctx)) as vault, session(ctx, vault) as (_, store):
         key = find_key(store.list_keys(), args.key)
-    pem = keys_service.public_pem(key.public_key)
+    pem = algorithms.public_pem(key.public_key)
     if args.out is None and not ctx.out.json:
         ctx.stdout.write(pem.decode())
         return EXIT_OK
     if args.out is not None:
-        keys_service.write_public(Path(args.out), pem)
+        signing.write_public(Path(args.out), pem)
     ctx.out.emit({**key_json(key), "public_key_pem": pem.decode(), "out": args.out},
                  f"Wrote the public key of {key.label} to {args.out}.")
     return EXIT_OK
@@ -138,8 +139,8 @@ def cmd_verify(ctx: Context) -> int:
         raise NotFound(f"no file {args.infile} to verify")
     label = args.pubkey
     if args.pubkey is not None:
-        public = keys_service.load_public_key(read_file(args.pubkey, "public key"))
-        spki = keys_service.spki_der(public)
+        public = algorithms.load_public_key(read_file(args.pubkey, "public key"))
+        spki = algorithms.spki_der(public)
         info = KeyInfo("file", "", "", Path(args.pubkey).name, "", "", None, frozenset(), True,
                        False, spki)
     else:
@@ -147,8 +148,8 @@ def cmd_verify(ctx: Context) -> int:
             info = find_key(store.list_keys(), args.key)
         label = info.label
     algorithm = choose_algorithm(info, args.algorithm)
-    digest = keys_service.digest_file(Path(args.infile), algorithm)
-    good = keys_service.verify(info.public_key, digest.signed, signature, algorithm,
+    digest = signing.digest_file(Path(args.infile), algorithm)
+    good = algorithms.verify(info.public_key, digest.signed, signature, algorithm,
                                prehashed=algorithm is not SignAlgorithm.Ed25519)
     if not good:
         raise BadSignature(
@@ -178,7 +179,7 @@ def cmd_generate(ctx: Context) -> int:
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
         if any(k.label == args.label for k in store.list_keys()):
             raise Refused(f"a key labelled {args.label!r} is already on token '{token.label}'")
-        key = keys_service.generate_key(store, args.label, key_type, key_id, vault=vault,
+        key = signing.generate_key(store, args.label, key_type, key_id, vault=vault,
                                         token=token)
     ctx.out.emit(key_json(key), lambda: f"Generated on '{token.label}':\n{key_text(key)}")
     return EXIT_OK
@@ -196,9 +197,9 @@ def cmd_sign(ctx: Context) -> int:
     if args.digest is not None:
         if out is None:
             raise UsageError("--digest needs --out SIG")
-        keys_service.signature_paths([Path("digest")], out, None)
+        signing.signature_paths([Path("digest")], out, None)
     else:
-        keys_service.signature_paths(files, out, out_dir)
+        signing.signature_paths(files, out, out_dir)
         for f in files:
             if not f.is_file():
                 raise NotFound(f"no file {f} to sign")
@@ -207,11 +208,11 @@ def cmd_sign(ctx: Context) -> int:
         algorithm = choose_algorithm(key, args.algorithm)
         if args.digest is not None:
             assert out is not None  # noqa: S101 - checked above
-            results = [keys_service.sign_digest(store, key, args.digest, algorithm, out,
+            results = [signing.sign_digest(store, key, args.digest, algorithm, out,
                                                 vault=vault, token=token)]
         else:
             progress = _progress(ctx, len(files))
-            results = keys_service.sign_files(
+            results = signing.sign_files(
                 store, key, files, algorithm, out=out, out_dir=out_dir, vault=vault,
                 token=token, on_progress=progress,
             )

@@ -19,18 +19,20 @@ from ..errors import (
     UsageError,
     WrongPin,
 )
-from ..keys import service as keys_service
+from ..keys import algorithms, fingerprints
+from ..keys import tokens as key_tokens
 from ..keys.ports import KeyInfo, KeyStore, KeyStoreProvider, SignAlgorithm, TokenInfo
-from ..keys.service import STORES, audit_details, record_failure
+from ..keys.signing import audit_details, record_failure
+from ..keys.tokens import STORES
 from ..vault import Vault
 from .common import Context
 
 
 def provider_for(ctx: Context) -> KeyStoreProvider:
-    provider = keys_service.load_provider(ctx.args.store)
-    keys_service.require_available(provider)
+    provider = key_tokens.load_provider(ctx.args.store)
+    key_tokens.require_available(provider)
     if provider.store == "pkcs11":
-        keys_service.add_modules(provider, ctx.args.module or ())
+        key_tokens.add_modules(provider, ctx.args.module or ())
     return provider
 
 
@@ -39,8 +41,8 @@ def modules_of(ctx: Context) -> list[str]:
 
 
 def token_for(ctx: Context, provider: KeyStoreProvider) -> TokenInfo:
-    tokens = keys_service.find_tokens(provider, modules_of(ctx))
-    return keys_service.choose_token(tokens, getattr(ctx.args, "token", None))
+    tokens = key_tokens.find_tokens(provider, modules_of(ctx))
+    return key_tokens.choose_token(tokens, getattr(ctx.args, "token", None))
 
 
 def _pin(ctx: Context, token: TokenInfo) -> str | None:
@@ -94,7 +96,7 @@ def _key_needs_pin(ctx: Context, store: KeyStore) -> bool:
     if store.store != "tpm" or not wanted:
         return False
     try:
-        return keys_service.find_key(store.list_keys(), wanted).needs_pin
+        return key_tokens.find_key(store.list_keys(), wanted).needs_pin
     except StrongroomError:
         return False  # the command reports the unknown or ambiguous key itself
 
@@ -114,16 +116,16 @@ def needs_vault(ctx: Context) -> bool:
 
 def key_json(key: KeyInfo) -> dict[str, Any]:
     try:
-        algorithms = [a.value for a in keys_service.allowed_algorithms(key)]
+        allowed = [a.value for a in algorithms.allowed_algorithms(key)]
     except Unsupported:
-        algorithms = []
+        allowed = []
     return {
         "label": key.label,
         "key_id": key.key_id,
         "algorithm": key.algorithm,
         "key_type": None if key.key_type is None else key.key_type.value,
         "fingerprint": key.fingerprint,
-        "fingerprint_words": keys_service.fingerprint_words(key.fingerprint),
+        "fingerprint_words": fingerprints.fingerprint_words(key.fingerprint),
         "store": key.store,
         "token_label": key.token_label,
         "token_serial": key.token_serial,
@@ -132,8 +134,8 @@ def key_json(key: KeyInfo) -> dict[str, Any]:
         "extractable": key.extractable,
         "has_certificate": key.has_certificate,
         "needs_pin": key.needs_pin,
-        "algorithms": algorithms,
-        "default_algorithm": algorithms[0] if algorithms else None,
+        "algorithms": allowed,
+        "default_algorithm": allowed[0] if allowed else None,
         "warnings": list(key.warnings),
     }
 
@@ -147,8 +149,8 @@ def token_json(t: TokenInfo) -> dict[str, Any]:
 def key_text(key: KeyInfo) -> str:
     lines = [
         f"{key.label}  id {key.key_id or '-'}  {key.algorithm}",
-        f"  fingerprint {keys_service.grouped_hex(key.fingerprint)}",
-        f"  words       {' '.join(keys_service.fingerprint_words(key.fingerprint))}",
+        f"  fingerprint {fingerprints.grouped_hex(key.fingerprint)}",
+        f"  words       {' '.join(fingerprints.fingerprint_words(key.fingerprint))}",
     ]
     lines += [f"  warning: {w}" for w in key.warnings]
     return "\n".join(lines)

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..errors import HardwareError, UsageError
+from .algorithms import choose_algorithm, hash_name, public_key_of
 from .ports import KeyInfo, SignAlgorithm
-from .service import choose_algorithm, hash_name, public_key_of
 
 MAX_DAYS = 36525  # a hundred years
 

@@ -25,18 +25,16 @@ from typing import Any, Protocol
 from ..audit import AuditEvent, Outcome, VerifyReport
 from ..crypto import canonical_json
 from ..errors import IntegrityError, StrongroomError, VaultTampered
-from .ports import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
-from .service import (
+from .algorithms import (
     CorruptSignature,
-    Recorder,
-    audit_details,
     choose_algorithm,
     hash_name,
     load_public_key,
-    record_failure,
     spki_der,
     verify,
 )
+from .ports import KeyInfo, KeyStore, SignAlgorithm, TokenInfo
+from .signing import Recorder, audit_details, record_failure
 
 DOMAIN = b"strongroom/v1/audit-checkpoint"
 ACTION = "audit.checkpoint"

@@ -27,8 +27,7 @@ from PySide6.QtGui import QColor
 
 from strongroom.app.audit import AuditEvent, VerifyReport
 from strongroom.app.errors import StrongroomError, UsageError
-from strongroom.app.keys import checkpoints
-from strongroom.app.keys import service as ks
+from strongroom.app.keys import algorithms, checkpoints
 from strongroom.app.keys.checkpoints import CheckpointReport, Status
 from strongroom.app.model import parse_iso
 from strongroom.app.vault import Vault
@@ -99,7 +98,7 @@ def read_trusted(paths: Sequence[Path]) -> list[bytes]:
     for path in paths:
         try:
             data = path.read_bytes()
-            ks.load_public_key(data)
+            algorithms.load_public_key(data)
         except OSError as e:
             raise UsageError(f"cannot read the public key file {path.name}: {e.strerror}") from e
         except StrongroomError as e:

@@ -14,8 +14,8 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
 from strongroom.app.errors import UsageError
+from strongroom.app.keys import algorithms, signing
 from strongroom.app.keys import certificates as x509req
-from strongroom.app.keys import service as ks
 from strongroom.app.keys.ports import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
 
 from ..workers import Task, user_message
@@ -88,7 +88,7 @@ class KeyActions:
             return None
 
         def make(store: KeyStore) -> KeyInfo:
-            return ks.generate_key(store, label, key_type, key_id, vault=vault, token=token)
+            return signing.generate_key(store, label, key_type, key_id, vault=vault, token=token)
 
         def done(key: KeyInfo) -> None:
             host.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
@@ -182,7 +182,7 @@ class KeyActions:
                  else f"✘ Not valid: the signature does not match {file.name} and {who}.")
 
         def failed(exc: BaseException) -> None:
-            if isinstance(exc, ks.CorruptSignature):
+            if isinstance(exc, algorithms.CorruptSignature):
                 show(False, f"✘ Not valid: {exc}.")
             else:
                 show(False, f"✘ {user_message(exc)}")
@@ -253,7 +253,7 @@ class KeyActions:
 
         def work(_c: object, _p: object) -> None:
             der = x509req.certificate_der(_read(path, "certificate"))
-            host.with_store(token, lambda s: ks.import_certificate(
+            host.with_store(token, lambda s: signing.import_certificate(
                 s, key, der, vault=vault, token=token))()
 
         def done(_r: object) -> None:

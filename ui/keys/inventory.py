@@ -15,8 +15,8 @@ from strongroom.app.errors import (
     PinRequired,
     StrongroomError,
 )
-from strongroom.app.keys import module_config
-from strongroom.app.keys import service as ks
+from strongroom.app.keys import fingerprints, module_config
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import (
     KeyBlobStore,
     KeyInfo,
@@ -40,12 +40,12 @@ def token_key(token: TokenInfo) -> TokenKey:
 
 def grouped_hex(fingerprint: str) -> str:
     """'ab12cd34…' as 'AB12 CD34 …' for comparing by eye."""
-    return ks.grouped_hex(fingerprint)
+    return fingerprints.grouped_hex(fingerprint)
 
 
 def fingerprint_words(fingerprint: str) -> str:
     """The fingerprint as PGP words to read aloud (one per byte)."""
-    return " ".join(ks.fingerprint_words(fingerprint))
+    return " ".join(fingerprints.fingerprint_words(fingerprint))
 
 
 def size_text(n: int | None) -> str:
@@ -83,7 +83,7 @@ class Inventory:
 class Backends:
     """The providers, loaded once on first use. Used only from the hardware runner's thread."""
 
-    def __init__(self, loader: ProviderLoader = ks.load_provider) -> None:
+    def __init__(self, loader: ProviderLoader = key_tokens.load_provider) -> None:
         self.loader = loader
         self._loaded: dict[str, KeyStoreProvider | StrongroomError] = {}
 
@@ -164,7 +164,7 @@ def add_module(backends: Backends, path: str) -> None:
     """Add a PKCS#11 module by path (loaded now, so a bad file fails here) and remember it for
     the next start and the command line."""
     module_config.check_module_path(path)
-    ks.add_modules(backends.get("pkcs11"), [path])
+    key_tokens.add_modules(backends.get("pkcs11"), [path])
     module_config.remember_module(path)
 
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from PySide6.QtWidgets import QWidget
 
 from strongroom.app.errors import AuthenticationFailed
-from strongroom.app.keys import service as ks
+from strongroom.app.keys import signing
 from strongroom.app.keys.ports import KeyStore, TokenInfo
 
 from ..workers import Task, TaskRunner
@@ -60,14 +60,14 @@ class Login:
             return None
 
         def work(_c: object, _p: object) -> KeyStore:
-            details = ks.audit_details(token, operation="login")
+            details = signing.audit_details(token, operation="login")
             try:
                 store = open_store(backends, token, pin, vault)
             except AuthenticationFailed as e:  # a wrong PIN is worth an audit event
-                ks.record_failure(vault, "keys.login", token.label, details, e)
+                signing.record_failure(vault, "keys.login", token.label, details, e)
                 raise
             try:
-                ks.record(vault, "keys.login", token.label, details)
+                signing.record(vault, "keys.login", token.label, details)
             except BaseException:
                 store.close()
                 raise

@@ -1,9 +1,9 @@
 """The Keys & Signing operations run on the hardware runner (no Qt here).
 
-They go through the app layer the CLI uses (``app.keys_service``, ``app.x509req``), so both
-front ends sign, verify, generate and audit the same way: each token operation is recorded with
-the module, token serial, key id and fingerprint, and for signing the SHA-256 of what was signed;
-never a PIN or key material. Public artefacts are written atomically.
+They go through the app layer the CLI uses (``app.keys``), so both front ends sign, verify,
+generate and audit the same way: each token operation is recorded with the module, token serial,
+key id and fingerprint, and for signing the SHA-256 of what was signed; never a PIN or key
+material. Public artefacts are written atomically.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.app.errors import AuthenticationFailed, StrongroomError
+from strongroom.app.keys import algorithms, checkpoints, signing
 from strongroom.app.keys import certificates as x509req
-from strongroom.app.keys import checkpoints
-from strongroom.app.keys import service as ks
 from strongroom.app.keys.ports import Capability, KeyInfo, KeyStore, SignAlgorithm, TokenInfo
-from strongroom.app.keys.service import SignedFile as Signed
+from strongroom.app.keys.signing import SignedFile as Signed
 from strongroom.app.vault import Vault
 
 from .inventory import Backends, open_store
@@ -29,7 +28,7 @@ FileProgress = Callable[[int, int], None]
 def algorithms_for(key: KeyInfo) -> tuple[SignAlgorithm, ...]:
     """The signature algorithms ``key`` signs with, its default first (none: cannot sign)."""
     try:
-        return ks.allowed_algorithms(key)
+        return algorithms.allowed_algorithms(key)
     except StrongroomError:
         return ()
 
@@ -39,7 +38,7 @@ def sign_files(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
                cancel: threading.Event, on_file: FileProgress) -> list[Signed]:
     """Detached ``<file>.sig`` signatures (in ``out_dir``, else beside each file), each audited.
 
-    Files of one folder are signed all or none (``keys_service.sign_files``): a cancel or an
+    Files of one folder are signed all or none (``signing.sign_files``): a cancel or an
     error leaves no signature of that folder behind.
     """
     groups: dict[Path, list[Path]] = {}
@@ -49,7 +48,7 @@ def sign_files(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
     total = len(files)
     for folder, paths in groups.items():
         offset = len(done)
-        done += ks.sign_files(
+        done += signing.sign_files(
             store, key, paths, algorithm, out_dir=folder, vault=vault, token=token,
             cancel=cancel, on_progress=lambda n, _t, o=offset: on_file(o + n, total))
     return done
@@ -57,23 +56,23 @@ def sign_files(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
 
 def load_public_key(data: bytes) -> bytes:
     """A public key (PEM/DER SubjectPublicKeyInfo or certificate) as SPKI DER."""
-    return ks.spki_der(ks.load_public_key(data))
+    return algorithms.spki_der(algorithms.load_public_key(data))
 
 
 def verify_file(spki_der: bytes, path: Path, signature: bytes,
                 algorithm: SignAlgorithm) -> bool:
     """Whether ``signature`` over the file at ``path`` verifies under the public key."""
-    digest = ks.digest_file(path, algorithm)
-    return ks.verify(spki_der, digest.signed, signature, algorithm,
+    digest = signing.digest_file(path, algorithm)
+    return algorithms.verify(spki_der, digest.signed, signature, algorithm,
                      prehashed=algorithm is not SignAlgorithm.Ed25519)
 
 
 def write_recorded(vault: Vault, dest: Path, data: bytes, action: str,
                    details: dict[str, object]) -> Path:
     """Write a public artefact and record it; if it cannot be recorded, the file does not stay."""
-    ks.write_public(dest, data)
+    signing.write_public(dest, data)
     try:
-        ks.record(vault, action, dest.name, details)
+        signing.record(vault, action, dest.name, details)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -81,8 +80,8 @@ def write_recorded(vault: Vault, dest: Path, data: bytes, action: str,
 
 
 def export_public(vault: Vault, token: TokenInfo, key: KeyInfo, dest: Path) -> Path:
-    return write_recorded(vault, dest, ks.public_pem(key.public_key), "keys.export",
-                          ks.audit_details(token, key, operation="export-public",
+    return write_recorded(vault, dest, algorithms.public_pem(key.public_key), "keys.export",
+                          signing.audit_details(token, key, operation="export-public",
                                            file=str(dest)))
 
 
@@ -101,7 +100,7 @@ def make_csr(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
              order: CsrOrder) -> Path:
     """Build the request or certificate, signed on the token, write it and record it."""
     action = "keys.certificate" if order.self_signed else "keys.csr"
-    details = ks.audit_details(token, key, operation=action.split(".")[1],
+    details = signing.audit_details(token, key, operation=action.split(".")[1],
                                subject=order.subject, sans=list(order.sans),
                                file=str(order.dest))
     try:
@@ -111,7 +110,7 @@ def make_csr(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
         else:
             data = x509req.build_csr(store, key, order.subject, sans=order.sans)
     except BaseException as e:
-        ks.record_failure(vault, action, key.label, details, e)
+        signing.record_failure(vault, action, key.label, details, e)
         raise
     return write_recorded(vault, order.dest, data, action, details)
 
@@ -138,8 +137,8 @@ def checkpoint_with_pin(backends: Backends, vault: Vault, token: TokenInfo, key:
     try:
         store = open_store(backends, token, pin, vault)
     except AuthenticationFailed as e:
-        ks.record_failure(vault, "keys.login", token.label,
-                          ks.audit_details(token, operation="login"), e)
+        signing.record_failure(vault, "keys.login", token.label,
+                          signing.audit_details(token, operation="login"), e)
         raise
     try:
         return sign_checkpoint(vault, store, token, key)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from strongroom.app.keys import service as ks
+from strongroom.app.keys import tokens as key_tokens
 from strongroom.app.keys.ports import KeyStore, TokenInfo
 from strongroom.app.vault import Vault
 
@@ -94,7 +94,7 @@ class KeysSection(Section):
         super().__init__(services, parent)
         self.setAccessibleDescription(self.accessible_description)
         self.hw = TaskRunner(self)  # the hardware queue; see the module docstring
-        self.backends = Backends(providers or ks.load_provider)
+        self.backends = Backends(providers or key_tokens.load_provider)
         self.stores: dict[TokenKey, KeyStore] = {}  # logged-in sessions held by the console
         self.epoch = 0  # changes when the vault locks or opens: older results are dropped
         self._stale = True  # the tree needs reading when the section is next shown
