@@ -60,9 +60,9 @@ from strongroom.app.errors import (
     WrongPassphrase,
 )
 from strongroom.app.keyslots import normalize_passphrase
+from strongroom.app.plugins import Availability
 from strongroom.app.unlock_methods import (
     SECRET_BYTES,
-    Availability,
     Enrolment,
     HardwareUnlocker,
     SlotRef,
