@@ -57,6 +57,16 @@ class VaultTampered(IntegrityError):
     """The database, header or audit chain does not match what the keys say it must be."""
 
 
+class RollbackDetected(VaultTampered):
+    """The database or the header is older than the other (or than a witness): a file was put
+    back. ``behind`` names what is older, ``events`` by how many audit events."""
+
+    def __init__(self, message: str, behind: str, events: int) -> None:
+        super().__init__(message)
+        self.behind = behind
+        self.events = events
+
+
 class BackupInvalid(IntegrityError):
     """A backup file is corrupt, truncated, not a backup, or belongs to another vault."""
 

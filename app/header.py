@@ -2,7 +2,9 @@
 
 The whole header is MAC'd with a key derived from the master key, so after unlock any edit to it
 (a slot's label, the audit anchor) is detected. The anchor (sequence + hash of the audit chain head)
-lets ``audit verify`` detect a truncated or rolled-back audit table.
+lets unlock and ``audit verify`` detect a truncated or rolled-back audit table. Before a write
+transaction commits, the head it will leave is announced as ``pending``: after a crash between the
+commit and the header write the database may be at ``pending``; ahead of both, the header is old.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Header:
     slots: tuple[Keyslot, ...]
     anchor: AuditAnchor | None = None
     mac: bytes | None = None
+    pending: AuditAnchor | None = None  # the head a write about to commit will leave
 
     def body(self) -> dict[str, Any]:
         return {
@@ -42,9 +45,9 @@ class Header:
             "vault_id": self.vault_id,
             "created": self.created,
             "slots": [s.to_json() for s in self.slots],
-            "anchor": None
-            if self.anchor is None
-            else {"seq": self.anchor.seq, "hash": self.anchor.hash.hex()},
+            "anchor": _anchor_json(self.anchor),
+            # Only when set, so headers written before it existed keep their MAC.
+            **({} if self.pending is None else {"pending": _anchor_json(self.pending)}),
         }
 
     def sealed(self, master_key: bytes) -> Header:
@@ -75,10 +78,8 @@ class Header:
                     f"{source} has format {obj.get('format')!r}; this Strongroom reads format "
                     f"{FORMAT_VERSION}"
                 )
-            anchor = None
-            if obj.get("anchor") is not None:
-                a = obj["anchor"]
-                anchor = AuditAnchor(int(a["seq"]), bytes.fromhex(a["hash"]))
+            anchor = _anchor_from_json(obj.get("anchor"))
+            pending = _anchor_from_json(obj.get("pending"))
             slots = tuple(Keyslot.from_json(s) for s in obj["slots"])
             if not slots:
                 raise HeaderCorrupt(f"{source} has no keyslots")
@@ -93,6 +94,7 @@ class Header:
                 slots=slots,
                 anchor=anchor,
                 mac=None if obj.get("mac") is None else b64d(obj["mac"]),
+                pending=pending,
             )
         except HeaderCorrupt:
             raise
@@ -112,6 +114,19 @@ class Header:
 
     def save(self, path: Path) -> None:
         atomic_write(path, self.to_bytes())
+
+
+def _anchor_json(anchor: AuditAnchor | None) -> dict[str, Any] | None:
+    return None if anchor is None else {"seq": anchor.seq, "hash": anchor.hash.hex()}
+
+
+def _anchor_from_json(obj: Any) -> AuditAnchor | None:
+    if obj is None:
+        return None
+    seq, digest = obj["seq"], bytes.fromhex(obj["hash"])
+    if type(seq) is not int or seq < 1 or len(digest) != 32:
+        raise ValueError("an audit anchor is a positive sequence number and a SHA-256 hash")
+    return AuditAnchor(seq, digest)
 
 
 def header_mac_key(master_key: bytes) -> bytes:

@@ -41,6 +41,7 @@ from ..fsutil import fsync_dir, storage_error
 from ..header import Header
 from ..keyslots import PASSPHRASE, KeyslotUnlocker, unwrap_master_key
 from ..model import iso
+from .consistency import check_database
 from .integrity import export_database
 from .layout import (
     AUTO_BACKUPS_KEPT,
@@ -264,7 +265,7 @@ def _check_open(parsed: ParsedBackup, master: bytes, work: Path, path: Path) -> 
         if found != parsed.manifest.get("counts"):
             raise BackupInvalid(f"{path.name} holds other counts than its manifest records")
         vault._attach(conn, VaultKeys(master, "", b""))
-        vault._check_vault_id()
+        check_database(conn, vault.vault_id)
         report = AuditLog(conn, vault.vault_id).verify(parsed.header.anchor)
         if not report.ok:
             raise BackupInvalid(

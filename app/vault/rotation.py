@@ -60,7 +60,8 @@ def finish_rotation(
 ) -> None:
     """Re-wrap the DEKs under the new master key and drop the old key from the header."""
     old_wrap, new_wrap = dek_wrap_key(old_master), dek_wrap_key(new_master)
-    with vault._write(anchor=False) as conn:
+    # The header stays MAC'd under the old key until the last step below.
+    with vault._write(anchor=False, header_master=old_master) as conn:
         rows = conn.execute("SELECT level, generation, nonce, wrapped FROM deks").fetchall()
         for level, generation, nonce, wrapped in rows:
             aad = dek_aad(vault.vault_id, level, generation)

@@ -30,7 +30,7 @@ from ..errors import (
     WrongPassphrase,
 )
 from ..fsutil import exclusive_lock, storage_error
-from ..header import Header
+from ..header import AuditAnchor, Header
 from ..keyslots import (
     PASSPHRASE,
     Keyslot,
@@ -42,6 +42,7 @@ from ..keyslots import (
 from ..model import Classification, Clock, SystemClock, iso
 from ..unlock_methods import HardwareUnlocker, needs_passphrase
 from .backoff import Backoff, delay_after
+from .consistency import check_anchor, check_database
 from .datakeys import DataKeys
 from .layout import (
     BACKOFF_FILE,
@@ -216,17 +217,24 @@ class VaultSession:
                 conn = database.connect(self.db_path, pending)
             except VaultTampered:
                 conn = database.connect(self.db_path, master)
-                self._attach(conn, VaultKeys(master, slot.id, kek))
-                self._check_vault_id()
+                self._attach_checked(conn, VaultKeys(master, slot.id, kek))
                 self._abandon_rotation()
             else:
-                self._attach(conn, VaultKeys(pending, slot.id, kek))
-                self._check_vault_id()
+                self._attach_checked(conn, VaultKeys(pending, slot.id, kek))
                 self._finish_rotation(master, pending, recovered=True)
         else:
             conn = database.connect(self.db_path, master)
-            self._attach(conn, VaultKeys(master, slot.id, kek))
-            self._check_vault_id()
+            self._attach_checked(conn, VaultKeys(master, slot.id, kek))
+
+    def _attach_checked(self, conn: Any, keys: VaultKeys) -> None:
+        """Attach, then check the database is sound, this vault's, and as new as the header."""
+        self._attach(conn, keys)
+        try:
+            check_database(conn, self.vault_id)
+            check_anchor(self.header, self._log.head())
+        except BaseException:
+            self.lock()
+            raise
 
     def _record_unlock(self, slot: Keyslot) -> None:
         failures = self.backoff.state()
@@ -258,22 +266,6 @@ class VaultSession:
         self._conn = conn
         self._keys = keys
         self._audit = AuditLog(conn, self.vault_id)
-
-    def _check_vault_id(self) -> None:
-        """Every page passes its HMAC and the database is this vault's, before unlock writes."""
-        with database.translated():
-            damaged = self._conn.execute("PRAGMA cipher_integrity_check").fetchone()
-            row = None if damaged else self._conn.execute(
-                "SELECT value FROM meta WHERE key = 'vault_id'"
-            ).fetchone()
-        if damaged:
-            self.lock()
-            raise VaultTampered(
-                "the vault database failed its integrity check: it is corrupt or was modified"
-            )
-        if row is None or row[0] != self.vault_id:
-            self.lock()
-            raise VaultTampered("the vault header belongs to another vault than the database")
 
     def lock(self) -> None:
         """Close the database and drop every key reference."""
@@ -333,8 +325,12 @@ class VaultSession:
         return iso(self.clock.now())
 
     @contextlib.contextmanager
-    def _write(self, anchor: bool = True) -> Iterator[Any]:
-        """One write transaction under the vault's file lock; the header anchor follows commit."""
+    def _write(self, anchor: bool = True, header_master: bytes | None = None) -> Iterator[Any]:
+        """One write transaction under the vault's file lock; the header anchor follows commit.
+
+        ``header_master``: the key the header is MAC'd under, when not the session's (a master-key
+        rotation finishing).
+        """
         with self._mutex:
             conn = self._conn
             if conn is None:
@@ -344,6 +340,7 @@ class VaultSession:
                     conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                    self._announce(self._log.head(), header_master)
                     with database.translated():
                         conn.execute("COMMIT")
                 except BaseException:
@@ -369,7 +366,21 @@ class VaultSession:
         return header
 
     def _save_header(self, header: Header) -> None:
-        header = replace(header, anchor=self._log.head()).sealed(self._unlocked_keys.master)
+        header = replace(header, anchor=self._log.head(), pending=None)
+        header = header.sealed(self._unlocked_keys.master)
+        header.save(self.header_path)
+        self.header = header
+
+    def _announce(self, head: AuditAnchor | None, header_master: bytes | None = None) -> None:
+        """Before a commit: record in the header the audit head the commit will leave, so an
+        unlock after a crash between commit and header write tells it from an old header."""
+        master = header_master or self._unlocked_keys.master
+        header = Header.load(self.header_path)
+        if not header.mac_ok(master):
+            raise VaultTampered("the vault header was modified outside Strongroom")
+        if head is None or head == header.anchor:
+            return
+        header = replace(header, pending=head).sealed(master)
         header.save(self.header_path)
         self.header = header
 

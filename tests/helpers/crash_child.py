@@ -64,9 +64,16 @@ def rotate_and_crash(vault: Vault, mode: str) -> None:
         if mode == "kill-after-rekey":
             die()
 
+    loads_after_rekey = 0
+
     def load(cls: type[Header], path: Path) -> Header:
+        # After the rekey the header is read twice: to announce the re-wrap transaction's
+        # head (before its commit), then to drop the old key (after it): die at the second.
+        nonlocal loads_after_rekey
         if rekeyed and mode == "kill-before-header":
-            die()
+            loads_after_rekey += 1
+            if loads_after_rekey == 2:
+                die()
         return real_load(cls, path)  # type: ignore[no-any-return]
 
     store.rekey = rekey  # type: ignore[assignment]

@@ -1,0 +1,54 @@
+"""What unlock checks before anything writes: the database's pages, that it is this vault's, and
+that the database and the header are equally new (neither was put back from an older copy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import database
+from ..errors import RollbackDetected, VaultTampered
+from ..header import AuditAnchor, Header
+from .layout import DB_FILE, HEADER_FILE
+
+
+def check_database(conn: Any, vault_id: str) -> None:
+    """Every page passes its HMAC and the database belongs to ``vault_id``."""
+    with database.translated():
+        damaged = conn.execute("PRAGMA cipher_integrity_check").fetchone()
+        row = None if damaged else conn.execute(
+            "SELECT value FROM meta WHERE key = 'vault_id'"
+        ).fetchone()
+    if damaged:
+        raise VaultTampered(
+            "the vault database failed its integrity check: it is corrupt or was modified"
+        )
+    if row is None or row[0] != vault_id:
+        raise VaultTampered("the vault header belongs to another vault than the database")
+
+
+def check_anchor(header: Header, head: AuditAnchor | None) -> None:
+    """Refuse a database or header older than the other.
+
+    The header records the audit head of the last committed write (``anchor``) and, while a
+    write is committing, the head it will leave (``pending``). The database must be at one of
+    them: behind the anchor, an older vault.db was put back; ahead of both, an older header.json.
+    """
+    anchor, pending = header.anchor, header.pending
+    if head is not None and head in (anchor, pending):
+        return
+    seq, at = (0 if head is None else head.seq), (0 if anchor is None else anchor.seq)
+    if seq < at:
+        raise RollbackDetected(
+            f"the vault database is {at - seq} audit event(s) behind its header: an older "
+            f"{DB_FILE} was put back (rollback); the vault was not opened", DB_FILE, at - seq,
+        )
+    if seq > at:
+        raise RollbackDetected(
+            f"the vault header is {seq - at} audit event(s) behind its database: an older "
+            f"{HEADER_FILE} was put back (rollback); the vault was not opened",
+            HEADER_FILE, seq - at,
+        )
+    raise VaultTampered(
+        f"the vault database and its header disagree about audit event {seq}: one of them was "
+        "replaced; the vault was not opened"
+    )
