@@ -1,9 +1,9 @@
 """How the core finds adapters without importing them: installed entry points, and what each
 backend says about whether it can run here.
 
-Backends (``strongroom.backends``) and front ends (``strongroom.frontends``) are declared in
-pyproject.toml and read with :mod:`importlib.metadata`; nothing here imports a backend by name,
-so ``app/`` stays importable with no hardware library.
+Backends (``strongroom.backends``), key stores (``strongroom.keystores``) and front ends
+(``strongroom.frontends``) are declared in pyproject.toml and read with :mod:`importlib.metadata`;
+nothing here imports a backend by name, so ``app/`` stays importable with no hardware library.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 
 BACKENDS_GROUP = "strongroom.backends"
+KEYSTORES_GROUP = "strongroom.keystores"
 FRONTENDS_GROUP = "strongroom.frontends"
 
 
@@ -22,6 +23,11 @@ class Availability:
 
     ok: bool
     reason: str = ""
+
+
+def entry_points(group: str) -> list[metadata.EntryPoint]:
+    """The installed entry points of ``group`` in name order (nothing is loaded)."""
+    return sorted(metadata.entry_points(group=group), key=lambda e: e.name)
 
 
 def load_backend(group: str, name: str, *, missing: Exception) -> Any:

@@ -76,7 +76,7 @@ def _change_modules(ctx: Context) -> int:
     if args.add:
         path = os.path.abspath(os.path.expanduser(args.add))
         module_config.check_module_path(path)
-        key_tokens.add_modules(key_tokens.load_provider("pkcs11"), [path])  # loaded: bad fails
+        key_tokens.add_modules(key_tokens.module_provider(), [path])  # loaded: bad fails
         added = module_config.remember_module(path)
         text = (f"Remembered the PKCS#11 module {path}." if added
                 else f"{path} was remembered already.")
@@ -91,7 +91,7 @@ def _change_modules(ctx: Context) -> int:
 
 def cmd_tokens(ctx: Context) -> int:
     provider = provider_for(ctx)
-    tokens = key_tokens.find_tokens(provider, modules_of(ctx))
+    tokens = key_tokens.find_tokens(provider, modules_of(ctx, provider))
     ctx.out.emit(
         [token_json(t) for t in tokens],
         lambda: "\n".join(

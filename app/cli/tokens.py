@@ -21,9 +21,8 @@ from ..errors import (
 )
 from ..keys import algorithms, fingerprints
 from ..keys import tokens as key_tokens
-from ..keys.ports import KeyInfo, KeyStore, KeyStoreProvider, SignAlgorithm, TokenInfo
+from ..keys.ports import KeyInfo, KeyStore, KeyStoreProvider, SignAlgorithm, StoreKind, TokenInfo
 from ..keys.signing import audit_details, record_failure
-from ..keys.tokens import STORES
 from ..vault import Vault
 from .common import Context
 
@@ -31,27 +30,27 @@ from .common import Context
 def provider_for(ctx: Context) -> KeyStoreProvider:
     provider = key_tokens.load_provider(ctx.args.store)
     key_tokens.require_available(provider)
-    if provider.store == "pkcs11":
-        key_tokens.add_modules(provider, ctx.args.module or ())
+    key_tokens.add_modules(provider, modules_of(ctx, provider))
     return provider
 
 
-def modules_of(ctx: Context) -> list[str]:
-    return list(ctx.args.module or ()) if ctx.args.store == "pkcs11" else []
+def modules_of(ctx: Context, provider: KeyStoreProvider) -> list[str]:
+    """The ``--module`` paths, for a store that takes modules (ignored by the others)."""
+    return list(ctx.args.module or ()) if provider.kind.takes_modules else []
 
 
 def token_for(ctx: Context, provider: KeyStoreProvider) -> TokenInfo:
-    tokens = key_tokens.find_tokens(provider, modules_of(ctx))
+    tokens = key_tokens.find_tokens(provider, modules_of(ctx, provider))
     return key_tokens.choose_token(tokens, getattr(ctx.args, "token", None))
 
 
-def _pin(ctx: Context, token: TokenInfo) -> str | None:
-    if token.store == "tpm":
+def _pin(ctx: Context, kind: StoreKind, token: TokenInfo) -> str | None:
+    if kind.key_pins:
         # Using a key: asked once the key is known to have a PIN (session). Generating: a PIN
         # on --pin-fd becomes the new key's PIN.
         if getattr(ctx.args, "key", None) or ctx.args.pin_fd is None:
             return None
-        return ctx.next_pin("PIN for the new TPM key: ")
+        return ctx.next_pin(f"PIN for the new {kind.title} key: ")
     if "login-required" not in token.flags and ctx.args.pin_fd is None:
         return None
     return ctx.next_pin(f"PIN for token '{token.label}': ")
@@ -66,18 +65,20 @@ def _pin_error(e: AuthenticationFailed) -> AuthenticationFailed:
 
 @contextlib.contextmanager
 def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyStore]]:
-    """A logged-in store on the chosen token (the TPM's keys come from the vault)."""
+    """A logged-in store on the chosen token (a store that keeps its keys' blobs in the vault,
+    like the TPM, gets them from ``vault``)."""
     provider = provider_for(ctx)
-    if provider.store == "tpm" and vault is None:
-        raise UsageError("TPM keys are kept in the vault: this needs the vault")
+    kind = provider.kind
+    if kind.keeps_blobs_in_vault and vault is None:
+        raise UsageError(f"{kind.title} keys are kept in the vault: this needs the vault")
     token = token_for(ctx, provider)
-    pin = _pin(ctx, token)
+    pin = _pin(ctx, kind, token)
     try:
         store = provider.open(token, pin, blobs=vault)
-        if pin is None and _key_needs_pin(ctx, store):
-            # A TPM key with a PIN of its own: asked once the key is known.
+        if pin is None and _key_needs_pin(ctx, kind, store):
+            # A key with a PIN of its own (a TPM key's): asked once the key is known.
             store.close()
-            pin = ctx.next_pin(f"PIN for the TPM key '{ctx.args.key}': ")
+            pin = ctx.next_pin(f"PIN for the {kind.title} key '{ctx.args.key}': ")
             store = provider.open(token, pin, blobs=vault)
     except AuthenticationFailed as e:
         record_failure(vault, "keys.login", token.label,
@@ -91,9 +92,9 @@ def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyS
         store.close()
 
 
-def _key_needs_pin(ctx: Context, store: KeyStore) -> bool:
+def _key_needs_pin(ctx: Context, kind: StoreKind, store: KeyStore) -> bool:
     wanted = getattr(ctx.args, "key", None)
-    if store.store != "tpm" or not wanted:
+    if not kind.key_pins or not wanted:
         return False
     try:
         return key_tokens.find_key(store.list_keys(), wanted).needs_pin
@@ -111,7 +112,8 @@ def vault_if(ctx: Context, needed: bool) -> Iterator[Vault | None]:
 
 
 def needs_vault(ctx: Context) -> bool:
-    return bool(ctx.args.store == "tpm")
+    """Whether the chosen store keeps its keys' blobs in the vault (so even listing opens it)."""
+    return key_tokens.kind_of(ctx.args.store).keeps_blobs_in_vault
 
 
 def key_json(key: KeyInfo) -> dict[str, Any]:
@@ -168,8 +170,9 @@ def read_file(path: str, what: str) -> bytes:
 
 
 def device_options(cp: Any, *, token: bool = True) -> None:
-    cp.add_argument("--store", choices=STORES, default="pkcs11",
-                    help="pkcs11 (tokens, HSMs; default) or tpm")
+    # The installed key stores (entry points); the help names the two Strongroom ships.
+    cp.add_argument("--store", choices=key_tokens.store_names(),
+                    default=key_tokens.DEFAULT_STORE, help="pkcs11 (tokens, HSMs; default) or tpm")
     cp.add_argument("--module", action="append", metavar="PATH",
                     help="PKCS#11 module (repeatable; default: the detected modules)")
     if token:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..errors import HardwareError, UsageError
 from .algorithms import choose_algorithm, hash_name, public_key_of
-from .ports import KeyInfo, SignAlgorithm
+from .ports import KeyInfo, PssSalt, SignAlgorithm, StoreKind
 
 MAX_DAYS = 36525  # a hundred years
 
@@ -59,7 +59,8 @@ _PSS = (SignAlgorithm.RsaPssSha256, SignAlgorithm.RsaPssSha384)
 
 
 class Signer(Protocol):
-    """What building a request needs of a key store: ``KeyStore.sign``."""
+    """What building a request needs of a key store: ``KeyStore.sign`` (and its ``kind`` when it
+    has one; a signer without it is asked for its RSA-PSS salt length with a signature)."""
 
     def sign(
         self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
@@ -323,9 +324,10 @@ def build_self_signed(
 
 
 def _probe_pss_salt(store: Signer, key: KeyInfo, algorithm: SignAlgorithm) -> int:
-    """A certificate names its PSS salt length inside what is signed: ask the token first.
-    (PKCS#11 tokens sign with the hash length; a TPM may use the maximum.)"""
-    if getattr(store, "store", None) == "pkcs11":
+    """A certificate names its PSS salt length inside what is signed: unless the store's kind
+    says it always uses the hash length, ask the token first with a signature."""
+    kind: StoreKind | None = getattr(store, "kind", None)
+    if kind is not None and kind.pss_salt is PssSalt.HashLength:
         hname = hash_name(algorithm)
         assert hname is not None  # noqa: S101 - PSS always has a hash
         return _HASH_LEN[hname]

@@ -2,9 +2,10 @@
 
 Private keys never leave the device: a :class:`KeyStore` lists keys, generates them on the
 device (never extractable), signs, and hands out public keys. The CLI, the console and the
-ceremony feature use this port and do not care which backend holds a key; backends live in
-``backends/pkcs11`` and ``backends/tpm`` and are found through the ``strongroom.backends`` entry
-points, never imported here.
+ceremony feature use this port and do not care which backend holds a key: where they must
+behave differently they ask the store's :class:`StoreKind` what it can do, never for a store by
+its name. Backends live in ``backends/pkcs11`` and ``backends/tpm``; each declares its kind in the
+``strongroom.keystores`` entry points, and none is imported here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,37 @@ class SignAlgorithm(StrEnum):
         return None if self is SignAlgorithm.Ed25519 else self.value.rsplit("-", 1)[1]
 
 
+class PssSalt(StrEnum):
+    """The salt length of a key store's RSA-PSS signatures (a certificate names it inside what
+    is signed, so it must be known before signing)."""
+
+    HashLength = "hash-length"  # always the hash's length (PKCS#11's CKM_RSA_PKCS_PSS as used)
+    Unknown = "unknown"  # not fixed (a TPM may use the longest): ask the store with a signature
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """A kind of key store and what it can do, declared by its backend (a ``strongroom.keystores``
+    entry point names it) so that callers ask this instead of comparing store names."""
+
+    name: str  # what --store takes, TokenInfo.store and KeyInfo.store carry: "pkcs11", "tpm"
+    title: str  # what people call it: "PKCS#11", "TPM"
+    entry_point: str  # the ``strongroom.backends`` entry point that makes its provider
+    takes_modules: bool = False  # its tokens live in modules (shared libraries) named by path
+    keeps_blobs_in_vault: bool = False  # its keys are blobs the vault keeps: open() needs blobs
+    # A PIN belongs to each key (asked once the key is known; one given when generating becomes
+    # the new key's), as a TPM key's authorisation value, instead of a login to the token.
+    key_pins: bool = False
+    keeps_certificates: bool = False  # an issued certificate can be stored next to its key
+    pss_salt: PssSalt = PssSalt.Unknown
+
+    @classmethod
+    def unknown(cls, name: str) -> StoreKind:
+        """A store that cannot say what it is (its backend fails to load): known by its name
+        and taken to do nothing special."""
+        return cls(name=name, title=name, entry_point=name)
+
+
 class Capability(StrEnum):
     Sign = "sign"
     Verify = "verify"
@@ -61,14 +93,16 @@ class Capability(StrEnum):
 class TokenInfo:
     """One token (or the TPM) as the inventory shows it."""
 
-    store: str  # "pkcs11" or "tpm"
+    store: str  # the key store's name (StoreKind.name): "pkcs11", "tpm"
     module: str  # module path, or the TCTI for the TPM
     slot: int | None
     label: str
     manufacturer: str
     model: str
     serial: str
-    flags: tuple[str, ...]  # e.g. "login-required", "user-pin-locked", "token-initialized"
+    # e.g. "login-required", "user-pin-locked"; "token-initialized" when the token is ready for
+    # use (a store without that notion always says so)
+    flags: tuple[str, ...]
     free_public_memory: int | None = None
     free_private_memory: int | None = None
     logged_in: bool = False
@@ -78,7 +112,7 @@ class TokenInfo:
 class KeyInfo:
     """One key pair on a device. ``public_key`` is the DER SubjectPublicKeyInfo."""
 
-    store: str  # "pkcs11" or "tpm"
+    store: str  # the key store's name (StoreKind.name)
     token_label: str
     token_serial: str
     label: str
@@ -120,7 +154,8 @@ class KeyStore(Protocol):
     Errors are :mod:`errors` types (WrongPin with retries, PinBlocked, DeviceRemoved, Unsupported).
     """
 
-    store: str
+    store: str  # kind.name
+    kind: StoreKind
 
     def available(self) -> Availability: ...
 
@@ -193,10 +228,11 @@ class KeyBlobStore(Protocol):
 class KeyStoreProvider(Protocol):
     """A port implemented in ``backends/``: finds tokens and opens a :class:`KeyStore` on one.
 
-    Found through the ``strongroom.backends`` entry points ``pkcs11`` and ``tpm-keys``.
+    Made by the ``strongroom.backends`` entry point its :class:`StoreKind` names.
     """
 
-    store: str
+    store: str  # kind.name
+    kind: StoreKind
 
     def available(self) -> Availability: ...
 

@@ -1,34 +1,69 @@
 """Find a key store, a token and a key: the installed providers, the tokens they see, and the key
 a user names by label, hex id or fingerprint.
 
-Providers come from the ``strongroom.backends`` entry points (``pkcs11``, ``tpm-keys``), never by
-import.
+The installed key stores are the ``strongroom.keystores`` entry points: each names its backend's
+:class:`~.ports.StoreKind` (what the store is and can do) and so the ``strongroom.backends``
+entry point that makes its provider. Nothing is imported by name, and what differs between
+stores is asked of their kind, never decided by a name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Callable, Sequence
 
-from ..errors import BackendUnavailable, NotFound, UsageError
-from ..plugins import BACKENDS_GROUP, load_backend
+from ..errors import BackendUnavailable, NotFound, StrongroomError, UsageError
+from ..plugins import BACKENDS_GROUP, KEYSTORES_GROUP, entry_points, load_backend
 from . import module_config
 from .fingerprints import hex_digits
-from .ports import KeyBlobStore, KeyInfo, KeyStore, KeyStoreProvider, TokenInfo
+from .ports import KeyBlobStore, KeyInfo, KeyStore, KeyStoreProvider, StoreKind, TokenInfo
 
-STORES = ("pkcs11", "tpm")
-# --store (and TokenInfo.store) → entry point name; the entry point names are accepted too.
-ENTRY_POINTS = {"pkcs11": "pkcs11", "tpm": "tpm-keys", "tpm-keys": "tpm-keys"}
+DEFAULT_STORE = "pkcs11"
+ProviderLoader = Callable[[str], KeyStoreProvider]  # takes a StoreKind.entry_point
 
 
-def load_provider(store: str = "pkcs11") -> KeyStoreProvider:
-    """The installed key-store provider for ``store``: "pkcs11", "tpm" (or an entry point name)."""
-    name = ENTRY_POINTS.get(store)
-    if name is None:
-        raise UsageError(f"unknown key store {store!r} (choose {' or '.join(STORES)})")
+@functools.cache
+def store_names() -> tuple[str, ...]:
+    """The installed key stores' names in order (what ``--store`` offers); nothing is loaded."""
+    return tuple(e.name for e in entry_points(KEYSTORES_GROUP))
+
+
+@functools.cache
+def kind_of(store: str) -> StoreKind:
+    """What the installed key store ``store`` is and can do, as its backend declares it (the
+    backend's package is imported; no provider is made and no device is touched)."""
+    unknown = UsageError(f"unknown key store {store!r} (choose {' or '.join(store_names())})")
+    try:
+        kind = load_backend(KEYSTORES_GROUP, store, missing=unknown)
+    except StrongroomError:
+        raise
+    except Exception as e:  # a broken backend package is reported in one sentence
+        raise BackendUnavailable(
+            f"the {store} key store failed to load ({type(e).__name__})") from e
+    if not isinstance(kind, StoreKind):
+        raise BackendUnavailable(f"the {store} key store does not say what it is")
+    return kind
+
+
+def _kind(store: str) -> StoreKind:
+    """The kind named ``store``, or whose provider's entry point is ``store`` (``tpm-keys``)."""
+    if store not in store_names():
+        for name in store_names():
+            with contextlib.suppress(StrongroomError):
+                if kind_of(name).entry_point == store:
+                    return kind_of(name)
+    return kind_of(store)  # an unknown name is a UsageError that lists the stores
+
+
+def load_provider(store: str = DEFAULT_STORE) -> KeyStoreProvider:
+    """The installed provider of the key store ``store`` (a name from :func:`store_names`, or
+    the entry point its kind names)."""
+    kind = _kind(store)
     factory: Callable[[], KeyStoreProvider] = load_backend(
-        BACKENDS_GROUP, name, missing=BackendUnavailable(
-            f"no {store} key store is installed (entry point {BACKENDS_GROUP}:{name})"
+        BACKENDS_GROUP, kind.entry_point, missing=BackendUnavailable(
+            f"no {store} key store is installed (entry point {BACKENDS_GROUP}:{kind.entry_point})"
         ))
     provider = factory()
     remember = getattr(provider, "remember_module", None)
@@ -46,11 +81,27 @@ def require_available(provider: KeyStoreProvider) -> None:
         raise BackendUnavailable(f"the {provider.store} key store cannot be used: {usable.reason}")
 
 
+def module_provider(load: ProviderLoader = load_provider) -> KeyStoreProvider:
+    """The provider of the first installed key store whose tokens live in modules named by path
+    (PKCS#11), for adding and forgetting modules; ``load`` takes its kind's entry point."""
+    error: StrongroomError | None = None
+    for name in store_names():
+        try:
+            kind = kind_of(name)
+        except StrongroomError as e:
+            error = error or e
+            continue
+        if kind.takes_modules:
+            return load(kind.entry_point)
+    raise error or BackendUnavailable("no installed key store takes modules")
+
+
 def add_modules(provider: KeyStoreProvider, modules: Sequence[str]) -> None:
-    """Tell a PKCS#11 provider about modules named by path (a missing file is NotFound)."""
+    """Tell a provider that takes modules about modules named by path (a missing file is
+    NotFound)."""
     for path in modules:
         if not os.path.isfile(path):
-            raise NotFound(f"no PKCS#11 module at {path}")
+            raise NotFound(f"no {provider.kind.title} module at {path}")
         add = getattr(provider, "add_module", None)
         if add is not None:
             add(path)
@@ -62,8 +113,8 @@ def find_tokens(provider: KeyStoreProvider, modules: Sequence[str] = ()) -> list
         return provider.tokens()
     out: list[TokenInfo] = []
     for path in modules:
-        if provider.store == "pkcs11" and not os.path.isfile(path):
-            raise NotFound(f"no PKCS#11 module at {path}")
+        if provider.kind.takes_modules and not os.path.isfile(path):
+            raise NotFound(f"no {provider.kind.title} module at {path}")
         out += provider.tokens(path)
     return out
 
@@ -98,7 +149,7 @@ def choose_token(tokens: Sequence[TokenInfo], wanted: str | None) -> TokenInfo:
 
 
 def open_store(
-    store: str = "pkcs11",
+    store: str = DEFAULT_STORE,
     *,
     modules: Sequence[str] = (),
     token: str | None = None,
@@ -109,10 +160,10 @@ def open_store(
     ``modules`` (or every known module) and open a store on it (logging in with ``pin``)."""
     provider = load_provider(store)
     require_available(provider)
-    if provider.store == "pkcs11":
+    takes_modules = provider.kind.takes_modules
+    if takes_modules:
         add_modules(provider, modules)
-    chosen = choose_token(find_tokens(provider, modules if provider.store == "pkcs11" else ()),
-                          token)
+    chosen = choose_token(find_tokens(provider, modules if takes_modules else ()), token)
     return chosen, provider.open(chosen, pin, blobs=blobs)
 
 

@@ -1,5 +1,6 @@
-"""PKCS#11 tokens and HSMs as a key store (python-pkcs11), found through the entry point
-``pkcs11`` → :func:`provider`.
+"""PKCS#11 tokens and HSMs as a key store (python-pkcs11). The entry point
+``strongroom.keystores:pkcs11`` names :data:`KEY_STORE_KIND`; ``strongroom.backends:pkcs11`` makes
+its provider (:func:`provider`).
 
 One worker thread per module owns the library and all its sessions (:mod:`._worker`); the
 :class:`Pkcs11Provider` lists modules (``KNOWN_MODULES`` plus any the user adds) and tokens, and
@@ -16,6 +17,8 @@ from strongroom.app.errors import BackendUnavailable
 from strongroom.app.keys.ports import KeyStoreProvider
 from strongroom.app.plugins import Availability
 
+from ._kind import KIND as KEY_STORE_KIND
+
 try:
     import pkcs11 as _pkcs11  # noqa: F401
 except ImportError as e:  # pragma: no cover - python-pkcs11 is a dependency
@@ -26,6 +29,7 @@ else:
     from .store import Pkcs11KeyStore
 
 __all__ = [
+    "KEY_STORE_KIND",
     "KNOWN_MODULES",
     "Pkcs11KeyStore",
     "Pkcs11Provider",
@@ -39,7 +43,8 @@ __all__ = [
 class UnavailableProvider:
     """Stands in when python-pkcs11 cannot load: says why, raises only when used."""
 
-    store = "pkcs11"
+    store = KEY_STORE_KIND.name
+    kind = KEY_STORE_KIND
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

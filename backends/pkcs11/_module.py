@@ -19,10 +19,11 @@ from strongroom.app.errors import HardwareError, NotFound
 from strongroom.app.keys.ports import ModuleInfo, TokenInfo
 
 from ._errors import translate
+from ._kind import KIND
 from ._native import NativeModule
 from ._worker import assert_on_worker, module_key
 
-STORE = "pkcs11"
+STORE = KIND.name
 _TAG_KEY = secrets.token_bytes(32)
 
 # CK_TOKEN_INFO flag bits → the names the inventory shows (PKCS#11 2.40 §3.2).

@@ -15,6 +15,7 @@ from strongroom.app.errors import HardwareError, NotFound, StrongroomError
 from strongroom.app.keys.ports import KeyBlobStore, ModuleInfo, TokenInfo
 from strongroom.app.plugins import Availability
 
+from ._kind import KIND
 from ._module import STORE, loaded
 from ._worker import module_key, worker_for
 from .store import Pkcs11KeyStore
@@ -87,6 +88,7 @@ class Pkcs11Provider:
     """The ``pkcs11`` KeyStoreProvider: modules, tokens, and stores opened on tokens."""
 
     store = STORE
+    kind = KIND
 
     def __init__(self, extra_modules: Sequence[str] = ()) -> None:
         self._added: list[str] = []

@@ -1,4 +1,4 @@
-"""Pkcs11KeyStore: one logged-in session on one PKCS#11 token (app.signing.KeyStore).
+"""Pkcs11KeyStore: one logged-in session on one PKCS#11 token (app.keys.ports.KeyStore).
 
 The session lives on the module's worker thread; every method marshals its token work there and
 waits on the future, so callers may use the store from any thread. Digests are computed on the
@@ -43,6 +43,7 @@ from strongroom.app.plugins import Availability
 
 from . import _keys
 from ._errors import rv_error, translate
+from ._kind import KIND
 from ._module import STORE, LoadedModule, loaded
 from ._native import CKR_OK, CKR_USER_ALREADY_LOGGED_IN
 from ._worker import Call, assert_on_worker, worker_for
@@ -82,6 +83,7 @@ class Pkcs11KeyStore:
     """A KeyStore on one PKCS#11 token; open it with ``Pkcs11Provider.open``."""
 
     store = STORE
+    kind = KIND
 
     def __init__(self, module_path: str, token: TokenInfo, pin: str | None) -> None:
         """Open a session on ``token`` and log in with ``pin`` (on the module's worker)."""

@@ -1,7 +1,8 @@
 """The TPM 2.0 backend (tpm2-pytss ESAPI): sealed keyslots and device-bound signing keys.
 
-Entry points ``tpm`` (:func:`source`) and ``tpm-keys`` (:func:`key_provider`). The TCTI is always
-explicit: the constructor's ``tcti``, else ``STRONGROOM_TPM_TCTI``, else ``device:/dev/tpmrm0``.
+Entry points ``tpm`` (:func:`source`) and ``tpm-keys`` (:func:`key_provider`), and
+``strongroom.keystores:tpm`` (:data:`KEY_STORE_KIND`). The TCTI is always explicit: the
+constructor's ``tcti``, else ``STRONGROOM_TPM_TCTI``, else ``device:/dev/tpmrm0``.
 Importing this package never loads tpm2-pytss; ``available()`` says why the TPM cannot be used.
 """
 
@@ -11,12 +12,14 @@ from strongroom.app.keys.ports import KeyStoreProvider
 from strongroom.app.unlock_methods import SlotSecretSource
 
 from ._worker import DEVICE_TCTI, ENV_TCTI, default_tcti
+from .keys import KIND as KEY_STORE_KIND
 from .keys import TpmKeyProvider, TpmKeyStore
 from .seal import PcrStateChanged, TpmSealSource
 
 __all__ = [
     "DEVICE_TCTI",
     "ENV_TCTI",
+    "KEY_STORE_KIND",
     "PcrStateChanged",
     "TpmKeyProvider",
     "TpmKeyStore",

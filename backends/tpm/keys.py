@@ -1,4 +1,4 @@
-"""Device-bound signing keys in the TPM (app.signing.KeyStoreProvider, store ``tpm``).
+"""Device-bound signing keys in the TPM (app.keys.ports.KeyStoreProvider, store ``tpm``).
 
 A key is generated inside the TPM under the storage root key (fixedTPM, fixedParent,
 sensitiveDataOrigin: it can never leave this TPM), optionally with a PIN as its authorisation
@@ -45,7 +45,9 @@ from strongroom.app.keys.ports import (
     KeyType,
     ModuleInfo,
     ProgressCallback,
+    PssSalt,
     SignAlgorithm,
+    StoreKind,
     TokenInfo,
 )
 from strongroom.app.keyslots import b64d, b64e
@@ -54,7 +56,15 @@ from strongroom.app.plugins import Availability
 from ._worker import DEVICE_TCTI, TpmWorker, default_tcti, library, worker_for
 from .seal import pin_bytes
 
-STORE = "tpm"
+KIND = StoreKind(
+    name="tpm",
+    title="TPM",
+    entry_point="tpm-keys",  # `tpm` is the TPM unlock method's
+    keeps_blobs_in_vault=True,
+    key_pins=True,
+    pss_salt=PssSalt.Unknown,  # TPM2_Sign chooses (often the longest salt)
+)
+STORE = KIND.name
 BLOB_FORMAT = 1
 # Signatures per trip to the TPM worker: the key is loaded, used and flushed within one trip.
 CHUNK = 16
@@ -141,9 +151,10 @@ def _token_info(worker: TpmWorker) -> TokenInfo:
 
 
 class TpmKeyProvider:
-    """app.signing.KeyStoreProvider for the TPM on one TCTI."""
+    """app.keys.ports.KeyStoreProvider for the TPM on one TCTI."""
 
     store = STORE
+    kind = KIND
 
     def __init__(self, tcti: str | None = None) -> None:
         self.tcti = tcti or default_tcti()
@@ -191,9 +202,10 @@ class TpmKeyProvider:
 
 
 class TpmKeyStore:
-    """app.signing.KeyStore on the TPM; every ESAPI call runs on the TCTI's worker thread."""
+    """app.keys.ports.KeyStore on the TPM; every ESAPI call runs on the TCTI's worker thread."""
 
     store = STORE
+    kind = KIND
 
     def __init__(self, tcti: str, blobs: KeyBlobStore, pin: str | None = None) -> None:
         self.tcti = tcti

@@ -91,10 +91,12 @@ class CheckpointActions:
         token = node.token.info
         if not ops.can_checkpoint(node.key):
             return f"{node.key.label} cannot sign"
-        if token.store == "tpm":
+        kind = self.host.backends.kind(token.store)
+        if kind.key_pins:
             if not node.key.needs_pin or token_key(token) in self.host.stores:
                 return None
-            return f"the TPM key {node.key.label} has a PIN: log in to the TPM with it first"
+            return (f"the {kind.title} key {node.key.label} has a PIN: log in to the "
+                    f"{kind.title} with it first")
         if token_key(token) in self.host.stores or "login-required" not in token.flags:
             return None
         return f"log in to {token.label} first (the console never keeps a PIN)"

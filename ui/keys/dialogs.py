@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app.errors import WrongPin
-from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm, TokenInfo
+from strongroom.app.keys.ports import KeyInfo, KeyType, SignAlgorithm, StoreKind, TokenInfo
 
 from ..widgets.common import button
 from ..workers import user_message
@@ -77,15 +77,16 @@ class TokenPinDialog(QDialog):
     submitted = Signal(str)
 
     def __init__(self, token: TokenInfo, parent: QWidget | None = None, *,
-                 title: str = "Log in to the token", ok_text: str = "Log in") -> None:
+                 title: str = "Log in to the token", ok_text: str = "Log in",
+                 kind: StoreKind | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.token = token
         intro = QLabel(
-            f"Enter the user PIN of token “{token.label}” (serial {token.serial})."
-            if token.store != "tpm" else
-            "Enter the PIN that protects your TPM keys; keys generated in this session get it.")
+            f"Enter the PIN that protects your {kind.title} keys; keys generated in this "
+            "session get it." if kind is not None and kind.key_pins else
+            f"Enter the user PIN of token “{token.label}” (serial {token.serial}).")
         intro.setWordWrap(True)
         self.caution = QLabel(pin_state(token.flags))
         self.caution.setProperty("role", "warning")

@@ -1,13 +1,14 @@
 """What the Keys & Signing tree shows, gathered off the UI thread: modules, tokens and their keys.
 
-The key-store providers are found by name through the app layer (the ``strongroom.backends``
-entry points ``pkcs11`` and ``tpm-keys``), never imported from here. Everything in this module
-that touches a provider runs on the section's hardware runner.
+The key stores are the installed ones the app layer lists, each with the kind its backend
+declares (:class:`StoreKind`: its title, whether it takes modules, whether its keys have PINs of
+their own…); their providers are loaded through the app layer, never imported from here.
+Everything in this module that touches a provider runs on the section's hardware runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strongroom.app.errors import (
@@ -23,14 +24,12 @@ from strongroom.app.keys.ports import (
     KeyStore,
     KeyStoreProvider,
     ModuleInfo,
+    StoreKind,
     TokenInfo,
 )
 
-# (entry point, the TokenInfo.store its tokens carry, what the tree calls it)
-PROVIDERS = (("pkcs11", "pkcs11", "PKCS#11"), ("tpm-keys", "tpm", "TPM"))
-PROVIDER_FOR_STORE = {store: name for name, store, _title in PROVIDERS}
 LOGIN_NOTE = "log in to list its private keys"
-ProviderLoader = Callable[[str], KeyStoreProvider]
+ProviderLoader = key_tokens.ProviderLoader
 TokenKey = tuple[str, str, str]  # (store, module, serial): stable while the token is plugged in
 
 
@@ -64,12 +63,19 @@ class TokenView:
 
 @dataclass(frozen=True)
 class ModuleView:
-    store: str  # "pkcs11" or "tpm"
-    title: str  # "PKCS#11" or "TPM"
+    kind: StoreKind  # the store it belongs to, and what that store can do
     path: str
     info: ModuleInfo | None = None
     tokens: tuple[TokenView, ...] = ()
     error: str = ""  # the backend or module cannot be used: why
+
+    @property
+    def store(self) -> str:
+        return self.kind.name
+
+    @property
+    def title(self) -> str:
+        return self.kind.title
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,21 @@ class Inventory:
 
 
 class Backends:
-    """The providers, loaded once on first use. Used only from the hardware runner's thread."""
+    """The providers, loaded once on first use and used only from the hardware runner's thread;
+    ``loader`` is given a kind's entry point (``pkcs11``, ``tpm-keys``). The stores' kinds are
+    data, asked from any thread."""
 
     def __init__(self, loader: ProviderLoader = key_tokens.load_provider) -> None:
         self.loader = loader
         self._loaded: dict[str, KeyStoreProvider | StrongroomError] = {}
+
+    @staticmethod
+    def kind(store: str) -> StoreKind:
+        """What the store named ``store`` can do (nothing special when it cannot say)."""
+        try:
+            return key_tokens.kind_of(store)
+        except StrongroomError:
+            return StoreKind.unknown(store)
 
     def get(self, name: str) -> KeyStoreProvider:
         found = self._loaded.get(name)
@@ -103,7 +119,7 @@ class Backends:
         return found
 
     def for_token(self, token: TokenInfo) -> KeyStoreProvider:
-        return self.get(PROVIDER_FOR_STORE.get(token.store, token.store))
+        return self.get(self.kind(token.store).entry_point)
 
 
 def open_store(backends: Backends, token: TokenInfo, pin: str | None,
@@ -114,7 +130,7 @@ def open_store(backends: Backends, token: TokenInfo, pin: str | None,
 def _token_view(backends: Backends, token: TokenInfo, stores: Mapping[TokenKey, KeyStore],
                 blobs: KeyBlobStore | None) -> TokenView:
     held = stores.get(token_key(token))
-    if held is None and token.store == "pkcs11" and "token-initialized" not in token.flags:
+    if held is None and "token-initialized" not in token.flags:
         return TokenView(token, note="the token is not initialised")
     try:
         if held is not None:
@@ -132,45 +148,48 @@ def _token_view(backends: Backends, token: TokenInfo, stores: Mapping[TokenKey, 
     return TokenView(token, keys, note=LOGIN_NOTE if hidden else "")
 
 
-def _module_view(backends: Backends, store: str, title: str, module: ModuleInfo,
-                 stores: Mapping[TokenKey, KeyStore], blobs: KeyBlobStore | None) -> ModuleView:
+def _module_view(backends: Backends, kind: StoreKind, provider: KeyStoreProvider,
+                 module: ModuleInfo, stores: Mapping[TokenKey, KeyStore],
+                 blobs: KeyBlobStore | None) -> ModuleView:
     try:
-        tokens = backends.get(PROVIDER_FOR_STORE[store]).tokens(module.path)
+        tokens = provider.tokens(module.path)
     except StrongroomError as e:
-        return ModuleView(store, title, module.path, module, error=str(e))
+        return ModuleView(kind, module.path, module, error=str(e))
     views = tuple(_token_view(backends, t, stores, blobs) for t in tokens)
-    return ModuleView(store, title, module.path, module, views)
+    return ModuleView(kind, module.path, module, views)
 
 
 def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
             blobs: KeyBlobStore | None) -> Inventory:
     """Every module (detected or added), its tokens and their keys; unusable backends say why."""
     out: list[ModuleView] = []
-    for name, store, title in PROVIDERS:
+    for name in key_tokens.store_names():
+        kind = StoreKind.unknown(name)
         try:
-            provider = backends.get(name)
+            kind = key_tokens.kind_of(name)
+            provider = backends.get(kind.entry_point)
             ready = provider.available()
             if not ready.ok:
                 raise BackendUnavailable(ready.reason)
             modules = provider.modules()
         except StrongroomError as e:
-            out.append(ModuleView(store, title, "", error=str(e) or "not available"))
+            out.append(ModuleView(kind, "", error=str(e) or "not available"))
             continue
-        out += [_module_view(backends, store, title, m, stores, blobs) for m in modules]
+        out += [_module_view(backends, kind, provider, m, stores, blobs) for m in modules]
     return Inventory(tuple(out))
 
 
 def add_module(backends: Backends, path: str) -> None:
-    """Add a PKCS#11 module by path (loaded now, so a bad file fails here) and remember it for
-    the next start and the command line."""
+    """Add a module by path to the store that takes modules (loaded now, so a bad file fails
+    here) and remember it for the next start and the command line."""
     module_config.check_module_path(path)
-    key_tokens.add_modules(backends.get("pkcs11"), [path])
+    key_tokens.add_modules(key_tokens.module_provider(backends.get), [path])
     module_config.remember_module(path)
 
 
 def forget_module(backends: Backends, path: str) -> None:
     """Stop using a module the user added: off the remembered list and out of this session."""
     module_config.forget_module(path)
-    forget = getattr(backends.get("pkcs11"), "forget_module", None)
+    forget = getattr(key_tokens.module_provider(backends.get), "forget_module", None)
     if forget is not None:
         forget(path)

@@ -45,7 +45,7 @@ class Login:
         host, token = self.host, self.host.selected_token()
         if token is None or host.vault is None or host.pin_dialog is not None:
             return None
-        dialog = TokenPinDialog(token, self.parent)
+        dialog = TokenPinDialog(token, self.parent, kind=host.backends.kind(token.store))
         dialog.submitted.connect(lambda pin: self.login(token, pin))
         dialog.finished.connect(lambda _r: setattr(host, "pin_dialog", None))
         host.pin_dialog = dialog

@@ -76,7 +76,7 @@ def selection_of(node: Node | None) -> Selection:
 def module_label(module: ModuleView) -> str:
     if not module.path:
         return module.title
-    if module.store != "pkcs11":
+    if not module.kind.takes_modules:
         return f"{module.title} ({module.path})"
     maker = module.info.manufacturer.strip() if module.info else ""
     name = os.path.basename(module.path)
@@ -92,7 +92,7 @@ def module_flags(module: ModuleView) -> str:
 
 
 def token_label(token: TokenInfo) -> str:
-    if token.store == "pkcs11" and "token-initialized" not in token.flags:
+    if "token-initialized" not in token.flags:
         return "(empty slot: token not initialised)"
     return token.label or "(no label)"
 
@@ -127,7 +127,8 @@ class KeysModel(QStandardItemModel):
         root = self.invisibleRootItem()
         for module in inventory.modules:
             row = self._row(ModuleNode(module), module_label(module),
-                            "PKCS#11 module" if module.store == "pkcs11" else module.title,
+                            f"{module.title} module" if module.kind.takes_modules
+                            else module.title,
                             module.path, "", module_flags(module))
             if module.error:
                 for cell in row:

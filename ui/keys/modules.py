@@ -49,7 +49,7 @@ class ModuleActions:
     def selected_added_module(self) -> str | None:
         """The path of the selected module if the user added it (not found on the usual paths)."""
         node = self.host.selected()
-        if not isinstance(node, ModuleNode) or node.module.store != "pkcs11":
+        if not isinstance(node, ModuleNode) or not node.module.kind.takes_modules:
             return None
         info = node.module.info
         return node.module.path if info is not None and not info.detected else None

@@ -322,15 +322,17 @@ class KeysSection(Section):
     def update_buttons(self) -> None:
         node, ready = self.selected(), self.vault is not None and self.task is None
         token = self.selected_token()
+        kind = self.backends.kind(token.store) if token is not None else None
         session = token is not None and token_key(token) in self.stores
         needs_login = token is not None and "login-required" in token.flags and not session
         key = node.key if isinstance(node, KeyNode) else None
         self.refresh_button.setEnabled(ready)
         self.add_button.setEnabled(ready)
         self.forget_button.setEnabled(ready and self.modules.selected_added_module() is not None)
-        # The TPM has no login, but a PIN given here protects the keys made and opens PIN keys.
+        # Keys with PINs of their own (the TPM's) have no login, but a PIN given here protects
+        # the keys made and opens PIN keys.
         self.login_button.setEnabled(ready and token is not None and not session
-                                     and (needs_login or token.store == "tpm"))
+                                     and (needs_login or (kind is not None and kind.key_pins)))
         self.logout_button.setEnabled(ready and session)
         self.generate_button.setEnabled(ready and token is not None and not needs_login)
         self.sign_button.setEnabled(ready and key is not None and not needs_login)
@@ -340,7 +342,7 @@ class KeysSection(Section):
         self.csr_button.setEnabled(ready and key is not None and not needs_login
                                    and bool(key.public_key))
         self.cert_button.setEnabled(ready and key is not None and not needs_login
-                                    and token is not None and token.store == "pkcs11"
+                                    and kind is not None and kind.keeps_certificates
                                     and bool(key.public_key))
 
     # ----- sessions ------------------------------------------------------------------------------
