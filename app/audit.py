@@ -131,6 +131,12 @@ class AuditLog:
             ).fetchone()
         return None if row is None else AuditAnchor(row[0], bytes(row[1]))
 
+    def hash_at(self, seq: int) -> bytes | None:
+        """The hash of event ``seq``, or None if the log holds no such event."""
+        with translated():
+            row = self._conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def append(
         self,
         *,

@@ -19,6 +19,8 @@ from strongroom.app.vault import Vault
 # The user's own config (remembered PKCS#11 modules, keyring and Qt settings) never reaches a
 # test, and no test writes into it: every process started here sees an empty config home.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="strongroom-test-config-")
+# Likewise the state dir (rollback witnesses, the compliance first-seen memory).
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="strongroom-test-state-")
 
 PASSPHRASE = "correct horse battery staple 42"
 OTHER_PASSPHRASE = "tangerine ocelot quarry lantern 97"

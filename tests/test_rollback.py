@@ -3,13 +3,15 @@ refused before anything writes (exit 3, one sentence naming what is behind and b
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from strongroom.app.errors import RollbackDetected, VaultTampered
-from strongroom.app.vault import DB_FILE, HEADER_FILE, NewSecret, Vault
+from strongroom.app.vault import BACKOFF_FILE, DB_FILE, HEADER_FILE, NewSecret, Vault
+from strongroom.app.vault.witness import witness_file
 
 from conftest import PASSPHRASE, make_vault, run_cli, snapshot, unlocker
 
@@ -95,13 +97,88 @@ def test_database_and_header_of_different_histories_are_refused(tmp_path: Path) 
         vault.unlock(unlocker())
 
 
-def test_a_whole_older_folder_is_consistent_and_still_opens(old_and_new) -> None:
-    """Database and header put back together agree with each other: this layer alone cannot
-    see it (the witness outside the folder does)."""
+def test_a_whole_older_folder_put_back_is_refused_by_the_witness(old_and_new) -> None:
+    """Database and header put back together agree with each other; the witness in the state
+    directory remembers the newer head this machine saw."""
+    path, old = old_and_new
+    shutil.copy2(old / DB_FILE, path / DB_FILE)
+    shutil.copy2(old / HEADER_FILE, path / HEADER_FILE)
+    before = snapshot(path)
+    result = run_cli("secret", "get", "prod/db", vault=path, passphrases=[PASSPHRASE])
+    assert result.code == 3 and result.out == b"", result
+    assert "vault folder is" in result.err and "behind the state last seen here" in result.err
+    assert "accept-rollback" in result.err and result.err.count("\n") == 1
+    assert snapshot(path) == before
+
+
+def test_accept_rollback_opens_it_on_purpose_and_audits_it(old_and_new) -> None:
+    path, old = old_and_new
+    shutil.copy2(old / DB_FILE, path / DB_FILE)
+    shutil.copy2(old / HEADER_FILE, path / HEADER_FILE)
+    done = run_cli("--json", "vault", "accept-rollback", vault=path, passphrases=[PASSPHRASE])
+    assert done.code == 0, done
+    report = json.loads(done.out)
+    assert report["accepted"]["behind"] == "vault folder" and report["accepted"]["events"] > 0
+    # From now on the folder is the truth: it opens, the old value is back, the audit log says why.
+    got = run_cli("secret", "get", "prod/db", vault=path, passphrases=[PASSPHRASE])
+    assert (got.code, got.out) == (0, b"first value")
+    with Vault.open(path) as vault:
+        vault.unlock(unlocker())
+        events = vault.audit_events(action="vault.rollback.accept")
+        assert [e.details["behind"] for e in events] == ["vault folder"]
+        assert vault.audit_verify().ok
+    again = run_cli("vault", "accept-rollback", vault=path, passphrases=[PASSPHRASE])
+    assert again.code == 0 and "Nothing to accept" in again.out.decode()
+
+
+def test_accept_rollback_also_takes_an_older_database_alone(old_and_new) -> None:
+    path, old = old_and_new
+    shutil.copy2(old / DB_FILE, path / DB_FILE)
+    with Vault.open(path) as vault:
+        accepted = vault.accept_rollback(unlocker())
+        assert accepted is not None and accepted.behind == DB_FILE
+        assert vault.get_secret("prod/db") == b"first value"
+    with Vault.open(path) as vault:
+        vault.unlock(unlocker())  # anchored and witnessed at the accepted head
+        assert vault.audit_verify().ok
+
+
+def test_accept_rollback_still_needs_the_passphrase(old_and_new) -> None:
+    path, old = old_and_new
+    shutil.copy2(old / DB_FILE, path / DB_FILE)
+    before = snapshot(path)
+    result = run_cli("vault", "accept-rollback", vault=path, passphrases=["wrong passphrase 123"])
+    assert result.code == 4
+    assert {k: v for k, v in snapshot(path).items() if k != BACKOFF_FILE} == {
+        k: v for k, v in before.items() if k != BACKOFF_FILE}
+
+
+def test_a_copy_restored_elsewhere_on_purpose_has_its_own_witness(tmp_path: Path) -> None:
+    """`backup restore` into a new folder gives a vault of the same id that opens, and using it
+    does not make the original look rolled back (each folder has its own witness)."""
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    _add(path, "a")
+    backup = tmp_path / "b.srbk"
+    assert run_cli("backup", "create", str(backup), vault=path, passphrases=[PASSPHRASE]).code == 0
+    restored = tmp_path / "restored"
+    assert run_cli("backup", "restore", str(backup), "--to", str(restored),
+                   passphrases=[PASSPHRASE]).code == 0
+    _add(restored, "only-in-the-copy")
+    _add(path, "only-in-the-original")
+    for folder in (path, restored):
+        listed = run_cli("secret", "list", vault=folder, passphrases=[PASSPHRASE])
+        assert listed.code == 0, listed
+
+
+def test_without_its_witness_a_whole_folder_rollback_is_not_seen(old_and_new) -> None:
+    """The documented limit of this layer: whoever can delete the witness too goes unseen here
+    (the TPM counter and checkpoint files outside the machine are for that)."""
     path, old = old_and_new
     shutil.copy2(old / DB_FILE, path / DB_FILE)
     shutil.copy2(old / HEADER_FILE, path / HEADER_FILE)
     with Vault.open(path) as vault:
+        witness_file(vault.vault_id, path).unlink()
         vault.unlock(unlocker())
         assert vault.get_secret("prod/db") == b"first value"
 

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 from .. import unlock_methods
 from ..errors import UsageError, UserCancelled
-from ..keyslots import PassphraseUnlocker, normalize_passphrase
+from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..paths import resolve_vault_dir
 from ..unlock_methods import HardwareUnlocker, needs_passphrase
 from ..vault import Vault
@@ -28,6 +28,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTEGRITY, EXIT_AUTH = 0, 1, 2, 3, 4
 UNLOCK_CHOICES = ("fido2", "tpm", "keyring")
 
 Command = Callable[["Context"], int]
+Opener = Callable[[Vault, KeyslotUnlocker], object]  # unlocks a vault (Vault.unlock by default)
 
 
 class AddCommand(Protocol):
@@ -176,19 +177,22 @@ class Context:
         self._pins_asked += 1
         return pin
 
-    def unlocked(self) -> Vault:
+    def unlocked(self, open_with: Opener | None = None) -> Vault:
+        """The vault, unlocked by ``--unlock METHOD`` or the passphrase (``open_with(vault,
+        unlocker)`` instead of ``vault.unlock(unlocker)`` when given)."""
         vault = Vault.open(self.vault_dir)
+        unlock = open_with or Vault.unlock
         if self.args.unlock:
             unlocker = hardware_unlocker(self, vault)
             try:
-                vault.unlock(unlocker)
+                unlock(vault, unlocker)
             except UserCancelled:
                 raise
             finally:
                 unlocker.passphrase = None
             return vault
         passphrase = self.prompter.ask(0, "Vault passphrase: ")
-        vault.unlock(PassphraseUnlocker.from_text(passphrase))
+        unlock(vault, PassphraseUnlocker.from_text(passphrase))
         return vault
 
     def unlocker(self) -> PassphraseUnlocker:

@@ -1,12 +1,12 @@
-"""``strongroom init``, ``passphrase change`` and ``rotate``: the vault's life and its keys.
-"""
+"""``strongroom init``, ``passphrase change``, ``rotate`` and ``vault accept-rollback``: the
+vault's life and its keys."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import StrongroomError
-from ..keyslots import PassphraseUnlocker, normalize_passphrase
+from ..errors import RollbackDetected, StrongroomError
+from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..model import Classification
 from ..passphrase_strength import require_strong
 from ..vault import Vault
@@ -68,6 +68,29 @@ def register_init(sub: Any, command: AddCommand) -> None:
                       help="target unlock time for Argon2id (default 1000)")
 
 
+def cmd_accept_rollback(ctx: Context) -> int:
+    accepted: list[RollbackDetected | None] = []
+
+    def accept(vault: Vault, unlocker: KeyslotUnlocker) -> None:
+        accepted.append(vault.accept_rollback(unlocker))
+
+    with ctx.unlocked(accept) as vault:
+        head = vault.audit_verify().head
+    found = accepted[0] if accepted else None
+    at = 0 if head is None else head.seq
+    if found is None:
+        ctx.out.emit({"accepted": None, "head_seq": at},
+                     "Nothing to accept: the vault folder is as new as its header and its witness.")
+        return EXIT_OK
+    ctx.out.emit(
+        {"accepted": {"behind": found.behind, "events": found.events, "reason": str(found)},
+         "head_seq": at},
+        f"Accepted the vault as it is (audit head {at}); what was refused: {found} "
+        "This is recorded in the audit log (vault.rollback.accept).",
+    )
+    return EXIT_OK
+
+
 def register(sub: Any, command: AddCommand) -> None:
     """``strongroom passphrase change`` and ``rotate``."""
     pw = sub.add_parser("passphrase", help="change the passphrase")
@@ -76,3 +99,6 @@ def register(sub: Any, command: AddCommand) -> None:
     levels = "|".join(c.value for c in Classification)
     rot = command(sub, "rotate", cmd_rotate, "rotate the master key and data keys")
     rot.add_argument("--level", metavar=levels, help="rotate only this level's data key")
+    vault = sub.add_parser("vault", help="the vault folder as a whole")
+    command(subcommands(vault, "vault_command"), "accept-rollback", cmd_accept_rollback,
+            "open a vault refused as rolled back, accept it as it is now (audited)")

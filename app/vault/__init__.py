@@ -8,6 +8,7 @@ their classification level. The vault is one session object with parts, each a m
 - ``keyslot_admin``: change the passphrase; enrol, rename, test and remove unlock methods
 - ``rotation``: master-key and data-key rotation, crash-safe
 - ``migration``: an older schema brought up to date at unlock (after a backup)
+- ``consistency``, ``witness``, ``rollback``: rollback refused at unlock, or accepted on purpose
 - ``blobs``: device-key blobs (TPM keys) kept in the vault
 - ``integrity``: the audit chain, counts, page checks
 - ``backup`` / ``restore``: one verified file with the database and the header
@@ -18,7 +19,7 @@ their classification level. The vault is one session object with parts, each a m
 
 from __future__ import annotations
 
-from . import backup, integrity, keyslot_admin, migration, rotation, secrets
+from . import backup, integrity, keyslot_admin, migration, rollback, rotation, secrets
 from . import blobs as blob_store
 from .layout import AUTO_BACKUPS_KEPT, BACKOFF_FILE, BACKUP_DIR, DB_FILE, HEADER_FILE
 from .secrets import NewSecret
@@ -64,6 +65,9 @@ class Vault(VaultSession):
     export_database = integrity.export_database
     counts = integrity.counts
     integrity_check = integrity.integrity_check
+
+    # rollback.py
+    accept_rollback = rollback.accept_rollback
 
     # backup.py, migration.py
     auto_backup = backup.auto_backup

@@ -10,6 +10,9 @@ from ..errors import RollbackDetected, VaultTampered
 from ..header import AuditAnchor, Header
 from .layout import DB_FILE, HEADER_FILE
 
+# Ends every rollback refusal: the way out when the older copy was put back on purpose.
+NOT_OPENED = "the vault was not opened (if that was deliberate: strongroom vault accept-rollback)"
+
 
 def check_database(conn: Any, vault_id: str) -> None:
     """Every page passes its HMAC and the database belongs to ``vault_id``."""
@@ -40,15 +43,15 @@ def check_anchor(header: Header, head: AuditAnchor | None) -> None:
     if seq < at:
         raise RollbackDetected(
             f"the vault database is {at - seq} audit event(s) behind its header: an older "
-            f"{DB_FILE} was put back (rollback); the vault was not opened", DB_FILE, at - seq,
+            f"{DB_FILE} was put back (rollback); {NOT_OPENED}", DB_FILE, at - seq,
         )
     if seq > at:
         raise RollbackDetected(
             f"the vault header is {seq - at} audit event(s) behind its database: an older "
-            f"{HEADER_FILE} was put back (rollback); the vault was not opened",
+            f"{HEADER_FILE} was put back (rollback); {NOT_OPENED}",
             HEADER_FILE, seq - at,
         )
-    raise VaultTampered(
+    raise RollbackDetected(
         f"the vault database and its header disagree about audit event {seq}: one of them was "
-        "replaced; the vault was not opened"
+        f"replaced by a copy from another branch of history; {NOT_OPENED}", "history", 0,
     )

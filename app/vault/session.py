@@ -24,6 +24,7 @@ from ..errors import (
     AuthenticationFailed,
     HeaderCorrupt,
     NotFound,
+    RollbackDetected,
     UsageError,
     VaultLocked,
     VaultTampered,
@@ -41,6 +42,7 @@ from ..keyslots import (
 )
 from ..model import Classification, Clock, SystemClock, iso
 from ..unlock_methods import HardwareUnlocker, needs_passphrase
+from . import witness
 from .backoff import Backoff, delay_after
 from .consistency import check_anchor, check_database
 from .datakeys import DataKeys
@@ -71,6 +73,8 @@ class VaultSession:
         self._audit: AuditLog | None = None
         self._mutex = threading.RLock()
         self.backoff = Backoff(path / BACKOFF_FILE)
+        self._accepting_rollback = False
+        self.accepted_rollback: RollbackDetected | None = None
 
     # ----- files -------------------------------------------------------------------------------
 
@@ -231,7 +235,14 @@ class VaultSession:
         self._attach(conn, keys)
         try:
             check_database(conn, self.vault_id)
-            check_anchor(self.header, self._log.head())
+            head = self._log.head()
+            try:
+                check_anchor(self.header, head)
+                witness.check(witness.load(self.vault_id, self.path), head, self._log.hash_at)
+            except RollbackDetected as e:
+                if not self._accepting_rollback:
+                    raise
+                self.accepted_rollback = e  # vault/rollback.py records it once unlocked
         except BaseException:
             self.lock()
             raise
@@ -370,6 +381,7 @@ class VaultSession:
         header = header.sealed(self._unlocked_keys.master)
         header.save(self.header_path)
         self.header = header
+        witness.save(self.vault_id, self.path, header.anchor, self._now())
 
     def _announce(self, head: AuditAnchor | None, header_master: bytes | None = None) -> None:
         """Before a commit: record in the header the audit head the commit will leave, so an
