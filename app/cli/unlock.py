@@ -125,8 +125,17 @@ def cmd_remove(ctx: Context) -> int:
         source = None
         if slot is not None and slot.kind == SlotKind.Keyring.value:
             source = load_source(slot.kind)
-        vault.remove_slot(ctx.args.id, source)
-    ctx.out.emit({"removed": ctx.args.id}, f"Removed keyslot {ctx.args.id}.")
+        rekeyed = vault.remove_slot(ctx.args.id, source,
+                                    rekey=False if ctx.args.no_rekey else None)
+    ctx.out.emit(
+        {"removed": ctx.args.id, "rekeyed": rekeyed},
+        f"Removed keyslot {ctx.args.id}." + (
+            " The master key was rotated too: the removed slot in an older copy of the header "
+            "opens nothing." if rekeyed else
+            " The master key was not rotated (other unlock methods wrap it): the removed slot in "
+            "an older copy of the header still opens this database."
+        ),
+    )
     return EXIT_OK
 
 
@@ -199,7 +208,10 @@ def register(sub: Any, command: AddCommand) -> None:
     add.add_argument("--tpm-pin", action="store_true", help="tpm: also require a PIN")
     add.add_argument("--two-factor", action="store_true",
                      help="also require the passphrase with this device")
-    command(usub, "remove", cmd_remove, "remove a keyslot (never the last)").add_argument("id")
+    rm = command(usub, "remove", cmd_remove,
+                 "remove a keyslot (never the last); the master key is rotated when it can be")
+    rm.add_argument("id")
+    rm.add_argument("--no-rekey", action="store_true", help="keep the master key")
     ren = command(usub, "rename", cmd_rename, "change a keyslot's label")
     ren.add_argument("id")
     ren.add_argument("label")

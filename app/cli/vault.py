@@ -10,6 +10,7 @@ from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..model import Classification
 from ..passphrase_strength import require_strong
 from ..vault import Vault
+from ..vault.rotation import rekey_blocker
 from .common import EXIT_OK, AddCommand, Context, subcommands
 
 
@@ -38,8 +39,18 @@ def cmd_passphrase_change(ctx: Context) -> int:
     require_strong(new)
     vault.unlock(PassphraseUnlocker.from_text(old))
     with vault:
-        vault.change_passphrase(normalize_passphrase(old), normalize_passphrase(new))
-    ctx.out.emit({"changed": True}, "Passphrase changed.")
+        rekeyed = vault.change_passphrase(normalize_passphrase(old), normalize_passphrase(new),
+                                          rekey=False if ctx.args.no_rekey else None)
+        why_not = None if rekeyed else (rekey_blocker(vault) or "--no-rekey was given")
+    ctx.out.emit(
+        {"changed": True, "rekeyed": rekeyed, "not_rekeyed_because": why_not},
+        "Passphrase changed. " + (
+            "The master key was rotated too (the database rekeyed): an older copy of the header "
+            "with the old passphrase no longer opens it." if rekeyed else
+            f"The master key was not rotated ({why_not}): an older copy of the header with the "
+            "old passphrase still opens this database."
+        ),
+    )
     return EXIT_OK
 
 
@@ -94,8 +105,12 @@ def cmd_accept_rollback(ctx: Context) -> int:
 def register(sub: Any, command: AddCommand) -> None:
     """``strongroom passphrase change`` and ``rotate``."""
     pw = sub.add_parser("passphrase", help="change the passphrase")
-    command(subcommands(pw, "pw_command"), "change", cmd_passphrase_change,
-            "change it (with --passphrase-fd: old on line 1, new on line 2)")
+    change = command(subcommands(pw, "pw_command"), "change", cmd_passphrase_change,
+                     "change it (with --passphrase-fd: old on line 1, new on line 2); the master "
+                     "key is rotated too when it can be")
+    change.add_argument("--no-rekey", action="store_true",
+                        help="keep the master key (an old header with the old passphrase still "
+                        "opens the database)")
     levels = "|".join(c.value for c in Classification)
     rot = command(sub, "rotate", cmd_rotate, "rotate the master key and data keys")
     rot.add_argument("--level", metavar=levels, help="rotate only this level's data key")

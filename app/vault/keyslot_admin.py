@@ -42,6 +42,7 @@ from ..unlock_methods import (
     needs_passphrase,
     new_hardware_slot,
 )
+from . import rotation
 from .secrets import MAX_NAME_CHARS
 from .session import VaultSession
 
@@ -53,11 +54,17 @@ def _slot_label(label: str) -> str:
     return label
 
 
-def change_passphrase(vault: VaultSession, old: bytes, new: bytes) -> None:
-    """Re-wrap the master key for the passphrase slot that ``old`` opens, under ``new``.
+def change_passphrase(
+    vault: VaultSession, old: bytes, new: bytes, *, rekey: bool | None = None
+) -> bool:
+    """Re-wrap the master key for the passphrase slot that ``old`` opens, under ``new``; then,
+    unless ``rekey`` is False, rotate the master key so that an older copy of the header with
+    the old passphrase no longer opens the database. Returns whether it was rotated.
 
-    Refused while two-factor slots exist: they mix the passphrase they were enrolled with into
-    their KEK, and re-wrapping them needs their device; remove and re-enrol them instead.
+    ``rekey`` None rotates when it can (the changed slot is the only one and opened the vault);
+    True insists (Refused, before anything changes, when it cannot). Refused while two-factor
+    slots exist: they mix the passphrase they were enrolled with into their KEK, and re-wrapping
+    them needs their device; remove and re-enrol them instead.
     """
     with vault._mutex:
         keys = vault._unlocked_keys
@@ -68,6 +75,8 @@ def change_passphrase(vault: VaultSession, old: bytes, new: bytes) -> None:
                 "these two-factor keyslots use the current passphrase: "
                 f"{', '.join(two_factor)}; remove them, change it, then enrol them again"
             )
+        if rekey and (blocker := rotation.rekey_blocker(vault, header)):
+            raise Refused(f"{blocker}; nothing was changed")
         unlocker = PassphraseUnlocker(old)
         for slot in (s for s in header.slots if s.kind == PASSPHRASE):
             kek = unlocker.derive_kek(slot)
@@ -86,6 +95,15 @@ def change_passphrase(vault: VaultSession, old: bytes, new: bytes) -> None:
         vault._save_header(replace(header, slots=slots))
         if keys.slot_id == slot.id:
             keys.kek = new_kek
+        return _rekey_if(vault, rekey)
+
+
+def _rekey_if(vault: VaultSession, rekey: bool | None) -> bool:
+    """After a keyslot change: rotate the master key unless told not to or it cannot be."""
+    if rekey is False or rotation.rekey_blocker(vault) is not None:
+        return False
+    rotation.rotate_master_key(vault)
+    return True
 
 
 def add_hardware_slot(vault: VaultSession, source: SlotSecretSource,
@@ -136,9 +154,14 @@ def _passphrase_slot_for(vault: VaultSession, header: Header, passphrase: bytes,
     raise WrongPassphrase("the passphrase does not open this vault; nothing was enrolled")
 
 
-def remove_slot(vault: VaultSession, slot_id: str, source: SlotSecretSource | None = None) -> None:
+def remove_slot(
+    vault: VaultSession, slot_id: str, source: SlotSecretSource | None = None,
+    *, rekey: bool | None = None,
+) -> bool:
     """Remove a keyslot. Never the last one, and never the last passphrase slot unless at
-    least two security keys remain (one lost key must not lock the vault for good)."""
+    least two security keys remain (one lost key must not lock the vault for good). Then, as
+    for a passphrase change, rotate the master key when it can (``rekey``), so the removed
+    slot in an older copy of the header opens nothing; returns whether it was rotated."""
     with vault._mutex:
         vault._unlocked_keys  # noqa: B018 - raises VaultLocked
         header = vault._fresh_header()
@@ -162,6 +185,7 @@ def remove_slot(vault: VaultSession, slot_id: str, source: SlotSecretSource | No
         vault._save_header(replace(header, slots=tuple(rest)))
     if source is not None:
         source.forget(SlotRef(slot.id, slot.label, slot.params))
+    return _rekey_if(vault, rekey)
 
 
 def rename_slot(vault: VaultSession, slot_id: str, label: str) -> None:

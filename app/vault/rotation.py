@@ -31,14 +31,9 @@ def rotate_master_key(vault: VaultSession, *, backup: bool = True) -> None:
     with vault._mutex:
         keys = vault._unlocked_keys
         header = vault._fresh_header()
-        others = [s.label or s.id for s in header.slots if s.id != keys.slot_id]
-        if others:
-            raise Refused(
-                "rotating the master key re-wraps only the keyslot used to unlock; remove or "
-                f"re-enrol these first: {', '.join(others)}"
-            )
-        if not keys.kek:
-            raise Refused("unlock the vault again before rotating its master key")
+        blocker = rekey_blocker(vault, header)
+        if blocker:
+            raise Refused(blocker)
         if backup:
             vault.auto_backup("rekey")
         slot = header.slot(keys.slot_id)
@@ -53,6 +48,19 @@ def rotate_master_key(vault: VaultSession, *, backup: bool = True) -> None:
             database.rekey(vault._conn, new_master)
         vault._keys = VaultKeys(new_master, keys.slot_id, keys.kek)
         vault._finish_rotation(old_master, new_master, recovered=False)
+
+
+def rekey_blocker(vault: VaultSession, header: Header | None = None) -> str | None:
+    """Why the master key cannot be rotated now, as a sentence; None when it can."""
+    keys = vault._unlocked_keys
+    header = header or vault._fresh_header()
+    others = [s.label or s.id for s in header.slots if s.id != keys.slot_id]
+    if others:
+        return ("rotating the master key re-wraps only the keyslot used to unlock; remove or "
+                f"re-enrol these first: {', '.join(others)}")
+    if not keys.kek:
+        return "unlock the vault again before rotating its master key"
+    return None
 
 
 def finish_rotation(

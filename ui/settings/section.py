@@ -189,11 +189,20 @@ class SettingsSection(Section):
 
     # ----- the operations, callable with their inputs (the buttons ask for them first) ---------
 
+    def _passphrase_changed(self, rekeyed: bool) -> None:
+        self._report("The passphrase was changed.")
+        self._report(
+            "The master key was rotated too: an older copy of the header no longer opens the vault."
+            if rekeyed else
+            "The master key was not rotated (other unlock methods wrap it): an older copy of the "
+            "header with the old passphrase still opens this vault."
+        )
+
     def open_change_passphrase(self) -> ChangePassphraseDialog | None:
         if self.vault is None:
             return None
         dialog = ChangePassphraseDialog(self.services.runner, self.vault, self)
-        dialog.succeeded.connect(lambda: self._report("The passphrase was changed."))
+        dialog.succeeded.connect(self._passphrase_changed)
         dialog.finished.connect(lambda _r: self._dialog_closed(dialog))
         self.dialog = dialog
         dialog.open()

@@ -326,14 +326,18 @@ class UnlockMethodsPanel(QGroupBox):
         if vault is None or slot is None:
             return None
 
-        def work(_c: Any, _p: Any) -> None:
+        def work(_c: Any, _p: Any) -> bool:
             # Only the keyring keeps something outside the vault (its entry) to forget.
             source = sources(slot.kind) if slot.kind == SlotKind.Keyring.value else None
-            vault.remove_slot(slot_id, source)
+            return vault.remove_slot(slot_id, source)
 
         name = slot.label or slot.id
-        return self._run("keyslot.remove", f"Removing “{name}”…", work,
-                         lambda _r: f"Removed “{name}”.")
+        return self._run(
+            "keyslot.remove", f"Removing “{name}”…", work,
+            lambda rekeyed: f"Removed “{name}”." + (
+                " The master key was rotated too: it opens nothing in an older copy of the header."
+                if rekeyed else ""),
+        )
 
     # ----- buttons -----------------------------------------------------------------------------
 

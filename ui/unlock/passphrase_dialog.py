@@ -57,7 +57,7 @@ def strength(passphrase: str) -> tuple[int, str | None]:
 class ChangePassphraseDialog(QDialog):
     """Current, new and repeated passphrase; the change runs in the task runner (Argon2id)."""
 
-    succeeded = Signal()
+    succeeded = Signal(bool)  # whether the master key was rotated too
 
     def __init__(self, runner: TaskRunner, vault: Vault, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,7 +167,7 @@ class ChangePassphraseDialog(QDialog):
         return self._runner.submit(
             "passphrase.change",
             lambda _cancel, _progress: vault.change_passphrase(old, new),
-            on_success=lambda _r: self._changed(),
+            on_success=lambda rekeyed: self._changed(bool(rekeyed)),
             on_error=self._failed,
             on_cancel=lambda: self._failed(None),
             on_progress=self.busy_label.setText,
@@ -179,14 +179,15 @@ class ChangePassphraseDialog(QDialog):
             widget.setEnabled(not busy)
         self.busy_bar.setVisible(busy)
         self.busy_label.setText(
-            "Deriving keys from both passphrases (a few seconds)…" if busy else "")
+            "Deriving keys from both passphrases and rotating the master key (a few seconds)…"
+            if busy else "")
         self._update_ok()
 
-    def _changed(self) -> None:
+    def _changed(self, rekeyed: bool) -> None:
         if self._vault is None:  # closed in the meantime
             return
         self._set_busy(False)
-        self.succeeded.emit()
+        self.succeeded.emit(rekeyed)
         self.accept()
 
     def _failed(self, exc: BaseException | None) -> None:
