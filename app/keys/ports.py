@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from ..keyslots import StatusCallback
 from ..plugins import Availability
 
 
@@ -152,6 +153,11 @@ class KeyStore(Protocol):
 
     Implementations own their device sessions on one thread; callers may call from any thread.
     Errors are :mod:`errors` types (WrongPin with retries, PinBlocked, DeviceRemoved, Unsupported).
+
+    Every method that waits on the device takes ``cancel`` (checked between the steps the device
+    allows: a set Event raises UserCancelled, and one set before the call means nothing is done)
+    and ``on_status`` (told what is being waited for, e.g. a slow key generation; the UI shows it
+    only when the wait is real).
     """
 
     store: str  # kind.name
@@ -161,14 +167,31 @@ class KeyStore(Protocol):
 
     def token(self) -> TokenInfo: ...
 
-    def list_keys(self) -> list[KeyInfo]: ...
+    def list_keys(
+        self, *, cancel: threading.Event | None = None, on_status: StatusCallback | None = None
+    ) -> list[KeyInfo]: ...
 
-    def generate(self, label: str, key_type: KeyType, key_id: bytes | None = None) -> KeyInfo:
+    def generate(
+        self,
+        label: str,
+        key_type: KeyType,
+        key_id: bytes | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> KeyInfo:
         """Generate a key pair on the device: sensitive, never extractable."""
         ...
 
     def sign(
-        self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
+        self,
+        key: KeyInfo,
+        data: bytes,
+        algorithm: SignAlgorithm,
+        *,
+        prehashed: bool = False,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
     ) -> bytes:
         """Sign ``data``: the message, or with ``prehashed`` its digest under the algorithm's hash
         (not for Ed25519, which raises Unsupported). The signature verifies over the message."""
@@ -183,6 +206,7 @@ class KeyStore(Protocol):
         prehashed: bool = False,
         cancel: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Iterator[bytes]:
         """Sign many messages in one session, yielding each signature in order."""
         ...

@@ -28,6 +28,7 @@ from ..errors import (
     UserCancelled,
 )
 from ..fsutil import atomic_write, fsync_dir, storage_error, write_temp
+from ..keyslots import StatusCallback
 from .algorithms import hash_name, load_public_key, spki_der
 from .fingerprints import hex_digits
 from .ports import KeyInfo, KeyStore, KeyType, ProgressCallback, SignAlgorithm, TokenInfo
@@ -218,6 +219,7 @@ def sign_files(
     token: TokenInfo | None = None,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    on_status: StatusCallback | None = None,
 ) -> list[SignedFile]:
     """Sign ``paths`` in one session and write their signatures, all or none.
 
@@ -236,7 +238,7 @@ def sign_files(
     try:
         signatures = store.sign_many(
             key, [d.signed for d in digests], algorithm, prehashed=prehashed,
-            cancel=cancel, on_progress=on_progress,
+            cancel=cancel, on_progress=on_progress, on_status=on_status,
         )
         for dest, sig in zip(dests, signatures, strict=False):
             temps.append((_write_temp(dest, sig), dest))
@@ -268,6 +270,8 @@ def sign_digest(
     *,
     vault: Recorder | None = None,
     token: TokenInfo | None = None,
+    cancel: threading.Event | None = None,
+    on_status: StatusCallback | None = None,
 ) -> SignedFile:
     """Sign a digest computed elsewhere (``--digest HEX``) under ``algorithm``'s hash."""
     algorithm = SignAlgorithm(algorithm)
@@ -287,7 +291,8 @@ def sign_digest(
                             digest=digest.hex(), signature_file=str(dest))
     temps: list[tuple[Path, Path]] = []
     try:
-        sig = store.sign(key, digest, algorithm, prehashed=True)
+        sig = store.sign(key, digest, algorithm, prehashed=True, cancel=cancel,
+                         on_status=on_status)
         temps.append((_write_temp(dest, sig), dest))
         record(vault, "keys.sign", f"digest {digest.hex()[:16]}", details)
         _commit(temps)
@@ -331,12 +336,14 @@ def generate_key(
     *,
     vault: Recorder | None = None,
     token: TokenInfo | None = None,
+    cancel: threading.Event | None = None,
+    on_status: StatusCallback | None = None,
 ) -> KeyInfo:
     """Generate a key pair on the device (non-extractable) and record it."""
     details = audit_details(token, operation="generate", key_type=key_type.value,
                             key_label=label)
     try:
-        key = store.generate(label, key_type, key_id)
+        key = store.generate(label, key_type, key_id, cancel=cancel, on_status=on_status)
     except BaseException as e:
         record_failure(vault, "keys.generate", label, details, e)
         raise

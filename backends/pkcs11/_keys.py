@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import KeyType as P11KeyType
 from pkcs11 import Mechanism
 
-from strongroom.app.errors import Unsupported
+from strongroom.app.errors import Unsupported, UsageError
 from strongroom.app.keys.ports import KeyType, SignAlgorithm
 
 
@@ -169,7 +169,7 @@ class SignPlan:
             return data
         digest = data if prehashed else hashlib.new(self.hash_name, data).digest()
         if prehashed and len(digest) != hashlib.new(self.hash_name).digest_size:
-            raise ValueError(
+            raise UsageError(
                 f"a prehashed {self.algorithm.value} input must be a {self.hash_name} digest "
                 f"({hashlib.new(self.hash_name).digest_size} bytes), not {len(digest)} bytes"
             )

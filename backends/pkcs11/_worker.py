@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any, TypeVar
 
+from strongroom.app.errors import UserCancelled
+
 T = TypeVar("T")
 
 _workers: dict[str, ModuleWorker] = {}
@@ -116,3 +118,9 @@ def assert_on_worker(key: str) -> None:
             f"PKCS#11 call for {key} on thread {threading.current_thread().name}, "
             "not on its module worker"
         )
+
+
+def check_cancel(cancel: threading.Event | None, what: str) -> None:
+    """UserCancelled("<what> cancelled") once ``cancel`` is set: between steps, on either side."""
+    if cancel is not None and cancel.is_set():
+        raise UserCancelled(f"{what} cancelled")

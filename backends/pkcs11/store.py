@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pkcs11 import Attribute, MechanismFlag, ObjectClass
+from pkcs11 import Attribute, MechanismFlag
 from pkcs11 import KeyType as P11KeyType
 from pkcs11 import exceptions as p11e
 from pkcs11.util.x509 import decode_x509_certificate
@@ -29,16 +29,15 @@ from strongroom.app.errors import (
     StrongroomError,
     Unsupported,
     UsageError,
-    UserCancelled,
 )
 from strongroom.app.keys.ports import (
-    Capability,
     KeyInfo,
     KeyType,
     ProgressCallback,
     SignAlgorithm,
     TokenInfo,
 )
+from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
 
 from . import _keys
@@ -46,7 +45,8 @@ from ._errors import rv_error, translate
 from ._kind import KIND
 from ._module import STORE, LoadedModule, loaded
 from ._native import CKR_OK, CKR_USER_ALREADY_LOGGED_IN
-from ._worker import Call, assert_on_worker, worker_for
+from ._objects import TokenObjects
+from ._worker import Call, assert_on_worker, check_cancel, worker_for
 
 T = TypeVar("T")
 
@@ -66,15 +66,6 @@ _GENERATE = {
     KeyType.Rsa4096: (P11KeyType.RSA, pkcs11.Mechanism.RSA_PKCS_KEY_PAIR_GEN),
     KeyType.Ed25519: (P11KeyType.EC_EDWARDS, pkcs11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN),
 }
-_PRIVATE_ATTRS = (
-    Attribute.LABEL, Attribute.ID, Attribute.KEY_TYPE, Attribute.SIGN, Attribute.DECRYPT,
-    Attribute.UNWRAP, Attribute.DERIVE, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
-    Attribute.EC_PARAMS, Attribute.MODULUS, Attribute.PUBLIC_EXPONENT,
-)
-_PUBLIC_ATTRS = (
-    Attribute.VERIFY, Attribute.ENCRYPT, Attribute.WRAP, Attribute.EC_PARAMS, Attribute.EC_POINT,
-    Attribute.MODULUS, Attribute.PUBLIC_EXPONENT,
-)
 # Messages are handed to the worker in chunks: few thread hops, prompt cancel and progress.
 CHUNK = 32
 
@@ -100,13 +91,18 @@ class Pkcs11KeyStore:
         self._logged_in = False
         self._closed = False
         self._mechanisms: frozenset[int] = frozenset()
-        self._private_cache: dict[tuple[str, str], Any] = {}
+        self._objs: TokenObjects | None = None  # the token's objects, through the session
         self._worker.run(self._open_on_worker, pin)
 
     # ----- plumbing -----------------------------------------------------------------------
 
     def _module(self) -> LoadedModule:
         return loaded(self._path)
+
+    @property
+    def _objects(self) -> TokenObjects:
+        assert self._objs is not None  # noqa: S101 - only used under _guarded (session open)
+        return self._objs
 
     def _open_on_worker(self, pin: str | None) -> None:
         assert_on_worker(self._key)
@@ -124,6 +120,8 @@ class Pkcs11KeyStore:
                 self._session = token.open(rw=True)
             except (p11e.TokenWriteProtected, p11e.SessionReadOnly):
                 self._session = token.open()  # list and sign; generate/import will be refused
+            self._objs = TokenObjects(module, self._session, self._label, self._serial,
+                                      self._where)
         except p11e.PKCS11Error as e:
             raise translate(e, f"opening {self._where}") from e
         if pin is None:
@@ -138,7 +136,7 @@ class Pkcs11KeyStore:
         if rv != CKR_OK:
             error = rv_error(rv)
             self._session.close()
-            self._session = None
+            self._session, self._objs = None, None
             raise translate(
                 error, f"logging in to {self._where}",
                 token_flags=module.current_flags(self._slot_id),
@@ -166,7 +164,7 @@ class Pkcs11KeyStore:
             if isinstance(e, _MAYBE_GONE) and self._token_gone():
                 raise DeviceRemoved(f"{what} on {self._where}: the token was removed") from e
             if isinstance(e, p11e.ObjectHandleInvalid | p11e.KeyHandleInvalid):
-                self._private_cache.clear()  # deleted by another session or program
+                self._objects.forget_handles()  # deleted by another session or program
                 raise NotFound(f"{what} on {self._where}: the key is no longer there") from e
             raise translate(e, f"{what} on {self._where}") from e
 
@@ -190,26 +188,54 @@ class Pkcs11KeyStore:
 
         return self._run("reading token info", info)
 
-    def list_keys(self) -> list[KeyInfo]:
-        return self._run("listing keys", self._list_keys)
+    def list_keys(
+        self, *, cancel: threading.Event | None = None, on_status: StatusCallback | None = None
+    ) -> list[KeyInfo]:
+        """The token's key pairs; ``cancel`` is honoured before and between keys (reading is
+        quick: no status to report)."""
+        check_cancel(cancel, "listing keys")
+        return self._run("listing keys", lambda: self._objects.list_keys(cancel))
 
-    def generate(self, label: str, key_type: KeyType, key_id: bytes | None = None) -> KeyInfo:
-        """Generate a key pair on the token: private, sensitive, never extractable."""
+    def generate(
+        self,
+        label: str,
+        key_type: KeyType,
+        key_id: bytes | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> KeyInfo:
+        """Generate a key pair on the token: private, sensitive, never extractable. ``cancel`` is
+        honoured until the token starts (C_GenerateKeyPair cannot be stopped)."""
         if not label or not label.strip():
             raise UsageError("a new key needs a label")
         if key_id is not None and not key_id:
             raise UsageError("a key id must not be empty")
         key_type = KeyType(key_type)
-        return self._run("generating a key", self._generate, label, key_type, key_id)
+        check_cancel(cancel, "key generation")
+        if on_status is not None:
+            on_status(f"Generating a {key_type.value} key on {self._where} (an RSA key can take "
+                      "a while)")
+        return self._run("generating a key", self._generate, label, key_type, key_id, cancel)
 
     def sign(
-        self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
+        self,
+        key: KeyInfo,
+        data: bytes,
+        algorithm: SignAlgorithm,
+        *,
+        prehashed: bool = False,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
     ) -> bytes:
+        """One signature; ``cancel`` is honoured until the token is asked."""
         plan = _keys.sign_plan(
             SignAlgorithm(algorithm), key.algorithm, self._mechanisms, prehashed=prehashed
         )
-        fed = _token_input(plan, data, prehashed)
-        raw = self._run("signing", self._sign_raw, key, plan, [fed], None)
+        fed = plan.token_input(data, prehashed)
+        check_cancel(cancel, "signing")
+        _signing_status(on_status, self._where)
+        raw = self._run("signing", self._sign_raw, key, plan, [fed], cancel)
         return plan.finish(raw[0])
 
     def sign_many(
@@ -221,6 +247,7 @@ class Pkcs11KeyStore:
         prehashed: bool = False,
         cancel: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Iterator[bytes]:
         """Sign many messages in this one session, in order; ``on_progress(done, total)`` runs on
         the calling thread (``total`` is 0 when ``items`` has no length)."""
@@ -228,6 +255,7 @@ class Pkcs11KeyStore:
             SignAlgorithm(algorithm), key.algorithm, self._mechanisms, prehashed=prehashed
         )
         total = len(items) if isinstance(items, Sized) else 0
+        _signing_status(on_status, self._where)
         return self._sign_many(key, plan, iter(items), prehashed, total, cancel, on_progress)
 
     def _sign_many(
@@ -243,19 +271,15 @@ class Pkcs11KeyStore:
         done = 0
 
         def next_chunk() -> Call | None:
-            chunk = [_token_input(plan, data, prehashed) for _, data in zip(range(CHUNK), items,
+            chunk = [plan.token_input(data, prehashed) for _, data in zip(range(CHUNK), items,
                                                                               strict=False)]
             if not chunk:
                 return None
             return self._submit("signing", self._sign_raw, key, plan, chunk, cancel)
 
-        def check_cancel() -> None:
-            if cancel is not None and cancel.is_set():
-                raise UserCancelled("signing cancelled")
-
         # Two chunks in flight: the next digests are computed while the token signs. Whatever
         # ends the loop (cancel, an error, the caller dropping the iterator) drops queued work.
-        check_cancel()
+        check_cancel(cancel, "signing")
         pending = next_chunk()
         following: Call | None = None
         try:
@@ -263,7 +287,7 @@ class Pkcs11KeyStore:
                 following = next_chunk()
                 signatures = pending.result()
                 for raw in signatures:
-                    check_cancel()
+                    check_cancel(cancel, "signing")
                     yield plan.finish(raw)
                     done += 1
                     if on_progress is not None:
@@ -311,7 +335,7 @@ class Pkcs11KeyStore:
     def public_key_pem(self, key: KeyInfo) -> str:
         """The key's public half as a PEM SubjectPublicKeyInfo (read from the token)."""
         def read() -> bytes:
-            return self._key_info(self._private(key)).public_key
+            return self._objects.key_info(self._objects.private(key)).public_key
 
         der = self._run("reading a public key", read)
         if not der:
@@ -332,9 +356,8 @@ class Pkcs11KeyStore:
         if self._closed:
             return
         self._closed = True
-        self._private_cache.clear()
         module = self._module()
-        session, self._session = self._session, None
+        session, self._session, self._objs = self._session, None, None
         if session is None:
             return
         try:
@@ -348,115 +371,6 @@ class Pkcs11KeyStore:
         except p11e.PKCS11Error:
             pass  # the token went away: nothing is left to close
 
-    def _objects(self, attrs: dict[Attribute, Any]) -> list[Any]:
-        # python-pkcs11 raises from a failed search's finaliser too; find a dead session first.
-        rv = self._module().native.session_rv(self._session.handle)
-        if rv != CKR_OK:
-            raise rv_error(rv)
-        return list(self._session.get_objects(attrs))
-
-    def _list_keys(self) -> list[KeyInfo]:
-        cert_ids = set()
-        for cert in self._objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
-            cert_ids.add(bytes(cert.get_attributes([Attribute.ID]).get(Attribute.ID, b"")))
-        keys = [self._key_info(priv, cert_ids)
-                for priv in self._objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})]
-        return sorted(keys, key=lambda k: (k.label, k.key_id))
-
-    def _public_for(self, key_id: bytes, label: str) -> Any | None:
-        query: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PUBLIC_KEY}
-        if key_id:
-            query[Attribute.ID] = key_id
-        else:
-            query[Attribute.LABEL] = label
-        found = self._objects(query)
-        return found[0] if found else None
-
-    def _certificate_spki(self, key_id: bytes) -> bytes:
-        query = {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}
-        for cert in self._objects(query):
-            value = cert.get_attributes([Attribute.VALUE]).get(Attribute.VALUE)
-            try:
-                public = x509.load_der_x509_certificate(bytes(value)).public_key()
-            except (ValueError, TypeError):
-                continue
-            return public.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        return b""
-
-    def _key_info(self, priv: Any, cert_ids: set[bytes] | None = None) -> KeyInfo:
-        a = priv.get_attributes(_PRIVATE_ATTRS)
-        key_id = bytes(a.get(Attribute.ID, b""))
-        label = str(a.get(Attribute.LABEL, ""))
-        key_type = int(a.get(Attribute.KEY_TYPE, -1))
-        pub = self._public_for(key_id, label)
-        p = pub.get_attributes(_PUBLIC_ATTRS) if pub is not None else {}
-        ec_params = p.get(Attribute.EC_PARAMS) or a.get(Attribute.EC_PARAMS)
-        modulus = p.get(Attribute.MODULUS) or a.get(Attribute.MODULUS)
-        exponent = p.get(Attribute.PUBLIC_EXPONENT) or a.get(Attribute.PUBLIC_EXPONENT)
-        bits = int.from_bytes(modulus, "big").bit_length() if modulus else None
-        algorithm = _keys.algorithm_name(key_type, ec_params, bits)
-        spki = b""
-        try:
-            if key_type == P11KeyType.RSA and modulus and exponent:
-                spki = _keys.rsa_spki(modulus, exponent)
-            elif ec_params and p.get(Attribute.EC_POINT):
-                spki = _keys.ec_spki(ec_params, p[Attribute.EC_POINT])
-        except (ValueError, Unsupported):
-            spki = b""
-        if not spki and key_id:
-            spki = self._certificate_spki(key_id)
-        capabilities = {
-            cap for cap, attr, source in (
-                (Capability.Sign, Attribute.SIGN, a),
-                (Capability.Decrypt, Attribute.DECRYPT, a),
-                (Capability.Unwrap, Attribute.UNWRAP, a),
-                (Capability.Derive, Attribute.DERIVE, a),
-                (Capability.Verify, Attribute.VERIFY, p),
-                (Capability.Encrypt, Attribute.ENCRYPT, p),
-                (Capability.Wrap, Attribute.WRAP, p),
-            ) if source.get(attr)
-        }
-        if cert_ids is None:
-            query = {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id}
-            has_cert = bool(key_id) and bool(self._objects(query))
-        else:
-            has_cert = bool(key_id) and key_id in cert_ids
-        return KeyInfo(
-            store=STORE,
-            token_label=self._label,
-            token_serial=self._serial,
-            label=label,
-            key_id=key_id.hex(),
-            algorithm=algorithm,
-            key_type=_keys.strongroom_type(algorithm),
-            capabilities=frozenset(capabilities),
-            # A token that does not answer is taken at its word's worst.
-            sensitive=bool(a.get(Attribute.SENSITIVE, False)),
-            extractable=bool(a.get(Attribute.EXTRACTABLE, True)),
-            public_key=spki,
-            has_certificate=has_cert,
-        )
-
-    def _private(self, key: KeyInfo) -> Any:
-        cache_key = (key.key_id, key.label)
-        priv = self._private_cache.get(cache_key)
-        if priv is not None:
-            return priv
-        query: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
-        if key.key_id:
-            query[Attribute.ID] = bytes.fromhex(key.key_id)
-        else:
-            query[Attribute.LABEL] = key.label
-        found = self._objects(query)
-        if not found:
-            raise NotFound(f"no private key '{key.label}' (id {key.key_id}) on {self._where}")
-        if len(found) > 1 and key.key_id:
-            found = [o for o in found if o[Attribute.LABEL] == key.label] or found
-        self._private_cache[cache_key] = found[0]
-        return found[0]
-
     def _sign_raw(
         self,
         key: KeyInfo,
@@ -464,16 +378,16 @@ class Pkcs11KeyStore:
         inputs: list[bytes],
         cancel: threading.Event | None,
     ) -> list[bytes]:
-        priv = self._private(key)
+        priv = self._objects.private(key)
         out = []
         for data in inputs:
-            if cancel is not None and cancel.is_set():
-                raise UserCancelled("signing cancelled")
+            check_cancel(cancel, "signing")
             out.append(bytes(priv.sign(data, mechanism=plan.mechanism,
                                        mechanism_param=plan.param)))
         return out
 
-    def _generate(self, label: str, key_type: KeyType, key_id: bytes | None) -> KeyInfo:
+    def _generate(self, label: str, key_type: KeyType, key_id: bytes | None,
+                  cancel: threading.Event | None) -> KeyInfo:
         p11_type, mechanism = _GENERATE[key_type]
         if mechanism not in self._mechanisms:
             raise Unsupported(
@@ -483,8 +397,9 @@ class Pkcs11KeyStore:
         key_id = key_id if key_id is not None else secrets.token_bytes(8)
         for attr, value, what in ((Attribute.LABEL, label, f"labelled '{label}'"),
                                   (Attribute.ID, key_id, f"with id {key_id.hex()}")):
-            if self._objects({attr: value}):
+            if self._objects.find({attr: value}):
                 raise AlreadyExists(f"{self._where} already has an object {what}")
+        check_cancel(cancel, "key generation")  # the last moment: the token cannot stop
         public: dict[Attribute, Any] = {Attribute.TOKEN: True, Attribute.PRIVATE: False}
         private: dict[Attribute, Any] = {
             Attribute.TOKEN: True,
@@ -505,20 +420,19 @@ class Pkcs11KeyStore:
             public_template=public,
             private_template=private,
         )
-        return self._key_info(priv, set())
+        return self._objects.key_info(priv, set())
 
     def _delete(self, key: KeyInfo) -> None:
-        priv = self._private(key)
+        priv = self._objects.private(key)
         key_id = bytes.fromhex(key.key_id)
-        pub = self._public_for(key_id, key.label)
+        pub = self._objects.public_for(key_id, key.label)
         priv.destroy()
         if pub is not None:
             pub.destroy()
-        self._private_cache.pop((key.key_id, key.label), None)
+        self._objects.forget_handles(key)
 
 
-def _token_input(plan: _keys.SignPlan, data: bytes, prehashed: bool) -> bytes:
-    try:
-        return plan.token_input(data, prehashed)
-    except ValueError as e:
-        raise UsageError(str(e)) from e
+def _signing_status(on_status: StatusCallback | None, where: str) -> None:
+    """A token may wait for a touch or a PIN pad before it signs."""
+    if on_status is not None:
+        on_status(f"Signing on {where} (touch or confirm on the token if it asks)")

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from strongroom.app.errors import BackendUnavailable, DeviceNotFound, DeviceRemoved
+from strongroom.app.errors import BackendUnavailable, DeviceNotFound, DeviceRemoved, UserCancelled
+from strongroom.app.keyslots import StatusCallback
 
 T = TypeVar("T")
 
@@ -131,3 +132,15 @@ def worker_for(tcti: str) -> TpmWorker:
         if worker is None:
             worker = _workers[tcti] = TpmWorker(tcti)
         return worker
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    """UserCancelled once ``cancel`` is set (checked between TPM commands)."""
+    if cancel is not None and cancel.is_set():
+        raise UserCancelled()
+
+
+def report(on_status: StatusCallback | None, text: str) -> None:
+    """Tell ``on_status`` what the TPM is about to do (the UI shows it if it takes a while)."""
+    if on_status is not None:
+        on_status(text)

@@ -13,11 +13,9 @@ stable for this TPM until its owner hierarchy is cleared (which also orphans eve
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import threading
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -33,7 +31,6 @@ from strongroom.app.errors import (
     PinRequired,
     Unsupported,
     UsageError,
-    UserCancelled,
     WrongDevice,
     WrongPin,
 )
@@ -50,10 +47,19 @@ from strongroom.app.keys.ports import (
     StoreKind,
     TokenInfo,
 )
-from strongroom.app.keyslots import b64d, b64e
+from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
 
-from ._worker import DEVICE_TCTI, TpmWorker, default_tcti, library, worker_for
+from ._blob import TpmKeyBlob
+from ._worker import (
+    DEVICE_TCTI,
+    TpmWorker,
+    check_cancel,
+    default_tcti,
+    library,
+    report,
+    worker_for,
+)
 from .seal import pin_bytes
 
 KIND = StoreKind(
@@ -65,7 +71,6 @@ KIND = StoreKind(
     pss_salt=PssSalt.Unknown,  # TPM2_Sign chooses (often the longest salt)
 )
 STORE = KIND.name
-BLOB_FORMAT = 1
 # Signatures per trip to the TPM worker: the key is loaded, used and flushed within one trip.
 CHUNK = 16
 
@@ -88,34 +93,6 @@ ALGORITHMS: dict[SignAlgorithm, tuple[str, str, str]] = {
     SignAlgorithm.RsaPkcs1Sha256: ("pkcs1", "sha256", "rsa"),
     SignAlgorithm.RsaPkcs1Sha384: ("pkcs1", "sha384", "rsa"),
 }
-
-
-@dataclass(frozen=True)
-class _KeyBlob:
-    """What the vault keeps for one TPM key (nothing in it is usable off this TPM)."""
-
-    key_type: str
-    public: bytes
-    private: bytes
-    srk_name: bytes
-    pin: bool
-
-    def to_bytes(self) -> bytes:
-        return json.dumps({
-            "format": BLOB_FORMAT, "key_type": self.key_type, "public": b64e(self.public),
-            "private": b64e(self.private), "srk_name": self.srk_name.hex(), "pin": self.pin,
-        }, sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> _KeyBlob:
-        obj = json.loads(data)
-        if obj.get("format") != BLOB_FORMAT:
-            raise ValueError("unknown TPM key blob format")
-        return cls(
-            key_type=str(obj["key_type"]), public=b64d(obj["public"]),
-            private=b64d(obj["private"]), srk_name=bytes.fromhex(obj["srk_name"]),
-            pin=bool(obj["pin"]),
-        )
 
 
 def _availability(worker: TpmWorker) -> Availability:
@@ -230,18 +207,18 @@ class TpmKeyStore:
     def token(self) -> TokenInfo:
         return self._token
 
-    def _entries(self) -> list[tuple[KeyBlob, _KeyBlob]]:
+    def _entries(self) -> list[tuple[KeyBlob, TpmKeyBlob]]:
         out = []
         for blob in self._blobs.blobs(STORE):
             try:
-                parsed = _KeyBlob.from_bytes(blob.data)
+                parsed = TpmKeyBlob.from_bytes(blob.data)
             except (KeyError, TypeError, ValueError):
                 continue  # not a key this version understands
             if parsed.srk_name == self._srk_name:  # keys of another TPM are not on this token
                 out.append((blob, parsed))
         return out
 
-    def _info(self, blob: KeyBlob, parsed: _KeyBlob) -> KeyInfo:
+    def _info(self, blob: KeyBlob, parsed: TpmKeyBlob) -> KeyInfo:
         der, attrs = self._tss.public_info(parsed.public)
         key_type = KEY_TYPE_BY_VALUE.get(parsed.key_type)
         return KeyInfo(
@@ -252,11 +229,19 @@ class TpmKeyStore:
             public_key=der, needs_pin=parsed.pin,
         )
 
-    def list_keys(self) -> list[KeyInfo]:
+    def list_keys(
+        self, *, cancel: threading.Event | None = None, on_status: StatusCallback | None = None
+    ) -> list[KeyInfo]:
+        """This TPM's keys (blobs kept in the vault, read here); ``cancel`` between keys."""
         self._check_open()
-        return [self._info(b, p) for b, p in self._entries()]
+        check_cancel(cancel)
+        out = []
+        for blob, parsed in self._entries():
+            check_cancel(cancel)
+            out.append(self._info(blob, parsed))
+        return out
 
-    def _find(self, key: KeyInfo) -> tuple[KeyBlob, _KeyBlob]:
+    def _find(self, key: KeyInfo) -> tuple[KeyBlob, TpmKeyBlob]:
         for blob, parsed in self._entries():
             if blob.key_id == key.key_id:
                 return blob, parsed
@@ -264,7 +249,17 @@ class TpmKeyStore:
 
     # ----- generation ------------------------------------------------------------------------
 
-    def generate(self, label: str, key_type: KeyType, key_id: bytes | None = None) -> KeyInfo:
+    def generate(
+        self,
+        label: str,
+        key_type: KeyType,
+        key_id: bytes | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> KeyInfo:
+        """A new key in the TPM, its blobs kept in the vault; ``cancel`` before the TPM starts
+        and after it ends (the new key is then dropped, never kept)."""
         self._check_open()
         if key_type not in KEY_TYPES:
             raise Unsupported(f"the TPM does not generate {key_type.value} keys")
@@ -278,11 +273,14 @@ class TpmKeyStore:
             # A label names one key: signing, CSRs and checkpoints find keys by it.
             raise AlreadyExists(f"a TPM key labelled '{label}' already exists")
         template, _name = KEY_TYPES[key_type]
+        check_cancel(cancel)
+        report(on_status, f"Generating a {key_type.value} key in the TPM (RSA can take a minute)")
         try:
             made = self._worker.call(self._tss.create_signing_key, template, self._pin)
         except self._tss.TSS2_Exception as e:
             raise HardwareError(f"the TPM could not generate a {key_type.value} key ({e})") from e
-        parsed = _KeyBlob(key_type.value, made.public, made.private, made.srk_name,
+        check_cancel(cancel)
+        parsed = TpmKeyBlob(key_type.value, made.public, made.private, made.srk_name,
                           self._pin is not None)
         blob = KeyBlob(key_id=kid, label=label, data=parsed.to_bytes())
         self._blobs.put_blob(STORE, blob)
@@ -290,7 +288,7 @@ class TpmKeyStore:
 
     # ----- signing ---------------------------------------------------------------------------
 
-    def _prepare(self, key: KeyInfo, algorithm: SignAlgorithm) -> tuple[KeyBlob, _KeyBlob, str,
+    def _prepare(self, key: KeyInfo, algorithm: SignAlgorithm) -> tuple[KeyBlob, TpmKeyBlob, str,
                                                                          str]:
         self._check_open()
         if algorithm not in ALGORITHMS:
@@ -312,9 +310,18 @@ class TpmKeyStore:
         return data
 
     def sign(
-        self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
+        self,
+        key: KeyInfo,
+        data: bytes,
+        algorithm: SignAlgorithm,
+        *,
+        prehashed: bool = False,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
     ) -> bytes:
-        signatures = self.sign_many(key, [data], algorithm, prehashed=prehashed)
+        check_cancel(cancel)
+        signatures = self.sign_many(key, [data], algorithm, prehashed=prehashed, cancel=cancel,
+                                    on_status=on_status)
         return next(signatures)
 
     def sign_many(
@@ -326,15 +333,17 @@ class TpmKeyStore:
         prehashed: bool = False,
         cancel: threading.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        on_status: StatusCallback | None = None,
     ) -> Generator[bytes, None, None]:
         """Sign each item (hashed here) in runs of :data:`CHUNK` per key load; ``on_progress`` and
         ``cancel`` are honoured between signatures."""
         blob, parsed, scheme, hash_name = self._prepare(key, algorithm)
         todo = list(items)
+        report(on_status, f"Signing with the TPM key {blob.label}")
         return self._sign_iter(blob, parsed, todo, scheme, hash_name, prehashed, cancel,
                                on_progress)
 
-    def _sign_iter(self, blob: KeyBlob, parsed: _KeyBlob, todo: list[bytes], scheme: str,
+    def _sign_iter(self, blob: KeyBlob, parsed: TpmKeyBlob, todo: list[bytes], scheme: str,
                    hash_name: str, prehashed: bool, cancel: threading.Event | None,
                    on_progress: ProgressCallback | None) -> Generator[bytes, None, None]:
         tss = self._tss
@@ -342,8 +351,7 @@ class TpmKeyStore:
         pin = self._pin if parsed.pin else None
         done = 0
         while done < len(todo):
-            if cancel is not None and cancel.is_set():
-                raise UserCancelled()
+            check_cancel(cancel)
             chunk = [self._digest(d, hash_name, prehashed) for d in todo[done:done + CHUNK]]
             try:
                 signed = self._worker.call(tss.sign_batch, sealed, pin, chunk, scheme,
@@ -353,8 +361,7 @@ class TpmKeyStore:
             except tss.TSS2_Exception as e:
                 raise self._error(e, blob.label) from e
             for parts in signed:
-                if cancel is not None and cancel.is_set():
-                    raise UserCancelled()
+                check_cancel(cancel)
                 done += 1
                 if on_progress is not None:
                     on_progress(done, len(todo))
@@ -365,7 +372,7 @@ class TpmKeyStore:
                 else:
                     yield parts
 
-    def _error(self, e: Any, label: str) -> HardwareError | WrongPin | PinBlocked:
+    def _error(self, e: Any, label: str) -> HardwareError | WrongPin | PinBlocked | WrongDevice:
         tss = self._tss
         code = tss.error_code(e)
         if code in (tss.RC_AUTH_FAIL, tss.RC_BAD_AUTH):

@@ -29,7 +29,7 @@ from strongroom.app.keyslots import StatusCallback, b64d, b64e
 from strongroom.app.plugins import Availability
 from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
 
-from ._worker import TpmWorker, default_tcti, library, worker_for
+from ._worker import TpmWorker, check_cancel, default_tcti, library, report, worker_for
 
 DEVICE = "TPM"
 DEFAULT_PCRS = (7,)
@@ -66,16 +66,6 @@ def pin_bytes(pin: str) -> bytes:
     if len(raw) > MAX_PIN_BYTES:
         raise UsageError(f"the TPM PIN must be at most {MAX_PIN_BYTES} bytes")
     return raw
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise UserCancelled()
-
-
-def _status(on_status: StatusCallback | None, text: str) -> None:
-    if on_status is not None:
-        on_status(text)
 
 
 def _ask_pin(prompts: Prompts | None, retries: int | None, *, new: bool) -> bytes:
@@ -127,8 +117,8 @@ class TpmSealSource:
         want_pin = bool(options.get("pin", False))
         tss = library()
         pin = _ask_pin(prompts, None, new=True) if want_pin else None
-        _check_cancel(cancel)
-        _status(on_status, "Sealing a new key to the TPM")
+        check_cancel(cancel)
+        report(on_status, "Sealing a new key to the TPM")
         secret = secrets.token_bytes(SECRET_BYTES)
         sealed = self._call(tss, "seal a new key", tss.seal, secret, pcrs, pin)
         params = {
@@ -155,7 +145,7 @@ class TpmSealSource:
         ours = self._call(tss, "identify itself", tss.srk_names)
         # Slots without a PIN first: no prompt when one of them opens.
         for slot in sorted(slots, key=lambda s: bool(s.params.get("pin", False))):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             name = slot.label or slot.id
             try:
                 p = slot.params
@@ -180,8 +170,8 @@ class TpmSealSource:
                 if locked:
                     raise _lockout()
                 pin = _ask_pin(prompts, retries, new=False)
-                _check_cancel(cancel)
-            _status(on_status, "Unsealing the keyslot with the TPM")
+                check_cancel(cancel)
+            report(on_status, "Unsealing the keyslot with the TPM")
             try:
                 secret = self._worker.call(tss.unseal, sealed, pcrs, pin)
             except tss.WrongStorageKey as e:

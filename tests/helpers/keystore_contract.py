@@ -1,4 +1,4 @@
-"""The KeyStore contract (app.signing.KeyStore): tests every key store backend must pass.
+"""The KeyStore contract (app.keys.ports.KeyStore): tests every key store backend must pass.
 
 Like keyring's ``BackendBasicTests``: subclass :class:`KeyStoreContract` in a test module and
 provide two fixtures of class (or wider) scope::
@@ -226,6 +226,36 @@ class KeyStoreContract:
                                              cancel=cancel, on_progress=progress):
                 got.append(signature)
         assert len(got) == 3
+
+    def test_a_cancel_set_before_the_call_means_nothing_is_done(
+        self, store: KeyStore, generated: dict[KeyType, KeyInfo], run_tag: str
+    ) -> None:
+        key_type, key = next(iter(generated.items()))
+        cancel = threading.Event()
+        cancel.set()
+        statuses: list[str] = []
+        with pytest.raises(UserCancelled):
+            store.sign(key, MESSAGE, ALGORITHMS_FOR[key_type][0], cancel=cancel,
+                       on_status=statuses.append)
+        before = store.list_keys()
+        label = f"contract-{run_tag}-cancelled"
+        with pytest.raises(UserCancelled):
+            store.generate(label, key_type, cancel=cancel, on_status=statuses.append)
+        with pytest.raises(UserCancelled):
+            store.list_keys(cancel=cancel, on_status=statuses.append)
+        assert store.list_keys() == before  # no key was made
+        assert statuses == []  # nothing was waited for
+
+    def test_an_unset_cancel_and_a_status_callback_change_nothing(
+        self, store: KeyStore, generated: dict[KeyType, KeyInfo]
+    ) -> None:
+        key_type, key = next(iter(generated.items()))
+        algorithm = ALGORITHMS_FOR[key_type][0]
+        cancel, statuses = threading.Event(), []
+        signature = store.sign(key, MESSAGE, algorithm, cancel=cancel, on_status=statuses.append)
+        verify_signature(key, signature, MESSAGE, algorithm)
+        assert key in store.list_keys(cancel=cancel, on_status=statuses.append)
+        assert all(isinstance(text, str) and text for text in statuses)
 
     def test_a_duplicate_label_is_refused(
         self, store: KeyStore, generated: dict[KeyType, KeyInfo]

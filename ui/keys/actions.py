@@ -6,6 +6,7 @@ tests and the dialogs share one path. The work itself is in :mod:`.ops` (no Qt).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,15 +88,17 @@ class KeyActions:
         if vault is None:
             return None
 
-        def make(store: KeyStore) -> KeyInfo:
-            return signing.generate_key(store, label, key_type, key_id, vault=vault, token=token)
+        def make(store: KeyStore, cancel: threading.Event) -> KeyInfo:
+            return signing.generate_key(store, label, key_type, key_id, vault=vault, token=token,
+                                        cancel=cancel)
 
         def done(key: KeyInfo) -> None:
             host.services.status(f"Generated {key.algorithm} key {key.label} on {token.label}.")
             host.refresh(("key", token_key(token), key.key_id, key.fingerprint))
 
         return host.run("key.generate", f"Generating a {key_type.value} key on {token.label}…",
-                        lambda _c, _p: host.with_store(token, make)(), done)
+                        lambda cancel, _p: host.with_store(token, lambda s: make(s, cancel))(),
+                        done)
 
     # ----- sign ----------------------------------------------------------------------------------
 
