@@ -150,7 +150,7 @@ def cmd_verify(ctx: Context) -> int:
     algorithm = choose_algorithm(info, args.algorithm)
     digest = signing.digest_file(Path(args.infile), algorithm)
     good = algorithms.verify(info.public_key, digest.signed, signature, algorithm,
-                               prehashed=algorithm is not SignAlgorithm.Ed25519)
+                             prehashed=algorithm is not SignAlgorithm.Ed25519)
     if not good:
         raise BadSignature(
             f"BAD signature: {args.sig} is not a {algorithm.value} signature of {args.infile} by "
@@ -180,7 +180,7 @@ def cmd_generate(ctx: Context) -> int:
         if any(k.label == args.label for k in store.list_keys()):
             raise Refused(f"a key labelled {args.label!r} is already on token '{token.label}'")
         key = signing.generate_key(store, args.label, key_type, key_id, vault=vault,
-                                        token=token)
+                                   token=token)
     ctx.out.emit(key_json(key), lambda: f"Generated on '{token.label}':\n{key_text(key)}")
     return EXIT_OK
 
@@ -209,7 +209,7 @@ def cmd_sign(ctx: Context) -> int:
         if args.digest is not None:
             assert out is not None  # noqa: S101 - checked above
             results = [signing.sign_digest(store, key, args.digest, algorithm, out,
-                                                vault=vault, token=token)]
+                                           vault=vault, token=token)]
         else:
             progress = _progress(ctx, len(files))
             results = signing.sign_files(

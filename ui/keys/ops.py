@@ -64,7 +64,7 @@ def verify_file(spki_der: bytes, path: Path, signature: bytes,
     """Whether ``signature`` over the file at ``path`` verifies under the public key."""
     digest = signing.digest_file(path, algorithm)
     return algorithms.verify(spki_der, digest.signed, signature, algorithm,
-                     prehashed=algorithm is not SignAlgorithm.Ed25519)
+                             prehashed=algorithm is not SignAlgorithm.Ed25519)
 
 
 def write_recorded(vault: Vault, dest: Path, data: bytes, action: str,
@@ -82,7 +82,7 @@ def write_recorded(vault: Vault, dest: Path, data: bytes, action: str,
 def export_public(vault: Vault, token: TokenInfo, key: KeyInfo, dest: Path) -> Path:
     return write_recorded(vault, dest, algorithms.public_pem(key.public_key), "keys.export",
                           signing.audit_details(token, key, operation="export-public",
-                                           file=str(dest)))
+                                                file=str(dest)))
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,8 @@ def make_csr(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
     """Build the request or certificate, signed on the token, write it and record it."""
     action = "keys.certificate" if order.self_signed else "keys.csr"
     details = signing.audit_details(token, key, operation=action.split(".")[1],
-                               subject=order.subject, sans=list(order.sans),
-                               file=str(order.dest))
+                                    subject=order.subject, sans=list(order.sans),
+                                    file=str(order.dest))
     try:
         if order.self_signed:
             data = x509req.build_self_signed(store, key, order.subject, days=order.days,
@@ -138,7 +138,7 @@ def checkpoint_with_pin(backends: Backends, vault: Vault, token: TokenInfo, key:
         store = open_store(backends, token, pin, vault)
     except AuthenticationFailed as e:
         signing.record_failure(vault, "keys.login", token.label,
-                          signing.audit_details(token, operation="login"), e)
+                               signing.audit_details(token, operation="login"), e)
         raise
     try:
         return sign_checkpoint(vault, store, token, key)
