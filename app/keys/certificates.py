@@ -6,7 +6,8 @@ Ed25519), and the result is checked with ``cryptography`` before it is handed ba
 request or certificate whose signature does not verify never leaves this module.
 
 Subjects are written as in RFC 4514 (``CN=build signer,O=Example,C=DE``: most specific first) and
-encoded in the reverse, conventional order (C, O, …, CN). ``\\,`` escapes a comma in a value.
+encoded in the reverse, conventional order (C, O, …, CN); values are read by cryptography's RFC 4514
+parser (``\\,`` escapes a comma), attribute names in any case.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import secrets
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -70,31 +70,49 @@ class Signer(Protocol):
 # ----- names --------------------------------------------------------------------------------------
 
 
-def _split_unescaped(text: str, sep: str) -> list[str]:
-    parts, cur, escaped = [], [], False
+def _split_rdns(text: str) -> list[str]:
+    """``text`` cut at the commas that are not escaped; escapes stay for the RFC 4514 parser."""
+    parts: list[str] = []
+    cur: list[str] = []
+    escaped = False
     for ch in text:
-        if escaped:
-            cur.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == sep:
+        if ch == "," and not escaped:
             parts.append("".join(cur))
             cur = []
-        else:
-            cur.append(ch)
+            continue
+        cur.append(ch)
+        escaped = not escaped and ch == "\\"
     if escaped:
         raise UsageError("the subject ends in a lone backslash")
     parts.append("".join(cur))
     return parts
 
 
+def _rfc4514_value(attr: str, raw: str, part: str) -> str:
+    """The value of one ``NAME=value`` part, unescaped by cryptography's RFC 4514 parser."""
+    if raw.endswith("\\") and (len(raw) - len(raw.rstrip("\\"))) % 2:
+        raw += " "  # the space an escaping backslash kept was stripped with the others
+    try:
+        rdns = cx509.Name.from_rfc4514_string(f"{x509.NameType.unmap(attr)}={raw}").rdns
+    except ValueError as e:
+        reason = str(e) or 'escape , + " \\ < > ; in a value with a backslash'
+        raise UsageError(f"subject part {part!r} is not RFC 4514 ({reason})") from None
+    if len(rdns) != 1 or len(rdns[0]) != 1:
+        raise UsageError(f"subject part {part!r} holds several values (escape + as \\+)")
+    value = next(iter(rdns[0])).value
+    return value if isinstance(value, str) else value.decode()
+
+
 def parse_subject(text: str) -> list[tuple[str, str]]:
-    """``CN=x,O=y`` → [("common_name", "x"), ("organization_name", "y")] as typed, checked."""
+    """``CN=x,O=y`` → [("common_name", "x"), ("organization_name", "y")] as typed, checked.
+
+    Attribute names are matched in any case and spaces around ``,`` and ``=`` are dropped;
+    values are read by ``x509.Name.from_rfc4514_string`` (escapes like ``\\,`` and ``\\2C``).
+    """
     if not text or not text.strip():
         raise UsageError(f"give a subject, like CN=build signer,O=Example ({SUBJECT_HELP})")
     out: list[tuple[str, str]] = []
-    for raw in _split_unescaped(text, ","):
+    for raw in _split_rdns(text):
         part = raw.strip()
         if not part:
             raise UsageError(f"the subject {text!r} has an empty part (two commas in a row?)")
@@ -108,15 +126,21 @@ def parse_subject(text: str) -> list[tuple[str, str]]:
         attr, limit = known
         if not value:
             raise UsageError(f"subject attribute {name} has no value")
-        if attr == "country_name" and not (len(value) == 2 and value.isascii()
-                                           and value.isalpha()):
-            raise UsageError(f"C= takes a two-letter country code, not {value!r}")
-        if len(value) > limit:
-            raise UsageError(f"subject attribute {name} is longer than {limit} characters")
-        if attr == "email_address" and ("@" not in value or not value.isascii()):
-            raise UsageError(f"{value!r} is not an email address")
+        if "\\" not in value:  # as typed first: cryptography refuses some in words of its own
+            _check_value(name, attr, limit, value)
+        value = _rfc4514_value(attr, value, part)
+        _check_value(name, attr, limit, value)
         out.append((attr, value.upper() if attr == "country_name" else value))
     return out
+
+
+def _check_value(name: str, attr: str, limit: int, value: str) -> None:
+    if attr == "country_name" and not (len(value) == 2 and value.isascii() and value.isalpha()):
+        raise UsageError(f"C= takes a two-letter country code, not {value!r}")
+    if len(value) > limit:
+        raise UsageError(f"subject attribute {name} is longer than {limit} characters")
+    if attr == "email_address" and ("@" not in value or not value.isascii()):
+        raise UsageError(f"{value!r} is not an email address")
 
 
 def build_name(text: str) -> x509.Name:
@@ -163,10 +187,9 @@ def parse_sans(sans: Sequence[str]) -> list[x509.GeneralName]:
 # ----- algorithms ---------------------------------------------------------------------------------
 
 
-def _pss_max_salt(key: KeyInfo, hash_len: int) -> int:
-    public = public_key_of(key)
-    assert isinstance(public, rsa.RSAPublicKey)  # noqa: S101 - PSS is offered for RSA keys only
-    return (public.key_size - 1 + 7) // 8 - hash_len - 2
+def _pss_hash(algorithm: SignAlgorithm) -> hashes.HashAlgorithm:
+    """The hash (and MGF1 hash) of an RSA-PSS algorithm."""
+    return hashes.SHA384() if hash_name(algorithm) == "sha384" else hashes.SHA256()
 
 
 def signature_algorithm(
@@ -180,7 +203,8 @@ def signature_algorithm(
         params = algos.RSASSAPSSParams({
             "hash_algorithm": {"algorithm": hname},
             "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hname}},
-            "salt_length": salt_length if salt_length is not None else _HASH_LEN[hname],
+            "salt_length": salt_length if salt_length is not None
+            else _pss_hash(algorithm).digest_size,
             "trailer_field": "trailer_field_bc",
         })
         return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": params})
@@ -189,18 +213,13 @@ def signature_algorithm(
     return algos.SignedDigestAlgorithm({"algorithm": name})
 
 
-_HASH_LEN = {"sha256": 32, "sha384": 48}
-
-
 def _pss_salt_used(key: KeyInfo, algorithm: SignAlgorithm, data: bytes,
                    signature: bytes) -> int | None:
     """The PSS salt length the token used for ``signature`` (hash length or maximum)."""
     public = public_key_of(key)
     assert isinstance(public, rsa.RSAPublicKey)  # noqa: S101 - PSS is offered for RSA keys only
-    hname = hash_name(algorithm)
-    assert hname is not None  # noqa: S101 - PSS always has a hash
-    chosen: hashes.HashAlgorithm = hashes.SHA384() if hname == "sha384" else hashes.SHA256()
-    for salt in (_HASH_LEN[hname], _pss_max_salt(key, _HASH_LEN[hname])):
+    chosen = _pss_hash(algorithm)
+    for salt in (chosen.digest_size, padding.calculate_max_pss_salt_length(public, chosen)):
         try:
             public.verify(signature, data, padding.PSS(mgf=padding.MGF1(chosen),
                                                        salt_length=salt), chosen)
@@ -304,7 +323,7 @@ def build_self_signed(
     sig_alg = signature_algorithm(chosen, salt)
     tbs = x509.TbsCertificate({
         "version": "v3",
-        "serial_number": _serial(),
+        "serial_number": cx509.random_serial_number(),  # positive, 159 bits (RFC 5280 §4.1.2.2)
         "signature": sig_alg,
         "issuer": name,
         "validity": {"not_before": _time(start), "not_after": _time(end)},
@@ -328,19 +347,12 @@ def _probe_pss_salt(store: Signer, key: KeyInfo, algorithm: SignAlgorithm) -> in
     says it always uses the hash length, ask the token first with a signature."""
     kind: StoreKind | None = getattr(store, "kind", None)
     if kind is not None and kind.pss_salt is PssSalt.HashLength:
-        hname = hash_name(algorithm)
-        assert hname is not None  # noqa: S101 - PSS always has a hash
-        return _HASH_LEN[hname]
+        return _pss_hash(algorithm).digest_size
     probe = b"strongroom/v1/pss-salt-probe"
     salt = _pss_salt_used(key, algorithm, probe, _sign(store, key, probe, algorithm))
     if salt is None:
         raise HardwareError("the token's RSA-PSS signature does not verify under its public key")
     return salt
-
-
-def _serial() -> int:
-    """A positive random serial of at most 20 octets (RFC 5280 §4.1.2.2)."""
-    return (int.from_bytes(secrets.token_bytes(20), "big") >> 1) | 1
 
 
 def _time(when: dt.datetime) -> x509.Time:
