@@ -88,9 +88,18 @@ def test_binary_plist_is_read_as_hex() -> None:
     prefs = {"AutomaticallyInstallMacOSUpdates": False}
     item = FileEvidence("/Library/Preferences/com.apple.SoftwareUpdate.plist",
                         plistlib.dumps(prefs, fmt=plistlib.FMT_BINARY).hex())
-    bundle = EvidenceBundle(OS.MacOS, "", {macos_ids.SU_PREFS: item})
+    no_profile = FileEvidence("/Library/Managed Preferences/com.apple.SoftwareUpdate.plist",
+                              None, "missing")
+    bundle = EvidenceBundle(OS.MacOS, "", {macos_ids.SU_PREFS: item,
+                                           macos_ids.SU_MANAGED: no_profile})
     result = macos_checks.CHECKS["auto-updates"](bundle, Policy(), NOW)
     assert result.status is Status.Fail
+    # A profile would override the local value: one that cannot be read leaves it open.
+    denied = FileEvidence(no_profile.path, None, "permission")
+    bundle = EvidenceBundle(OS.MacOS, "", {macos_ids.SU_PREFS: item, macos_ids.SU_MANAGED: denied})
+    result = macos_checks.CHECKS["auto-updates"](bundle, Policy(), NOW)
+    assert result.status is Status.Unknown
+    assert "com.apple.SoftwareUpdate.plist: permission denied" in result.reason
 
 
 def test_pending_security_updates_for_first_seen_memory() -> None:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -57,6 +58,14 @@ FIRST_SEEN = "state.first-seen"
 # What backends/compliance/ writes in an item's ``error`` (runner.py, linux.py).
 ERROR_WORDS = ("missing", "timeout", "permission", "directory", "corrupt", "oserror", "EIO",
                "EACCES", "not-windows", "bad-hive")
+# How a reason says why a read was lost, by the way it was lost (parsing.unavailable, the Linux
+# checks' problem(), the Windows checks' access-denied reading of PowerShell's answer).
+LOST_READ_WORDS = {
+    "denied": re.compile(r"permission denied|access (?:is )?denied|administrator|admin rights|"
+                         r"not permitted", re.IGNORECASE),
+    "missing": re.compile(r"not installed|not found|not recognized", re.IGNORECASE),
+    "timeout": re.compile(r"timed out", re.IGNORECASE),
+}
 REGISTRY_TYPES = ("REG_SZ", "REG_DWORD", "REG_EXPAND_SZ", "REG_QWORD", "REG_MULTI_SZ",
                   "REG_BINARY")
 
@@ -332,35 +341,50 @@ class CollectorContract:
                 self.assert_unknown(self.judged(table, map_items(bundle, change)),
                                     f"{name}, {how}")
 
-    def test_losing_one_read_never_turns_a_result_into_fail(
+    def one_read_lost(
         self, table: Mapping[str, Check], recorded: dict[str, EvidenceBundle]
-    ) -> None:
-        """One item of a recorded case refused (or its tool missing, or timed out): a check that
-        did not FAIL with it does not FAIL without it (model.py: such evidence is UNKNOWN)."""
-        lost: list[Callable[[Evidence], Evidence]] = [
-            self.denied, tool_missing,
-            lambda i: CommandEvidence(i.argv, None, error="timeout")
+    ) -> Iterator[tuple[str, str, str, Status, CheckResult]]:
+        """Each recorded case with one item refused (or its tool missing, or timed out), judged
+        again: (case, evidence id, how it was lost, the status before, the result after)."""
+        lost: dict[str, Callable[[Evidence], Evidence]] = {
+            "denied": self.denied, "missing": tool_missing,
+            "timeout": lambda i: CommandEvidence(i.argv, None, error="timeout")
             if isinstance(i, CommandEvidence) else i,
-        ]
-        found: list[str] = []
+        }
         for name, bundle in recorded.items():
             before = {r.check_id: r.status for r in self.judged(table, bundle)}
             for key, item in bundle.items.items():
                 if key == FIRST_SEEN:
                     continue
-                for change in lost:
+                for how, change in lost.items():
                     changed = change(item)
                     if changed == item:
                         continue
-                    after = self.judged(table, replace(bundle, items={**bundle.items,
-                                                                      key: changed}))
-                    found += [
-                        f"{name}: {r.check_id} {before[r.check_id].value} -> FAIL without "
-                        f"{key} ({changed.error or 'denied'}): {r.reason}"
-                        for r in after
-                        if r.status is Status.Fail and before[r.check_id] is not Status.Fail
-                    ]
+                    for result in self.judged(table, replace(bundle, items={**bundle.items,
+                                                                            key: changed})):
+                        yield name, key, how, before[result.check_id], result
+
+    def test_losing_one_read_never_turns_a_result_into_fail(
+        self, table: Mapping[str, Check], recorded: dict[str, EvidenceBundle]
+    ) -> None:
+        """One item of a recorded case refused (or its tool missing, or timed out): a check that
+        did not FAIL with it does not FAIL without it (model.py: such evidence is UNKNOWN)."""
+        found = [f"{name}: {r.check_id} {before.value} -> FAIL without {key} ({how}): {r.reason}"
+                 for name, key, how, before, r in self.one_read_lost(table, recorded)
+                 if r.status is Status.Fail and before is not Status.Fail]
         assert not found, f"{len(found)} FAILs from a lost read:\n" + "\n".join(found)
+
+    def test_an_unknown_from_one_lost_read_says_why(
+        self, table: Mapping[str, Check], recorded: dict[str, EvidenceBundle]
+    ) -> None:
+        """A PASS or FAIL that one lost read turns into UNKNOWN says why the read failed
+        (permission denied, not installed, timed out), so a person knows what to fix."""
+        found = [f"{name}: {r.check_id} {before.value} -> UNKNOWN without {key} ({how}): "
+                 f"{r.reason}"
+                 for name, key, how, before, r in self.one_read_lost(table, recorded)
+                 if r.status is Status.Unknown and before in (Status.Pass, Status.Fail)
+                 and not LOST_READ_WORDS[how].search(r.reason)]
+        assert not found, f"{len(found)} UNKNOWNs that do not say why:\n" + "\n".join(found)
 
     # garbage ----------------------------------------------------------------------------------
 

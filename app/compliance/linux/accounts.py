@@ -56,15 +56,29 @@ def check_guest_account(bundle: EvidenceBundle, policy: Policy, now: dt.datetime
                       excerpts=excerpts)
     allow: bool | None = True
     deciding = "allow-guest (LightDM default true)"
-    for path, item in present:
+    decided_at = -1  # the position in LightDM's order of the file that set the value
+    for position, (path, item) in enumerate(conf_items):
+        if item.error is not None:
+            continue
         for section in ("SeatDefaults", "Seat:*"):
             value = _ini_section(item.content or "", section).get("allow-guest")
             if value is not None:
                 allow = _bool(value, True)
                 deciding = f"{path}: [{section}] allow-guest={value}"
+                decided_at = position
+    # A file LightDM reads after the deciding one may override it; one we could not read
+    # might say allow-guest=false, so a guest session it may turn off is not a FAIL.
+    unread = [problem(it) or path for position, (path, it) in enumerate(conf_items)
+              if it.error not in (None, "missing") and position > decided_at]
     script = file(bundle, LIGHTDM_GUEST_SCRIPT)
     has_script = script is not None and script.error is None
     excerpts.append(deciding)
+    excerpts += [excerpt(it) for _path, it in conf_items if it.error not in (None, "missing")]
+    if allow and has_script and unread:
+        return r.make(Status.Unknown, "LightDM configuration not readable",
+                      f"{deciding} and the guest-account script is installed, but a LightDM "
+                      f"file read later could turn the guest session off: {'; '.join(unread)}",
+                      Confidence.Low, excerpts=excerpts)
     if allow and has_script:
         return r.make(Status.Fail, "LightDM guest session enabled",
                       f"{deciding}, and the guest-account script is installed", Confidence.High,

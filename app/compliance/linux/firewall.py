@@ -8,8 +8,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
-from ..parsing import command, file
+from ..model import CheckResult, Confidence, EvidenceBundle, FileEvidence, Policy, Status
+from ..parsing import command, file, joined
 from .common import LinuxCheck, _ini_section, _Result, _text, excerpt, problem
 from .evidence_ids import FIREWALL_UNITS, NFTABLES_CONF, SYSTEMD_UNITS, UFW_CONF, UPDATE_UNITS
 
@@ -67,6 +67,15 @@ def _nft_restrictive(text: str) -> bool:
     return False
 
 
+def _unreadable(item: FileEvidence | None, unit: str) -> str:
+    """Why ``unit``'s configuration file gives no answer ("" when it was read)."""
+    if item is not None and item.error is None and item.content is not None:
+        return ""
+    what = {"ufw.service": "whether ufw is enabled (ENABLED= in /etc/ufw/ufw.conf)",
+            "nftables.service": "whether its ruleset filters input (/etc/nftables.conf)"}[unit]
+    return f"{unit} is active but {what} is not known: {problem(item, what) or 'no content'}"
+
+
 def check_firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
     r = _Result(
         "firewall",
@@ -114,6 +123,14 @@ def check_firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> 
         return r.make(Status.Pass, "iptables rules restored at boot",
                       "netfilter-persistent.service is active (rules not readable without root)",
                       Confidence.Medium, excerpts=[ex])
+    # An active service whose configuration could not be read may well be filtering: the
+    # verdict would rest on the missing file, so it is not a FAIL.
+    unread = [why for unit, it in (("ufw.service", ufw_item), ("nftables.service", nft_item))
+              if unit in active and (why := _unreadable(it, unit))]
+    if unread:
+        return r.make(Status.Unknown, f"{joined([u.split(' ')[0] for u in unread])} active, "
+                      "configuration not readable", "; ".join(unread), Confidence.Low,
+                      excerpts=[ex, ufw_ex, excerpt(nft_item) if nft_item else ""])
     if ufw_enabled:
         return r.make(Status.Fail, "ufw enabled but not running",
                       "ENABLED=yes in ufw.conf but ufw.service is not active", Confidence.Medium,

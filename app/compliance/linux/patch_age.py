@@ -137,6 +137,8 @@ def _apt_pending(bundle: EvidenceBundle) -> tuple[list[str] | None, str, str]:
     if sources is not None and sources.error is None and not (sources.content or "").strip():
         return None, "no -security suite in the apt sources", excerpt(sources)
     why = problem(item, "apt list --upgradable")
+    if (item is None or why) and sources is not None and sources.error is not None:
+        return None, f"the apt sources' security suites: {problem(sources)}", excerpt(sources)
     if item is None or why:
         return None, why or "", excerpt(item)
     if item.exit_code != 0:
@@ -217,6 +219,27 @@ def _parse_iso(text: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _age_unknown(firsts: dict[str, dt.datetime | None], unseen: list[str],
+                 since: dt.datetime | None, now: dt.datetime, limit_days: int) -> str:
+    """What is known about pending updates whose age is not (one line)."""
+    def names(keys: list[str]) -> str:
+        keys = sorted(keys)
+        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+    at_start = [k for k in unseen if firsts.get(k) is not None]
+    absent = [k for k in unseen if firsts.get(k) is None]
+    parts = []
+    if at_start and since is not None:
+        parts.append(
+            f"{names(at_start)} pending since at least {since:%Y-%m-%d %H:%M} UTC, when "
+            f"Strongroom's memory of pending updates began ({_days(now - since)} ago); if still "
+            f"pending once the memory is over {limit_days} d old, they are overdue")
+    if absent:
+        parts.append(f"{names(absent)} pending and not in Strongroom's first-seen memory")
+    return "; ".join(parts) + ("; the package lists give no release date, so how long they "
+                               "waited before is not known")
+
+
 def check_patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
     fam = family(bundle) or ("rhel" if command(bundle, RPM_INSTALLTIME) and not
                              file(bundle, APT_HISTORY) else "debian")
@@ -228,6 +251,7 @@ def check_patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) ->
         last, last_problem, last_ex = _rpm_last_install(bundle)
         pending, pend_problem, pend_ex = _dnf_pending(bundle)
         notes: list[str] = [last_problem] if last_problem else []
+        logs_unread = False  # rpm answers whole or not at all
     else:
         r = _Result("patch-age", "/var/log/apt/history.log(.N.gz): newest successful End-Date "
                     "of an upgrade; apt list --upgradable over the -security suites only "
@@ -236,6 +260,8 @@ def check_patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) ->
                     "(or let unattended-upgrades do it)")
         run, notes, last_ex = _last_apt_upgrade(bundle)
         last = run.end if run else None
+        # A history log that could not be read may hold a newer upgrade.
+        logs_unread = any(it.error not in (None, "missing") for _k, it in _apt_logs(bundle))
         pending, pend_problem, pend_ex = _apt_pending(bundle)
     age = now - last if last else None
     last_text = f"last upgrade {_days(age)} ago" if age is not None else "last upgrade unknown"
@@ -261,18 +287,24 @@ def check_patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) ->
                 excerpts=excerpts)
         # Seen at the memory's first run (or never): pending at least that long, maybe longer.
         unseen = [k for k, t in firsts.items() if t is None or (since is not None and t <= since)]
-        if unseen and age is not None and age > limit:
+        if unseen and age is not None and age > limit and not logs_unread:
             return r.make(
                 Status.Fail, f"{len(pending)} security update(s) pending; {last_text}",
                 f"security updates are pending and nothing was upgraded for {_days(age)} "
                 f"(limit {policy.max_patch_age_days} d); how long they have been pending is "
                 f"not known yet{note}", Confidence.Medium, excerpts=excerpts)
+        if unseen:
+            # Their age is not known: no evidence of compliance, and none of a breach.
+            return r.make(
+                Status.Unknown, f"{len(pending)} security update(s) pending, age unknown",
+                _age_unknown(firsts, unseen, since, now, policy.max_patch_age_days)
+                + f"; {last_text}{note}", Confidence.Low, excerpts=excerpts)
         oldest_first = min(known.values(), default=now)
         return r.make(
             Status.Pass, f"{len(pending)} security update(s) pending, first seen "
             f"{_days(now - oldest_first)} ago",
             f"within the {policy.max_patch_age_days}-day limit; {last_text}{note}",
-            Confidence.High if not unseen else Confidence.Medium, excerpts=excerpts)
+            excerpts=excerpts)
     if pending == []:
         stale = age is not None and age > dt.timedelta(days=30)
         return r.make(

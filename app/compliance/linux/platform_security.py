@@ -101,9 +101,14 @@ def check_secure_boot(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) 
             return r.make(Status.Fail, "no Secure Boot support",
                           "UEFI boot without a SecureBoot variable: the firmware does not "
                           "support Secure Boot", Confidence.Medium, excerpts=excerpts)
+    # Say every read that left it open: the firmware directory, the variable listing (which
+    # tells a missing variable from an unreadable one) and the variable itself.
+    listing = problem(efivars, "the efivarfs listing") if efivars is not None and \
+        efivars.error is not None else None
+    why = [w for w in (problem(efi, "/sys/firmware/efi"), listing, problem(var)) if w]
     return r.make(Status.Unknown, "firmware state unknown",
-                  problem(efi, "/sys/firmware/efi") or problem(var) or "no usable evidence",
-                  Confidence.Low, excerpts=excerpts)
+                  "; ".join(dict.fromkeys(why)) or "no usable evidence",
+                  Confidence.Low, excerpts=[*excerpts, excerpt(efivars) if efivars else ""])
 
 
 # ===== tpm =====================================================================================

@@ -79,9 +79,13 @@ def check_auto_updates(bundle: EvidenceBundle, policy: Policy, now: dt.datetime)
                 "unattended-upgrades (writes APT::Periodic::Unattended-Upgrade \"1\" to "
                 "/etc/apt/apt.conf.d/20auto-upgrades)")
     if fam != "debian":
+        release = file(bundle, OS_RELEASE)
+        unread = problem(release, "/etc/os-release") if release is None or release.error \
+            else None
         return r.make(Status.Unknown, "distribution not recognised",
+                      f"the distribution family is not known: {unread}" if unread else
                       "neither a Debian nor a Red Hat family system (/etc/os-release)",
-                      Confidence.Low, "", excerpts=[excerpt(file(bundle, OS_RELEASE))])
+                      Confidence.Low, "", excerpts=[excerpt(release)])
     dpkg = command(bundle, DPKG_UNATTENDED)
     why = problem(dpkg, "dpkg-query")
     if dpkg is None or why:

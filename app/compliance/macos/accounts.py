@@ -7,7 +7,7 @@ import re
 
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
 from ..parsing import FunctionCheck, Verdict, as_bool, command, lines_matching, output, unavailable
-from .common import _plist_dict
+from .common import _plist_dict, _profile_unreadable
 from .evidence_ids import GUEST_STATUS, LOGINWINDOW, MCX_MANAGED
 
 # --- guest account ---------------------------------------------------------------------------
@@ -39,6 +39,7 @@ def _guest_account(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> 
             return v(Status.Pass, "guest disabled", "the guest user is disabled", excerpt)
         why = "sysadminctl: unrecognised answer"
     mcx, _ = _plist_dict(bundle, MCX_MANAGED)
+    mcx_why = _profile_unreadable(bundle, MCX_MANAGED)
     if mcx and ("DisableGuestAccount" in mcx or "EnableGuestAccount" in mcx):
         enabled = as_bool(mcx.get("EnableGuestAccount")) is True or \
             as_bool(mcx.get("DisableGuestAccount")) is False
@@ -57,6 +58,13 @@ def _guest_account(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> 
         prefs_why = "com.apple.loginwindow.plist does not exist"
     if prefs is not None:
         value = as_bool(prefs.get("GuestEnabled"))
+        if value and mcx_why:
+            # A profile's DisableGuestAccount takes precedence over the local setting.
+            return lv(Status.Unknown, "guest enabled locally; profile not readable",
+                      "GuestEnabled = 1 in com.apple.loginwindow, but a configuration profile "
+                      f"would override it and it could not be read ({mcx_why})",
+                      f"GuestEnabled = 1\nmanaged profile: {mcx_why}", _GUEST_FIX,
+                      Confidence.Low)
         if value:
             return lv(Status.Fail, "guest enabled", "GuestEnabled = 1 in com.apple.loginwindow",
                       "GuestEnabled = 1", _GUEST_FIX, Confidence.Medium)

@@ -24,3 +24,12 @@ def _plist_dict(bundle: EvidenceBundle, evidence_id: str
     if not isinstance(data, dict):
         return None, f"{item.path}: not a property list we can read"
     return data, None
+
+
+def _profile_unreadable(bundle: EvidenceBundle, evidence_id: str) -> str | None:
+    """Why a configuration profile (which overrides the local settings) could not be read; None
+    when it was read, does not exist, or is not in the bundle (a fixture keeps only some items;
+    the collector always gathers it)."""
+    if file(bundle, evidence_id) is None:
+        return None
+    return _plist_dict(bundle, evidence_id)[1]

@@ -17,7 +17,7 @@ from ..parsing import (
     output,
     unavailable,
 )
-from .common import _plist_dict
+from .common import _plist_dict, _profile_unreadable
 from .evidence_ids import ALF_PREFS, FW_MANAGED, FW_STATE
 
 # --- firewall --------------------------------------------------------------------------------
@@ -63,6 +63,7 @@ def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Check
                                      lines_matching(text, "Firewall"), "socketfilterfw")
         why = f"socketfilterfw: {first_lines(text, 1) or 'no answer'}"
     managed, _ = _plist_dict(bundle, FW_MANAGED)
+    managed_why = _profile_unreadable(bundle, FW_MANAGED)
     if managed and as_bool(managed.get("EnableFirewall")) is not None:
         on = bool(as_bool(managed.get("EnableFirewall")))
         block = bool(as_bool(managed.get("BlockAllIncoming")))
@@ -79,7 +80,7 @@ def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Check
                                          "com.apple.alf.plist"), state,
                                  f"com.apple.alf globalstate = {state}", "com.apple.alf",
                                  Confidence.Medium)
-    reasons = "; ".join(w for w in (why, alf_why) if w) or "no firewall state found"
+    reasons = "; ".join(w for w in (why, managed_why, alf_why) if w) or "no firewall state found"
     return v(Status.Unknown, "not determined", reasons, remediation=_FW_FIX,
              confidence=Confidence.Low)
 

@@ -17,6 +17,7 @@ from ..parsing import (
     first_seen,
     judge_patch_age,
     load_plist,
+    remembered,
     unavailable,
 )
 from .common import _plist_dict
@@ -109,18 +110,19 @@ def _pending_updates(bundle: EvidenceBundle, prefs: dict[str, Any] | None,
     checked = as_utc(last_check) if isinstance(last_check, dt.datetime) else None
     offers = prefs.get("FirstOfferDateDictionary")
     offers = offers if isinstance(offers, dict) else {}
-    remembered = first_seen(bundle)
+    memory = first_seen(bundle)
     pending: list[PendingUpdate] = []
     for key, label, version in recommended:
         offered = offers.get(key)
-        since = as_utc(offered) if isinstance(offered, dt.datetime) else remembered.get(key)
+        since, exact = (as_utc(offered), True) if isinstance(offered, dt.datetime) \
+            else remembered(memory, key)
         # The list is from the last scan: an update installed since then is no longer pending.
         done = bool(version) and any(
             str(e.get("displayVersion", "")).strip() == version
             and isinstance(e.get("date"), dt.datetime)
             and (since is None or as_utc(e["date"]) >= since) for e in installed)
         if not done:
-            pending.append(PendingUpdate(label, since))
+            pending.append(PendingUpdate(label, since, exact))
     return pending, checked
 
 
@@ -161,7 +163,10 @@ def _patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Chec
         last_patch=as_utc(last["date"]) if last else None,
         last_patch_name=str(last.get("displayName", "")) if last else "",
         pending=pending, last_check=checked, excerpt="\n".join(excerpt_lines),
-        confidence=Confidence.High if history is not None else Confidence.Medium)
+        confidence=Confidence.High if history is not None else Confidence.Medium,
+        pending_problem=prefs_why or "com.apple.SoftwareUpdate.plist does not exist"
+        if pending is None else "",
+        history_problem=why or "")
     return judge_patch_age(facts, policy, now, v, _PATCH_FIX)
 
 

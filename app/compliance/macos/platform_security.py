@@ -74,8 +74,12 @@ def _secure_boot(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
                  "it has no Secure Boot", first_lines(bridge_text) or "(no iBridge controller)",
                  "This Mac cannot enforce Secure Boot; replace it or record an exception.",
                  Confidence.Medium)
-    why = unavailable(bridge, "system_profiler") or ("the boot policy is not shown without "
-                                                     "admin rights (bputil -d needs root)")
+    # Name every read that left it open; with all of them read, only bputil (root) would tell.
+    unread = [w for w in (unavailable(bridge, "system_profiler"),
+                          nvram and unavailable(nvram, "nvram AppleSecureBootPolicy"),
+                          arch and unavailable(arch, "sysctl hw.optional.arm64")) if w]
+    why = "; ".join(unread) or ("the boot policy is not shown without admin rights (bputil -d "
+                                "needs root)")
     return v(Status.Unknown, "not determined", why, first_lines(bridge_text or ""),
              "Run `system_profiler SPiBridgeDataType` or, as admin, `bputil -d`.", Confidence.Low)
 

@@ -12,11 +12,13 @@ from ..parsing import (
     as_bool,
     as_int,
     command,
+    first_lines,
     lines_matching,
     output,
+    shorten,
     unavailable,
 )
-from .common import _plist_dict
+from .common import _plist_dict, _profile_unreadable
 from .evidence_ids import PMSET, SCREENLOCK, SS_IDLE, SS_MANAGED, SS_MANAGED_USER
 
 # --- screen lock -----------------------------------------------------------------------------
@@ -58,6 +60,9 @@ def _password_delay(bundle: EvidenceBundle) -> tuple[int | None, bool, str, str 
         why = "sysadminctl: unrecognised answer"
     for evidence_id in (SS_MANAGED_USER, SS_MANAGED):
         managed, _ = _plist_dict(bundle, evidence_id)
+        managed_why = _profile_unreadable(bundle, evidence_id)
+        if managed_why:  # a profile that might set askForPassword could not be read
+            why = "; ".join(w for w in (why, managed_why) if w)
         if managed and "askForPassword" in managed:
             if not as_bool(managed.get("askForPassword")):
                 return None, True, "managed profile: askForPassword = 0", None
@@ -82,6 +87,29 @@ def _screensaver_idle(bundle: EvidenceBundle) -> tuple[int | None, str, bool]:
     if re.search(r"does not exist", text):
         return _DEFAULT_IDLE_SECONDS, "screensaver idleTime not set (default 20 min)", True
     return None, "", False
+
+
+def _unread_triggers(bundle: EvidenceBundle, saver: int | None,
+                     profiles: dict[str, dict[str, int]] | None) -> list[str]:
+    """Which idle-trigger reads gave nothing, and why ("pmset: permission denied")."""
+    out = []
+    for known, evidence_id, what in ((saver is not None, SS_IDLE, "the screen saver idle time"),
+                                     (profiles is not None, PMSET, "display sleep (pmset)")):
+        if known:
+            continue
+        item = command(bundle, evidence_id)
+        why = unavailable(item, what)
+        if why is None and item is not None:
+            detail = first_lines(output(item), 1) or f"exit {item.exit_code}"
+            why = f"{what}: {shorten(detail, 80)}"
+        out.append(why or f"{what}: not readable")
+    return out
+
+
+def _managed_unread(bundle: EvidenceBundle) -> list[str]:
+    """Screen saver profiles that exist but could not be read (they override the user's)."""
+    return [why for evidence_id in (SS_MANAGED_USER, SS_MANAGED)
+            if (why := _profile_unreadable(bundle, evidence_id))]
 
 
 def _pmset_profiles(bundle: EvidenceBundle) -> dict[str, dict[str, int]] | None:
@@ -130,6 +158,14 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
             never = True
             continue
         worst = max(worst, min(triggers))
+    unread = _unread_triggers(bundle, saver, profiles)
+    # The user's idle time decides a FAIL, but a profile we could not read would override it.
+    overridden = _managed_unread(bundle)
+    maybe_overridden = v(Status.Unknown, "not determined", "the user's settings do not lock in "
+                         "time, but a configuration profile that would override them could not "
+                         "be read: " + "; ".join(overridden), excerpt, fix, Confidence.Low)
+    if never and complete and overridden:
+        return maybe_overridden
     if never and complete:
         return v(Status.Fail, "never locks when idle", "the screen saver and display sleep are "
                  "both set to never", excerpt, fix)
@@ -139,7 +175,7 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
     if never or not delay_known:
         reasons = [w for w in (delay_why,) if w]
         if never:
-            reasons.append("the screen saver idle time or power settings could not be read")
+            reasons.append("could not read " + ("; ".join(unread) or "the idle triggers"))
         return v(Status.Unknown, "not determined", "; ".join(reasons) or "incomplete evidence",
                  excerpt, "Run the check as the logged-in user on macOS.", Confidence.Low)
     total = worst + (delay or 0)
@@ -155,8 +191,10 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
                  confidence=confidence)
     if not complete:
         return v(Status.Unknown, "not determined", "the known idle triggers exceed the policy "
-                 "but one trigger could not be read and may come earlier", excerpt, fix,
-                 Confidence.Low)
+                 "but one could not be read and may come earlier: " + "; ".join(unread),
+                 excerpt, fix, Confidence.Low)
+    if overridden:
+        return maybe_overridden
     return v(Status.Fail, observed, f"screen locks {total // 60} min after inactivity; policy "
              f"allows {policy.max_screen_lock_minutes} min", excerpt, fix, confidence)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
 from ..parsing import FunctionCheck, Verdict, as_bool, joined
-from .common import _plist_dict
+from .common import _plist_dict, _profile_unreadable
 from .evidence_ids import SU_MANAGED, SU_PREFS
 
 # --- automatic updates -----------------------------------------------------------------------
@@ -38,6 +38,7 @@ def _auto_updates(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> C
                 "/Library/Managed Preferences/com.apple.SoftwareUpdate.plist")
     prefs, why = _plist_dict(bundle, SU_PREFS)
     managed, _ = _plist_dict(bundle, SU_MANAGED)
+    managed_why = _profile_unreadable(bundle, SU_MANAGED)
     if prefs is None and managed is None:
         return v(Status.Unknown, "not determined",
                  why or "com.apple.SoftwareUpdate.plist does not exist and no profile sets it",
@@ -58,6 +59,12 @@ def _auto_updates(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> C
         if not value:
             off.append(label)
     excerpt = "\n".join(lines)
+    if off and managed_why:
+        # A profile's value takes precedence: the one we could not read may turn these on.
+        return v(Status.Unknown, f"local: off: {joined(off, 2)}; profile not readable",
+                 f"the local settings do not {joined(off)}, but a configuration profile would "
+                 f"override them and it could not be read ({managed_why})",
+                 excerpt + f"\nmanaged profile: {managed_why}", _AU_FIX, Confidence.Low)
     if off:
         return v(Status.Fail, f"off: {joined(off, 2)}", f"automatic updates do not {joined(off)}",
                  excerpt, _AU_FIX)

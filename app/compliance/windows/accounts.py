@@ -12,13 +12,11 @@ from ..parsing import (
     as_bool,
     as_list,
     command,
-    first_lines,
     joined,
     lines_matching,
-    shorten,
     unavailable,
 )
-from .common import _ps_json
+from .common import _command_why, _ps_json
 from .evidence_ids import GUEST_LOCALUSER, GUEST_NETUSER
 
 # --- guest account ---------------------------------------------------------------------------
@@ -60,8 +58,7 @@ def _guest_account(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> 
                           _GUEST_FIX, Confidence.Medium)
             return nv(Status.Pass, "guest disabled", "the Guest account is not active", excerpt,
                       confidence=Confidence.Medium)
-        net_why = "net user guest: output not recognised (" + (
-            shorten(first_lines(item.stdout + item.stderr, 1), 40) or "empty") + ")"
+        net_why = _command_why(bundle, GUEST_NETUSER, "net user guest")
     return v(Status.Unknown, "not determined", "; ".join(w for w in (why, net_why) if w),
              remediation=_GUEST_FIX, confidence=Confidence.Low)
 

@@ -65,3 +65,26 @@ def _reg_line(bundle: EvidenceBundle, evidence_id: str) -> str:
     if item.error:
         return f"{key}\\{name}: {item.error}"
     return f"{key}\\{name} = {item.value!r} ({item.type})"
+
+
+def _command_why(bundle: EvidenceBundle, evidence_id: str, what: str) -> str:
+    """Why a command's answer gave nothing usable: not run, refused, failed or unrecognised."""
+    item = command(bundle, evidence_id)
+    why = unavailable(item, what)
+    if why or item is None:
+        return why or f"{what}: not collected"
+    text = "\n".join(part for part in (item.stdout.strip(), item.stderr.strip()) if part)
+    if looks_like_access_denied(text):
+        return f"{what}: access denied"
+    detail = shorten(first_lines(text, 1), 60)
+    if item.exit_code != 0:
+        return f"{what}: exit {item.exit_code}" + (f" ({detail})" if detail else "")
+    return f"{what}: output not recognised" + (f" ({detail})" if detail else "")
+
+
+def _reg_why(bundle: EvidenceBundle, evidence_id: str) -> str:
+    """A registry value that could not be read, and why ("ScreenSaverIsSecure: permission
+    denied"); the key is in the evidence excerpt."""
+    item = registry(bundle, evidence_id)
+    _key, name = REGISTRY[evidence_id]
+    return unavailable(item, name) or f"{name}: not readable"

@@ -6,8 +6,16 @@ import datetime as dt
 import re
 
 from ..model import CheckResult, CommandEvidence, Confidence, EvidenceBundle, Policy, Status
-from ..parsing import FunctionCheck, Verdict, as_int, as_list, command, joined, unavailable
-from .common import _ps_json
+from ..parsing import (
+    FunctionCheck,
+    Verdict,
+    as_int,
+    as_list,
+    command,
+    joined,
+    load_json,
+)
+from .common import _command_why, _ps_json
 from .evidence_ids import FW_NETSH, FW_PRODUCTS, FW_PROFILES
 
 # --- firewall --------------------------------------------------------------------------------
@@ -23,6 +31,10 @@ _FW_TITLE = "Firewall"
 _FW_FIX = ("Turn on Microsoft Defender Firewall for the Domain, Private and Public profiles "
            "(Windows Security > Firewall & network protection, or `Set-NetFirewallProfile "
            "-All -Enabled True`).")
+
+
+# WBEM_E_INVALID_NAMESPACE: root/SecurityCenter2 does not exist (Windows Server).
+_INVALID_NAMESPACE = 0x8004100E - (1 << 32)
 
 
 def _netsh_profiles(item: CommandEvidence | None) -> dict[str, bool] | None:
@@ -41,14 +53,22 @@ def _netsh_profiles(item: CommandEvidence | None) -> dict[str, bool] | None:
     return profiles or None
 
 
-def _third_party_firewalls(bundle: EvidenceBundle) -> list[str]:
-    payload, _ = _ps_json(bundle, FW_PRODUCTS, "SecurityCenter2")
+def _third_party_firewalls(bundle: EvidenceBundle) -> tuple[list[str], str | None]:
+    """Firewalls Security Center lists as on, and why the list could not be read (or None)."""
+    item = command(bundle, FW_PRODUCTS)
+    raw = load_json(item.stdout) if item is not None and item.error is None else None
+    if isinstance(raw, dict) and (as_int(raw.get("hresult")) == _INVALID_NAMESPACE
+                                  or "invalid namespace" in str(raw.get("message", "")).lower()):
+        return [], None  # Windows Server: no Security Center, so nothing can register there
+    payload, why = _ps_json(bundle, FW_PRODUCTS, "Security Center's firewall list")
+    if not isinstance(payload, dict):
+        return [], why or "Security Center's firewall list: not recognised"
     names = []
     for p in as_list(payload.get("products") if isinstance(payload, dict) else None):
         state = as_int(p.get("productState")) if isinstance(p, dict) else None
         if state is not None and (state >> 12) & 0xF == 1:
             names.append(str(p.get("displayName", "another firewall")))
-    return names
+    return names, None
 
 
 def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
@@ -69,8 +89,7 @@ def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Check
             profiles = netsh
             v = Verdict("firewall", _FW_TITLE, "netsh advfirewall show allprofiles state")
         else:
-            why = "; ".join(w for w in (why, unavailable(command(bundle, FW_NETSH), "netsh")
-                                        or "netsh: output not recognised") if w)
+            why = "; ".join(w for w in (why, _command_why(bundle, FW_NETSH, "netsh")) if w)
             return v(Status.Unknown, "not determined", why, remediation=_FW_FIX,
                      confidence=Confidence.Low)
     excerpt = "\n".join(f"{name}: {'ON' if on else 'OFF'}" for name, on in profiles.items())
@@ -78,7 +97,13 @@ def _firewall(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Check
     if not off:
         return v(Status.Pass, "on (all profiles)", f"Windows Firewall is on for "
                  f"{joined(profiles, 4)}", excerpt)
-    others = _third_party_firewalls(bundle)
+    others, others_why = _third_party_firewalls(bundle)
+    if others_why:
+        # Another firewall may be on; the list that would say so could not be read.
+        return v(Status.Unknown, f"off: {joined(off)}; other firewalls not known",
+                 f"Windows Firewall is off for {joined(off)}, and whether Security Center lists "
+                 f"another active firewall is not known: {others_why}",
+                 excerpt + f"\nSecurity Center firewall: {others_why}", _FW_FIX, Confidence.Low)
     if others:
         return v(Status.Unknown, f"off: {joined(off)}; {joined(others)} registered",
                  f"Windows Firewall is off for {joined(off)} but Security Center lists "

@@ -20,6 +20,7 @@ from ..parsing import (
     judge_patch_age,
     parse_iso,
     parse_short_date,
+    remembered,
 )
 from .common import _ps_json
 from .evidence_ids import HOTFIX, UPDATE_HISTORY, UPDATE_PENDING
@@ -132,10 +133,14 @@ def _patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Chec
                  "; ".join(w for w in (history_why, hotfix_why, pending_why) if w),
                  remediation="Run the check on Windows (the Windows Update service must run).",
                  confidence=Confidence.Low)
-    remembered = first_seen(bundle)
+    memory = first_seen(bundle)
     pending = None if pending_raw is None else [
-        PendingUpdate(title, published or remembered.get(key))
+        PendingUpdate(title, published, True) if published
+        else PendingUpdate(title, *remembered(memory, key))
         for key, title, published in pending_raw]
+    # Both install records can hold the newest patch (offline installs reach only one).
+    history_problem = "; ".join(w for w in (history_why if history is None else None,
+                                            hotfix_why if hotfixes is None else None) if w)
     newest = history[-1] if history else None
     lines = [f"{when:%Y-%m-%d} {title}" for when, title in (history or [])[-3:]]
     lines += [f"pending: {title}" + (f" published {p:%Y-%m-%d}" if p else "")
@@ -155,7 +160,8 @@ def _patch_age(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Chec
                 last, name = when, f"{hotfix_id} (Get-HotFix)"
                 confidence = Confidence.Medium
         extra = [f"newest hotfix: {name}"] if name.endswith("(Get-HotFix)") else []
-        return PatchFacts(last, name, pending, last_search, "\n".join(lines + extra), confidence)
+        return PatchFacts(last, name, pending, last_search, "\n".join(lines + extra), confidence,
+                          pending_problem=pending_why or "", history_problem=history_problem)
 
     early = judge_patch_age(facts(0), policy, now, v, _PATCH_FIX)
     late = judge_patch_age(facts(-1), policy, now, v, _PATCH_FIX)

@@ -18,7 +18,7 @@ from ..parsing import (
     registry,
     unavailable,
 )
-from .common import _ps_json, _reg, _reg_line
+from .common import _ps_json, _reg, _reg_line, _reg_why
 from .evidence_ids import TPM_GET, TPM_PNP, TPMTOOL
 
 # --- secure boot -----------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def _secure_boot(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
     if as_int(value) == 0:
         return v(Status.Fail, "Secure Boot off", "UEFISecureBootEnabled = 0: the firmware does "
                  "not enforce Secure Boot", excerpt, _SB_FIX)
-    firmware, _ = _reg(bundle, "windows.firmware-type")
+    firmware, firmware_ok = _reg(bundle, "windows.firmware-type")
     excerpt += "\n" + _reg_line(bundle, "windows.firmware-type")
     if readable and as_int(firmware) == 1:
         return v(Status.Fail, "legacy BIOS boot", "Windows boots in legacy BIOS mode "
@@ -51,6 +51,8 @@ def _secure_boot(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
     item = registry(bundle, "windows.secureboot-state")
     why = "UEFISecureBootEnabled is not set" if item is not None and item.error == "missing" \
         else unavailable(item, "UEFISecureBootEnabled") or "UEFISecureBootEnabled is not a number"
+    if not firmware_ok:  # it would tell a legacy BIOS boot (no Secure Boot possible) apart
+        why += "; " + _reg_why(bundle, "windows.firmware-type")
     return v(Status.Unknown, "not determined", why, excerpt,
              "Run `Confirm-SecureBootUEFI` as administrator.", Confidence.Low)
 

@@ -7,7 +7,7 @@ import re
 
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
 from ..parsing import FunctionCheck, Verdict, as_bool, as_int, command, joined
-from .common import _reg, _reg_line
+from .common import _command_why, _reg, _reg_line, _reg_why
 from .evidence_ids import POWER_CONSOLELOCK, POWER_STANDBYIDLE, POWER_STATES, POWER_VIDEOIDLE
 
 # --- screen lock -----------------------------------------------------------------------------
@@ -47,10 +47,11 @@ def _powercfg(bundle: EvidenceBundle, evidence_id: str) -> tuple[int, int] | Non
     return None
 
 
-def _modern_standby(bundle: EvidenceBundle) -> bool:
+def _modern_standby(bundle: EvidenceBundle) -> bool | None:
+    """Whether `powercfg /a` lists Standby (S0 Low Power Idle) as available; None: not read."""
     item = command(bundle, POWER_STATES)
-    if item is None or item.error is not None:
-        return False
+    if item is None or item.error is not None or item.exit_code != 0:
+        return None
     blocks: list[list[str]] = []
     for line in item.stdout.splitlines():
         if not line.strip():
@@ -60,6 +61,13 @@ def _modern_standby(bundle: EvidenceBundle) -> bool:
         else:
             blocks[-1].append(line)
     return bool(blocks) and any("S0 Low Power Idle" in line for line in blocks[0][1:])
+
+
+def _power_why(bundle: EvidenceBundle, consolelock: tuple[int, int] | None,
+               standby: tuple[int, int] | None) -> str:
+    return "; ".join(_command_why(bundle, eid, f"powercfg {label}") for label, eid, pair in (
+        ("CONSOLELOCK", POWER_CONSOLELOCK, consolelock),
+        ("STANDBYIDLE", POWER_STANDBYIDLE, standby)) if pair is None)
 
 
 def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> CheckResult:
@@ -78,37 +86,55 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
     if seconds and seconds > 0:
         locks.append((seconds, f"machine inactivity limit {seconds} s", Confidence.High))
     elif not readable:
-        incomplete.append("InactivityTimeoutSecs")
+        incomplete.append(_reg_why(bundle, "windows.inactivity-timeout"))
 
+    # Each screen saver value as it takes effect: the policy's when set, else the user's. A
+    # value that could not be read (the policy's, or the user's where no policy is set) is
+    # unknown, and never replaced by a value it might override.
     saver: dict[str, object] = {}
+    unread: list[str] = []
     saver_readable = True
     for name in ("active", "secure", "timeout", "exe"):
-        policy_value, policy_ok = _reg(bundle, f"windows.screensaver-policy-{name}")
-        user_value, user_ok = _reg(bundle, f"windows.screensaver-{name}")
-        saver[name] = policy_value if policy_value not in (None, "") else user_value
+        policy_id, user_id = f"windows.screensaver-policy-{name}", f"windows.screensaver-{name}"
+        policy_value, policy_ok = _reg(bundle, policy_id)
+        user_value, user_ok = _reg(bundle, user_id)
         saver_readable = saver_readable and policy_ok and user_ok
-        shown = f"windows.screensaver-policy-{name}" if policy_value not in (None, "") \
-            else f"windows.screensaver-{name}"
+        if not policy_ok:
+            shown = policy_id
+        elif policy_value not in (None, ""):
+            saver[name], shown = policy_value, policy_id
+        else:
+            shown = user_id
+            if user_ok:
+                saver[name] = user_value
+        if name not in saver:
+            unread.append(_reg_why(bundle, shown))
         lines.append(_reg_line(bundle, shown))
-    timeout = as_int(saver["timeout"])
-    if as_bool(saver["active"]) and str(saver["exe"] or "").strip() and timeout and timeout > 0:
-        if as_bool(saver["secure"]):
+    active = as_bool(saver["active"]) if "active" in saver else None
+    timeout = as_int(saver["timeout"]) if "timeout" in saver else None
+    exe = str(saver["exe"] or "").strip() if "exe" in saver else None
+    runs = "active" in saver and "timeout" in saver and "exe" in saver
+    if runs and active and exe and timeout and timeout > 0:
+        if "secure" in saver and as_bool(saver["secure"]):
             locks.append((timeout, f"password-protected screen saver after {timeout} s",
                           Confidence.High))
-        elif policy.require_password_on_wake:
+        elif not policy.require_password_on_wake:
+            locks.append((timeout, f"screen saver after {timeout} s", Confidence.High))
+        elif "secure" in saver:
             unlocked.append(f"screen saver after {timeout} s without a password")
         else:
-            locks.append((timeout, f"screen saver after {timeout} s", Confidence.High))
-    elif as_bool(saver["active"]) and timeout and not str(saver["exe"] or "").strip():
+            incomplete.append(f"whether the screen saver asks for a password ({joined(unread)})")
+    elif runs and active and timeout and not exe:
         unlocked.append("screen saver enabled but none selected (SCRNSAVE.EXE empty), so it "
                         "never starts")
     elif not saver_readable:
-        incomplete.append("screen saver settings")
+        incomplete.append(f"the screen saver settings ({joined(unread) or 'unreadable'})")
 
     consolelock = _powercfg(bundle, POWER_CONSOLELOCK)
     standby = _powercfg(bundle, POWER_STANDBYIDLE)
     video = _powercfg(bundle, POWER_VIDEOIDLE)
     modern = _modern_standby(bundle)
+    display_off = video is None or min(video) > 0
     for label, pair in (("CONSOLELOCK", consolelock), ("STANDBYIDLE", standby),
                         ("VIDEOIDLE", video)):
         lines.append(f"powercfg {label}: " + (f"AC {pair[0]}, DC {pair[1]}" if pair
@@ -128,7 +154,13 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
         elif consolelock is not None:
             unlocked.append(f"{how} after {worst} s without sign-in on wake")
     if consolelock is None or standby is None:
-        incomplete.append("power settings")
+        incomplete.append(f"the power settings ({_power_why(bundle, consolelock, standby)})")
+    elif modern is None and display_off:
+        incomplete.append("whether turning the display off enters Modern Standby ("
+                          f"{_command_why(bundle, POWER_STATES, 'powercfg /a')})")
+    elif modern and video is None:
+        incomplete.append("when the display turns off on this Modern Standby device ("
+                          f"{_command_why(bundle, POWER_VIDEOIDLE, 'powercfg VIDEOIDLE')})")
 
     excerpt = "\n".join(lines)
     if locks:
@@ -142,7 +174,7 @@ def _screen_lock(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> Ch
             return v(Status.Fail, f"locks after {minutes}", f"{how}; policy allows "
                      f"{policy.max_screen_lock_minutes} min", excerpt, fix, confidence)
     if incomplete:
-        return v(Status.Unknown, "not determined", f"could not read {joined(incomplete)}",
+        return v(Status.Unknown, "not determined", f"could not read {'; '.join(incomplete)}",
                  excerpt, fix, Confidence.Low)
     notes = unlocked or ["no machine inactivity limit or password-protected screen saver"]
     if standby is not None and min(standby) <= 0:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
-from ..parsing import FunctionCheck, Verdict, as_int, joined, parse_iso
-from .common import _reg, _reg_line
-from .evidence_ids import REGISTRY
+from ..parsing import FunctionCheck, Verdict, as_int, parse_iso
+from .common import _reg, _reg_line, _reg_why
 
 # --- automatic updates -----------------------------------------------------------------------
 #
@@ -58,9 +57,9 @@ def _auto_updates(bundle: EvidenceBundle, policy: Policy, now: dt.datetime) -> C
         problems.append(f"updates are paused until {pause:%Y-%m-%d}")
     if problems:
         return v(Status.Fail, "not automatic", "; ".join(problems), excerpt, _AU_FIX)
-    unreadable = [REGISTRY[i][1] for i in ids if not values[i][1]]
+    unreadable = [_reg_why(bundle, i) for i in ids if not values[i][1]]
     if unreadable:
-        return v(Status.Unknown, "not determined", f"could not read {joined(unreadable)}",
+        return v(Status.Unknown, "not determined", f"could not read {'; '.join(unreadable)}",
                  excerpt, _AU_FIX, Confidence.Low)
     if options in (4, 5) or mdm in (1, 2, 3, 4):
         how = _AUOPTIONS[options] if options in (4, 5) else _MDM_AUTO[mdm or 1]
