@@ -96,6 +96,11 @@ class BackingOff(AuthenticationFailed):
         )
 
 
+class BackoffUnusable(AuthenticationFailed):
+    """The failed-unlock record cannot be read, written or locked: the attempt is refused (the
+    passphrase is not tried) rather than run uncounted."""
+
+
 # ----- hardware (security keys, TPM, PKCS#11 tokens, OS keyring) ---------------------------------
 
 

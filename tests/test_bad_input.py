@@ -131,10 +131,13 @@ def test_backoff_long_delay_from_the_record_and_an_unreadable_record(vault_dir: 
         assert 1000 <= _wait_seconds(line) <= 1024, line
     assert snapshot(vault_dir) == before
 
-    # A record that cannot be read counts as three failures (2 s from its mtime), not as none.
+    # A record that cannot be read refuses the attempt (fails closed): the passphrase, even the
+    # right one, is not tried, and nothing is written.
     (vault_dir / BACKOFF_FILE).write_bytes(b"\x00not json")
+    before = snapshot(vault_dir)
     one_line_error(run_cli("secret", "list", vault=vault_dir, passphrases=[PASSPHRASE]),
-                   4, "wait")
+                   4, "passphrase was not tried")
+    assert snapshot(vault_dir) == before
 
 
 # ----- a damaged database ----------------------------------------------------------------------

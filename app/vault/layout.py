@@ -19,6 +19,7 @@ DB_FILE = "vault.db"
 HEADER_FILE = "header.json"
 BACKOFF_FILE = "unlock-backoff.json"
 LOCK_FILE = ".lock"
+UNLOCK_LOCK_FILE = ".unlock.lock"  # held by one unlock attempt at a time
 BACKUP_DIR = "backups"
 AUTO_BACKUPS_KEPT = 5
 
@@ -58,7 +59,8 @@ def integrity_problems(conn: Any) -> list[str]:
 
 def remove_vault_files(path: Path, *, remove_dir: bool) -> None:
     """Delete what a failed restore wrote (only files Strongroom writes) and, if new, the folder."""
-    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", HEADER_FILE, LOCK_FILE, BACKOFF_FILE):
+    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", HEADER_FILE, LOCK_FILE,
+                 UNLOCK_LOCK_FILE, BACKOFF_FILE):
         with contextlib.suppress(OSError):
             (path / name).unlink()
     with contextlib.suppress(OSError):

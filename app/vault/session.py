@@ -51,6 +51,7 @@ from .layout import (
     DB_FILE,
     HEADER_FILE,
     LOCK_FILE,
+    UNLOCK_LOCK_FILE,
     VaultKeys,
     current_user,
     remove_vault_files,
@@ -72,7 +73,8 @@ class VaultSession:
         self._keys: VaultKeys | None = None
         self._audit: AuditLog | None = None
         self._mutex = threading.RLock()
-        self.backoff = Backoff(path / BACKOFF_FILE)
+        self.backoff = Backoff(path / BACKOFF_FILE, witness.backoff_file(header.vault_id, path),
+                               path / UNLOCK_LOCK_FILE)
         self._accepting_rollback = False
         self.accepted_rollback: RollbackDetected | None = None
 
@@ -131,6 +133,7 @@ class VaultSession:
         if actor:
             vault.actor = actor
         try:
+            (path / UNLOCK_LOCK_FILE).touch(mode=0o600)
             with exclusive_lock(path / LOCK_FILE):
                 conn = database.connect(path / DB_FILE, master_key, create=True)
                 vault._attach(conn, VaultKeys(master_key, slot.id, kek))
@@ -173,29 +176,29 @@ class VaultSession:
         with self._mutex:
             if self.unlocked:
                 return
-            now = self.clock.now()
-            self.backoff.check(now)
             slots = [s for s in self.header.slots if s.kind == unlocker.kind]
             if not slots:
                 raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot")
-            if isinstance(unlocker, HardwareUnlocker):
-                # The device says which slot it opens (a FIDO2 key is probed before any touch).
-                slots = unlocker.select(slots, cancel=cancel, on_status=on_status)
-            for slot in slots:
-                kek = unlocker.derive_kek(slot, cancel=cancel, on_status=on_status)
-                master = unwrap_master_key(kek, slot, self.vault_id)
-                if master is not None:
-                    break
-            else:
-                state = self.backoff.record_failure(now)
-                wait = delay_after(state.failures)
-                then = f"; wait {wait:.0f} s before the next attempt" if wait else ""
-                if unlocker.kind == PASSPHRASE:
-                    raise WrongPassphrase(f"the passphrase does not open this vault{then}", wait)
-                what = f"the {unlocker.kind} key"
-                if any(needs_passphrase(s) for s in slots):
-                    what += " with this passphrase (two-factor keyslot)"
-                raise AuthenticationFailed(f"{what} does not open this vault{then}", wait)
+            with self.backoff.attempt(self.clock.now()) as attempt:
+                if isinstance(unlocker, HardwareUnlocker):
+                    # The device says which slot it opens (a FIDO2 key is probed before a touch).
+                    slots = unlocker.select(slots, cancel=cancel, on_status=on_status)
+                for slot in slots:
+                    kek = unlocker.derive_kek(slot, cancel=cancel, on_status=on_status)
+                    master = unwrap_master_key(kek, slot, self.vault_id)
+                    if master is not None:
+                        break
+                else:
+                    attempt.refused = True
+                    wait = delay_after(attempt.failed.failures)
+                    then = f"; wait {wait:.0f} s before the next attempt" if wait else ""
+                    if unlocker.kind == PASSPHRASE:
+                        raise WrongPassphrase(f"the passphrase does not open this vault{then}",
+                                              wait)
+                    what = f"the {unlocker.kind} key"
+                    if any(needs_passphrase(s) for s in slots):
+                        what += " with this passphrase (two-factor keyslot)"
+                    raise AuthenticationFailed(f"{what} does not open this vault{then}", wait)
             self._open_with(slot, kek, master)
 
     def _open_with(self, slot: Keyslot, kek: bytes, master: bytes) -> None:

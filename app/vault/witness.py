@@ -55,6 +55,11 @@ def witness_file(vault_id: str, folder: Path) -> Path:
     return state_dir() / FOLDER / f"{vault_id}-{where}.json"
 
 
+def backoff_file(vault_id: str, folder: Path) -> Path:
+    """The second copy of the vault's failed-unlock count (vault/backoff.py), beside its witness."""
+    return witness_file(vault_id, folder).with_suffix(".backoff.json")
+
+
 def load(vault_id: str, folder: Path) -> Witness | None:
     """The witness of this vault folder; None when there is none yet or it cannot be read."""
     path = witness_file(vault_id, folder)

@@ -71,6 +71,7 @@ from strongroom.app.unlock_methods import (
     needs_passphrase,
 )
 from strongroom.app.vault import Vault
+from strongroom.app.vault.witness import backoff_file
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, make_vault
 
@@ -80,6 +81,12 @@ CANCEL_AFTER_S = 0.05
 WAIT_LIMIT_S = 5.0
 BACKOFF_FILE = "unlock-backoff.json"
 HEADER_FILE = "header.json"
+
+
+def _forget_failures(path: Path, vault_id: str) -> None:
+    """Reset the failed-unlock count: both its copies (the vault's and the state dir's)."""
+    (path / BACKOFF_FILE).unlink(missing_ok=True)
+    backoff_file(vault_id, path).unlink(missing_ok=True)
 
 
 # ----- prompts ----------------------------------------------------------------------------------
@@ -580,7 +587,7 @@ class SlotSourceContract:
             changed = json.loads(original)
             changed["slots"][index]["params"][param] = new
             (path / HEADER_FILE).write_text(json.dumps(changed))
-            (path / BACKOFF_FILE).unlink(missing_ok=True)  # each attempt is judged on its own
+            _forget_failures(path, header["vault_id"])  # each attempt is judged on its own
             vault = Vault.open(path)
             with pytest.raises(AuthenticationFailed) as caught:
                 vault.unlock(self.unlocker(source, vault))
@@ -589,7 +596,7 @@ class SlotSourceContract:
             assert_not_shown(enrolment.secret, str(caught.value))
         # Control: the unedited header still opens, so each refusal above was the edit's.
         (path / HEADER_FILE).write_text(original)
-        (path / BACKOFF_FILE).unlink(missing_ok=True)
+        _forget_failures(path, header["vault_id"])
         vault = Vault.open(path)
         vault.unlock(self.unlocker(source, vault))
         assert vault.unlocked
