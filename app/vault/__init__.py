@@ -3,7 +3,8 @@
 Secret values are encrypted a second time at field level with AES-256-GCM under the data key of
 their classification level. The vault is one session object with parts, each a module of its own:
 
-- ``session``: create, open, unlock, lock; transactions, the header and audit events
+- ``session``: open, unlock, lock; transactions, the header and audit events
+- ``creation``: a new vault folder with its first keyslot
 - ``secrets``: secrets, versions, tags and search
 - ``keyslot_admin``: change the passphrase; enrol, rename, test and remove unlock methods
 - ``rotation``: master-key and data-key rotation, crash-safe
@@ -19,7 +20,10 @@ their classification level. The vault is one session object with parts, each a m
 
 from __future__ import annotations
 
-from . import backup, integrity, keyslot_admin, migration, rollback, rotation, secrets
+from pathlib import Path
+
+from ..model import Clock
+from . import backup, creation, integrity, keyslot_admin, migration, rollback, rotation, secrets
 from . import blobs as blob_store
 from .layout import AUTO_BACKUPS_KEPT, BACKOFF_FILE, BACKUP_DIR, DB_FILE, HEADER_FILE
 from .secrets import NewSecret
@@ -28,6 +32,13 @@ from .session import VaultSession
 
 class Vault(VaultSession):
     """One vault folder. Open it with :meth:`open` (locked) or :meth:`create` (unlocked)."""
+
+    @classmethod
+    def create(cls, path: Path, passphrase: bytes, *, kdf_time_ms: int = 1000,
+               clock: Clock | None = None, actor: str | None = None) -> Vault:
+        """A new vault at ``path`` with one passphrase keyslot, unlocked (creation.py)."""
+        return creation.create(cls, path, passphrase, kdf_time_ms=kdf_time_ms, clock=clock,
+                               actor=actor)
 
     # secrets.py
     add_secret = secrets.add_secret

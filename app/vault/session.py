@@ -1,4 +1,4 @@
-"""The vault's lifecycle core: create, open, unlock and lock; transactions, header and audit events.
+"""The vault's lifecycle core: open, unlock and lock; transactions, the header and audit events.
 
 The vault is an SQLCipher database opened by a random master key that keyslots wrap. Every change
 and every read of a value is an audit event written in the same transaction, so if the event cannot
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,29 +17,25 @@ from typing import Any, Self
 
 from .. import database
 from ..audit import AuditLog, Outcome
-from ..crypto import random_key
 from ..errors import (
-    AlreadyExists,
     AuthenticationFailed,
     HeaderCorrupt,
     NotFound,
     RollbackDetected,
-    UsageError,
     VaultLocked,
     VaultTampered,
     WrongPassphrase,
 )
-from ..fsutil import exclusive_lock, storage_error
+from ..fsutil import exclusive_lock
 from ..header import AuditAnchor, Header
 from ..keyslots import (
     PASSPHRASE,
     Keyslot,
     KeyslotUnlocker,
     StatusCallback,
-    new_passphrase_slot,
     unwrap_master_key,
 )
-from ..model import Classification, Clock, SystemClock, iso
+from ..model import Clock, SystemClock, iso
 from ..unlock_methods import HardwareUnlocker, needs_passphrase
 from . import witness
 from .backoff import Backoff, delay_after
@@ -54,7 +49,6 @@ from .layout import (
     UNLOCK_LOCK_FILE,
     VaultKeys,
     current_user,
-    remove_vault_files,
 )
 
 
@@ -97,59 +91,6 @@ class VaultSession:
         return (path / HEADER_FILE).exists() or (path / DB_FILE).exists()
 
     # ----- life cycle --------------------------------------------------------------------------
-
-    @classmethod
-    def create(
-        cls,
-        path: Path,
-        passphrase: bytes,
-        *,
-        kdf_time_ms: int = 1000,
-        clock: Clock | None = None,
-        actor: str | None = None,
-    ) -> Self:
-        """Create a new vault at ``path`` with one passphrase keyslot; returns it unlocked."""
-        path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"{path} exists and is not a directory")
-        if cls.exists(path):
-            raise AlreadyExists(f"a vault already exists at {path}")
-        if not 10 <= kdf_time_ms <= 60_000:
-            raise UsageError("the unlock time must be between 10 and 60000 ms")
-        clock = clock or SystemClock()
-        now = iso(clock.now())
-        made_dir = not path.exists()
-        try:
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as e:
-            raise storage_error(e, str(path)) from e
-        master_key = random_key()
-        vault_id = uuid.uuid4().hex
-        slot, kek = new_passphrase_slot(
-            passphrase, master_key, vault_id, now=now, kdf_time_ms=kdf_time_ms
-        )
-        header = Header(vault_id=vault_id, created=now, slots=(slot,))
-        vault = cls(path, header, clock)
-        if actor:
-            vault.actor = actor
-        try:
-            (path / UNLOCK_LOCK_FILE).touch(mode=0o600)
-            with exclusive_lock(path / LOCK_FILE):
-                conn = database.connect(path / DB_FILE, master_key, create=True)
-                vault._attach(conn, VaultKeys(master_key, slot.id, kek))
-                with database.translated():
-                    conn.execute("BEGIN IMMEDIATE")
-                    database.create_schema(conn, vault_id, now)
-                    for level in Classification:
-                        vault._deks.new(level, 1)
-                    vault._event("vault.create", str(path), details={"slot": slot.id})
-                    conn.execute("COMMIT")
-                vault._save_header(replace(header, anchor=vault._log.head()))
-        except BaseException:
-            vault.lock()
-            remove_vault_files(path, remove_dir=made_dir)
-            raise
-        return vault
 
     @classmethod
     def open(cls, path: Path, clock: Clock | None = None) -> Self:
