@@ -23,6 +23,7 @@ not exist is a usage error (exit 2), a file that is not a valid bundle an integr
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import json
 import os
@@ -49,6 +50,7 @@ from .model import (
 
 EVIDENCE_FILE = "evidence.json"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32  # a bundle nests 4 deep (bundle, items, item, argv); this leaves room
 USER_MARK = "<user>"
 HOST_MARK = "<host>"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -76,32 +78,51 @@ def bundle_from_json(obj: Any, where: str = "evidence") -> EvidenceBundle:
     if not isinstance(obj, dict):
         raise EvidenceInvalid(f"{where} is not a JSON object")
     fmt = obj.get("format")
-    if fmt != EVIDENCE_FORMAT:
-        raise EvidenceInvalid(
-            f"{where} has evidence format {fmt!r}; this Strongroom reads format {EVIDENCE_FORMAT}"
-        )
+    if fmt != EVIDENCE_FORMAT or isinstance(fmt, bool):
+        raise EvidenceInvalid(f"{where} has evidence format {_shown(fmt)}; this Strongroom "
+                              f"reads format {EVIDENCE_FORMAT}")
     try:
         os_ = OS(obj.get("os"))
-    except ValueError:
-        raise EvidenceInvalid(
-            f"{where}: unknown os {obj.get('os')!r} (one of {', '.join(o.value for o in OS)})"
-        ) from None
+    except (ValueError, TypeError):
+        raise EvidenceInvalid(f"{where}: unknown os {_shown(obj.get('os'))} "
+                              f"(one of {', '.join(o.value for o in OS)})") from None
     items_raw = obj.get("items")
     if not isinstance(items_raw, dict):
         raise EvidenceInvalid(f"{where}: 'items' must be an object of evidence id -> item")
     items: dict[str, Evidence] = {}
     for key, raw in items_raw.items():
         if not isinstance(raw, dict):
-            raise EvidenceInvalid(f"{where}: item {key!r} is not an object")
+            raise EvidenceInvalid(f"{where}: item {_shown(key)} is not an object")
         try:
             items[str(key)] = evidence_from_json(raw)
         except ValueError as e:
-            raise EvidenceInvalid(f"{where}: item {key!r}: {e}") from None
+            raise EvidenceInvalid(f"{where}: item {_shown(key)}: {e}") from None
     collected = obj.get("collected", "")
     host = obj.get("host", "")
     if not isinstance(collected, str) or not isinstance(host, str):
         raise EvidenceInvalid(f"{where}: 'collected' and 'host' must be text")
+    if collected and collected_time(collected) is None:
+        raise EvidenceInvalid(f"{where}: 'collected' is not an ISO 8601 time with a UTC offset "
+                              f"({_shown(collected)})")
     return EvidenceBundle(os=os_, collected=collected, items=items, host=host)
+
+
+def _shown(value: Any) -> str:
+    """A value from the file in an error message: short, one line, never a nested structure."""
+    if value is None or isinstance(value, bool | int | float | str):
+        text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+        return text if len(text) <= 60 else text[:59] + "…"
+    return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+
+
+def collected_time(text: str) -> dt.datetime | None:
+    """A bundle's ``collected`` stamp ("2026-11-23T10:00:00Z") as an aware UTC datetime; None
+    when it is empty, not ISO 8601, or has no UTC offset."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return None if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 # ----- files -----------------------------------------------------------------------------------
@@ -128,11 +149,52 @@ def load_bundle(location: str | Path) -> EvidenceBundle:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
     if len(data) > MAX_BUNDLE_BYTES:
         raise EvidenceInvalid(f"{path} is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
+    return bundle_from_bytes(data, str(path))
+
+
+def bundle_from_bytes(data: bytes, where: str = "evidence") -> EvidenceBundle:
+    """Parse the bytes of an evidence file; every problem is one EvidenceInvalid sentence."""
     try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EvidenceInvalid(f"{path} is not valid JSON ({e})") from None
-    return bundle_from_json(obj, str(path))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EvidenceInvalid(
+            f"{where} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
+    too_deep = EvidenceInvalid(f"{where} nests arrays or objects more than {MAX_DEPTH} levels "
+                               "deep; an evidence file needs 4")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise EvidenceInvalid(f"{where} is not valid JSON ({e.msg} at line {e.lineno}, "
+                              f"column {e.colno})") from None
+    except RecursionError:  # the parser ran out of stack: far deeper than MAX_DEPTH
+        raise too_deep from None
+    except ValueError as e:
+        why = ("a number has more than 4,300 digits" if "integer string conversion" in str(e)
+               else shorten_error(e))
+        raise EvidenceInvalid(f"{where} is not JSON Strongroom can read ({why})") from None
+    if nesting_depth(obj) > MAX_DEPTH:
+        raise too_deep
+    return bundle_from_json(obj, where)
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and dicts nest in a parsed JSON value (without recursing)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1)
+                         for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def shorten_error(error: Exception) -> str:
+    """An exception's message as one short phrase."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 def dump_bundle(bundle: EvidenceBundle, location: str | Path, *, redacted: bool = True) -> Path:

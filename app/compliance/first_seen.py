@@ -55,7 +55,7 @@ def parse(text: str | None) -> dict[str, str]:
         return {}
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, a 4,301-digit number, nested too deep
         return {}
     if not isinstance(obj, dict):
         return {}

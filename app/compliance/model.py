@@ -103,29 +103,53 @@ def evidence_to_json(item: Evidence) -> dict[str, Any]:
     return out
 
 
+def _field(obj: dict[str, Any], key: str, kinds: tuple[type, ...], default: Any = None,
+           required: bool = False) -> Any:
+    """``obj[key]`` if it is one of ``kinds`` (None allowed when ``None`` is the default)."""
+    if key not in obj:
+        if required:
+            raise ValueError(f"'{key}' is missing")
+        return default
+    value = obj[key]
+    if value is None and default is None and not required:
+        return None
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        words = {str: "text", list: "a list", float: "a number", int: "a whole number"}
+        names = " or ".join(dict.fromkeys(
+            "a number" if float in kinds and k is int else words.get(k, k.__name__)
+            for k in kinds))
+        raise ValueError(f"'{key}' must be {names}")
+    return value
+
+
 def evidence_from_json(obj: dict[str, Any]) -> Evidence:
-    """Parse one evidence item; raises ValueError on anything malformed."""
+    """Parse one evidence item; raises ValueError (one phrase) on anything malformed."""
     kind = obj.get("kind")
-    try:
-        if kind == "command":
-            return CommandEvidence(
-                argv=tuple(str(a) for a in obj["argv"]),
-                exit_code=None if obj.get("exit_code") is None else int(obj["exit_code"]),
-                stdout=str(obj.get("stdout", "")),
-                stderr=str(obj.get("stderr", "")),
-                error=obj.get("error"),
-                duration=float(obj.get("duration", 0.0)),
-            )
-        if kind == "file":
-            content = obj.get("content")
-            return FileEvidence(str(obj["path"]), None if content is None else str(content),
-                                obj.get("error"))
-        if kind == "registry":
-            return RegistryEvidence(str(obj["key"]), str(obj["name"]), obj.get("type"),
-                                    obj.get("value"), obj.get("error"))
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"malformed {kind} evidence") from e
-    raise ValueError(f"unknown evidence kind {kind!r}")
+    if kind == "command":
+        argv = _field(obj, "argv", (list,), required=True)
+        if not all(isinstance(a, str) for a in argv):
+            raise ValueError("'argv' must be a list of text")
+        duration = _field(obj, "duration", (int, float), 0.0)
+        if not -1e9 < duration < 1e9:  # also refuses NaN, infinities and huge integers
+            raise ValueError("'duration' must be a number of seconds")
+        return CommandEvidence(
+            argv=tuple(argv),
+            exit_code=_field(obj, "exit_code", (int,)),
+            stdout=_field(obj, "stdout", (str,), ""),
+            stderr=_field(obj, "stderr", (str,), ""),
+            error=_field(obj, "error", (str,)),
+            duration=float(duration),
+        )
+    if kind == "file":
+        return FileEvidence(_field(obj, "path", (str,), required=True),
+                            _field(obj, "content", (str,)), _field(obj, "error", (str,)))
+    if kind == "registry":
+        return RegistryEvidence(_field(obj, "key", (str,), required=True),
+                                _field(obj, "name", (str,), required=True),
+                                _field(obj, "type", (str,)), _field(obj, "value", (str, int)),
+                                _field(obj, "error", (str,)))
+    shown = kind if isinstance(kind, str) else type(kind).__name__
+    raise ValueError(f"unknown evidence kind {shown[:40]!r}")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def load_policy(path: str | Path | None) -> tuple[Policy, str]:
         return Policy(), DEFAULTS
     path = Path(path)
     try:
-        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
+        with path.open("rb") as f:  # never more than the limit: the path may be /dev/zero
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"policy file {path} does not exist") from None
     except IsADirectoryError:
@@ -44,8 +45,9 @@ def load_policy(path: str | Path | None) -> tuple[Policy, str]:
         raise UsageError(f"policy file {path} is larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"policy file {path} is not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"policy file {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at "
+                         f"offset {e.start})") from None
     return parse_policy(text, str(path)), str(path)
 
 
@@ -55,12 +57,18 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{where} is not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise UsageError(f"{where} nests arrays or tables too deeply to be a policy") from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        why = ("a number has more than 4,300 digits" if "integer string conversion" in str(e)
+               else " ".join(str(e).split())[:100])
+        raise UsageError(f"{where} is not a TOML file Strongroom can read ({why})") from None
     known = {"max_patch_age_days", "max_screen_lock_minutes", "require_password_on_wake",
              "required"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise UsageError(
-            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            f"{where}: unknown key {_shown(unknown[0])} (known: {', '.join(sorted(known))})"
         )
     defaults = Policy()
     return Policy(
@@ -77,16 +85,16 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
 def _int(raw: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{where}: {key} must be a whole number, not {value!r}")
+        raise UsageError(f"{where}: {key} must be a whole number, not {_shown(value)}")
     if not low <= value <= high:
-        raise UsageError(f"{where}: {key} must be between {low} and {high}, not {value}")
+        raise UsageError(f"{where}: {key} must be between {low} and {high}, not {_shown(value)}")
     return value
 
 
 def _bool(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
     value = raw.get(key, default)
     if not isinstance(value, bool):
-        raise UsageError(f"{where}: {key} must be true or false, not {value!r}")
+        raise UsageError(f"{where}: {key} must be true or false, not {_shown(value)}")
     return value
 
 
@@ -96,10 +104,19 @@ def _required(raw: dict[str, Any], default: tuple[str, ...], where: str) -> tupl
         raise UsageError(f"{where}: required must be a list of check ids")
     for check_id in value:
         if check_id not in CHECK_IDS:
-            raise UsageError(
-                f"{where}: unknown check {check_id!r} in required (known: {', '.join(CHECK_IDS)})"
-            )
+            raise UsageError(f"{where}: unknown check {_shown(check_id)} in required "
+                             f"(known: {', '.join(CHECK_IDS)})")
     return tuple(dict.fromkeys(value))
+
+
+def _shown(value: Any) -> str:
+    """A value from the file in an error message: short and on one line."""
+    if isinstance(value, list | dict):
+        return "an array" if isinstance(value, list) else "a table"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return "a huge number"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def policy_to_json(policy: Policy, source: str) -> dict[str, Any]:

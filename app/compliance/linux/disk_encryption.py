@@ -40,7 +40,7 @@ def _findmnt_root(bundle: EvidenceBundle) -> dict[str, str] | None:
     try:
         data = json.loads(item.stdout)
         fs = data["filesystems"][0]
-    except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+    except (ValueError, RecursionError, KeyError, IndexError, TypeError):
         return None
     source = str(fs.get("source") or "")
     return {
@@ -62,7 +62,7 @@ def _lsblk_paths(stdout: str, root: dict[str, str] | None) -> list[list[dict[str
     """Every path top-level disk → … → the device mounted at "/"; None if unparseable."""
     try:
         devices = json.loads(stdout)["blockdevices"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (ValueError, RecursionError, KeyError, TypeError):
         return None
     if not isinstance(devices, list):
         return None
@@ -70,19 +70,20 @@ def _lsblk_paths(stdout: str, root: dict[str, str] | None) -> list[list[dict[str
     by_name: list[list[dict[str, Any]]] = []
     source_name = root["source"].rsplit("/", 1)[-1] if root else ""
 
-    def walk(node: Any, trail: list[dict[str, Any]]) -> None:
+    # Depth first, in lsblk's order, without recursion (the tree comes from a file).
+    stack: list[tuple[Any, list[dict[str, Any]]]] = [(dev, []) for dev in reversed(devices)]
+    while stack:
+        node, trail = stack.pop()
         if not isinstance(node, dict):
-            return
+            continue
         path = [*trail, node]
         if "/" in _mountpoints(node):
             found.append(path)
         elif source_name and source_name in (node.get("name"), node.get("kname")):
             by_name.append(path)
-        for child in node.get("children") or []:
-            walk(child, path)
-
-    for dev in devices:
-        walk(dev, [])
+        children = node.get("children")
+        if isinstance(children, list):
+            stack.extend((child, path) for child in reversed(children))
     return found or by_name
 
 
