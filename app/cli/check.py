@@ -30,11 +30,14 @@ def cmd_check(ctx: Context) -> int:
     policy, policy_source = load_policy(args.policy)
     only = registry.parse_only(args.only)
     now = dt.datetime.now(dt.UTC)
+    at = compliance.parse_at(args.at) if args.at is not None else None
+    if at is not None and not args.evidence:
+        raise UsageError(compliance.AT_NEEDS_EVIDENCE)
     # Evidence to replay is read before any prompt: bad input fails fast.
     replayed = evidence_io.load_bundle(args.evidence) if args.evidence else None
     vault = ctx.unlocked() if args.store else None
     try:
-        evaluation = compliance.evaluate(vault, policy, only, now, bundle=replayed)
+        evaluation = compliance.evaluate(vault, policy, only, now, bundle=replayed, at=at)
         bundle, results = evaluation.bundle, evaluation.results
         code, source = evaluation.exit_code, evaluation.source
         dumped = evidence_io.dump_bundle(bundle, args.dump_evidence) if args.dump_evidence else None
@@ -50,7 +53,9 @@ def cmd_check(ctx: Context) -> int:
         "strongroom_version": version(),
         "host": bundle.host,
         "os": bundle.os.value,
-        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": compliance.stamp(now),
+        "judged_at": compliance.stamp(evaluation.judged_at),
+        "judged_at_source": evaluation.judged_at_source,
         "collected": bundle.collected,
         "source": source,
         "evidence": str(args.evidence) if args.evidence else None,
@@ -77,6 +82,8 @@ def _check_table(report: dict[str, Any], results: Sequence[CheckResult],
         + (f" · evidence from {report['evidence']}" if report["source"] == "evidence" else ""),
         report["policy_line"],
     ]
+    if report["source"] == "evidence":
+        lines.append(_judged_line(report))
     if not report["exceptions_applied"]:
         lines.append("Exceptions: not applied (no vault opened; use --store)")
     rows = [("CHECK", "STATUS", "OBSERVED", "REASON")]
@@ -103,6 +110,17 @@ def _check_table(report: dict[str, Any], results: Sequence[CheckResult],
     if report.get("dumped_to"):
         lines.append(f"Evidence written to {report['dumped_to']} (redacted)")
     return "\n".join(lines)
+
+
+def _judged_line(report: dict[str, Any]) -> str:
+    """Which clock a replay was judged by: patch ages are counted up to that time."""
+    judged = report["judged_at"][:16].replace("T", " ") + " UTC"
+    collected = report["collected"] or "not recorded"
+    if report["judged_at_source"] == compliance.AT_COLLECTED:
+        return f"Judged at {judged}, when the evidence was collected (--at TIME to choose another)"
+    if report["judged_at_source"] == compliance.AT_OPTION:
+        return f"Judged at {judged} (--at); the evidence was collected {collected}"
+    return f"Judged at {judged} (now): the evidence does not say when it was collected"
 
 
 def _short(text: str, width: int) -> str:
@@ -159,7 +177,11 @@ def register(sub: Any, command: AddCommand) -> None:
     chk.add_argument("--dump-evidence", metavar="DIR",
                      help="also write the raw evidence, redacted, to DIR/evidence.json")
     chk.add_argument("--evidence", metavar="DIR",
-                     help="judge evidence dumped earlier instead of collecting")
+                     help="judge evidence dumped earlier instead of collecting (at the time it "
+                          "was collected, unless --at)")
+    chk.add_argument("--at", metavar="TIME",
+                     help="with --evidence: judge as of this ISO 8601 time (e.g. "
+                          "2026-11-23T10:00:00Z; no offset means UTC)")
     chk.add_argument("--store", action="store_true",
                      help="open the vault: apply its exceptions, store the results, audit the run")
     csub = chk.add_subparsers(dest="check_command", metavar="ACTION", parser_class=Parser)

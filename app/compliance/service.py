@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..errors import StrongroomError
+from ..errors import StrongroomError, UsageError
 from ..plugins import BACKENDS_GROUP, load_backend
 from ..vault import Vault
+from . import evidence_io, registry, storage
 from . import first_seen as first_seen_memory
-from . import registry, storage
 from .model import CheckResult, Collector, Confidence, EvidenceBundle, Policy, Status
 from .policy import DEFAULTS, policy_to_json
 from .registry import ComplianceException
@@ -27,6 +27,11 @@ from .registry import ComplianceException
 log = logging.getLogger("strongroom.compliance")
 
 COLLECTED, EVIDENCE = "collected", "evidence"
+# Which clock a run was judged by: a replayed bundle's collection time (the default for
+# --evidence), the time asked for with --at, or now (a collection, or a bundle without a time).
+AT_COLLECTED, AT_OPTION, AT_NOW = "collected", "--at", "now"
+AT_NEEDS_EVIDENCE = ("--at applies only to replayed evidence (--evidence DIR); a collection is "
+                     "judged when it runs")
 
 
 def load_collector() -> Collector:
@@ -65,6 +70,33 @@ def remember_pending(bundle: EvidenceBundle, vault: Vault | None,
     return first_seen_memory.attach(bundle, merged, where)
 
 
+def parse_at(text: str) -> dt.datetime:
+    """``--at TIME``: ISO 8601 ("2026-11-23T10:00:00Z", "2026-11-23"), UTC when no offset."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        shown = text if len(text) <= 40 and text.isprintable() else repr(text[:40])
+        raise UsageError(f"--at needs an ISO 8601 time such as 2026-11-23T10:00:00Z, not "
+                         f"{shown!r}") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def judgement_time(bundle: EvidenceBundle | None, at: dt.datetime | None,
+                   now: dt.datetime) -> tuple[dt.datetime, str]:
+    """When a run is judged and why: ``at`` if given, else a replayed bundle's collection time,
+    else ``now``. A collection is always judged now (its first-seen memory is stamped now)."""
+    if bundle is None:
+        if at is not None:
+            raise UsageError(AT_NEEDS_EVIDENCE)
+        return now, AT_NOW
+    if at is not None:
+        return at, AT_OPTION
+    collected = evidence_io.collected_time(bundle.collected)
+    return (collected, AT_COLLECTED) if collected is not None else (now, AT_NOW)
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """What one run saw and concluded, before it is stored."""
@@ -74,6 +106,8 @@ class Evaluation:
     exit_code: int
     source: str  # COLLECTED or EVIDENCE
     exceptions_applied: bool
+    judged_at: dt.datetime  # the clock the checks were judged by
+    judged_at_source: str  # AT_COLLECTED, AT_OPTION or AT_NOW
 
 
 @dataclass(frozen=True)
@@ -101,9 +135,13 @@ def evaluate(
     *,
     collector: Collector | None = None,
     bundle: EvidenceBundle | None = None,
+    at: dt.datetime | None = None,
 ) -> Evaluation:
     """Collect (or replay ``bundle``), remember pending updates, and judge with the vault's
-    exceptions. Replayed evidence never updates the first-seen memory."""
+    exceptions. A collection is judged ``now``; replayed evidence at ``at``, else at the time
+    it was collected (so its patch ages do not move with the calendar), and it never updates
+    the first-seen memory."""
+    when, when_source = judgement_time(bundle, at, now)
     if bundle is None:
         source = COLLECTED
         bundle = collect(collector or load_collector(), only)
@@ -112,15 +150,16 @@ def evaluate(
     else:
         source = EVIDENCE
     exceptions = storage.list_exceptions(vault) if vault is not None else []
-    results = registry.judge(bundle, policy, now, only, exceptions)
+    results = registry.judge(bundle, policy, when, only, exceptions)
     return Evaluation(bundle, tuple(results), registry.exit_code(results, policy), source,
-                      vault is not None)
+                      vault is not None, when, when_source)
 
 
 def store(vault: Vault, evaluation: Evaluation, policy: Mapping[str, Any]) -> int:
     """Store the run and its results in the vault, audited as ``compliance.check``."""
     return storage.store_run(vault, evaluation.bundle, evaluation.results, policy=policy,
-                             source=evaluation.source, exit_code=evaluation.exit_code)
+                             source=evaluation.source, exit_code=evaluation.exit_code,
+                             judged_at=stamp(evaluation.judged_at))
 
 
 def run_checks(
@@ -132,12 +171,18 @@ def run_checks(
     policy_source: str = DEFAULTS,
     collector: Collector | None = None,
     bundle: EvidenceBundle | None = None,
+    at: dt.datetime | None = None,
 ) -> CheckRun:
     """Evaluate, then store the run when there is a vault."""
-    evaluation = evaluate(vault, policy, only, now, collector=collector, bundle=bundle)
+    evaluation = evaluate(vault, policy, only, now, collector=collector, bundle=bundle, at=at)
     policy_json = policy_to_json(policy, policy_source)
     run_id = store(vault, evaluation, policy_json) if vault is not None else None
     return CheckRun(evaluation, policy_json, run_id)
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A time as the reports write it: "2026-11-23T10:00:00Z"."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ----- stored runs, read back --------------------------------------------------------------------

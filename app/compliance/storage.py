@@ -28,8 +28,10 @@ def store_run(
     policy: Mapping[str, Any],
     source: str,
     exit_code: int,
+    judged_at: str | None = None,
 ) -> int:
-    """Store one run and its results and audit it as ``compliance.check``; returns the run id."""
+    """Store one run and its results and audit it as ``compliance.check``; returns the run id.
+    ``judged_at`` (the clock the checks were judged by) goes into the audit event."""
     tally = counts(results)
     with vault._write() as conn:
         cursor = conn.execute(
@@ -48,6 +50,8 @@ def store_run(
         details: dict[str, Any] = {k: v for k, v in tally.items() if v}
         details.update({"run": run_id, "exit_code": exit_code, "source": source,
                         "os": bundle.os.value})
+        if judged_at is not None:
+            details["judged_at"] = judged_at
         vault._event("compliance.check", bundle.host or "localhost", details=details)
     return run_id
 
