@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QFontInfo
+from PySide6.QtGui import QFontDatabase, QFontInfo
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, QWidget
 
 from strongroom.app.compliance import evidence_io, registry, service, storage
@@ -240,7 +240,14 @@ def test_a_fail_tile_shows_its_remediation_and_evidence(
     assert detail.reason.text() == result.reason
     assert detail.evidence.toPlainText() == result.evidence_excerpt
     assert detail.evidence.isReadOnly()
-    assert QFontInfo(detail.evidence.font()).fixedPitch()
+    # The system's fixed font, whatever family the font set gives it ("monospace" offscreen);
+    # fixed pitch wherever the font set has a fixed-pitch face for it (with Debian's
+    # fonts-noto-mono, Qt may not call it that).
+    fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    shown = detail.evidence.font()
+    assert shown == fixed and shown.family() == fixed.family()
+    if QFontInfo(fixed).fixedPitch():
+        assert QFontInfo(shown).fixedPitch()
     assert detail.method.text() == result.method
     assert detail.confidence.text() == result.confidence.value
     assert detail.duration.text().endswith("ms")
