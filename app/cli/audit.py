@@ -12,9 +12,11 @@ from .common import EXIT_INTEGRITY, EXIT_OK, AddCommand, Context, subcommands
 
 
 def cmd_audit_verify(ctx: Context) -> int:
+    loaded = cli_checkpoints.load_files(ctx)
     with ctx.unlocked() as vault:
         report = vault.audit_verify()
         checks = cli_checkpoints.checkpoint_report(ctx, vault)
+        files = cli_checkpoints.file_checks(vault, loaded)
     if report.ok:
         head = report.head
         text = f"Audit log intact: {report.events} events"
@@ -26,8 +28,11 @@ def cmd_audit_verify(ctx: Context) -> int:
         text = f"Audit log BROKEN at event {report.first_bad_seq}: {report.reason}"
     if checks.results:
         text += "\n" + cli_checkpoints.checkpoint_text(checks)
-    ctx.out.emit({**report.to_json(), "checkpoints": checks.to_json()}, text)
-    passed = report.ok and cli_checkpoints.checkpoints_pass(ctx, checks)
+    text += "".join(f"\nCheckpoint file: {f.status.value.upper()}: {f.reason}" for f in files)
+    ctx.out.emit({**report.to_json(), "checkpoints": checks.to_json(),
+                  "checkpoint_files": [f.to_json() for f in files]}, text)
+    passed = report.ok and cli_checkpoints.checkpoints_pass(ctx, checks) \
+        and all(f.ok for f in files)
     return EXIT_OK if passed else EXIT_INTEGRITY
 
 

@@ -243,7 +243,7 @@ class CheckpointReport:
         }
 
 
-def _chain_hash_at(vault: AuditVault, seq: int) -> bytes | None:
+def chain_hash_at(vault: AuditVault, seq: int) -> bytes | None:
     found = vault.audit_events(before_seq=seq + 1, limit=1)
     if not found or found[0].seq != seq:
         return None
@@ -278,7 +278,7 @@ def check_one(
     if not good:
         return CheckpointResult(event.seq, Status.Invalid,
                                 "its signature does not verify under its key", cp)
-    now = _chain_hash_at(vault, cp.seq)
+    now = chain_hash_at(vault, cp.seq)
     if now is None:
         return CheckpointResult(event.seq, Status.Invalid,
                                 f"the log has no event {cp.seq} any more", cp)
