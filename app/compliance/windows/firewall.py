@@ -25,7 +25,9 @@ from .evidence_ids import FW_NETSH, FW_PRODUCTS, FW_PROFILES
 # must be on. Fallback: `netsh advfirewall show allprofiles state` ("Domain Profile Settings:"
 # ... "State  ON"; English output only). If a profile is off but Windows Security Center
 # (root/SecurityCenter2 FirewallProduct) lists another firewall as on, the answer is left to a
-# person: productState is undocumented (bits 12-15 = 1 is the widely used "on" reading).
+# person: productState is undocumented (bits 12-15 = 1 is the widely used "on" reading). If that
+# list cannot be read, another firewall may be on: UNKNOWN, not FAIL — except on Windows Server,
+# which has no SecurityCenter2 namespace ("Invalid namespace"), so nothing can register there.
 
 _FW_TITLE = "Firewall"
 _FW_FIX = ("Turn on Microsoft Defender Firewall for the Domain, Private and Public profiles "

@@ -25,7 +25,9 @@ from .evidence_ids import POWER_CONSOLELOCK, POWER_STANDBYIDLE, POWER_STATES, PO
 #    "Standby (S0 Low Power Idle)" as available) turning the display off (SUB_VIDEO VIDEOIDLE)
 #    enters standby, so it locks too. Both AC and DC values must lock (the worse counts).
 # powercfg labels are localized; when "Current AC/DC Power Setting Index" is not found, the
-# last two hex values (AC, then DC) are used.
+# last two hex values (AC, then DC) are used. A value that cannot be read is never replaced by
+# one it may override (a user's screen saver value under an unreadable policy value), and an
+# unread powercfg /a or VIDEOIDLE leaves the Modern Standby path open: UNKNOWN, not FAIL.
 
 _LOCK_TITLE = "Screen lock"
 _LOCK_FIX = ("Set \"Interactive logon: Machine inactivity limit\" to at most {limit} minutes "
