@@ -14,9 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,28 +22,16 @@ from strongroom.app import database as store
 from strongroom.app.audit import AnchorStatus, AuditLog
 from strongroom.app.errors import VaultTampered
 from strongroom.app.header import Header
-from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
 from strongroom.app.keyslots import unwrap_master_key
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret, Vault
 from strongroom.app.vault.backup import verify_backup
 
 from conftest import PASSPHRASE, make_vault, unlocker
-from helpers.crash_child import value_for
+from helpers.crash_child import KnownKek, value_for
 
 CHILD = Path(__file__).parent / "helpers" / "crash_child.py"
 ROUNDS = 4
-
-
-@dataclass
-class KnownKek:
-    """A keyslot unlocker (the port) that returns a KEK derived earlier: one Argon2id, not two."""
-
-    kek: bytes = field(repr=False)
-    kind: str = PASSPHRASE_KIND
-
-    def derive_kek(self, slot: Any, **_: Any) -> bytes:
-        return self.kek
 
 
 def _child(mode: str, path: Path, *extra: str) -> subprocess.Popen[bytes]:

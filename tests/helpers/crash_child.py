@@ -10,22 +10,37 @@ Modes:
   kill-after-rekey    ... just after the rekey, before the data keys are re-wrapped
   kill-before-header  ... after the data keys are re-wrapped and committed, before the header
                       drops the old key
+  kill-during-backup  back up into backups/; SIGKILL itself once the database copy is written
+  serve               a fork server for the crash campaign (tests/campaigns/crash.py): reads one
+                      JSON run per stdin line, forks a worker that unlocks with the given KEK and
+                      does random writes (:func:`mixed_writes`), kills it after a delay or lets it
+                      kill itself at its n-th file replace or fsync, and answers ``exit STATUS``
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
+import random
+import select
 import signal
 import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strongroom.app import database as store
 from strongroom.app.header import Header
-from strongroom.app.keyslots import PassphraseUnlocker
+from strongroom.app.keyslots import PASSPHRASE as PASSPHRASE_KIND
+from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret, Vault
+from strongroom.app.vault import backup as backup_module
+from strongroom.app.vault.backup import create_backup
 
 
 def value_for(name: str) -> bytes:
@@ -82,13 +97,194 @@ def rotate_and_crash(vault: Vault, mode: str) -> None:
     sys.exit("the crash point was never reached")
 
 
+def backup_and_crash(vault: Vault) -> None:
+    real_export = backup_module.export_database
+
+    def export(session: Any, dest: Path) -> None:
+        real_export(session, dest)
+        die()
+
+    backup_module.export_database = export  # type: ignore[assignment]
+    vault.auto_backup("crash")
+    sys.exit("the crash point was never reached")
+
+
+@dataclass
+class KnownKek:
+    """A keyslot unlocker (the port) that returns a KEK derived earlier: one Argon2id, not two."""
+
+    kek: bytes = field(repr=False)
+    kind: str = PASSPHRASE_KIND
+
+    def derive_kek(self, slot: Any, **_: Any) -> bytes:
+        return self.kek
+
+
+# ----- the crash campaign's worker -----------------------------------------------------------
+
+# What the worker does, and how often (weights): every kind of write the vault makes.
+OPS: dict[str, int] = {
+    "add": 30, "update": 20, "record": 10, "record-many": 8, "rotate-dek": 8, "backup": 6,
+    "rotate-master": 5, "passphrase": 4,
+}
+RECORD_ACTION = "campaign.record"
+BATCH_ACTION = "campaign.batch"
+
+
+def passphrase_for(index: int) -> str:
+    """The campaign vault's passphrase after ``index`` changes."""
+    return f"crash campaign passphrase {index:04d}"
+
+
+def update_value(name: str, version: int) -> bytes:
+    """The value the worker stores as ``version`` of ``name`` by an update."""
+    return value_for(f"{name}#{version}")
+
+
+def fingerprint(master: bytes) -> str:
+    """Names a master key in the acknowledgements without showing it."""
+    return hashlib.sha256(b"crash-campaign-fingerprint\0" + master).hexdigest()[:16]
+
+
+class Acks:
+    """Acknowledgement lines, each one write(2) to a file: a line there was written after the
+    operation it names returned, and SIGKILL cannot take it back."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def say(self, *words: object) -> None:
+        os.write(self.fd, (" ".join(str(w) for w in words) + "\n").encode())
+
+
+def mixed_writes(vault: Vault, rng: random.Random, acks: Acks, backups: Path, pass_index: int,
+                 run: str) -> None:
+    """Random writes forever, each announced (``begin OP``) and acknowledged (``ok OP ...``)."""
+    names = [info.name for info in vault.list_secrets()]
+    levels = list(Classification)
+    kinds, weights = list(OPS), list(OPS.values())
+    for i in itertools.count():
+        op = rng.choices(kinds, weights)[0]
+        if op == "update" and not names:
+            op = "add"
+        acks.say("begin", op)
+        if op == "add":
+            name = f"{run}-{i:04d}"
+            vault.add_secret(NewSecret(name=name, value=value_for(name),
+                                       classification=rng.choice(levels)))
+            names.append(name)
+            acks.say("ok", op, name)
+        elif op == "update":
+            name = rng.choice(names)
+            version = vault.secret_info(name).version + 1
+            info = vault.update_secret(name, update_value(name, version))
+            assert info.version == version  # one writer: the worker itself
+            acks.say("ok", op, name, version)
+        elif op == "record":
+            vault.record(RECORD_ACTION, f"{run}-{i:04d}", details={"i": i})
+            acks.say("ok", op, f"{run}-{i:04d}")
+        elif op == "record-many":
+            count = rng.randint(2, 40)
+            vault.record_many(BATCH_ACTION, [(f"{run}-{i:04d}-{k}", {"k": k})
+                                             for k in range(count)])
+            acks.say("ok", op, f"{run}-{i:04d}", count)
+        elif op == "rotate-dek":
+            level = rng.choice(levels)
+            vault.rotate_dek(level)
+            acks.say("ok", op, level.value, vault._deks.current_generation(level.value))
+        elif op == "backup":
+            dest = backups / f"{run}-{i:04d}.srbk"
+            create_backup(vault, dest)
+            acks.say("ok", op, dest, pass_index)
+        elif op == "rotate-master":
+            vault.rotate_master_key()
+            acks.say("ok", op, fingerprint(vault._unlocked_keys.master))
+        elif op == "passphrase":
+            new = pass_index + 1
+            acks.say("begin-passphrase", new)
+            rekeyed = vault.change_passphrase(normalize_passphrase(passphrase_for(pass_index)),
+                                              normalize_passphrase(passphrase_for(new)))
+            assert rekeyed  # the only slot: the master key is rotated too
+            pass_index = new
+            acks.say("ok", op, new, fingerprint(vault._unlocked_keys.master))
+
+
+def _die_at_nth_io(nth: int, before: bool) -> None:
+    """SIGKILL this process at its ``nth`` os.replace or os.fsync (the file writes' steps)."""
+    calls = itertools.count(1)
+
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        def io(*args: Any, **kwargs: Any) -> Any:
+            last = next(calls) == nth
+            if last and before:
+                die()
+            result = real(*args, **kwargs)
+            if last:
+                die()
+            return result
+        return io
+
+    os.replace = wrap(os.replace)  # type: ignore[assignment]
+    os.fsync = wrap(os.fsync)  # type: ignore[assignment]
+
+
+def _work(run: dict[str, Any]) -> None:
+    """One forked worker: unlock, then write until killed."""
+    fd = os.open(run["acks"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    acks = Acks(fd)
+    kill = run["kill"]
+    if "io" in kill:
+        _die_at_nth_io(int(kill["io"]), bool(kill["before"]))
+    vault = Vault.open(Path(run["vault"]))
+    acks.say("begin", "unlock")
+    vault.unlock(KnownKek(bytes.fromhex(run["kek"])))
+    acks.say("ok", "unlock")
+    mixed_writes(vault, random.Random(run["seed"]), acks, Path(run["backups"]),  # noqa: S311
+                 int(run["pass_index"]), run["run"])
+
+
+def serve() -> None:
+    """The fork server: one import of Strongroom, then a forked worker per run (ms, not 0.3 s)."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        run = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _work(run)
+            except BaseException:  # noqa: BLE001 - a worker that stops on its own is reported
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        after = run["kill"].get("after")
+        if after is not None:
+            pidfd = os.pidfd_open(pid)
+            try:
+                done, _, _ = select.select([pidfd], [], [], float(after))
+                if not done:
+                    os.kill(pid, signal.SIGKILL)
+            finally:
+                os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        print(f"exit {code}", flush=True)
+
+
 def main() -> None:
+    if sys.argv[1] == "serve":
+        serve()
+        return
     mode, path = sys.argv[1], Path(sys.argv[2])
     passphrase = sys.stdin.readline().rstrip("\n")
     vault = Vault.open(path)
     vault.unlock(PassphraseUnlocker.from_text(passphrase))
     if mode == "add-loop":
         add_loop(vault, sys.argv[3])
+    elif mode == "kill-during-backup":
+        backup_and_crash(vault)
     else:
         rotate_and_crash(vault, mode)
 
