@@ -5,6 +5,7 @@ The whole header is MAC'd with a key derived from the master key, so after unloc
 lets unlock and ``audit verify`` detect a truncated or rolled-back audit table. Before a write
 transaction commits, the head it will leave is announced as ``pending``: after a crash between the
 commit and the header write the database may be at ``pending``; ahead of both, the header is old.
+A vault bound to a monotonic counter (``counter``) records the value the header was written with.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .counters import CounterRef
 from .crypto import canonical_json, hkdf, mac, mac_equal
 from .errors import HeaderCorrupt
 from .fsutil import atomic_write
@@ -30,6 +32,17 @@ class AuditAnchor:
 
 
 @dataclass(frozen=True)
+class CounterBinding:
+    """The monotonic counter a vault is bound to (vault/counter.py) and the value it had when
+    this header was written; ``next`` is the value it is about to reach while a write is in
+    flight, so that a crash between the increment and the header write is told from a rollback."""
+
+    ref: CounterRef
+    value: int
+    next: int | None = None
+
+
+@dataclass(frozen=True)
 class Header:
     vault_id: str
     created: str
@@ -37,6 +50,7 @@ class Header:
     anchor: AuditAnchor | None = None
     mac: bytes | None = None
     pending: AuditAnchor | None = None  # the head a write about to commit will leave
+    counter: CounterBinding | None = None  # the monotonic counter the vault is bound to
 
     def body(self) -> dict[str, Any]:
         return {
@@ -48,6 +62,7 @@ class Header:
             "anchor": _anchor_json(self.anchor),
             # Only when set, so headers written before it existed keep their MAC.
             **({} if self.pending is None else {"pending": _anchor_json(self.pending)}),
+            **({} if self.counter is None else {"counter": _counter_json(self.counter)}),
         }
 
     def sealed(self, master_key: bytes) -> Header:
@@ -80,6 +95,7 @@ class Header:
                 )
             anchor = _anchor_from_json(obj.get("anchor"))
             pending = _anchor_from_json(obj.get("pending"))
+            counter = _counter_from_json(obj.get("counter"))
             slots = tuple(Keyslot.from_json(s) for s in obj["slots"])
             if not slots:
                 raise HeaderCorrupt(f"{source} has no keyslots")
@@ -95,11 +111,14 @@ class Header:
                 anchor=anchor,
                 mac=None if obj.get("mac") is None else b64d(obj["mac"]),
                 pending=pending,
+                counter=counter,
             )
         except HeaderCorrupt:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
-            raise HeaderCorrupt(f"{source} is corrupt and cannot be read") from e
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError,
+                RecursionError) as e:
+            why = f": {e}" if type(e) is ValueError else ""  # our own checks say what
+            raise HeaderCorrupt(f"{source} is corrupt and cannot be read{why}") from e
 
     @classmethod
     def load(cls, path: Path) -> Header:
@@ -127,6 +146,25 @@ def _anchor_from_json(obj: Any) -> AuditAnchor | None:
     if type(seq) is not int or seq < 1 or len(digest) != 32:
         raise ValueError("an audit anchor is a positive sequence number and a SHA-256 hash")
     return AuditAnchor(seq, digest)
+
+
+def _counter_json(binding: CounterBinding) -> dict[str, Any]:
+    ref = binding.ref
+    return {"backend": ref.backend, "handle": ref.handle, "device": ref.device,
+            "value": binding.value, **({} if binding.next is None else {"next": binding.next})}
+
+
+def _counter_from_json(obj: Any) -> CounterBinding | None:
+    if obj is None:
+        return None
+    backend, handle, device = obj["backend"], obj["handle"], obj["device"]
+    value, nxt = obj["value"], obj.get("next")
+    if not (isinstance(backend, str) and 0 < len(backend) <= 64 and isinstance(device, str)
+            and len(device) <= 256 and type(handle) is int and 0 <= handle < 2**32
+            and type(value) is int and 0 <= value < 2**64
+            and (nxt is None or (type(nxt) is int and nxt == value + 1))):
+        raise ValueError("the counter binding is a backend, a handle, a device and a value")
+    return CounterBinding(CounterRef(backend, handle, device), value, nxt)
 
 
 def header_mac_key(master_key: bytes) -> bytes:

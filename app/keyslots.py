@@ -102,7 +102,7 @@ class Keyslot:
         for stamp in (last_used, last_tested):
             if stamp is not None and not isinstance(stamp, str):
                 raise TypeError("last_used and last_tested must be strings")
-        return cls(
+        slot = cls(
             id=obj["id"],
             kind=obj["kind"],
             label=obj["label"],
@@ -113,6 +113,13 @@ class Keyslot:
             last_tested=last_tested,
             wrapped_next=wrapped_next,
         )
+        # Argon2id costs are checked here, when the header is read: a header asking for 1
+        # iteration or 1 TiB is corrupt, not a wrong passphrase (and costs no attempt).
+        if slot.kind == PASSPHRASE:
+            argon2_params_from_slot(slot)
+        if isinstance(params.get("passphrase"), dict):  # a two-factor slot's Argon2id
+            argon2_params_from_mapping(params["passphrase"])
+        return slot
 
 
 def wrap_master_key(kek: bytes, master_key: bytes, slot: Keyslot, vault_id: str) -> WrappedKey:
@@ -153,15 +160,18 @@ def normalize_passphrase(passphrase: str) -> bytes:
 
 
 def argon2_params_from_slot(slot: Keyslot) -> Argon2Params:
-    p = slot.params
+    return argon2_params_from_mapping(slot.params)
+
+
+def argon2_params_from_mapping(p: Mapping[str, Any]) -> Argon2Params:
+    """Argon2id parameters as stored in a slot; ValueError if absent, malformed or out of range."""
     if p.get("kdf") != "argon2id":
-        raise ValueError("passphrase slot without argon2id parameters")
-    params = Argon2Params(
-        salt=b64d(p["salt"]),
-        iterations=int(p["iterations"]),
-        memory_kib=int(p["memory_kib"]),
-        lanes=int(p["lanes"]),
-    )
+        raise ValueError("a passphrase slot without Argon2id parameters")
+    salt, costs = p["salt"], (p["iterations"], p["memory_kib"], p["lanes"])
+    if not isinstance(salt, str) or any(type(c) is not int for c in costs):
+        raise ValueError("Argon2id parameters of the wrong type")
+    params = Argon2Params(salt=b64d(salt), iterations=costs[0], memory_kib=costs[1],
+                          lanes=costs[2])
     params.check()
     return params
 

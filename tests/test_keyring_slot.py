@@ -186,6 +186,6 @@ def test_the_cli_refuses_bad_requests_in_one_line(tmp_path: Path) -> None:
     # The default keyring here is the plaintext file store: refused unless chosen explicitly.
     implicit = run_cli("unlock-method", "add", "keyring", vault=vault, passphrases=[PASSPHRASE],
                        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
-    assert implicit.code == 2 and "no OS credential store" in implicit.err
+    assert implicit.code == 1 and "no OS credential store" in implicit.err
     assert snapshot(vault) == before
     assert os.environ.get("PYTHON_KEYRING_BACKEND") is None

@@ -272,7 +272,8 @@ def test_wrong_pin_is_exit_4_and_changes_nothing(vault, existing):
     base, data, out_dir = existing
     before = snapshot(base)
     result = keys_cli("keys", "sign", "--token", TOKEN, "--key", "cli-ec-p256", "--in",
-                      str(data), "--out-dir", str(out_dir), vault=vault, pin="000000")
+                      str(data), "--out-dir", str(out_dir), "--force", vault=vault,
+                      pin="000000")
     line = one_line_error(result, 4, "wrong PIN")
     assert "000000" not in line
     assert snapshot(base) == before
@@ -297,7 +298,7 @@ def test_unknown_key_is_exit_1(vault, existing):
     base, data, out_dir = existing
     before = snapshot(base)
     one_line_error(keys_cli("keys", "sign", "--token", TOKEN, "--key", "no-such-key", "--in",
-                            str(data), "--out-dir", str(out_dir), vault=vault),
+                            str(data), "--out-dir", str(out_dir), "--force", vault=vault),
                    1, "no key 'no-such-key'")
     assert snapshot(base) == before
 
@@ -318,7 +319,8 @@ def test_ambiguous_key_is_exit_2_and_lists_the_candidates(setup, vault, existing
     base, data, out_dir = existing
     before = snapshot(base)
     line = one_line_error(keys_cli("keys", "sign", "--token", TOKEN, "--key", "twin", "--in",
-                                   str(data), "--out-dir", str(out_dir), vault=vault),
+                                   str(data), "--out-dir", str(out_dir), "--force",
+                                   vault=vault),
                           2, "matches 2 keys")
     assert "id d1" in line and "id d2" in line
     assert snapshot(base) == before
@@ -330,7 +332,7 @@ def test_unsupported_type_and_algorithm(vault, existing):
                             "dsa-1024", vault=vault), 2, "invalid choice")
     before = snapshot(base)
     one_line_error(keys_cli("keys", "sign", "--token", TOKEN, "--key", "cli-ec-p256", "--in",
-                            str(data), "--out-dir", str(out_dir), "--algorithm",
+                            str(data), "--out-dir", str(out_dir), "--force", "--algorithm",
                             "rsa-pss-sha256", vault=vault), 1, "does not sign with")
     assert snapshot(base) == before
 
@@ -379,15 +381,21 @@ def test_a_missing_input_signs_nothing(vault, existing):
     before = snapshot(base)
     one_line_error(keys_cli("keys", "sign", "--token", TOKEN, "--key", "cli-ec-p256", "--in",
                             str(data), str(base / "gone.txt"), "--out-dir", str(out_dir),
-                            vault=vault), 1, "no file")
+                            "--force", vault=vault), 1, "no file")
     assert snapshot(base) == before
 
 
 def test_sign_replaces_an_old_signature_atomically(vault, existing):
-    base, data, _ = existing
+    base, data, out_dir = existing
     sig = base / "single.sig"
+    before = snapshot(base)
+    for dest in (("--out", str(sig)), ("--out-dir", str(out_dir))):
+        one_line_error(keys_cli("keys", "sign", "--token", TOKEN, "--key", "cli-ec-p256",
+                                "--in", str(data), *dest, vault=vault, passphrase=None,
+                                pin=None), 1, "already exists", "--force")
+    assert snapshot(base) == before  # refused before any prompt: nothing changed
     ok(keys_cli("keys", "sign", "--token", TOKEN, "--key", "cli-ec-p256", "--in", str(data),
-                "--out", str(sig), vault=vault))
+                "--out", str(sig), "--force", vault=vault))
     assert sig.read_bytes() != b"old single"
     assert [p.name for p in base.iterdir() if p.name.endswith(".tmp")] == []
 

@@ -10,6 +10,8 @@ Nothing in a group imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import sys
@@ -20,7 +22,15 @@ from typing import Any
 from ..errors import StrongroomError, UsageError, UserCancelled
 from ..plugins import FRONTENDS_GROUP, load_backend
 from . import audit, backup, check, keys, secrets, unlock, vault
-from .common import EXIT_FAILED, Command, Context, Parser, add_globals, version
+from .common import (
+    EXIT_FAILED,
+    Command,
+    Context,
+    Parser,
+    add_globals,
+    check_text_arguments,
+    version,
+)
 
 log = logging.getLogger("strongroom")
 
@@ -59,26 +69,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="strongroom: %(levelname)s: %(message)s")
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Known before parsing, so that a usage error under --json is JSON too.
+    json_mode = "--json" in words[: words.index("--") if "--" in words else len(words)]
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(words)
+        check_text_arguments(args)
         ctx = Context(args, sys.stdin, sys.stdout)
         return int(args.func(ctx))
     except UserCancelled:
-        return EXIT_FAILED
+        return fail(json_mode, "UserCancelled", EXIT_FAILED, "cancelled", quiet=True)
     except StrongroomError as e:
-        print(f"strongroom: {e}", file=sys.stderr)
-        return e.exit_code
+        return fail(json_mode, type(e).__name__, e.exit_code, str(e))
     except KeyboardInterrupt:
-        print("strongroom: interrupted", file=sys.stderr)
-        return 130
+        return fail(json_mode, "KeyboardInterrupt", 130, "interrupted")
     except BrokenPipeError:
         return EXIT_FAILED
     except Exception as e:
         if os.environ.get("STRONGROOM_DEBUG"):
             raise
-        print(f"strongroom: internal error ({type(e).__name__}); rerun with "
-              "STRONGROOM_DEBUG=1 for details", file=sys.stderr)
-        return EXIT_FAILED
+        return fail(json_mode, "InternalError", EXIT_FAILED,
+                    f"internal error ({type(e).__name__}); rerun with STRONGROOM_DEBUG=1 for "
+                    "details")
+
+
+def fail(json_mode: bool, error: str, code: int, message: str, *, quiet: bool = False) -> int:
+    """Report a failure: one line on stderr, and under --json one object on stdout too."""
+    if not quiet:
+        print(f"strongroom: {message}", file=sys.stderr)
+    if json_mode:
+        with contextlib.suppress(OSError):
+            print(json.dumps({"error": error, "exit_code": code, "message": message}),
+                  flush=True)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

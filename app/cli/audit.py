@@ -10,6 +10,8 @@ from ..errors import UsageError
 from . import checkpoints as cli_checkpoints
 from .common import EXIT_INTEGRITY, EXIT_OK, AddCommand, Context, subcommands
 
+MAX_LIMIT = 10**9  # events in one 'audit show'
+
 
 def cmd_audit_verify(ctx: Context) -> int:
     loaded = cli_checkpoints.load_files(ctx)
@@ -38,8 +40,8 @@ def cmd_audit_verify(ctx: Context) -> int:
 
 def cmd_audit_show(ctx: Context) -> int:
     args = ctx.args
-    if args.limit is not None and args.limit < 1:
-        raise UsageError("--limit must be at least 1")
+    if args.limit is not None and not 1 <= args.limit <= MAX_LIMIT:
+        raise UsageError(f"--limit must be at least 1 and at most {MAX_LIMIT}")
     with ctx.unlocked() as vault:
         events = vault.audit_events(limit=args.limit, action=args.action, target=args.target)
     ctx.out.emit(

@@ -24,6 +24,8 @@ def _certificate_common(ctx: Context, action: str, build: Callable[[KeyStore, Ke
     args = ctx.args
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise NotFound(f"no directory {Path(args.out).parent} for {Path(args.out).name}")
+    if args.out is not None:
+        signing.refuse_existing(Path(args.out), args.force)
     x509req.parse_subject(args.subject)  # bad input fails before any prompt
     x509req.parse_sans(args.san or ())
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
@@ -103,6 +105,7 @@ def register(ksub: Any, command: AddCommand) -> None:
         cp.add_argument("--san", action="append", metavar="NAME",
                         help="DNS:name, email:addr, IP:addr or URI:uri (repeatable)")
         cp.add_argument("--out", metavar="FILE", help="default: standard output")
+        cp.add_argument("--force", action="store_true", help="replace an existing --out file")
         cp.add_argument("--ca", action="store_true", help="a CA: basicConstraints CA, keyCertSign")
         algorithm_option(cp)
         if name == "selfsign":

@@ -51,6 +51,31 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python keeps such bytes as lone surrogates,
+    which nothing downstream can store or compare) in one sentence, exit 2."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and any("\udc80" <= c <= "\udcff" for c in item):
+                option = "a name" if name == "name" else f"--{name.replace('_', '-')}"
+                raise UsageError(f"{option} is not valid UTF-8 text")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, or a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
 def subcommands(parser: Any, dest: str) -> Any:
     """The required ACTION of a command group (``strongroom secret ACTION``)."""
     return parser.add_subparsers(dest=dest, metavar="ACTION", required=True, parser_class=Parser)
@@ -220,11 +245,11 @@ def add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="machine-readable output on stdout",
     )
     parser.add_argument(
-        "--passphrase-fd", type=int, metavar="N", default=default,
+        "--passphrase-fd", type=bounded_int(0, 2**31 - 1), metavar="N", default=default,
         help="read the passphrase from file descriptor N (one per line)",
     )
     parser.add_argument(
-        "--pin-fd", type=int, metavar="N", default=default,
+        "--pin-fd", type=bounded_int(0, 2**31 - 1), metavar="N", default=default,
         help="read a device or token PIN from file descriptor N (one per line)",
     )
     parser.add_argument(

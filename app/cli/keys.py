@@ -117,6 +117,8 @@ def cmd_export_pub(ctx: Context) -> int:
     args = ctx.args
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise NotFound(f"no directory {Path(args.out).parent} for {Path(args.out).name}")
+    if args.out is not None:
+        signing.refuse_existing(Path(args.out), args.force)
     with vault_if(ctx, needs_vault(ctx)) as vault, session(ctx, vault) as (_, store):
         key = find_key(store.list_keys(), args.key)
     pem = algorithms.public_pem(key.public_key)
@@ -197,9 +199,9 @@ def cmd_sign(ctx: Context) -> int:
     if args.digest is not None:
         if out is None:
             raise UsageError("--digest needs --out SIG")
-        signing.signature_paths([Path("digest")], out, None)
+        signing.signature_paths([Path("digest")], out, None, force=args.force)
     else:
-        signing.signature_paths(files, out, out_dir)
+        signing.signature_paths(files, out, out_dir, force=args.force)
         for f in files:
             if not f.is_file():
                 raise NotFound(f"no file {f} to sign")
@@ -209,12 +211,12 @@ def cmd_sign(ctx: Context) -> int:
         if args.digest is not None:
             assert out is not None  # noqa: S101 - checked above
             results = [signing.sign_digest(store, key, args.digest, algorithm, out,
-                                           vault=vault, token=token)]
+                                           vault=vault, token=token, force=args.force)]
         else:
             progress = _progress(ctx, len(files))
             results = signing.sign_files(
                 store, key, files, algorithm, out=out, out_dir=out_dir, vault=vault,
-                token=token, on_progress=progress,
+                token=token, on_progress=progress, force=args.force,
             )
     ctx.out.emit(
         {"key": key.label, "fingerprint": key.fingerprint, "algorithm": algorithm.value,
@@ -261,6 +263,7 @@ def register(sub: Any, command: AddCommand) -> None:
     sign.add_argument("--out", metavar="SIG", help="signature file (one input)")
     sign.add_argument("--out-dir", metavar="DIR", help="write DIR/NAME.sig for each input")
     sign.add_argument("--digest", metavar="HEX", help="sign this digest instead of a file")
+    sign.add_argument("--force", action="store_true", help="replace existing signature files")
     algorithm_option(sign)
 
     ver = command(ksub, "verify", cmd_verify, "verify a signature (exit 3 if it does not)")
@@ -275,5 +278,6 @@ def register(sub: Any, command: AddCommand) -> None:
     device_options(exp)
     exp.add_argument("--key", required=True, metavar="X")
     exp.add_argument("--out", metavar="FILE", help="default: standard output")
+    exp.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     cli_certificates.register(ksub, command)

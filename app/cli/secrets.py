@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import UsageError
 from ..model import Classification, SecretInfo, parse_date
 from ..vault import NewSecret
-from .common import EXIT_OK, AddCommand, Context, read_value, subcommands
+from ..vault.secrets import check_name, check_note, check_owner, check_tags
+from .common import EXIT_OK, AddCommand, Context, bounded_int, read_value, subcommands
 
 
 def _dates(args: argparse.Namespace) -> dict[str, Any]:
@@ -20,13 +23,33 @@ def _dates(args: argparse.Namespace) -> dict[str, Any]:
         out["expires"] = parse_date(args.expires, "expiry date")
     if getattr(args, "rotate_by", None):
         out["rotation_due"] = parse_date(args.rotate_by, "rotation date")
+    today = dt.date.today()
+    for key, what in (("expires", "expiry date"), ("rotation_due", "rotation date")):
+        if key in out and out[key] < today:
+            print(f"strongroom: note: the {what} {out[key].isoformat()} is already past; the "
+                  "secret is listed as overdue", file=sys.stderr)
     return out
+
+
+def _check_fields(args: argparse.Namespace) -> None:
+    """What the vault would refuse, refused before the unlock writes anything."""
+    check_name(args.name)
+    check_tags(args.tag or ())
+    if args.owner is not None:
+        check_owner(args.owner)
+    if args.note is not None:
+        check_note(args.note)
+
+
+def _overdue(day: str | None) -> bool:
+    return day is not None and day < dt.date.today().isoformat()
 
 
 def cmd_secret_add(ctx: Context) -> int:
     args = ctx.args
     dates = _dates(args)
     classification = Classification.parse(args.classification)
+    _check_fields(args)
     # A piped value is read first, so empty input fails before the KDF and the audit log run.
     value = None if ctx.stdin.isatty() else read_value(ctx.stdin)
     with ctx.unlocked() as vault:
@@ -63,9 +86,13 @@ def cmd_secret_update(ctx: Context) -> int:
     args = ctx.args
     dates = _dates(args)
     classification = Classification.parse(args.classification) if args.classification else None
+    _check_fields(args)
     with ctx.unlocked() as vault:
         vault.secret_info(args.name)  # not found before asking for a value
-        value = None if args.keep_value else read_value(ctx.stdin)
+        try:
+            value = None if args.keep_value else read_value(ctx.stdin)
+        except UsageError as e:
+            raise UsageError(f"{e} (to change only the metadata, give --keep-value)") from None
         info = vault.update_secret(
             args.name, value, classification=classification,
             tags=args.tag, note=args.note, owner=args.owner, **dates,
@@ -108,9 +135,14 @@ def _secret_table(items: Sequence[SecretInfo]) -> str:
         return "(no secrets)"
     rows = [("NAME", "CLASS", "VER", "UPDATED", "EXPIRES", "TAGS")]
     for s in items:
+        expires = s.expires or "-"
+        if _overdue(s.expires):
+            expires += " (expired)"
+        elif _overdue(s.rotation_due):
+            expires += " (rotation overdue)"
         rows.append(
             (s.name, s.classification.value, str(s.version), s.updated[:19].replace("T", " "),
-             s.expires or "-", ",".join(s.tags) or "-")
+             expires, ",".join(s.tags) or "-")
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
@@ -138,7 +170,7 @@ def register(sub: Any, command: AddCommand) -> None:
     meta_options(add, defaults=True)
     get = command(ssub, "get", cmd_secret_get, "print a secret's value")
     get.add_argument("name")
-    get.add_argument("--version", type=int, metavar="N")
+    get.add_argument("--version", type=bounded_int(1, 2**31 - 1), metavar="N")
     upd = command(ssub, "update", cmd_secret_update, "new version from stdin, or metadata")
     upd.add_argument("name")
     meta_options(upd, defaults=False)

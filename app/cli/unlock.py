@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotFound, UsageError
+from ..errors import BackendUnavailable, NotFound, UsageError
 from ..keyslots import PASSPHRASE, Keyslot, PassphraseUnlocker, normalize_passphrase
 from ..unlock_methods import (
     HardwareUnlocker,
@@ -90,7 +90,7 @@ def cmd_add(ctx: Context) -> int:
     source = load_source(kind)
     usable = source.available()
     if not usable.ok:
-        raise UsageError(f"{kind} cannot be used here: {usable.reason}")
+        raise BackendUnavailable(f"{kind} cannot be used here: {usable.reason}")
     with ctx.unlocked() as vault:
         passphrase = None
         if args.two_factor:

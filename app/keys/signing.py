@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..audit import Outcome
 from ..errors import (
+    AlreadyExists,
     NotFound,
     Refused,
     StorageError,
@@ -144,9 +145,11 @@ def record_failure(vault: Recorder | None, action: str, target: str, details: di
                      {**details, "error": type(error).__name__})
 
 
-def signature_paths(paths: Sequence[Path], out: Path | None, out_dir: Path | None) -> list[Path]:
+def signature_paths(paths: Sequence[Path], out: Path | None, out_dir: Path | None, *,
+                    force: bool = False) -> list[Path]:
     """Where each signature goes (``out`` for one file, ``out_dir``/NAME.sig for many);
-    checked before any token work: the directory exists, no clash with an input or another."""
+    checked before any token work: the directory exists, no clash with an input or another,
+    and no existing file is replaced unless ``force``."""
     if (out is None) == (out_dir is None):
         raise UsageError("give either --out SIG (one file) or --out-dir DIR")
     if out is not None:
@@ -168,8 +171,15 @@ def signature_paths(paths: Sequence[Path], out: Path | None, out_dir: Path | Non
             raise UsageError(f"the signature {dest} would overwrite an input file")
         if real in seen:
             raise UsageError(f"{seen[real].name} and {src.name} would both be signed into {dest}")
+        refuse_existing(dest, force)
         seen[real] = src
     return dests
+
+
+def refuse_existing(dest: Path, force: bool) -> None:
+    """An output file that exists is kept unless ``force`` (said before any prompt)."""
+    if not force and (dest.exists() or dest.is_symlink()):
+        raise AlreadyExists(f"{dest} already exists; choose a new file name or give --force")
 
 
 def _write_temp(dest: Path, data: bytes) -> Path:
@@ -220,17 +230,19 @@ def sign_files(
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
     on_status: StatusCallback | None = None,
+    force: bool = True,
 ) -> list[SignedFile]:
     """Sign ``paths`` in one session and write their signatures, all or none.
 
     Every signature is made and written to a temp file, then each is recorded in the audit log,
     then renamed into place: after any failure (wrong PIN, cancel, token removed, disk full) no
-    existing file has changed. ``on_progress(done, total)`` counts signatures.
+    existing file has changed. ``on_progress(done, total)`` counts signatures. ``force`` False
+    refuses to replace an existing signature file (the CLI without --force).
     """
     if not paths:
         raise UsageError("no files to sign")
     algorithm = SignAlgorithm(algorithm)
-    dests = signature_paths(paths, out, out_dir)
+    dests = signature_paths(paths, out, out_dir, force=force)
     digests = [digest_file(p, algorithm) for p in paths]
     prehashed = algorithm is not SignAlgorithm.Ed25519
     temps: list[tuple[Path, Path]] = []
@@ -272,6 +284,7 @@ def sign_digest(
     token: TokenInfo | None = None,
     cancel: threading.Event | None = None,
     on_status: StatusCallback | None = None,
+    force: bool = True,
 ) -> SignedFile:
     """Sign a digest computed elsewhere (``--digest HEX``) under ``algorithm``'s hash."""
     algorithm = SignAlgorithm(algorithm)
@@ -286,7 +299,7 @@ def sign_digest(
     if len(digest) != size:
         raise UsageError(f"a {name} digest is {size} bytes ({size * 2} hex digits), "
                          f"not {len(digest)}")
-    [dest] = signature_paths([Path(f"digest-{digest.hex()[:16]}")], out, None)
+    [dest] = signature_paths([Path(f"digest-{digest.hex()[:16]}")], out, None, force=force)
     details = audit_details(token, key, operation="sign-digest", algorithm=algorithm.value,
                             digest=digest.hex(), signature_file=str(dest))
     temps: list[tuple[Path, Path]] = []

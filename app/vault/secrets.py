@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,20 +29,39 @@ _SELECT_INFO = (
 )
 
 
+# Control, format (bidi overrides such as U+202E), separator, private-use, surrogate and unassigned
+# characters: invisible or misleading in a list, so never part of a name, tag or owner.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def has_hidden(text: str) -> bool:
+    return any(unicodedata.category(c) in HIDDEN_CATEGORIES for c in text)
+
+
 def check_name(name: str) -> str:
     if not name or len(name) > MAX_NAME_CHARS:
         raise UsageError(f"a secret name must be 1 to {MAX_NAME_CHARS} characters")
-    if name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise UsageError("a secret name cannot start or end with spaces or hold control characters")
+    if name != name.strip() or has_hidden(name):
+        raise UsageError("a secret name cannot start or end with spaces or hold control, bidi or "
+                         "other invisible characters")
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise UsageError("a secret name is parts separated by '/', none of them empty, '.' or '..'")
     return name
+
+
+def check_owner(owner: str) -> str:
+    if not owner.strip() or len(owner) > MAX_NAME_CHARS or has_hidden(owner):
+        raise UsageError(f"invalid owner {owner!r}: 1 to {MAX_NAME_CHARS} visible characters")
+    return owner
 
 
 def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     for tag in tags:
         tag = tag.strip()
-        if not tag or len(tag) > MAX_TAG_CHARS or any(ord(c) < 32 or c == "," for c in tag):
-            raise UsageError(f"invalid tag {tag!r}: 1 to {MAX_TAG_CHARS} characters, no commas")
+        if not tag or len(tag) > MAX_TAG_CHARS or "," in tag or has_hidden(tag):
+            raise UsageError(f"invalid tag {tag!r}: 1 to {MAX_TAG_CHARS} visible "
+                             "characters, no commas")
         if tag not in out:
             out.append(tag)
     return tuple(sorted(out))
@@ -128,7 +148,7 @@ def _insert_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
     tags = check_tags(new.tags)
     note = check_note(new.note)
     now = vault._now()
-    owner = new.owner or vault.actor
+    owner = check_owner(new.owner) if new.owner else vault.actor
     expires = new.expires.isoformat() if new.expires else None
     rotation_due = new.rotation_due.isoformat() if new.rotation_due else None
     if vault._conn.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone():
@@ -219,7 +239,7 @@ def update_secret(vault: VaultSession, name: str,
             changes["tags"] = check_tags(tags)
         if note is not None and check_note(note) != info.note:
             changes["note"] = note
-        if owner is not None and owner != info.owner:
+        if owner is not None and check_owner(owner) != info.owner:
             changes["owner"] = owner
         if expires is not None or clear_expires:
             new_exp = None if clear_expires else expires.isoformat()  # type: ignore[union-attr]
