@@ -151,20 +151,23 @@ def _anchor_from_json(obj: Any) -> AuditAnchor | None:
 def _counter_json(binding: CounterBinding) -> dict[str, Any]:
     ref = binding.ref
     return {"backend": ref.backend, "handle": ref.handle, "device": ref.device,
-            "value": binding.value, **({} if binding.next is None else {"next": binding.next})}
+            "label": ref.label, "value": binding.value,
+            **({} if binding.next is None else {"next": binding.next})}
 
 
 def _counter_from_json(obj: Any) -> CounterBinding | None:
     if obj is None:
         return None
     backend, handle, device = obj["backend"], obj["handle"], obj["device"]
+    label = obj["label"]
     value, nxt = obj["value"], obj.get("next")
     if not (isinstance(backend, str) and 0 < len(backend) <= 64 and isinstance(device, str)
-            and len(device) <= 256 and type(handle) is int and 0 <= handle < 2**32
+            and len(device) <= 256 and isinstance(label, str) and len(label) <= 128
+            and type(handle) is int and 0 <= handle < 2**32
             and type(value) is int and 0 <= value < 2**64
             and (nxt is None or (type(nxt) is int and nxt == value + 1))):
         raise ValueError("the counter binding is a backend, a handle, a device and a value")
-    return CounterBinding(CounterRef(backend, handle, device), value, nxt)
+    return CounterBinding(CounterRef(backend, handle, device, label), value, nxt)
 
 
 def header_mac_key(master_key: bytes) -> bytes:
