@@ -67,6 +67,12 @@ class RollbackDetected(VaultTampered):
         self.events = events
 
 
+class RollbackUnverifiable(RollbackDetected):
+    """The vault's monotonic counter cannot be read here (no TPM, another TPM, the counter
+    removed or replaced): a rollback can no longer be ruled out, so the vault is refused as if
+    one were seen. Accepting it (``vault accept-rollback``) unbinds the counter."""
+
+
 class BackupInvalid(IntegrityError):
     """A backup file is corrupt, truncated, not a backup, or belongs to another vault."""
 
@@ -146,6 +152,11 @@ class WrongPin(AuthenticationFailed):
 
 class PinBlocked(AuthenticationFailed):
     """The device locked its PIN after too many wrong attempts; it must be reset or unblocked."""
+
+
+class CounterGone(HardwareError):
+    """A monotonic counter a vault names is not on this device as it was made: removed,
+    replaced by another, the device cleared, or another device altogether."""
 
 
 class Unsupported(HardwareError):

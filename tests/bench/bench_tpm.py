@@ -1,4 +1,5 @@
-"""TPM benchmark: signing rate (ECDSA P-256, RSA 3072) and keyslot seal/unseal times on swtpm.
+"""TPM benchmark: signing rate (ECDSA P-256, RSA 3072), keyslot seal/unseal times and the vault
+counter's NV increment (what every vault write adds once the counter is enabled) on swtpm.
 
 Not part of the pass/fail suite. Run it by hand:
 
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from strongroom.app.keys.ports import KeyType, SignAlgorithm
 from strongroom.app.unlock_methods import SlotRef
-from strongroom.backends.tpm import TpmKeyProvider, TpmSealSource, default_tcti
+from strongroom.backends.tpm import TpmCounter, TpmKeyProvider, TpmSealSource, default_tcti
 
 from helpers.swtpm import DictBlobStore, start_swtpm
 
@@ -73,6 +74,27 @@ def bench_slot(tcti: str, rounds: int = 20) -> None:
           f"unseal median {statistics.median(recover) * 1000:6.2f} ms ({rounds} rounds)")
 
 
+def bench_counter(tcti: str, rounds: int = 100) -> None:
+    counter, auth = TpmCounter(tcti), b"bench counter authorisation 32 b"
+    t0 = time.perf_counter()
+    ref = counter.create(auth=auth)
+    made = time.perf_counter() - t0
+    try:
+        increments, reads = [], []
+        for _ in range(rounds):
+            t1 = time.perf_counter()
+            counter.increment(ref, auth=auth)
+            t2 = time.perf_counter()
+            counter.read(ref, auth=auth)
+            increments.append(t2 - t1)
+            reads.append(time.perf_counter() - t2)
+    finally:
+        counter.forget(ref, auth=auth)
+    print(f"vault counter (NV)     create {made * 1000:6.2f} ms   increment median "
+          f"{statistics.median(increments) * 1000:6.2f} ms   read median "
+          f"{statistics.median(reads) * 1000:6.2f} ms ({rounds} rounds)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="signatures per algorithm")
@@ -84,6 +106,7 @@ def main() -> None:
         print(f"TPM: {tcti}")
         bench_signing(tcti, args.n)
         bench_slot(tcti)
+        bench_counter(tcti)
         return
     with tempfile.TemporaryDirectory(prefix="bench-swtpm-") as tmp:
         tpm = start_swtpm(Path(tmp))
@@ -91,6 +114,7 @@ def main() -> None:
             print(f"TPM: swtpm ({tpm.tcti})")
             bench_signing(tpm.tcti, args.n)
             bench_slot(tpm.tcti)
+            bench_counter(tpm.tcti)
         finally:
             tpm.stop()
 
