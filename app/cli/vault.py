@@ -1,11 +1,12 @@
-"""``strongroom init``, ``passphrase change``, ``rotate`` and ``vault accept-rollback``: the
-vault's life and its keys."""
+"""``strongroom init``, ``passphrase change``, ``rotate``, ``vault accept-rollback`` and ``vault
+counter``: the vault's life and its keys."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..errors import RollbackDetected, StrongroomError
+from ..header import CounterBinding
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..model import Classification
 from ..passphrase_strength import require_strong
@@ -102,8 +103,60 @@ def cmd_accept_rollback(ctx: Context) -> int:
     return EXIT_OK
 
 
+def _counter_json(binding: CounterBinding) -> dict[str, Any]:
+    ref = binding.ref
+    return {"backend": ref.backend, "handle": f"0x{ref.handle:08x}", "label": ref.label,
+            "device": ref.device, "value": binding.value}
+
+
+def cmd_counter_enable(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        binding = vault.enable_counter()
+    ctx.out.emit(
+        {"enabled": True, "counter": _counter_json(binding)},
+        f"This vault is now bound to a monotonic counter ({binding.ref.label}, at "
+        f"{binding.value}): every write counts in it, and an older copy of the vault folder is "
+        "refused even when the rollback witness was deleted too. This is recorded in the audit "
+        "log (vault.counter.enable).",
+    )
+    return EXIT_OK
+
+
+def cmd_counter_disable(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        binding, kept = vault.disable_counter()
+    ctx.out.emit(
+        {"disabled": True, "counter": _counter_json(binding), "removed": kept is None,
+         "not_removed_because": kept},
+        f"This vault is no longer bound to its monotonic counter ({binding.ref.label}); "
+        + ("the counter was removed from the TPM." if kept is None else
+           f"the counter could not be removed from the TPM ({kept}).")
+        + " This is recorded in the audit log (vault.counter.disable).",
+    )
+    return EXIT_OK
+
+
+def cmd_counter_status(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        status = vault.counter_status()
+    binding = status.binding
+    if binding is None:
+        ctx.out.emit({"counter": None},
+                     "This vault is not bound to a monotonic counter ('strongroom vault counter "
+                     "enable' binds one where a TPM is present).")
+        return EXIT_OK
+    now = (f"the counter reads {status.value}" if status.value is not None else
+           f"the counter cannot be read ({status.problem})")
+    ctx.out.emit(
+        {"counter": _counter_json(binding), "reads": status.value, "problem": status.problem},
+        f"Bound to a monotonic counter ({binding.ref.label}): the header records "
+        f"{binding.value}, {now}.",
+    )
+    return EXIT_OK
+
+
 def register(sub: Any, command: AddCommand) -> None:
-    """``strongroom passphrase change`` and ``rotate``."""
+    """``strongroom passphrase change``, ``rotate`` and ``vault``."""
     pw = sub.add_parser("passphrase", help="change the passphrase")
     change = command(subcommands(pw, "pw_command"), "change", cmd_passphrase_change,
                      "change it (with --passphrase-fd: old on line 1, new on line 2); the master "
@@ -115,5 +168,16 @@ def register(sub: Any, command: AddCommand) -> None:
     rot = command(sub, "rotate", cmd_rotate, "rotate the master key and data keys")
     rot.add_argument("--level", metavar=levels, help="rotate only this level's data key")
     vault = sub.add_parser("vault", help="the vault folder as a whole")
-    command(subcommands(vault, "vault_command"), "accept-rollback", cmd_accept_rollback,
+    vault_actions = subcommands(vault, "vault_command")
+    command(vault_actions, "accept-rollback", cmd_accept_rollback,
             "open a vault refused as rolled back, accept it as it is now (audited)")
+    counter = vault_actions.add_parser(
+        "counter", help="bind the vault to a TPM monotonic counter, so that an older copy of the "
+        "folder is refused even with the state directory reset")
+    counter_actions = subcommands(counter, "counter_command")
+    command(counter_actions, "enable", cmd_counter_enable,
+            "define a TPM NV counter and bind the vault to it (audited)")
+    command(counter_actions, "disable", cmd_counter_disable,
+            "unbind the vault and remove its counter from the TPM (audited)")
+    command(counter_actions, "status", cmd_counter_status,
+            "the counter the vault is bound to, and what the header and the TPM say")

@@ -10,6 +10,7 @@ their classification level. The vault is one session object with parts, each a m
 - ``rotation``: master-key and data-key rotation, crash-safe
 - ``migration``: an older schema brought up to date at unlock (after a backup)
 - ``consistency``, ``witness``, ``rollback``: rollback refused at unlock, or accepted on purpose
+- ``counter``: the vault bound to a monotonic counter off the disk (TPM NV), checked at unlock
 - ``blobs``: device-key blobs (TPM keys) kept in the vault
 - ``integrity``: the audit chain, counts, page checks
 - ``backup`` / ``restore``: one verified file with the database and the header
@@ -23,7 +24,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model import Clock
-from . import backup, creation, integrity, keyslot_admin, migration, rollback, rotation, secrets
+from . import (
+    backup,
+    counter,
+    creation,
+    integrity,
+    keyslot_admin,
+    migration,
+    rollback,
+    rotation,
+    secrets,
+)
 from . import blobs as blob_store
 from .layout import AUTO_BACKUPS_KEPT, BACKOFF_FILE, BACKUP_DIR, DB_FILE, HEADER_FILE
 from .secrets import NewSecret
@@ -79,6 +90,11 @@ class Vault(VaultSession):
 
     # rollback.py
     accept_rollback = rollback.accept_rollback
+
+    # counter.py
+    enable_counter = counter.enable_counter
+    disable_counter = counter.disable_counter
+    counter_status = counter.counter_status
 
     # backup.py, migration.py
     auto_backup = backup.auto_backup

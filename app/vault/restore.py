@@ -1,4 +1,7 @@
-"""Restoring a backup as a new vault: verified first, unlocked (and migrated) as any vault is."""
+"""Restoring a backup as a new vault: verified first, unlocked (and migrated) as any vault is.
+
+The restored folder is a copy of its own: it is not bound to the original's monotonic counter
+(which the original keeps moving); ``vault counter enable`` gives it one."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 from ..audit import Outcome
 from ..errors import Refused
 from ..keyslots import KeyslotUnlocker
-from . import Vault
+from . import Vault, counter
 from .backup import BackupReport, parse, verify_backup, write_new
 from .layout import DB_FILE, HEADER_FILE, remove_vault_files
 
@@ -25,9 +28,12 @@ def restore_backup(path: Path, unlocker: KeyslotUnlocker, dest: Path) -> BackupR
         write_new(dest / DB_FILE, parsed.db_bytes)
         write_new(dest / HEADER_FILE, parsed.header_bytes)
         with Vault.open(dest) as vault:
+            bound = vault.header.counter
+            counter.detach(vault)
             vault.unlock(unlocker)
             vault.record("backup.restore", Path(path).name, Outcome.Ok,
-                         {"events_in_backup": report.audit_head})
+                         {"events_in_backup": report.audit_head,
+                          **({} if bound is None else {"counter_unbound": bound.ref.label})})
     except BaseException:
         remove_vault_files(dest, remove_dir=made_dir)
         raise

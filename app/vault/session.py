@@ -37,7 +37,7 @@ from ..keyslots import (
 )
 from ..model import Clock, SystemClock, iso
 from ..unlock_methods import HardwareUnlocker, needs_passphrase
-from . import witness
+from . import counter, witness
 from .backoff import Backoff, delay_after
 from .consistency import check_anchor, check_database
 from .datakeys import DataKeys
@@ -183,6 +183,7 @@ class VaultSession:
             try:
                 check_anchor(self.header, head)
                 witness.check(witness.load(self.vault_id, self.path), head, self._log.hash_at)
+                counter.check(self)  # layer 3: the TPM counter, when the header names one
             except RollbackDetected as e:
                 if not self._accepting_rollback:
                     raise
@@ -322,7 +323,7 @@ class VaultSession:
 
     def _save_header(self, header: Header) -> None:
         header = replace(header, anchor=self._log.head(), pending=None)
-        header = header.sealed(self._unlocked_keys.master)
+        header = counter.advance(self, header).sealed(self._unlocked_keys.master)
         header.save(self.header_path)
         self.header = header
         witness.save(self.vault_id, self.path, header.anchor, self._now())
@@ -336,7 +337,7 @@ class VaultSession:
             raise VaultTampered("the vault header was modified outside Strongroom")
         if head is None or head == header.anchor:
             return
-        header = replace(header, pending=head).sealed(master)
+        header = counter.announce(replace(header, pending=head)).sealed(master)
         header.save(self.header_path)
         self.header = header
 
