@@ -31,7 +31,8 @@ def delay_after(failures: int) -> float:
     """Seconds to wait after ``failures`` consecutive failures: 0, 0, then 2, 4, 8 … up to 1 h."""
     if failures <= FREE_ATTEMPTS:
         return 0.0
-    return min(2.0 ** (failures - FREE_ATTEMPTS), MAX_DELAY_S)
+    # 2 ** 12 s is past the cap already; a count of 1,026 or more would overflow a float.
+    return min(2.0 ** min(failures - FREE_ATTEMPTS, 12), MAX_DELAY_S)
 
 
 @dataclass(frozen=True)

@@ -245,10 +245,11 @@ def parse(path: Path) -> ParsedBackup:
             raise BackupInvalid("the backup has trailing data after its checksum")
     try:
         manifest = json.loads(manifest_bytes)
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("vault_id"), str):
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("vault_id"), str) \
+                or type(manifest.get("audit_head")) is not int or manifest["audit_head"] < 0:
             raise ValueError("manifest")
         header = Header.from_bytes(header_bytes, "the backup's header")
-    except (ValueError, HeaderCorrupt) as e:
+    except (ValueError, HeaderCorrupt, RecursionError) as e:  # RecursionError: nested too deep
         raise BackupInvalid("the backup is corrupt (manifest or header)") from e
     if header.vault_id != manifest["vault_id"]:
         raise BackupInvalid("the backup is corrupt (its header and manifest disagree)")
