@@ -19,7 +19,7 @@ from strongroom.app.model import Classification
 from strongroom.app.vault import NewSecret
 
 from conftest import OTHER_PASSPHRASE, PASSPHRASE, Result, make_vault, run_cli
-from helpers import cli_checks
+from helpers import cli_checks, leaks
 from helpers.cli_checks import one_line_error, run_argv
 
 # conftest's vault_dir, copied from an empty vault made once per module
@@ -342,12 +342,6 @@ LEAK_VALUE = b"sr-LEAK-VALUE-5f1c9e2a7b-first\n"
 LEAK_VALUE_2 = b"sr-LEAK-VALUE-93d0aa41c8-second"
 
 
-def _forms(secret: bytes) -> list[bytes]:
-    """The byte forms a leak could take: raw, without newline, base64, hex, UTF-16."""
-    core = secret.rstrip(b"\n")
-    return [core, base64.b64encode(secret), core.hex().encode(), core.decode().encode("utf-16-le")]
-
-
 def test_secrets_never_leak_into_files_output_or_audit(tmp_path: Path) -> None:
     path, tmp = tmp_path / "vault", tmp_path / "tmpdir"
     tmp.mkdir()
@@ -391,7 +385,7 @@ def test_secrets_never_leak_into_files_output_or_audit(tmp_path: Path) -> None:
     secrets = [LEAK_VALUE, LEAK_VALUE_2] + [
         p.encode() for p in (LEAK_PASSPHRASE, LEAK_NEW_PASSPHRASE, LEAK_WRONG_PASSPHRASE)
     ]
-    needles = [form for s in secrets for form in _forms(s)]
+    needles = [form for s in secrets for form in leaks.forms(s)]
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "vault.db" for p in files) and backup in files
     assert any(p.parent.name == "backups" for p in files), "rotate made no automatic backup"
