@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app.errors import RollbackDetected, RollbackUnverifiable
+from strongroom.app.errors import (
+    HeaderCorrupt,
+    RollbackDetected,
+    RollbackUnverifiable,
+    VaultTampered,
+)
 from strongroom.app.header import Header
 from strongroom.app.vault import HEADER_FILE, NewSecret, Vault
 from strongroom.app.vault import counter as vault_counter
@@ -71,6 +76,29 @@ def bound(tmp_path: Path, tpm_env) -> Path:
     report = json.loads(done.out)
     assert report["enabled"] and report["counter"]["label"].startswith("TPM NV index 0x")
     return path
+
+
+def test_the_binding_is_under_the_header_mac(bound) -> None:
+    raw = json.loads((bound / HEADER_FILE).read_text())
+    assert set(raw["counter"]) == {"backend", "handle", "device", "label", "value"}
+    raw["counter"]["value"] += 5  # edited to match a counter moved on, say
+    (bound / HEADER_FILE).write_text(json.dumps(raw))
+    with Vault.open(bound) as vault, pytest.raises(VaultTampered, match="modified outside"):
+        vault.unlock(unlocker())
+
+
+@pytest.mark.parametrize("bad", [{"next": 9}, {"handle": -1}, {"value": "3"}, {"label": 7},
+                                 {"backend": ""}, {"device": None}])
+def test_a_malformed_binding_is_a_corrupt_header(tmp_path: Path, bad) -> None:
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    raw = json.loads((path / HEADER_FILE).read_text())
+    assert "counter" not in raw  # an unbound header is as it was: older headers keep their MAC
+    raw["counter"] = {"backend": "tpm-counter", "handle": 0x01800000, "device": "00",
+                      "label": "TPM NV index 0x01800000", "value": 3, **bad}
+    (path / HEADER_FILE).write_text(json.dumps(raw))
+    with pytest.raises(HeaderCorrupt, match="corrupt"):
+        Vault.open(path)
 
 
 def test_enable_binds_the_vault_and_every_write_moves_the_counter(bound, tpm_env) -> None:
@@ -189,6 +217,22 @@ def test_a_header_one_behind_that_announced_nothing_is_refused(bound, tmp_path,
     put_back(old, bound)
     with Vault.open(bound) as vault, pytest.raises(RollbackDetected, match="1 write"):
         vault.unlock(unlocker())
+
+
+def test_master_key_rotation_and_a_passphrase_change_keep_the_binding(bound, tpm_env) -> None:
+    """The header is rewritten under a new master key; the counter's authorisation value lives in
+    the database, which the rekey keeps, and the count goes on."""
+    with Vault.open(bound) as vault:
+        vault.unlock(unlocker())
+        vault.rotate_all()
+        assert vault.counter_status().value == vault.header.counter.value
+    changed = run_cli("passphrase", "change", vault=bound,
+                      passphrases=[PASSPHRASE, "quartz walrus meadow lantern 31"], env=tpm_env)
+    assert changed.code == 0, changed.err
+    with Vault.open(bound) as vault:
+        vault.unlock(unlocker("quartz walrus meadow lantern 31"))
+        status = vault.counter_status()
+        assert status.problem is None and status.value == status.binding.value
 
 
 @pytest.mark.parametrize("where", ["missing socket", "default device"])

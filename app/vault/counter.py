@@ -11,7 +11,8 @@ The crash window: a write announces the value it is about to reach (``next``) in
 writes before committing (session ``_announce``), then commits, increments, and writes the header
 with the new value. A crash between the increment and that header write leaves a header one
 behind the counter that says so, which unlock accepts; an older header one behind does not say
-so and is refused. Only a copy taken in that instant of a write in flight passes one step back.
+so and is refused. Only a copy of a header announcing a step (taken while a write was in flight,
+or after one failed before committing) passes one step back, until the next write.
 
 The counter's authorisation value is random and kept in the encrypted database (``meta``), so
 only someone who can open the vault can move it (the counter only counts up whoever moves it:
