@@ -37,8 +37,8 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-signing bench-console pytest $(GATES) lock lock-upgrade \
-	briefcase-tree clean
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console soak pytest $(GATES) lock \
+	lock-upgrade briefcase-tree clean
 
 help:
 	@echo "make run          set up if needed, then open the console (.venv/bin/strongroom \$$ARGS)"
@@ -47,6 +47,8 @@ help:
 	@echo "make bench        set up if needed, run tests/bench/bench_vault.py \$$ARGS"
 	@echo "make bench-console  cold start, unlock-to-table, RSS and filter latency of the console"
 	@echo "make bench-signing  signer vs raw python-pkcs11 and a pkcs11-tool loop; TPM sign rate"
+	@echo "make soak         the full crash, tamper, fuzz and secret-hygiene campaigns and their"
+	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
 	@echo "make lock-upgrade recompile the locks at the newest versions PyPI serves"
 	@echo "make clean        remove .venv, caches and build/"
@@ -92,6 +94,11 @@ bench-console: setup
 	@$(call header,bench: console)
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console.py $(ARGS)
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console_model.py
+
+# The campaigns of issue 13 at full size; `--publish tests/bench/results.md` records a run there.
+soak: setup
+	@$(call header,soak: the crash - tamper - fuzz - secret-hygiene campaigns)
+	$(PY) tests/campaigns/soak.py $(ARGS)
 
 lint: setup
 	@$(call run-steps,$(GATES))

@@ -224,9 +224,9 @@ class Campaign:
                  "ec-p256", pp=pp, pins=pins)
         self.run("keys", "sign", "--token", token, "--key", "hygiene", "--in", str(data),
                  "--out", str(signed / "canary.sig"), pp=pp, pins=pins)
-        self.run("keys", "export-pub", "--token", token, "--key", "hygiene", "--out",
-                 str(signed / "hygiene.pem"), pp=pp, pins=pins)
         if full:
+            self.run("keys", "export-pub", "--token", token, "--key", "hygiene", "--out",
+                     str(signed / "hygiene.pem"), pp=pp, pins=pins)
             self.run("keys", "verify", "--pubkey", str(signed / "hygiene.pem"), "--in",
                      str(data), "--sig", str(signed / "canary.sig"))
             self.run("keys", "list", "--token", token, pp=pp, pins=pins)
@@ -305,10 +305,10 @@ class Campaign:
                  error="the right passphrase while backing off")
         time.sleep(2.5)  # let the wait pass: the audit log is read next
 
-    def search_everything(self) -> None:
+    def search_everything(self, full: bool) -> None:
         for name, vault, pp in (("the vault", self.vault, NEW_PASSPHRASE),
                                 ("the restored vault", self.work / "restored", PASSPHRASE)):
-            if not vault.exists():
+            if vault != self.vault and not full:
                 continue
             shown = self.run("--json", "audit", "show", "--limit", "100000", pp=[pp],
                              vault=vault)
@@ -350,6 +350,6 @@ def run_hygiene_campaign(work: Path, *, full: bool, hsm: Hsm | None) -> HygieneR
     with TempWatch(report, [campaign.tmp, *live], live):
         campaign.use_the_secret(full)
         campaign.error_paths(full)
-    campaign.search_everything()
+    campaign.search_everything(full)
     report.seconds = time.monotonic() - started
     return report
