@@ -28,7 +28,7 @@ from campaigns.common import private_homes, table  # noqa: E402 - needs the path
 from campaigns.crash import run_crash_campaign  # noqa: E402
 from campaigns.fuzz import run_fuzz_campaign  # noqa: E402
 from campaigns.hygiene import PIN, Hsm, run_hygiene_campaign  # noqa: E402
-from campaigns.tamper import run_tamper_campaign  # noqa: E402
+from campaigns.tamper import LEGEND, run_tamper_campaign  # noqa: E402
 from helpers.softhsm import SoftHsm, softhsm_module, write_conf  # noqa: E402
 
 BEGIN, END = "<!-- soak:begin -->", "<!-- soak:end -->"
@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         section("Crash: kill -9 during writes", [
             table(["runs", "writes acknowledged", "corrupt", "lost"],
                   [[r.runs, r.acknowledged, r.corrupt, r.lost]]), "",
+            "Each run: a worker forked from a server that imported Strongroom unlocks the vault "
+            "and writes (add, update, audit record and batch, data-key and master-key "
+            "rotation, passphrase change with its rekey, backup) until SIGKILL, after a random "
+            "delay (half the runs) or at its n-th os.replace/os.fsync. Then the vault must "
+            "open, `strongroom audit verify` pass, and every acknowledged write be there "
+            "(values read back, backups verified).", "",
             f"Killed during: {during}. Worker errors: {r.worker_errors}. Work folders "
             f"(`.backup-*`) the kills left in the vault folder: {r.leftover_backup_dirs}. "
             f"{r.seconds:.0f} s.", *[f"- {problem}" for problem in r.problems[:20]]])
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         t = run_tamper_campaign(args.mutations, args.seed, work)
         failed |= bool(t.bad())
         section("Tamper: mutations judged through the CLI", [
-            t.table(), "", f"{t.seconds:.0f} s.",
+            t.table(), "", LEGEND, "", f"{t.seconds:.0f} s.",
             *[f"- {c.kind} ({c.what}): {c.outcome}, exit {c.code}: {c.message}"
               for c in t.bad()[:20]]])
     if "fuzz" in only:
@@ -107,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         f = run_fuzz_campaign(args.fuzz_examples, args.seed, work)
         failed |= bool(f.crashes)
         section("Fuzz: every parser of outside input", [
-            f.table(), "", f"{f.seconds:.0f} s.",
+            f.table(), "", "A crash is any exception but a `StrongroomError`; distinct crashes "
+            "are told apart by type and the line that raised. The slow targets (a backup "
+            "verified, a bundle judged) get a tenth of the inputs.", "", f"{f.seconds:.0f} s.",
             *[f"- {t.name}: {where}: {example}" for t in f.targets
               for where, example in t.crashes.items()]])
     if "hygiene" in only:

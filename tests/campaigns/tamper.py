@@ -53,6 +53,19 @@ from helpers.crash_child import KnownKek
 
 DETECTED, REFUSED, NO_EFFECT, MISSED, WRONG = "detected", "refused", "no effect", "missed", "wrong"
 OUTCOMES = (DETECTED, REFUSED, NO_EFFECT, MISSED, WRONG)
+LEGEND = (
+    "*detected*: exit 3 and one line on stderr (or `audit verify`'s \"Audit log BROKEN at event "
+    "N\" report); a flipped page of `vault.db` is refused at unlock, which checks every page's "
+    "HMAC before anything is read or written. *refused (exit 4)*: only where the README says "
+    "so: an edit of what a keyslot's AES-GCM data binds (vault id, slot id, kind, parameters, "
+    "nonce, wrapped key) cannot be told from a wrong passphrase, also in a backup's header, "
+    "and a back-off record that cannot be read refuses the attempt (or, counting more "
+    "failures, backs off). *no effect*: the file still says the same (hex digits in another "
+    "case, base64 padding bits, a field nothing checks), the back-off count was kept by the "
+    "larger copy, or the witness could not be read and was replaced, which is the same as "
+    "deleting it: the README's limit of layer 2. *missed*: exit 0 where the README promises "
+    "detection. *wrong*: any other exit code, an internal error, or not one line."
+)
 
 
 @dataclass
