@@ -5,8 +5,10 @@ checked (no TPM, another TPM), and can be accepted, disabled and restored from a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,7 +69,7 @@ def tpm_env(swtpm, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def bound(tmp_path: Path, tpm_env) -> Path:
+def bound(tmp_path: Path, tpm_env, swtpm) -> Iterator[Path]:
     path = tmp_path / "v"
     make_vault(path).lock()
     done = run_cli("--json", "vault", "counter", "enable", vault=path, passphrases=[PASSPHRASE],
@@ -75,7 +77,10 @@ def bound(tmp_path: Path, tpm_env) -> Path:
     assert done.code == 0, done.err
     report = json.loads(done.out)
     assert report["enabled"] and report["counter"]["label"].startswith("TPM NV index 0x")
-    return path
+    yield path
+    # The session's swtpm is shared: remove the index whatever the test left of the binding.
+    with esapi(swtpm.tcti) as ctx, contextlib.suppress(Exception):
+        ctx.nv_undefine_space(ctx.tr_from_tpmpublic(int(report["counter"]["handle"], 16)))
 
 
 def test_the_binding_is_under_the_header_mac(bound) -> None:
