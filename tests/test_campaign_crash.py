@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from strongroom.app.vault import Vault
 
 from campaigns.crash import CHILD, run_crash_campaign
@@ -33,10 +31,6 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) ->
     assert sum(report.killed_during.values()) == RUNS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13: a process killed while it writes a backup leaves its .backup-* work folder (an "
-    "encrypted copy of the database under that day's master key) in the vault folder, and "
-    "nothing removes it; the crash campaign counts these as leftover_backup_dirs"))
 def test_a_kill_during_a_backup_leaves_no_work_folder_behind(tmp_path: Path) -> None:
     path = tmp_path / "vault"
     make_vault(path).lock()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.app.vault import BACKUP_DIR, NewSecret, Vault
-from strongroom.app.vault.backup import remove_stale_work
+from strongroom.app.vault.layout import remove_stale_work
 
 from conftest import PASSPHRASE, run_cli, secret_pipes, snapshot, unlocker
 from helpers.cli_checks import one_line_error

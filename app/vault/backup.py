@@ -20,7 +20,6 @@ import os
 import shutil
 import struct
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -49,15 +48,15 @@ from .layout import (
     BACKUP_DIR,
     DB_FILE,
     HEADER_FILE,
+    WORK_PREFIX,
     VaultKeys,
     counts,
     integrity_problems,
+    remove_stale_work,
 )
 from .session import VaultSession
 
 MAGIC = b"STRONGROOM-BACKUP\n"
-WORK_PREFIX = ".backup-"  # + the pid of the process writing it
-STALE_AFTER_S = 3600
 FORMAT = 1
 MAC_BYTES = 32
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -103,32 +102,6 @@ def create_backup(vault: VaultSession, dest: Path, *, automatic: bool = False) -
         raise
     vault.record(action, dest.name, details={"bytes": report.size, **report.counts})
     return report
-
-
-def remove_stale_work(folder: Path) -> None:
-    """Delete the working copies of backups whose process is gone (killed mid-backup)."""
-    for work in folder.glob(f"{WORK_PREFIX}*"):
-        pid_text = work.name[len(WORK_PREFIX):].split("-", 1)[0]
-        if _writer_gone(pid_text, work):
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def _writer_gone(pid_text: str, work: Path) -> bool:
-    """Whether the process that made ``work`` has ended. POSIX asks the pid in its name;
-    without one (Windows, where os.kill(pid, 0) would send CTRL_C_EVENT, or an older name)
-    a copy untouched for an hour is taken as abandoned."""
-    if pid_text.isdigit() and os.name == "posix":
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            return True
-        except OSError:  # another user's process
-            return False
-        return False
-    try:
-        return time.time() - work.stat().st_mtime > STALE_AFTER_S
-    except OSError:
-        return False
 
 
 def _write_backup(vault: VaultSession, dest: Path) -> BackupReport:

@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ LOCK_FILE = ".lock"
 UNLOCK_LOCK_FILE = ".unlock.lock"  # held by one unlock attempt at a time
 BACKUP_DIR = "backups"
 AUTO_BACKUPS_KEPT = 5
+WORK_PREFIX = ".backup-"  # + the pid of the process writing a backup's working copy
+STALE_AFTER_S = 3600
 
 
 @dataclass
@@ -68,3 +71,29 @@ def remove_vault_files(path: Path, *, remove_dir: bool) -> None:
     if remove_dir:
         with contextlib.suppress(OSError):
             path.rmdir()
+
+
+def remove_stale_work(folder: Path) -> None:
+    """Delete the working copies of backups whose process is gone (killed mid-backup)."""
+    for work in folder.glob(f"{WORK_PREFIX}*"):
+        pid_text = work.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if _writer_gone(pid_text, work):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _writer_gone(pid_text: str, work: Path) -> bool:
+    """Whether the process that made ``work`` has ended. POSIX asks the pid in its name;
+    without one (Windows, where os.kill(pid, 0) would send CTRL_C_EVENT, or an older name)
+    a copy untouched for an hour is taken as abandoned."""
+    if pid_text.isdigit() and os.name == "posix":
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # another user's process
+            return False
+        return False
+    try:
+        return time.time() - work.stat().st_mtime > STALE_AFTER_S
+    except OSError:
+        return False

@@ -49,6 +49,7 @@ from .layout import (
     UNLOCK_LOCK_FILE,
     VaultKeys,
     current_user,
+    remove_stale_work,
 )
 
 
@@ -217,6 +218,7 @@ class VaultSession:
             )
         )
         self.backoff.clear()
+        remove_stale_work(self.path)  # backup copies a killed process left behind
 
     def _attach(self, conn: Any, keys: VaultKeys) -> None:
         self._conn = conn
