@@ -29,6 +29,10 @@ def b64e(data: bytes) -> str:
 
 
 def b64d(text: str) -> bytes:
+    """Strict base64; ValueError for anything else (a header edited to hold null, a number or a
+    list where base64 text was is malformed, not a crash)."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected base64 text, not {type(text).__name__}")
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 

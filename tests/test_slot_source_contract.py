@@ -15,7 +15,7 @@ from keyring.backends import fail
 from keyrings.alt.file import PlaintextKeyring
 
 import strongroom.backends.fido2 as fido2_backend
-from strongroom.app.errors import HardwareError, WrongDevice
+from strongroom.app.errors import WrongDevice
 from strongroom.app.unlock_methods import SlotRef, SlotSecretSource
 from strongroom.backends.fido2 import Fido2Source
 from strongroom.backends.keyring import KeyringSource
@@ -32,14 +32,6 @@ from helpers.swtpm import (  # noqa: F401 - session fixtures
 
 FIDO2_PIN = "4821"
 TPM_PIN = "2468"
-
-# Bugs the contract found; strict, so each marker fails once the bug is fixed and can go.
-RAW_ERROR_ON_A_NON_TEXT_PARAM = (
-    "bug: a header param that should be base64 text but holds null/a number/a list/an object "
-    "escapes as AttributeError (b64d calls .encode; the backend catches only TypeError and "
-    "ValueError) instead of WrongDevice/HeaderCorrupt"
-)
-
 
 def flip_inside(blob: str) -> str:
     """The base64 blob with one byte in its middle changed (its framing stays well-formed)."""
@@ -87,20 +79,13 @@ class TestFido2Source(SlotSourceContract):
 
         return Stall(options={}, pin=None, begin=never_touched)
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError,
-                       reason=RAW_ERROR_ON_A_NON_TEXT_PARAM + " (credential_id, prf_salt)")
-    def test_params_of_the_wrong_json_type_are_app_errors(
-        self, source: SlotSecretSource
-    ) -> None:
-        super().test_params_of_the_wrong_json_type_are_app_errors(source)
-
 
 class TestTpmSource(SlotSourceContract):
     """swtpm, slots sealed to the default PCR policy (PCR 7)."""
 
     KIND = "tpm"
     PIN = TPM_PIN
-    # The generic edit changes a blob's first byte, its TPM2B size: see the xfail below.
+    # The generic edit changes a blob's first byte, its TPM2B size: that is the test below.
     EDITS: ClassVar[Mapping[str, Any]] = {"public": flip_inside, "private": flip_inside}
 
     @pytest.fixture
@@ -127,17 +112,6 @@ class TestTpmSource(SlotSourceContract):
         # The TPM waits for the user only at its PIN prompt.
         return Stall(options={"pcrs": [], "pin": True}, pin=TPM_PIN, begin=lambda: None)
 
-    @pytest.mark.xfail(strict=True, raises=AssertionError,
-                       reason=RAW_ERROR_ON_A_NON_TEXT_PARAM + " (public, private)")
-    def test_params_of_the_wrong_json_type_are_app_errors(
-        self, source: SlotSecretSource
-    ) -> None:
-        super().test_params_of_the_wrong_json_type_are_app_errors(source)
-
-    @pytest.mark.xfail(strict=True, raises=HardwareError, reason=(
-        "bug: a sealed blob whose TPM2B framing is damaged is reported as HardwareError ('the "
-        "TPM could not unseal … (mu:A buffer isn't large enough)') instead of WrongDevice, "
-        "which the port promises when no slot opens"))
     def test_a_blob_with_damaged_framing_is_wrong_device(self, source: SlotSecretSource) -> None:
         params = dict(self.enrol(source).params)
         for key in ("public", "private"):

@@ -292,6 +292,18 @@ def unseal(ctx: ESAPI, sealed: Sealed, pcrs: Sequence[int], pin: bytes | None) -
             return bytes(ctx.unseal(obj, session1=s))
 
 
+def check_sealed(sealed: Sealed) -> None:
+    """ValueError unless each blob is exactly one well-framed TPM2B (no TPM is asked): a blob
+    damaged in the header is a malformed slot, not a TPM failure."""
+    try:
+        _, used_public = TPM2B_PUBLIC.unmarshal(sealed.public)
+        _, used_private = TPM2B_PRIVATE.unmarshal(sealed.private)
+    except TSS2_Exception as e:
+        raise ValueError(f"a sealed blob is not well framed ({e})") from e
+    if (used_public, used_private) != (len(sealed.public), len(sealed.private)):
+        raise ValueError("a sealed blob has bytes after its end")
+
+
 class WrongStorageKey(Exception):
     """The blob's parent is not this TPM's storage key (another TPM, or its owner was cleared)."""
 

@@ -152,6 +152,7 @@ class TpmSealSource:
                 sealed = tss.Sealed(
                     b64d(p["public"]), b64d(p["private"]), bytes.fromhex(p["srk_name"])
                 )
+                tss.check_sealed(sealed)
                 pcrs = parse_pcrs(p.get("pcrs", []))
                 has_pin = bool(p.get("pin", False))
                 bank = p.get("pcr_bank", tss.PCR_BANK)
