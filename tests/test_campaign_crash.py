@@ -28,6 +28,7 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_write(tmp_path: Path) ->
     assert report.corrupt == 0, context
     assert report.lost == 0, context
     assert report.acknowledged > 0, "the worker never acknowledged a write"
+    assert report.leftover_backup_dirs == 0, "a killed backup's work folder survived an unlock"
     assert sum(report.killed_during.values()) == RUNS
 
 

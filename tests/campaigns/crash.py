@@ -67,7 +67,8 @@ class CrashReport:
     acknowledged: int = 0
     worker_errors: int = 0
     killed_during: collections.Counter[str] = field(default_factory=collections.Counter)
-    leftover_backup_dirs: int = 0  # .backup-* work folders kills left in the vault folder
+    backup_dirs_left: int = 0  # .backup-* work folders of backups a kill cut short
+    leftover_backup_dirs: int = 0  # ... of those, still in the vault folder after an unlock
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -268,8 +269,11 @@ def run_crash_campaign(runs: int, seed: int, work: Path, *, max_delay: float = 0
             report.killed_during[in_flight] += 1
             acknowledged, begun = _apply(expected, lines)
             report.acknowledged += acknowledged
-            leftovers |= {p.name for p in path.iterdir() if p.name.startswith(".backup-")}
+            left = {p.name for p in path.iterdir() if p.name.startswith(".backup-")}
+            report.backup_dirs_left += len(left)
             outcome = _check_after_kill(path, expected, begun, in_flight, keks, rng, check_values)
+            # The next unlock (in the check) removes the work folders of killed backups.
+            leftovers |= left & {p.name for p in path.iterdir() if p.name.startswith(".backup-")}
             if isinstance(outcome, str):
                 report.corrupt += 1
                 report.problems.append(f"{context}: {outcome}")

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         work = root / "crash"
         work.mkdir()
         r = run_crash_campaign(args.crash_runs, args.seed, work)
-        failed |= bool(r.corrupt or r.lost or r.worker_errors)
+        failed |= bool(r.corrupt or r.lost or r.worker_errors or r.leftover_backup_dirs)
         during = ", ".join(f"{op} {n}" for op, n in r.killed_during.most_common())
         section("Crash: kill -9 during writes", [
             table(["runs", "writes acknowledged", "corrupt", "lost"],
@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             "open, `strongroom audit verify` pass, and every acknowledged write be there "
             "(values read back, backups verified).", "",
             f"Killed during: {during}. Worker errors: {r.worker_errors}. Work folders "
-            f"(`.backup-*`) the kills left in the vault folder: {r.leftover_backup_dirs}. "
-            f"{r.seconds:.0f} s.", *[f"- {problem}" for problem in r.problems[:20]]])
+            f"(`.backup-*`) of backups cut short: {r.backup_dirs_left}, of which still there "
+            f"after the next unlock: {r.leftover_backup_dirs}. {r.seconds:.0f} s.",
+            *[f"- {problem}" for problem in r.problems[:20]]])
     if "tamper" in only:
         work = root / "tamper"
         work.mkdir()
