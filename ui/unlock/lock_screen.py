@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from strongroom.app.errors import BackingOff
+from strongroom.app.errors import BackingOff, RollbackDetected
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.unlock_methods import (
     Availability,
@@ -118,6 +119,12 @@ class LockScreen(QWidget):
         self.recheck_button.setAccessibleName("Check the unlock devices again")
         self.recheck_button.clicked.connect(self.check_availability)
         self.recheck_button.hide()
+        self.accept_button = QPushButton("Open it as it is (accept the rollback)…")
+        self.accept_button.setAccessibleName("Accept the rollback and open the vault")
+        self.accept_button.setToolTip(
+            "Makes this older copy the vault's state from now on; recorded in the audit log")
+        self.accept_button.clicked.connect(self._ask_accept_rollback)
+        self.accept_button.hide()
 
         self.methods = QListWidget()
         self.methods.setAccessibleName("Enrolled unlock methods")
@@ -146,6 +153,7 @@ class LockScreen(QWidget):
         inner.addWidget(self.progress)
         inner.addWidget(self.touch_note)
         inner.addWidget(self.status)
+        inner.addWidget(self.accept_button, 0, Qt.AlignmentFlag.AlignLeft)
         inner.addLayout(form)
 
         outer = QVBoxLayout(self)
@@ -171,6 +179,7 @@ class LockScreen(QWidget):
             used = slot.last_used and f", last used {slot.last_used[:16].replace('T', ' ')} UTC"
             self.methods.addItem(f"{name}{two}{used or ''}")
         self._build_hardware_rows(vault)
+        self.accept_button.hide()
         self.set_message("")
         self._set_busy(False)
         self.passphrase.setFocus()
@@ -284,6 +293,41 @@ class LockScreen(QWidget):
             on_progress=lambda s: self.set_message(s + "…"), on_cancel=self._cancelled,
         )
 
+    def _ask_accept_rollback(self) -> None:
+        answer = QMessageBox.question(
+            self, "Accept the rollback?",
+            "This vault folder is older than the state Strongroom last saw, or its files do not "
+            "match each other. Open it anyway only if you put the older copy back on purpose: "
+            "it becomes the vault's state from now on, and the acceptance is recorded in the "
+            "audit log.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.start_accept_rollback()
+
+    def start_accept_rollback(self) -> Task | None:
+        """Unlock with the typed passphrase past a detected rollback (``vault accept-rollback``)."""
+        vault, text = self.vault, self.passphrase.text()
+        if vault is None or self._task is not None or self._busy:
+            return None
+        if not text:
+            self.set_message("Type the vault's passphrase, then accept again.", "warning")
+            self.passphrase.setFocus()
+            return None
+        self.passphrase.clear()
+        unlocker = PassphraseUnlocker.from_text(text)
+        del text
+        self._set_busy(True)
+        self.set_message("Deriving the key from your passphrase…")
+
+        def work(cancel, progress):  # type: ignore[no-untyped-def]
+            vault.accept_rollback(unlocker)
+            return vault
+
+        self._task = self.runner.submit(
+            "unlock.accept-rollback", work, on_success=self._done, on_error=self._failed,
+            on_progress=lambda s: self.set_message(s + "…"), on_cancel=self._cancelled,
+        )
+        return self._task
+
     def start_hardware(self, kind: str) -> Task | None:
         """Unlock with the ``kind`` device (and the typed passphrase, for two-factor slots)."""
         vault = self.vault
@@ -325,6 +369,7 @@ class LockScreen(QWidget):
 
     def _done(self, vault: Vault) -> None:
         self._task = None
+        self.accept_button.hide()
         self._set_busy(False)
         self.set_message("")
         self.unlocked.emit(vault)
@@ -342,6 +387,7 @@ class LockScreen(QWidget):
         else:
             message = hardware_message(error)
             self.set_message(message, "error")
+            self.accept_button.setVisible(isinstance(error, RollbackDetected))
             wait = getattr(error, "retry_after", 0.0)
             if wait:
                 self._start_countdown(wait, message.split(";")[0].rstrip(".") + ". ")
