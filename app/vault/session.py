@@ -298,15 +298,15 @@ class VaultSession:
                     conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
-                    self._announce(self._log.head(), header_master)
+                    header = self._announce(self._log.head(), header_master)
                     with database.translated():
                         conn.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(Exception):
                         conn.execute("ROLLBACK")
                     raise
-                if anchor:
-                    self._save_header(self._fresh_header())
+                if anchor:  # the header just read and checked: the file lock kept it as it was
+                    self._save_header(header)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
@@ -330,18 +330,20 @@ class VaultSession:
         self.header = header
         witness.save(self.vault_id, self.path, header.anchor, self._now())
 
-    def _announce(self, head: AuditAnchor | None, header_master: bytes | None = None) -> None:
+    def _announce(self, head: AuditAnchor | None, header_master: bytes | None = None) -> Header:
         """Before a commit: record in the header the audit head the commit will leave, so an
-        unlock after a crash between commit and header write tells it from an old header."""
+        unlock after a crash between commit and header write tells it from an old header.
+        Returns the header as it now is on disk (checked)."""
         master = header_master or self._unlocked_keys.master
         header = Header.load(self.header_path)
         if not header.mac_ok(master):
             raise VaultTampered("the vault header was modified outside Strongroom")
         if head is None or head == header.anchor:
-            return
+            return header
         header = counter.announce(replace(header, pending=head)).sealed(master)
         header.save(self.header_path)
         self.header = header
+        return header
 
     def _event(
         self,
