@@ -9,17 +9,13 @@ from typing import Any
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
 from ..parsing import (
     FunctionCheck,
-    PatchFacts,
-    PendingUpdate,
     Verdict,
     as_utc,
     file,
-    first_seen,
-    judge_patch_age,
     load_plist,
-    remembered,
     unavailable,
 )
+from ..patch_age import PatchFacts, PendingUpdate, first_seen, judge_patch_age, remembered
 from .common import _plist_dict
 from .evidence_ids import INSTALL_HISTORY, SU_PREFS
 

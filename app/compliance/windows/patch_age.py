@@ -9,19 +9,15 @@ from typing import Any
 from ..model import CheckResult, Confidence, EvidenceBundle, Policy, Status
 from ..parsing import (
     FunctionCheck,
-    PatchFacts,
-    PendingUpdate,
     Verdict,
     as_bool,
     as_int,
     as_list,
-    first_seen,
     joined,
-    judge_patch_age,
     parse_iso,
     parse_short_date,
-    remembered,
 )
+from ..patch_age import PatchFacts, PendingUpdate, first_seen, judge_patch_age, remembered
 from .common import _ps_json
 from .evidence_ids import HOTFIX, UPDATE_HISTORY, UPDATE_PENDING
 
