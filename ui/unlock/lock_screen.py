@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -42,6 +41,7 @@ from strongroom.app.vault import Vault
 from ..widgets.common import heading
 from ..workers import Task, TaskRunner
 from .hw_prompts import QtPrompts, availability_of, hardware_message, run_with_prompts
+from .rollback_prompt import confirm_accept_rollback
 
 METHOD_NAMES = {"passphrase": "Passphrase", "fido2": "Security key", "tpm": "TPM",
                 "keyring": "OS keyring"}
@@ -294,13 +294,7 @@ class LockScreen(QWidget):
         )
 
     def _ask_accept_rollback(self) -> None:
-        answer = QMessageBox.question(
-            self, "Accept the rollback?",
-            "This vault folder is older than the state Strongroom last saw, or its files do not "
-            "match each other. Open it anyway only if you put the older copy back on purpose: "
-            "it becomes the vault's state from now on, and the acceptance is recorded in the "
-            "audit log.")
-        if answer == QMessageBox.StandardButton.Yes:
+        if confirm_accept_rollback(self):
             self.start_accept_rollback()
 
     def start_accept_rollback(self) -> Task | None:
