@@ -1,7 +1,8 @@
 """Errors of the Strongroom core: one root, specific subclasses that carry data.
 
 Each error meant for the user has a one-sentence message that never contains a secret value, and
-an ``exit_code`` from the CLI contract (1 failed, 2 usage, 3 integrity, 4 authentication).
+an ``exit_code`` from the CLI contract (1 failed, 2 usage, 3 integrity, 4 authentication,
+6 not permitted: a role, a grant, the two-person rule or the device-health gate).
 """
 
 from __future__ import annotations
@@ -108,6 +109,21 @@ class BackoffUnusable(AuthenticationFailed):
 
 
 # ----- hardware (security keys, TPM, PKCS#11 tokens, OS keyring) ---------------------------------
+
+
+class AccessDenied(StrongroomError):
+    """The acting operator may not do this: no role or grant for it, a second operator's
+    approval is missing or invalid, or the device-health gate is closed. The refusal is an
+    audit event (``access.denied``) naming what is missing; ``target`` and ``details`` say what
+    was asked."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, target: str = "", details: dict[str, object] | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.target = target
+        self.details = details or {}
 
 
 class HardwareError(StrongroomError):

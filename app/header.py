@@ -43,6 +43,16 @@ class CounterBinding:
 
 
 @dataclass(frozen=True)
+class OperatorRef:
+    """Who may unlock, readable before unlock (the lock screen lists them): id, name, status.
+    The vault's operators table is the authority; this copy is MAC'd with the rest."""
+
+    id: str
+    name: str
+    status: str = "active"
+
+
+@dataclass(frozen=True)
 class Header:
     vault_id: str
     created: str
@@ -51,6 +61,7 @@ class Header:
     mac: bytes | None = None
     pending: AuditAnchor | None = None  # the head a write about to commit will leave
     counter: CounterBinding | None = None  # the monotonic counter the vault is bound to
+    operators: tuple[OperatorRef, ...] = ()
 
     def body(self) -> dict[str, Any]:
         return {
@@ -63,6 +74,8 @@ class Header:
             # Only when set, so headers written before it existed keep their MAC.
             **({} if self.pending is None else {"pending": _anchor_json(self.pending)}),
             **({} if self.counter is None else {"counter": _counter_json(self.counter)}),
+            **({} if not self.operators else {"operators": [
+                {"id": o.id, "name": o.name, "status": o.status} for o in self.operators]}),
         }
 
     def sealed(self, master_key: bytes) -> Header:
@@ -76,6 +89,10 @@ class Header:
 
     def slot(self, slot_id: str) -> Keyslot | None:
         return next((s for s in self.slots if s.id == slot_id), None)
+
+    def operator_named(self, name: str) -> OperatorRef | None:
+        folded = name.casefold()
+        return next((o for o in self.operators if o.name.casefold() == folded), None)
 
     def to_bytes(self) -> bytes:
         obj = self.body()
@@ -96,6 +113,7 @@ class Header:
             anchor = _anchor_from_json(obj.get("anchor"))
             pending = _anchor_from_json(obj.get("pending"))
             counter = _counter_from_json(obj.get("counter"))
+            operators = _operators_from_json(obj.get("operators", []))
             slots = tuple(Keyslot.from_json(s) for s in obj["slots"])
             if not slots:
                 raise HeaderCorrupt(f"{source} has no keyslots")
@@ -112,6 +130,7 @@ class Header:
                 mac=None if obj.get("mac") is None else b64d(obj["mac"]),
                 pending=pending,
                 counter=counter,
+                operators=operators,
             )
         except HeaderCorrupt:
             raise
@@ -168,6 +187,21 @@ def _counter_from_json(obj: Any) -> CounterBinding | None:
             and (nxt is None or (type(nxt) is int and nxt == value + 1))):
         raise ValueError("the counter binding is a backend, a handle, a device and a value")
     return CounterBinding(CounterRef(backend, handle, device, label), value, nxt)
+
+
+def _operators_from_json(obj: Any) -> tuple[OperatorRef, ...]:
+    if not isinstance(obj, list) or len(obj) > 1000:
+        raise ValueError("the operators are a list")
+    out = []
+    for o in obj:
+        ref = OperatorRef(o["id"], o["name"], o["status"])
+        if not all(isinstance(v, str) and 0 < len(v) <= 256 for v in (ref.id, ref.name,
+                                                                        ref.status)):
+            raise ValueError("an operator is an id, a name and a status")
+        out.append(ref)
+    if len({o.id for o in out}) != len(out):
+        raise ValueError("two operators with the same id")
+    return tuple(out)
 
 
 def header_mac_key(master_key: bytes) -> bytes:

@@ -60,6 +60,10 @@ class Keyslot:
     last_tested: str | None = None
     # While a master-key rotation is in flight, the new key wrapped under the same KEK.
     wrapped_next: WrappedKey | None = None
+    # The operator this slot belongs to, and that operator's key wrapped under the same KEK
+    # (absent on a slot made before operators, until it is next used: access/adoption.py).
+    operator: str | None = None
+    wrapped_operator: WrappedKey | None = None
 
     def aad(self, vault_id: str) -> bytes:
         return canonical_json(
@@ -88,6 +92,11 @@ class Keyslot:
         if self.wrapped_next is not None:
             out["next_nonce"] = b64e(self.wrapped_next.nonce)
             out["next_wrapped"] = b64e(self.wrapped_next.ciphertext)
+        if self.operator is not None:
+            out["operator"] = self.operator
+        if self.wrapped_operator is not None:
+            out["operator_nonce"] = b64e(self.wrapped_operator.nonce)
+            out["operator_wrapped"] = b64e(self.wrapped_operator.ciphertext)
         return out
 
     @classmethod
@@ -102,6 +111,13 @@ class Keyslot:
         wrapped_next = None
         if "next_wrapped" in obj:
             wrapped_next = WrappedKey(b64d(obj["next_nonce"]), b64d(obj["next_wrapped"]))
+        wrapped_operator = None
+        if "operator_wrapped" in obj:
+            wrapped_operator = WrappedKey(b64d(obj["operator_nonce"]),
+                                          b64d(obj["operator_wrapped"]))
+        operator = obj.get("operator")
+        if operator is not None and (not isinstance(operator, str) or not 0 < len(operator) <= 64):
+            raise TypeError("operator must be an operator id")
         last_used, last_tested = obj.get("last_used"), obj.get("last_tested")
         for stamp in (last_used, last_tested):
             if stamp is not None and not isinstance(stamp, str):
@@ -116,6 +132,8 @@ class Keyslot:
             last_used=last_used,
             last_tested=last_tested,
             wrapped_next=wrapped_next,
+            operator=operator,
+            wrapped_operator=wrapped_operator,
         )
         # Argon2id costs are checked here, when the header is read: a header asking for 1
         # iteration or 1 TiB is corrupt, not a wrong passphrase (and costs no attempt).
@@ -138,6 +156,29 @@ def unwrap_master_key(
     wrapped = wrapped or slot.wrapped
     try:
         return unseal(kek, wrapped.nonce, wrapped.ciphertext, slot.aad(vault_id))
+    except DecryptionFailed:
+        return None
+
+
+def operator_key_aad(slot: Keyslot, vault_id: str, operator_id: str) -> bytes:
+    return canonical_json({"format": FORMAT_VERSION, "vault": vault_id, "slot": slot.id,
+                           "operator": operator_id, "purpose": "operator-key"})
+
+
+def wrap_operator_key(kek: bytes, operator_key: bytes, slot: Keyslot, vault_id: str,
+                      operator_id: str) -> Keyslot:
+    """``slot`` as belonging to ``operator_id``, carrying that operator's key under its KEK."""
+    nonce, ciphertext = seal(kek, operator_key, operator_key_aad(slot, vault_id, operator_id))
+    return replace(slot, operator=operator_id, wrapped_operator=WrappedKey(nonce, ciphertext))
+
+
+def unwrap_operator_key(kek: bytes, slot: Keyslot, vault_id: str) -> bytes | None:
+    """The operator key this slot carries, or None (none, or the KEK or slot do not match)."""
+    if slot.operator is None or slot.wrapped_operator is None:
+        return None
+    try:
+        return unseal(kek, slot.wrapped_operator.nonce, slot.wrapped_operator.ciphertext,
+                      operator_key_aad(slot, vault_id, slot.operator))
     except DecryptionFailed:
         return None
 

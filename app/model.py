@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
 from .errors import UsageError
+
+# Control, format (bidi overrides such as U+202E), separator, private-use, surrogate and unassigned
+# characters: invisible or misleading in a list, so never part of a name, tag or owner.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def has_hidden(text: str) -> bool:
+    return any(unicodedata.category(c) in HIDDEN_CATEGORIES for c in text)
 
 
 class Classification(Enum):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..access import adoption
 from ..model import Clock
 from . import (
     backup,
@@ -99,6 +100,9 @@ class Vault(VaultSession):
     # backup.py, migration.py
     auto_backup = backup.auto_backup
     _migrate = migration.migrate
+
+    # access/adoption.py
+    _bind_operator = adoption.bind_operator
 
 
 __all__ = [

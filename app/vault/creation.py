@@ -1,5 +1,6 @@
 """Creating a vault: a new folder, a random master key wrapped by one passphrase keyslot, the
-schema, one data key per classification level, and the first audit event."""
+schema, its first operator (an Administrator whose operator key the keyslot also wraps), one data
+key per classification level wrapped to that operator, and the first audit event."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from .. import database
-from ..crypto import random_key
+from ..access import adoption, operators
+from ..crypto import random_key, seal
 from ..errors import AlreadyExists, UsageError
 from ..fsutil import exclusive_lock, storage_error
 from ..header import Header
-from ..keyslots import new_passphrase_slot
+from ..keyslots import new_passphrase_slot, wrap_operator_key
 from ..model import Classification, Clock, SystemClock, iso
+from .datakeys import dek_aad, dek_wrap_key
 from .layout import DB_FILE, LOCK_FILE, UNLOCK_LOCK_FILE, VaultKeys, remove_vault_files
 from .session import VaultSession
 
 S = TypeVar("S", bound=VaultSession)
+OPERATORS_SCHEMA = 4  # the schema that brought operators (access/)
 
 
 def create(
@@ -62,13 +66,36 @@ def create(
             with database.translated():
                 conn.execute("BEGIN IMMEDIATE")
                 database.create_schema(conn, vault_id, now)
+                if database.SCHEMA_VERSION < OPERATORS_SCHEMA:
+                    _create_before_operators(vault, now)
+                    conn.execute("COMMIT")
+                    vault._save_header(replace(header, anchor=vault._log.head()))
+                    return vault
+                first, operator_key = adoption.create_first(vault, conn, vault.actor, now)
                 for level in Classification:
                     vault._deks.new(level, 1)
-                vault._event("vault.create", str(path), details={"slot": slot.id})
+                vault._event("vault.create", str(path),
+                             details={"slot": slot.id, "operator": first.id})
+                refs = operators.header_refs(conn)
                 conn.execute("COMMIT")
-            vault._save_header(replace(header, anchor=vault._log.head()))
+            slot = wrap_operator_key(kek, operator_key, slot, vault_id, first.id)
+            vault._save_header(replace(header, slots=(slot,), operators=refs,
+                                       anchor=vault._log.head()))
     except BaseException:
         vault.lock()
         remove_vault_files(path, remove_dir=made_dir)
         raise
     return vault
+
+
+def _create_before_operators(vault: VaultSession, now: str) -> None:
+    """What Strongroom wrote before schema 4: data keys wrapped under the master key, no
+    operators. Reached only with an older SCHEMA_VERSION, as the upgrade tests make old vaults;
+    unlock adopts such a vault (access/adoption.py)."""
+    for level in Classification:
+        nonce, wrapped = seal(dek_wrap_key(vault._unlocked_keys.master), random_key(),
+                              dek_aad(vault.vault_id, level.value, 1))
+        vault._conn.execute(
+            "INSERT INTO deks (level, generation, nonce, wrapped, created) VALUES (?, 1, ?, ?, ?)",
+            (level.value, nonce, wrapped, now))
+    vault._event("vault.create", str(vault.path), details={"slot": vault.header.slots[0].id})

@@ -1,8 +1,14 @@
-"""Per-level data keys (DEKs): made at random, wrapped under a key derived from the master key.
+"""Per-level data keys (DEKs): made at random, each wrapped to every operator who holds the level.
 
 A secret's versions are sealed with AES-256-GCM under the DEK of their classification level and
-generation; the associated data binds the secret id and version, and a wrapped DEK is bound to the
-vault id, level and generation, so nothing moved between rows or vaults opens.
+generation; the associated data binds the secret id and version, and a DEK's wrap is bound to the
+vault id, level, generation and operator (access/custody.py), so nothing moved between rows,
+operators or vaults opens. The master key (the database key) opens no DEK: an operator without a
+grant on a level cannot decrypt its values even with the vault files and a debugger.
+
+Vaults from before operators wrapped DEKs under a key derived from the master key
+(``dek_wrap_key``); access/adoption.py re-wraps them to the first operator and empties those
+columns, which stay in the table's shape as the generation's record.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..access import custody
 from ..crypto import DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
-from ..errors import NotFound, VaultTampered
+from ..errors import NotFound, Refused, VaultTampered
 from ..model import Classification
 from .layout import VaultKeys
 
@@ -39,36 +46,41 @@ class DataKeys:
         self._now = now
 
     def new(self, level: Classification, generation: int) -> bytes:
+        """A new DEK for ``level``, wrapped to every operator whose grants need the level."""
+        holders = custody.holders_needed(self._conn, level.value, self._now())
+        if not holders:
+            raise Refused(f"no operator holds a grant on level {level.value}, so a new data key "
+                          "for it could be opened by nobody")
         dek = random_key()
-        nonce, wrapped = seal(
-            dek_wrap_key(self._keys.master), dek, dek_aad(self._vault_id, level.value, generation)
-        )
         self._conn.execute(
             "INSERT INTO deks (level, generation, nonce, wrapped, created) VALUES (?, ?, ?, ?, ?)",
-            (level.value, generation, nonce, wrapped, self._now()),
+            (level.value, generation, b"", b"", self._now()),
         )
-        self._keys.deks[(level.value, generation)] = dek
+        for operator in holders:
+            custody.wrap(self._conn, self._vault_id, level.value, generation, dek, operator)
+        if any(o.id == self._keys.operator_id for o in holders):
+            self._keys.deks[(level.value, generation)] = dek
         return dek
 
     def get(self, level: str, generation: int) -> bytes:
+        """The DEK, unwrapped with the acting operator's key; AccessDenied if they hold none."""
         cached = self._keys.deks.get((level, generation))
         if cached is not None:
             return cached
-        row = self._conn.execute(
-            "SELECT nonce, wrapped FROM deks WHERE level = ? AND generation = ?",
-            (level, generation),
-        ).fetchone()
+        row = self._conn.execute("SELECT nonce, wrapped FROM deks WHERE level = ? AND "
+                                 "generation = ?", (level, generation)).fetchone()
         if row is None:
             raise VaultTampered(f"the data key for level {level} is missing")
-        try:
-            dek = unseal(
-                dek_wrap_key(self._keys.master),
-                bytes(row[0]),
-                bytes(row[1]),
-                dek_aad(self._vault_id, level, generation),
-            )
-        except DecryptionFailed as e:
-            raise VaultTampered(f"the data key for level {level} failed its integrity check") from e
+        if bytes(row[1]):  # a vault (or backup) from before operators: under the master key
+            try:
+                dek = unseal(dek_wrap_key(self._keys.master), bytes(row[0]), bytes(row[1]),
+                             dek_aad(self._vault_id, level, generation))
+            except DecryptionFailed as e:
+                raise VaultTampered(f"the data key for level {level} failed its integrity "
+                                    "check") from e
+        else:
+            dek = custody.unwrap(self._conn, self._vault_id, level, generation,
+                                 self._keys.operator_id, self._keys.operator_key)
         self._keys.deks[(level, generation)] = dek
         return dek
 

@@ -31,6 +31,8 @@ from ..keyslots import (
     argon2_params_from_slot,
     new_passphrase_slot,
     unwrap_master_key,
+    unwrap_operator_key,
+    wrap_operator_key,
 )
 from ..unlock_methods import (
     MIN_FIDO2_KEYS,
@@ -89,6 +91,7 @@ def change_passphrase(
             new, keys.master, vault.vault_id, now=slot.created,
             label=slot.label, kdf=argon2_params_from_slot(slot), slot_id=slot.id,
         )
+        replacement = carry_operator(slot, kek, replacement, new_kek, vault.vault_id)
         slots = tuple(replacement if s.id == slot.id else s for s in header.slots)
         with vault._write(anchor=False):
             vault._event("passphrase.change", slot.id)
@@ -96,6 +99,17 @@ def change_passphrase(
         if keys.slot_id == slot.id:
             keys.kek = new_kek
         return _rekey_if(vault, rekey)
+
+
+def carry_operator(old: Keyslot, old_kek: bytes, new: Keyslot, new_kek: bytes, vault_id: str
+                   ) -> Keyslot:
+    """``new`` replacing ``old``: the same operator, their key re-wrapped under the new KEK."""
+    if old.operator is None:
+        return new
+    key = unwrap_operator_key(old_kek, old, vault_id)
+    if key is None:  # a slot from before operators, not used since: it stays so
+        return replace(new, operator=old.operator)
+    return wrap_operator_key(new_kek, key, new, vault_id, old.operator)
 
 
 def _rekey_if(vault: VaultSession, rekey: bool | None) -> bool:
@@ -127,13 +141,14 @@ def add_hardware_slot(vault: VaultSession, source: SlotSecretSource,
         kdf = None
         if passphrase is not None:
             kdf = _passphrase_slot_for(vault, header, passphrase, keys.master)
-        slot, _kek = new_hardware_slot(
+        slot, kek = new_hardware_slot(
             source, keys.master, vault.vault_id, now=vault._now(), label=label,
             options=options, passphrase=passphrase, two_factor_kdf=kdf, prompts=prompts,
             cancel=cancel, on_status=on_status,
             enrolled=[SlotRef(s.id, s.label, s.params) for s in header.slots
                       if s.kind == source.kind],
         )
+        slot = wrap_operator_key(kek, keys.operator_key, slot, vault.vault_id, keys.operator_id)
         header = vault._fresh_header()
         with vault._write(anchor=False):
             vault._event(
@@ -168,9 +183,11 @@ def remove_slot(
         slot = header.slot(slot_id)
         if slot is None:
             raise NotFound(f"no keyslot {slot_id}")
-        rest = [s for s in header.slots if s.id != slot_id]
+        rest = [s for s in header.slots if s.id != slot_id and s.operator == slot.operator]
         if not rest:
-            raise Refused("this is the vault's only keyslot; add another before removing it")
+            raise Refused("this is the vault's only keyslot; add another before removing it"
+                          if len(header.slots) == 1 else "this is its operator's only keyslot; "
+                          "add another for them, or remove the operator, before removing it")
         fido2_left = sum(1 for s in rest if s.kind == SlotKind.Fido2.value)
         if (slot.kind == PASSPHRASE and not any(s.kind == PASSPHRASE for s in rest)
                 and fido2_left < MIN_FIDO2_KEYS):

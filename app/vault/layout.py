@@ -35,6 +35,9 @@ class VaultKeys:
     slot_id: str
     kek: bytes = field(repr=False)  # the unlocking slot's KEK, to re-wrap at master-key rotation
     deks: dict[tuple[str, int], bytes] = field(default_factory=dict, repr=False)
+    # Who unlocked: the operator whose slot it was, and their operator key (X25519 private).
+    operator_id: str = ""
+    operator_key: bytes = field(default=b"", repr=False)
 
 
 def current_user() -> str:

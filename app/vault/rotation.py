@@ -7,6 +7,7 @@ rekeyed, then the header keeps only the new key; an unlock in between completes 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from .. import database
 from ..audit import Outcome
@@ -17,7 +18,7 @@ from ..header import Header
 from ..keyslots import wrap_master_key
 from ..model import Classification
 from .datakeys import dek_aad, dek_wrap_key, secret_aad
-from .layout import LOCK_FILE, VaultKeys
+from .layout import LOCK_FILE
 from .session import VaultSession
 
 
@@ -46,7 +47,7 @@ def rotate_master_key(vault: VaultSession, *, backup: bool = True) -> None:
         old_master = keys.master
         with vault._mutex, exclusive_lock(vault.path / LOCK_FILE):
             database.rekey(vault._conn, new_master)
-        vault._keys = VaultKeys(new_master, keys.slot_id, keys.kek)
+        vault._keys = replace(keys, master=new_master)
         vault._finish_rotation(old_master, new_master, recovered=False)
 
 
@@ -72,6 +73,8 @@ def finish_rotation(
     with vault._write(anchor=False, header_master=old_master) as conn:
         rows = conn.execute("SELECT level, generation, nonce, wrapped FROM deks").fetchall()
         for level, generation, nonce, wrapped in rows:
+            if not bytes(wrapped):
+                continue  # wrapped to operators (access/custody.py), not under the master key
             aad = dek_aad(vault.vault_id, level, generation)
             try:
                 unseal(new_wrap, bytes(nonce), bytes(wrapped), aad)
@@ -111,36 +114,46 @@ def rotate_dek(vault: VaultSession, level: Classification, *, backup: bool = Tru
     if backup:
         vault.auto_backup(f"dek-{level.value}")
     with vault._write() as conn:
-        old_generation = vault._deks.current_generation(level.value)
-        generation = old_generation + 1
-        new_dek = vault._deks.new(level, generation)
-        rows = conn.execute(
-            "SELECT secret_id, version, dek_generation, nonce, ciphertext FROM versions "
-            "WHERE classification = ?",
-            (level.value,),
-        ).fetchall()
-        for secret_id, version, gen, nonce, ciphertext in rows:
-            aad = secret_aad(secret_id, version)
-            try:
-                old_dek = vault._deks.get(level.value, gen)
-                value = unseal(old_dek, bytes(nonce), bytes(ciphertext), aad)
-            except DecryptionFailed as e:
-                raise VaultTampered("a stored value failed its integrity check") from e
-            new_nonce, new_ciphertext = seal(new_dek, value, aad)
-            conn.execute(
-                "UPDATE versions SET dek_generation = ?, nonce = ?, ciphertext = ? "
-                "WHERE secret_id = ? AND version = ?",
-                (generation, new_nonce, new_ciphertext, secret_id, version),
-            )
+        return rotate_dek_in(vault, conn, level)
+
+
+def rotate_dek_in(vault: VaultSession, conn: Any, level: Classification) -> int:
+    """In the caller's transaction: a new generation of ``level``'s key, wrapped to the operators
+    whose grants need it now (access/custody.py), every value re-encrypted, the old key and all
+    its wraps deleted. The acting operator must hold the old key."""
+    old_generation = vault._deks.current_generation(level.value)
+    generation = old_generation + 1
+    rows = conn.execute(
+        "SELECT secret_id, version, dek_generation, nonce, ciphertext FROM versions "
+        "WHERE classification = ?",
+        (level.value,),
+    ).fetchall()
+    old = {gen: vault._deks.get(level.value, gen) for gen in {r[2] for r in rows}}
+    new_dek = vault._deks.new(level, generation)
+    for secret_id, version, gen, nonce, ciphertext in rows:
+        aad = secret_aad(secret_id, version)
+        try:
+            value = unseal(old[gen], bytes(nonce), bytes(ciphertext), aad)
+        except DecryptionFailed as e:
+            raise VaultTampered("a stored value failed its integrity check") from e
+        new_nonce, new_ciphertext = seal(new_dek, value, aad)
         conn.execute(
-            "DELETE FROM deks WHERE level = ? AND generation < ?", (level.value, generation)
+            "UPDATE versions SET dek_generation = ?, nonce = ?, ciphertext = ? "
+            "WHERE secret_id = ? AND version = ?",
+            (generation, new_nonce, new_ciphertext, secret_id, version),
         )
-        vault._deks.forget_older(level.value, generation)
-        vault._event(
-            "dek.rotate",
-            level.value,
-            details={"generation": generation, "versions": len(rows)},
-        )
+    conn.execute("DELETE FROM deks WHERE level = ? AND generation < ?", (level.value, generation))
+    conn.execute("DELETE FROM dek_wraps WHERE level = ? AND generation < ?",
+                 (level.value, generation))
+    vault._deks.forget_older(level.value, generation)
+    holders = [r[0] for r in conn.execute(
+        "SELECT operator_id FROM dek_wraps WHERE level = ? AND generation = ? ORDER BY 1",
+        (level.value, generation)).fetchall()]
+    vault._event(
+        "dek.rotate",
+        level.value,
+        details={"generation": generation, "versions": len(rows), "holders": holders},
+    )
     return len(rows)
 
 

@@ -1,20 +1,24 @@
 """Secrets: names, values, versions, tags and search, each change and read an audit event.
 
 A new value makes a new version sealed under its level's data key; metadata alone changes in place.
+Each operation first checks the acting operator's role and grants (access/enforce.py) and, where
+the policy says so, a second operator's approval (access/approvals.py); a refusal is audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..access import approvals, enforce
+from ..access import policy as access_policy
+from ..access.approvals import Approval
 from ..crypto import canonical_json
 from ..errors import AlreadyExists, NotFound, UsageError
-from ..model import Classification, SecretInfo, VersionInfo
+from ..model import Classification, SecretInfo, VersionInfo, has_hidden
 from .session import VaultSession
 
 MAX_VALUE_BYTES = 16 * 1024 * 1024
@@ -29,13 +33,6 @@ _SELECT_INFO = (
 )
 
 
-# Control, format (bidi overrides such as U+202E), separator, private-use, surrogate and unassigned
-# characters: invisible or misleading in a list, so never part of a name, tag or owner.
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def has_hidden(text: str) -> bool:
-    return any(unicodedata.category(c) in HIDDEN_CATEGORIES for c in text)
 
 
 def check_name(name: str) -> str:
@@ -142,7 +139,8 @@ def _set_tags(vault: VaultSession, secret_id: int, tags: tuple[str, ...]) -> Non
     )
 
 
-def _insert_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
+def _insert_secret(vault: VaultSession, new: NewSecret,
+                   who: enforce.Actor | None = None) -> SecretInfo:
     name = check_name(new.name)
     value = check_value(new.value)
     tags = check_tags(new.tags)
@@ -151,6 +149,8 @@ def _insert_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
     owner = check_owner(new.owner) if new.owner else vault.actor
     expires = new.expires.isoformat() if new.expires else None
     rotation_due = new.rotation_due.isoformat() if new.rotation_due else None
+    enforce.require_secret(vault, vault._conn, "manage", name, new.classification.value, tags,
+                           who=who)
     if vault._conn.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone():
         raise AlreadyExists(f"a secret named {name!r} already exists")
     cursor = vault._conn.execute(
@@ -170,17 +170,20 @@ def _insert_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
     return info
 
 
+@enforce.denials_audited
 def add_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
     with vault._write():
         return _insert_secret(vault, new)
 
 
+@enforce.denials_audited
 def add_secrets(vault: VaultSession, items: Iterable[NewSecret]) -> int:
     """Add many secrets in one transaction (imports, benchmarks); all or none."""
     count = 0
-    with vault._write():
+    with vault._write() as conn:
+        who = enforce.actor(vault, conn)
         for item in items:
-            _insert_secret(vault, item)
+            _insert_secret(vault, item, who)
             count += 1
     return count
 
@@ -194,25 +197,47 @@ def _info(vault: VaultSession, name: str) -> SecretInfo:
     return row_to_info(row)
 
 
+def _checked_info(vault: VaultSession, name: str, permission: str) -> SecretInfo:
+    info = _info(vault, name)
+    enforce.require_secret(vault, vault._conn, permission, name, info.classification.value,
+                           info.tags)
+    return info
+
+
+@enforce.denials_audited
 def secret_info(vault: VaultSession, name: str) -> SecretInfo:
     with vault._read():
-        return _info(vault, name)
+        return _checked_info(vault, name, "list")
 
 
+def reveal_operation(purpose: str) -> str:
+    """The operation a read is for the two-person rule: an export, or a reveal."""
+    return "secret.export" if purpose == "export" else "secret.reveal"
+
+
+@enforce.denials_audited
 def get_secret(
-    vault: VaultSession, name: str, version: int | None = None, purpose: str = "read"
+    vault: VaultSession, name: str, version: int | None = None, purpose: str = "read",
+    *, approval: Approval | None = None,
 ) -> bytes:
-    """Decrypt a secret's value (the current version unless ``version``); an audited read."""
+    """Decrypt a secret's value (the current version unless ``version``); an audited read.
+    A Critical value needs ``approval`` by a second operator where the policy says so."""
     if purpose not in READ_PURPOSES:
         raise UsageError(f"unknown read purpose {purpose!r}")
-    with vault._write():
-        info = _info(vault, name)
+    with vault._write() as conn:
+        info = _checked_info(vault, name, "read")
         version = info.version if version is None else version
+        operation = reveal_operation(purpose)
+        rule = access_policy.load(conn)
+        extra = approvals.check(vault, conn, operation, name, approval,
+                                critical=rule.critical(operation,
+                                                       level=info.classification.value))
         value = vault._deks.decrypt_version(name, info.id, version)
-        vault._event(f"secret.{purpose}", name, details={"version": version})
+        vault._event(f"secret.{purpose}", name, details={"version": version, **extra})
     return value
 
 
+@enforce.denials_audited
 def update_secret(vault: VaultSession, name: str,
     value: bytes | None = None,
     *,
@@ -231,7 +256,7 @@ def update_secret(vault: VaultSession, name: str,
     level's data key as a new version, so no value is ever held under two levels' keys.
     """
     with vault._write():
-        info = _info(vault, name)
+        info = _checked_info(vault, name, "manage")
         changes: dict[str, Any] = {}
         if classification is not None and classification != info.classification:
             changes["classification"] = classification
@@ -251,6 +276,10 @@ def update_secret(vault: VaultSession, name: str,
                 changes["rotation_due"] = new_rot
         if value is None and not changes:
             return info
+        if "classification" in changes or "tags" in changes:  # allowed where it lands, too
+            enforce.require_secret(vault, vault._conn, "manage", name,
+                                   changes.get("classification", info.classification).value,
+                                   changes.get("tags", info.tags))
         if value is None and "classification" in changes:
             value = vault._deks.decrypt_version(name, info.id, info.version)
         new_version = info.version + 1 if value is not None else info.version
@@ -273,13 +302,19 @@ def update_secret(vault: VaultSession, name: str,
         return updated
 
 
-def delete_secret(vault: VaultSession, name: str) -> None:
-    """Delete a secret and all its versions (SQLCipher secure_delete overwrites the pages)."""
-    with vault._write():
-        info = _info(vault, name)
+@enforce.denials_audited
+def delete_secret(vault: VaultSession, name: str, *, approval: Approval | None = None) -> None:
+    """Delete a secret and all its versions (SQLCipher secure_delete overwrites the pages).
+    A High or Critical secret needs ``approval`` by a second operator where the policy says so."""
+    with vault._write() as conn:
+        info = _checked_info(vault, name, "manage")
+        rule = access_policy.load(conn)
+        extra = approvals.check(vault, conn, "secret.delete", name, approval,
+                                critical=rule.critical("secret.delete",
+                                                       level=info.classification.value))
         vault._conn.execute("DELETE FROM versions WHERE secret_id = ?", (info.id,))
         vault._conn.execute("DELETE FROM secrets WHERE id = ?", (info.id,))
-        vault._event("secret.delete", name, details={"versions": info.version})
+        vault._event("secret.delete", name, details={"versions": info.version, **extra})
 
 
 def list_secrets(vault: VaultSession, search: str | None = None,
@@ -309,6 +344,11 @@ def list_secrets(vault: VaultSession, search: str | None = None,
     if tag is not None:
         where.append("id IN (SELECT secret_id FROM secret_tags WHERE tag = ?)")
         args.append(tag)
+    with vault._read() as conn:
+        visible = enforce.list_filter(vault, conn)
+    if visible is not None:  # only what the operator's grants let them list
+        where.append(visible[0])
+        args += visible[1]
     if where:
         sql += " WHERE " + " AND ".join(where)
     # "+name": sort in memory after a table scan; walking the name index fetches rows out of
@@ -322,13 +362,17 @@ def list_secrets(vault: VaultSession, search: str | None = None,
 
 
 def count_secrets(vault: VaultSession) -> int:
+    """How many secrets the acting operator may list."""
     with vault._read() as conn:
-        return int(conn.execute("SELECT count(*) FROM secrets").fetchone()[0])
+        visible = enforce.list_filter(vault, conn)
+        where, args = ("", []) if visible is None else (" WHERE " + visible[0], visible[1])
+        return int(conn.execute("SELECT count(*) FROM secrets" + where, args).fetchone()[0])
 
 
+@enforce.denials_audited
 def history(vault: VaultSession, name: str) -> list[VersionInfo]:
     with vault._read() as conn:
-        info = _info(vault, name)
+        info = _checked_info(vault, name, "list")
         rows = conn.execute(
             "SELECT version, created, actor, classification, meta FROM versions "
             "WHERE secret_id = ? ORDER BY version",

@@ -147,6 +147,7 @@ class VaultSession:
         try:
             self._open_database(slot, kek, master)
             self._migrate()
+            self._bind_operator(slot, kek)
             self._record_unlock(slot)
         except BaseException:
             self.lock()
@@ -259,6 +260,10 @@ class VaultSession:
 
     def _migrate(self) -> None:
         """Bring an older schema up to date at unlock (vault/migration.py)."""
+        raise NotImplementedError
+
+    def _bind_operator(self, slot: Keyslot, kek: bytes) -> None:
+        """Act as the unlocking slot's operator (access/adoption.py)."""
         raise NotImplementedError
 
     # ----- what the parts use -----------------------------------------------------------------

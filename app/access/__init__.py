@@ -1,0 +1,1 @@
+"""Operators, roles, grants, approvals and access reviews."""
