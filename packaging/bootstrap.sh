@@ -23,6 +23,8 @@ PACKAGES=(
     # real parts in the tests: SoftHSM2 (PKCS#11), OpenSC's pkcs11-tool, the swtpm TPM simulator
     # and tpm2-tools, and the openssl command to check CSRs and signatures
     softhsm2 opensc swtpm swtpm-tools tpm2-tools openssl
+    # the PDF report tests validate the files with qpdf --check and poppler's pdftotext/pdfinfo
+    qpdf poppler-utils
 )
 
 missing_now() {
