@@ -21,3 +21,8 @@ def resolve_vault_dir(option: str | None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_vault_dir()
+
+
+def state_dir() -> Path:
+    """Per-user state kept between runs (the operator last used on this machine)."""
+    return Path(platformdirs.user_state_dir("Strongroom", appauthor=False))

@@ -38,15 +38,15 @@ def pending_key(master: bytes) -> bytes:
 
 def create_first(vault: VaultSession, conn: Any, name: str, now: str) -> tuple[Operator, bytes]:
     """In the caller's transaction: the vault's first operator, an Administrator with a manage
-    grant on every level. Returns it and its operator key (private)."""
+    grant on every level and every key. Returns it and its operator key (private)."""
     operators.seed_roles(conn)
     private, public = new_operator_key()
     first = Operator(operators.new_operator_id(), operators.check_name(name), "",
                      CREATOR_ROLES, operators.ACTIVE, public, now, now)
     operators.insert(conn, first)
-    for level in Classification:
-        grants.insert(conn, first.id, Scope("level", level.value), "manage", grantor=first.name,
-                      now=now, justification="the vault's creator")
+    for scope in (*(Scope("level", level.value) for level in Classification), Scope("key", "*")):
+        grants.insert(conn, first.id, scope, "manage", grantor=first.name, now=now,
+                      justification="the vault's creator")
     act_as(vault, first, private)
     return first, private
 

@@ -18,6 +18,8 @@ from importlib import metadata
 from typing import Any, NoReturn, Protocol, TextIO
 
 from .. import unlock_methods
+from ..access import approvals, last_operator
+from ..access.approvals import Approval
 from ..errors import UsageError, UserCancelled
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..paths import resolve_vault_dir
@@ -204,9 +206,17 @@ class Context:
 
     def unlocked(self, open_with: Opener | None = None) -> Vault:
         """The vault, unlocked by ``--unlock METHOD`` or the passphrase (``open_with(vault,
-        unlocker)`` instead of ``vault.unlock(unlocker)`` when given)."""
+        unlocker)`` instead of ``vault.unlock(unlocker)`` when given), as ``--operator`` (or the
+        only operator, or the one last used on this machine)."""
         vault = Vault.open(self.vault_dir)
-        unlock = open_with or Vault.unlock
+        operator = self.args.operator or last_operator.recall(vault.header)
+
+        def unlock(v: Vault, unlocker: KeyslotUnlocker) -> object:
+            if open_with is not None:
+                return open_with(v, unlocker)
+            v.unlock(unlocker, operator=operator)
+            return None
+
         if self.args.unlock:
             unlocker = hardware_unlocker(self, vault)
             try:
@@ -215,10 +225,30 @@ class Context:
                 raise
             finally:
                 unlocker.passphrase = None
-            return vault
-        passphrase = self.prompter.ask(0, "Vault passphrase: ")
-        unlock(vault, PassphraseUnlocker.from_text(passphrase))
+        else:
+            who = f" ({operator})" if operator and len(vault.header.operators) > 1 else ""
+            passphrase = self.prompter.ask(0, f"Vault passphrase{who}: ")
+            unlock(vault, PassphraseUnlocker.from_text(passphrase))
+        last_operator.remember(vault.header, vault.actor)
         return vault
+
+    def approval(self, vault: Vault, operation: str, target: str) -> Approval | None:
+        """The approval of ``--approver NAME`` for this operation: their passphrase from
+        ``--approver-passphrase-fd N`` or a prompt, or their security key with
+        ``--approver-unlock fido2``. None without ``--approver``."""
+        name = self.args.approver
+        if not name:
+            return None
+        unlocker: KeyslotUnlocker
+        if self.args.approver_unlock:
+            unlocker = HardwareUnlocker(
+                unlock_methods.load_source(self.args.approver_unlock), vault.vault_id,
+                prompts=CliPrompts(self))
+        else:
+            prompter = Prompter(self.args.approver_passphrase_fd, what="approver's passphrase")
+            unlocker = PassphraseUnlocker.from_text(
+                prompter.ask(0, f"Passphrase of {name}, approving: "))
+        return approvals.approve(vault, operation, target, name, unlocker)
 
     def unlocker(self) -> PassphraseUnlocker:
         return PassphraseUnlocker.from_text(self.prompter.ask(0, "Passphrase of the backup: "))
@@ -255,4 +285,20 @@ def add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument(
         "--unlock", metavar="METHOD", default=default, choices=UNLOCK_CHOICES,
         help="open the vault with fido2, tpm or keyring instead of the passphrase",
+    )
+    parser.add_argument(
+        "--operator", metavar="NAME", default=default,
+        help="who is acting (default: the only operator, or the one last used here)",
+    )
+    parser.add_argument(
+        "--approver", metavar="NAME", default=default,
+        help="a second operator approving a critical operation (two-person rule)",
+    )
+    parser.add_argument(
+        "--approver-passphrase-fd", type=bounded_int(0, 2**31 - 1), metavar="N",
+        default=default, help="read the approver's passphrase from file descriptor N",
+    )
+    parser.add_argument(
+        "--approver-unlock", metavar="METHOD", default=default, choices=("fido2",),
+        help="the approver uses their security key instead of their passphrase",
     )

@@ -208,15 +208,17 @@ def cmd_sign(ctx: Context) -> int:
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):
         key = find_key(store.list_keys(), args.key)
         algorithm = choose_algorithm(key, args.algorithm)
+        approval = ctx.approval(vault, "key.sign", key.key_id)
         if args.digest is not None:
             assert out is not None  # noqa: S101 - checked above
             results = [signing.sign_digest(store, key, args.digest, algorithm, out,
-                                           vault=vault, token=token, force=args.force)]
+                                           vault=vault, token=token, force=args.force,
+                                           approval=approval)]
         else:
             progress = _progress(ctx, len(files))
             results = signing.sign_files(
                 store, key, files, algorithm, out=out, out_dir=out_dir, vault=vault,
-                token=token, on_progress=progress, force=args.force,
+                token=token, on_progress=progress, force=args.force, approval=approval,
             )
     ctx.out.emit(
         {"key": key.label, "fingerprint": key.fingerprint, "algorithm": algorithm.value,

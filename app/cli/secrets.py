@@ -67,7 +67,8 @@ def cmd_secret_add(ctx: Context) -> int:
 def cmd_secret_get(ctx: Context) -> int:
     with ctx.unlocked() as vault:
         info = vault.secret_info(ctx.args.name)
-        value = vault.get_secret(ctx.args.name, ctx.args.version)
+        approval = ctx.approval(vault, "secret.reveal", ctx.args.name)
+        value = vault.get_secret(ctx.args.name, ctx.args.version, approval=approval)
     if ctx.out.json:
         obj: dict[str, Any] = {"name": info.name, "version": ctx.args.version or info.version}
         try:
@@ -103,7 +104,8 @@ def cmd_secret_update(ctx: Context) -> int:
 
 def cmd_secret_rm(ctx: Context) -> int:
     with ctx.unlocked() as vault:
-        vault.delete_secret(ctx.args.name)
+        vault.delete_secret(ctx.args.name,
+                            approval=ctx.approval(vault, "secret.delete", ctx.args.name))
     ctx.out.emit({"name": ctx.args.name, "deleted": True}, f"Deleted {ctx.args.name}.")
     return EXIT_OK
 

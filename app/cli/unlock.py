@@ -126,7 +126,8 @@ def cmd_remove(ctx: Context) -> int:
         if slot is not None and slot.kind == SlotKind.Keyring.value:
             source = load_source(slot.kind)
         rekeyed = vault.remove_slot(ctx.args.id, source,
-                                    rekey=False if ctx.args.no_rekey else None)
+                                    rekey=False if ctx.args.no_rekey else None,
+                                    approval=ctx.approval(vault, "keyslot.remove", ctx.args.id))
     ctx.out.emit(
         {"removed": ctx.args.id, "rekeyed": rekeyed},
         f"Removed keyslot {ctx.args.id}." + (

@@ -57,6 +57,20 @@ class Recorder(Protocol):
         outcome: Outcome = Outcome.Ok,
     ) -> None: ...
 
+    def authorize_key(self, permission: str, key_id: str, label: str, token: str | None,
+                      approval: Any = None) -> dict[str, Any]:
+        """The acting operator's grant (and approval) to use or manage a key, or AccessDenied
+        (access/key_access.py)."""
+        ...
+
+
+def authorize(vault: Recorder | None, permission: str, key_id: str, label: str,
+              token: TokenInfo | None, approval: Any = None) -> dict[str, Any]:
+    if vault is None:
+        return {}
+    serial = None if token is None else (token.serial or token.label)
+    return vault.authorize_key(permission, key_id, label, serial, approval)
+
 
 # ----- hashing files -----------------------------------------------------------------------------
 
@@ -231,6 +245,7 @@ def sign_files(
     on_progress: ProgressCallback | None = None,
     on_status: StatusCallback | None = None,
     force: bool = True,
+    approval: Any = None,
 ) -> list[SignedFile]:
     """Sign ``paths`` in one session and write their signatures, all or none.
 
@@ -247,6 +262,7 @@ def sign_files(
     prehashed = algorithm is not SignAlgorithm.Ed25519
     temps: list[tuple[Path, Path]] = []
     base = audit_details(token, key, operation="sign", algorithm=algorithm.value)
+    base["access"] = authorize(vault, "use", key.key_id, key.label, token, approval)
     try:
         signatures = store.sign_many(
             key, [d.signed for d in digests], algorithm, prehashed=prehashed,
@@ -285,6 +301,7 @@ def sign_digest(
     cancel: threading.Event | None = None,
     on_status: StatusCallback | None = None,
     force: bool = True,
+    approval: Any = None,
 ) -> SignedFile:
     """Sign a digest computed elsewhere (``--digest HEX``) under ``algorithm``'s hash."""
     algorithm = SignAlgorithm(algorithm)
@@ -302,6 +319,7 @@ def sign_digest(
     [dest] = signature_paths([Path(f"digest-{digest.hex()[:16]}")], out, None, force=force)
     details = audit_details(token, key, operation="sign-digest", algorithm=algorithm.value,
                             digest=digest.hex(), signature_file=str(dest))
+    details["access"] = authorize(vault, "use", key.key_id, key.label, token, approval)
     temps: list[tuple[Path, Path]] = []
     try:
         sig = store.sign(key, digest, algorithm, prehashed=True, cancel=cancel,
@@ -355,6 +373,7 @@ def generate_key(
     """Generate a key pair on the device (non-extractable) and record it."""
     details = audit_details(token, operation="generate", key_type=key_type.value,
                             key_label=label)
+    authorize(vault, "manage", "", label, token)
     try:
         key = store.generate(label, key_type, key_id, cancel=cancel, on_status=on_status)
     except BaseException as e:

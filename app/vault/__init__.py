@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..access import adoption
+from ..access import adoption, key_access
 from ..model import Clock
 from . import (
     backup,
@@ -101,8 +101,9 @@ class Vault(VaultSession):
     auto_backup = backup.auto_backup
     _migrate = migration.migrate
 
-    # access/adoption.py
+    # access/
     _bind_operator = adoption.bind_operator
+    authorize_key = key_access.authorize_key
 
 
 __all__ = [

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import database
+from ..access import enforce
+from ..access.roles import AUDIT_READ
 from ..audit import VerifyReport
 from .layout import counts as count_rows
 from .layout import integrity_problems
@@ -18,8 +20,11 @@ def audit_verify(vault: VaultSession) -> VerifyReport:
         return vault._log.verify(header.anchor)
 
 
+@enforce.denials_audited
 def audit_events(vault: VaultSession, **filters: Any) -> list[Any]:
-    with vault._read():
+    """Events of the audit log: for operators whose role reads it (Auditor, Administrator)."""
+    with vault._read() as conn:
+        enforce.require_role(vault, conn, AUDIT_READ, "read the audit log")
         return vault._log.events(**filters)
 
 

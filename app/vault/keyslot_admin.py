@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from ..access import approvals, enforce
+from ..access import policy as access_policy
+from ..access.approvals import Approval
+from ..access.roles import OPERATORS_MANAGE
 from ..audit import Outcome
 from ..crypto import Argon2Params
 from ..errors import (
@@ -148,7 +152,9 @@ def add_hardware_slot(vault: VaultSession, source: SlotSecretSource,
             enrolled=[SlotRef(s.id, s.label, s.params) for s in header.slots
                       if s.kind == source.kind],
         )
-        slot = wrap_operator_key(kek, keys.operator_key, slot, vault.vault_id, keys.operator_id)
+        if keys.operator_id:  # (none while a vault of schema 3 is made for upgrade tests)
+            slot = wrap_operator_key(kek, keys.operator_key, slot, vault.vault_id,
+                                     keys.operator_id)
         header = vault._fresh_header()
         with vault._write(anchor=False):
             vault._event(
@@ -169,9 +175,10 @@ def _passphrase_slot_for(vault: VaultSession, header: Header, passphrase: bytes,
     raise WrongPassphrase("the passphrase does not open this vault; nothing was enrolled")
 
 
+@enforce.denials_audited
 def remove_slot(
     vault: VaultSession, slot_id: str, source: SlotSecretSource | None = None,
-    *, rekey: bool | None = None,
+    *, rekey: bool | None = None, approval: Approval | None = None,
 ) -> bool:
     """Remove a keyslot. Never the last one, and never the last passphrase slot unless at
     least two security keys remain (one lost key must not lock the vault for good). Then, as
@@ -195,10 +202,15 @@ def remove_slot(
                 "this is the last passphrase keyslot; enrol at least two security keys "
                 "before removing it"
             )
+        with vault._write(anchor=False) as conn:
+            if slot.operator != vault._unlocked_keys.operator_id:
+                enforce.require_role(vault, conn, OPERATORS_MANAGE,
+                                     "remove another operator's unlock method")
+            extra = approvals.check(vault, conn, "keyslot.remove", slot.id, approval,
+                                    critical=access_policy.load(conn).critical("keyslot.remove"))
+            vault._event("keyslot.remove", slot.id, details={"kind": slot.kind, **extra})
         if slot_id == vault._unlocked_keys.slot_id:
             vault._unlocked_keys.kek = b""
-        with vault._write(anchor=False):
-            vault._event("keyslot.remove", slot.id, details={"kind": slot.kind})
         vault._save_header(replace(header, slots=tuple(rest)))
     if source is not None:
         source.forget(SlotRef(slot.id, slot.label, slot.params))

@@ -113,14 +113,22 @@ class VaultSession:
         *,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        operator: str | None = None,
     ) -> None:
-        """Open the vault with the first keyslot of ``unlocker.kind`` that the unlocker opens."""
+        """Open the vault with the first keyslot of ``unlocker.kind`` that the unlocker opens
+        (of ``operator``'s keyslots, when named)."""
         with self._mutex:
             if self.unlocked:
                 return
             slots = [s for s in self.header.slots if s.kind == unlocker.kind]
+            if operator is not None:
+                ref = self.header.operator_named(operator)
+                if ref is None:
+                    raise NotFound(f"no operator named {operator!r} in this vault")
+                slots = [s for s in slots if s.operator == ref.id]
             if not slots:
-                raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot")
+                whose = "" if operator is None else f" of {operator}"
+                raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot{whose}")
             with self.backoff.attempt(self.clock.now()) as attempt:
                 if isinstance(unlocker, HardwareUnlocker):
                     # The device says which slot it opens (a FIDO2 key is probed before a touch).

@@ -1,0 +1,1 @@
+"""The Access Reviews section: operators, grants, approvals and review campaigns."""
