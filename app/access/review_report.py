@@ -91,9 +91,19 @@ def write_report_csv(report: Mapping[str, Any], path: Path | str) -> None:
 
 
 def _by(item: Mapping[str, Any]) -> str:
+    """The decision cell: what, by whom, when, and the item's flags."""
     if item["decision"] is None:
-        return "undecided"
-    return f"{item['decision']}\nby {item['decided_by']}\n{(item['decided'] or '')[:16]}"
+        lines = ["undecided"]
+    else:
+        lines = [item["decision"], f"by {item['decided_by']}",
+                 (item["decided"] or "")[:16].replace("T", " ")]
+    return "\n".join([*lines, *item["flags"]])
+
+
+def _grant_text(s: Mapping[str, Any]) -> str:
+    used = (s.get("last_used") or "never")[:10]
+    return (f"{s['operator']} ({s['operator_status']})\n{s['permission']} on {s['scope']}\n"
+            f"given by {s['grantor']} on {str(s['created'])[:10]}\nlast used {used}")
 
 
 def write_report_pdf(report: Mapping[str, Any], path: Path | str) -> None:
@@ -120,27 +130,21 @@ def write_report_pdf(report: Mapping[str, Any], path: Path | str) -> None:
     pdf.heading(f"Grants ({len(grants)})")
     if grants:
         pdf.table(
-            ["Item", "Operator", "Grant", "Recommendation", "Decision", "Justification",
-             "Flags and change"],
-            [[str(i["id"]),
-              f"{i['subject']['operator']} ({i['subject']['operator_status']})",
-              f"{i['subject']['permission']} on {i['subject']['scope']}\ngiven by "
-              f"{i['subject']['grantor']} {i['subject']['created'][:10]}\nlast used "
-              f"{(i['subject']['last_used'] or 'never')[:10]}",
-              f"{i['recommendation']}: {i['reason']}", _by(i), i["justification"] or "",
-              "\n".join([*i["flags"], change_text(i["change"])]).strip()]
-             for i in grants],
-            widths=[0.5, 1.2, 1.8, 2.0, 1.2, 1.6, 1.6])
+            ["Item", "Operator and grant", "Recommendation", "Decision", "Justification",
+             "Change"],
+            [[str(i["id"]), _grant_text(i["subject"]), f"{i['recommendation']}: {i['reason']}",
+              _by(i), i["justification"] or "", change_text(i["change"])] for i in grants],
+            widths=[0.55, 2.0, 2.0, 1.75, 1.6, 1.6])
     else:
         pdf.paragraph("No grant was in the campaign's scope.")
     machine = [i for i in report["items"] if i["kind"] == "workstation"]
     if machine:
         pdf.heading(f"Workstation access ({len(machine)})")
-        pdf.table(["Item", "Principal", "Kind and source", "Decision", "Justification", "Flags"],
+        pdf.table(["Item", "Principal", "Kind and source", "Decision", "Justification"],
                   [[str(i["id"]), i["subject"]["principal"],
-                    f"{i['subject']['kind']}\n{i['subject']['source']}", _by(i),
-                    i["justification"] or "", "\n".join(i["flags"])] for i in machine],
-                  widths=[0.5, 1.4, 2.0, 1.2, 1.8, 1.0])
+                    f"{i['subject']['kind']}: {i['subject']['source']}", _by(i),
+                    i["justification"] or ""] for i in machine],
+                  widths=[0.55, 1.6, 2.4, 1.75, 2.0])
     if report["overdue_items"]:
         pdf.heading("Overdue items")
         pdf.paragraph("Not decided by the due date: items "

@@ -149,7 +149,7 @@ def decide(vault: VaultSession, campaign_id: int, item_id: int, decision: str, *
             raise AccessDenied(f"{who.operator.name} may not review their own grant (item "
                                f"{item.id}); another reviewer must decide it", target=target,
                                details={"missing": "another reviewer", "item": item.id,
-                                        "reason": "self-review"})
+                                        "rule": "no self-review"})
         requested = _requested(vault, conn, item, decision, permission, expires)
         text = _justification(campaign, justification)
         flags = [f for f in item.flags if f != REVIEWER_IS_GRANTOR]
@@ -246,7 +246,7 @@ def close(vault: VaultSession, campaign_id: int) -> dict[str, Any]:
         outcome["next_campaign"] = None if nxt is None else nxt.id
         store.close_campaign(conn, campaign.id, now=now, by=vault.actor, outcome=outcome)
         vault._event("review.close", f"review:{campaign.id}", details={
-            "campaign": campaign.id, "name": campaign.name, "overdue": late,
+            "campaign": campaign.id, "name": campaign.name, "past_due": late,
             **{k: v for k, v in outcome.items() if k != "remediation"},
             "remediation": len(outcome["remediation"])})
         return outcome
