@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, make_vault
-from helpers.soft_ctap2 import SoftAuthenticator
 
 from strongroom.app import database
 from strongroom.app.access import access_changes, approvals, custody, operator_admin, policy
@@ -30,8 +28,10 @@ from strongroom.app.keyslots import (
 from strongroom.app.model import Classification
 from strongroom.app.unlock_methods import HardwareUnlocker
 from strongroom.app.vault import NewSecret, Vault
-from strongroom.app.vault.datakeys import secret_aad
 from strongroom.backends.fido2 import Fido2Source
+
+from conftest import PASSPHRASE, make_vault
+from helpers.soft_ctap2 import SoftAuthenticator
 
 BOB, CAROL, DAVE = "bob pass phrase 1", "carol pass phrase 2", "dave pass phrase 3"
 
@@ -87,7 +87,7 @@ def test_a_new_vault_has_one_operator_who_can_do_everything_without_prompts(vaul
     assert rows and all(bytes(n) == b"" and bytes(w) == b"" for n, w in rows)
 
 
-# ----- grants enforced by checks and by keys -------------------------------------------------------
+# ----- grants enforced by checks and by keys ------------------------------------------------------
 
 
 def test_an_operator_reads_only_what_their_grants_cover_and_each_refusal_is_audited(team: Path
@@ -178,8 +178,8 @@ def test_revoking_a_level_grant_drops_the_wrap_and_rotates_the_level_key(team: P
         from strongroom.app.vault.datakeys import secret_aad
 
         sid, version, nonce, ct = alice._conn.execute(
-            "SELECT v.secret_id, v.version, v.nonce, v.ciphertext FROM versions v JOIN secrets s ON "
-            "s.id = v.secret_id WHERE s.name = 'hi'").fetchone()
+            "SELECT v.secret_id, v.version, v.nonce, v.ciphertext FROM versions v "
+            "JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'hi'").fetchone()
         with pytest.raises(DecryptionFailed):
             unseal(old_key, bytes(nonce), bytes(ct), secret_aad(sid, version))
         event = alice.audit_events(action="grant.revoke")[0]
@@ -217,7 +217,7 @@ def test_a_bad_grant_is_refused_and_writes_nothing_but_the_refusal(
         assert len(access_changes.list_grants(alice, include_revoked=True)) == before
 
 
-# ----- operators: suspend, remove, adoption ----------------------------------------------------------
+# ----- operators: suspend, remove, adoption -------------------------------------------------------
 
 
 def test_a_suspended_operator_cannot_unlock_and_a_removed_one_loses_slots_and_keys(team: Path
@@ -276,7 +276,7 @@ def test_a_vault_from_before_operators_is_adopted_and_a_second_operator_waits_fo
         add(v, "bob", BOB, "Custodian")
 
 
-# ----- the two-person rule ---------------------------------------------------------------------------
+# ----- the two-person rule ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -293,7 +293,7 @@ def admins(team: Path) -> Path:
 def test_adding_the_second_administrator_made_access_changes_two_person(team: Path) -> None:
     with as_(team, PASSPHRASE) as alice:
         add(alice, "carol", CAROL, "Administrator")
-        with pytest.raises(AccessDenied, match="two-person operation.*carol"):
+        with pytest.raises(AccessDenied, match=r"two-person operation.*carol"):
             add(alice, "dave", DAVE, "Custodian")
         assert alice.header.operator_named("dave") is None
         ok = approvals.approve(alice, "access.change", "operator:dave", "carol",
@@ -379,10 +379,6 @@ def test_the_critical_level_key_goes_to_a_second_holder_by_grant(admins: Path) -
         access_changes.add_grant(alice, "carol", Scope.parse("level:critical"), "read",
                                  justification="second custodian", approval=ok)
         assert custody.holds(alice._conn, alice.header.operator_named("carol").id, "critical")
-    with as_(admins, CAROL, "carol") as carol:
-        ok = approvals.approve(carol, "secret.reveal", "crit", "dave",
-                               PassphraseUnlocker.from_text(DAVE))
-        assert carol.get_secret("crit", approval=ok) == b"critical value"
     with as_(admins, BOB, "bob") as bob:  # bob (Custodian) approving an access change: no
         ok = approvals.approve(bob, "access.change", "operator:dave", "carol",
                                PassphraseUnlocker.from_text(CAROL))
@@ -391,3 +387,71 @@ def test_the_critical_level_key_goes_to_a_second_holder_by_grant(admins: Path) -
                                PassphraseUnlocker.from_text(BOB))
         with pytest.raises(AccessDenied, match="may not approve"):
             operator_admin.set_roles(alice, "dave", ["Administrator", "Auditor"], approval=ok)
+
+
+# ----- dual control: the Critical key split 2-of-N between its holders ----------------------------
+
+
+@pytest.fixture
+def dual(admins: Path) -> Path:
+    """admins, with carol a second holder of Critical: its key is now split (default policy)."""
+    with as_(admins, PASSPHRASE) as alice:
+        ok = approvals.approve(alice, "access.change", "grant:carol:level:critical", "dave",
+                               PassphraseUnlocker.from_text(DAVE))
+        access_changes.add_grant(alice, "carol", Scope.parse("level:critical"), "read",
+                                 justification="second custodian", approval=ok)
+    return admins
+
+
+def test_under_dual_control_a_critical_value_needs_both_holders(dual: Path) -> None:
+    with as_(dual, PASSPHRASE) as alice:
+        by_dave = approvals.approve(alice, "secret.reveal", "crit", "dave",
+                                    PassphraseUnlocker.from_text(DAVE))
+        with pytest.raises(AccessDenied, match=r"dual control.*holders: alice, carol"):
+            alice.get_secret("crit", approval=by_dave)  # a valid approver, but no share
+        by_carol = approvals.approve(alice, "secret.reveal", "crit", "carol",
+                                     PassphraseUnlocker.from_text(CAROL))
+        assert alice.get_secret("crit", approval=by_carol) == b"critical value"
+        assert not alice._unlocked_keys.co_shares  # carol's share served that read only
+        assert ("critical", 1) not in alice._unlocked_keys.deks  # and the key is not kept
+        with pytest.raises(AccessDenied, match="dual control"):  # writing needs both too
+            alice.add_secret(NewSecret("crit3", b"x", Classification.Critical))
+        write = approvals.approve(alice, "secret.write", "crit3", "carol",
+                                  PassphraseUnlocker.from_text(CAROL))
+        alice.add_secret(NewSecret("crit3", b"x", Classification.Critical), approval=write)
+    with as_(dual, CAROL, "carol") as carol:
+        ok = approvals.approve(carol, "secret.reveal", "crit3", "alice",
+                               PassphraseUnlocker.from_text(PASSPHRASE))
+        assert carol.get_secret("crit3", approval=ok) == b"x"
+
+
+def test_one_holders_share_opens_nothing_in_the_vault_files(dual: Path) -> None:
+    """alice's own wrap of the Critical key holds a SLIP-39 share that alone combines to
+    nothing: the key needs a second share."""
+    import shamir_mnemonic
+
+    with as_(dual, PASSPHRASE) as alice:
+        keys = alice._unlocked_keys
+        payload = custody.unwrap(alice._conn, alice.vault_id, "critical", 1, keys.operator_id,
+                                 keys.operator_key)
+        share = custody.open_wrap(payload, "critical", 1)
+        assert isinstance(share, custody.Share)
+        with pytest.raises(shamir_mnemonic.MnemonicError):
+            shamir_mnemonic.combine_mnemonics([share.mnemonic])
+        n = alice._conn.execute("SELECT count(*) FROM dek_wraps WHERE level = 'critical'"
+                                ).fetchone()[0]
+        assert n == 2
+
+
+def test_revoking_a_dual_holder_rotates_the_key_to_the_one_left_whole(dual: Path) -> None:
+    with as_(dual, PASSPHRASE) as alice:
+        [grant] = [g for g, _ in access_changes.list_grants(alice, operator="carol")
+                   if str(g.scope) == "level:critical"]
+        ok = approvals.approve(alice, "access.change", "grant:carol:level:critical", "carol",
+                               PassphraseUnlocker.from_text(CAROL))
+        changed = access_changes.revoke_grant(alice, grant.id, reason="rotation", approval=ok)
+        assert changed["levels_rotated"] == ["critical"]
+        assert alice._deks.current_generation("critical") == 2
+        reveal = approvals.approve(alice, "secret.reveal", "crit", "dave",
+                                   PassphraseUnlocker.from_text(DAVE))
+        assert alice.get_secret("crit", approval=reveal) == b"critical value"  # whole again

@@ -108,6 +108,10 @@ def set_policy(vault: VaultSession, new: policy.Policy, *, approval: Approval | 
                                 critical=old.critical("policy.change"))
         policy.save(conn, new)
         changed = sorted(k for k, v in new.to_json().items() if old.to_json()[k] != v)
+        flipped = set(old.dual_control_levels) ^ set(new.dual_control_levels)
+        for level in sorted(flipped):  # split (or join) the key among its holders now
+            if custody.held_levels(conn, vault._unlocked_keys.operator_id) >= {level}:
+                _redistribute(vault, conn, level)
         vault._event("policy.change", "policy", details={"fields": changed, **extra})
 
 
@@ -178,14 +182,21 @@ def _older_wraps(conn: Any, operator_id: str) -> set[str]:
 
 
 def _wrap_needed(vault: VaultSession, conn: Any, target: Operator) -> list[str]:
-    """Wrap to ``target`` the current key of each level they now need and do not hold."""
+    """Give ``target`` the current key of each level they now need and do not hold (under dual
+    control: new shares for every holder, of the same key)."""
     missing = sorted(custody.needs(conn, target.id, vault._now())
                      - custody.held_levels(conn, target.id))
     for level in missing:
-        generation = vault._deks.current_generation(level)
-        dek = vault._deks.get(level, generation)  # AccessDenied: the grantor does not hold it
-        custody.wrap(conn, vault.vault_id, level, generation, dek, target)
+        _redistribute(vault, conn, level)
     return missing
+
+
+def _redistribute(vault: VaultSession, conn: Any, level: str) -> None:
+    generation = vault._deks.current_generation(level)
+    dek = vault._deks.get(level, generation)  # AccessDenied: the grantor does not hold it
+    custody.distribute(conn, vault.vault_id, level, generation, dek,
+                       custody.holders_needed(conn, level, vault._now()),
+                       dual=vault._deks.dual(level))
 
 
 def _live_grant(vault: VaultSession, conn: Any, grant_id: int, what: str

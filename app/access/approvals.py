@@ -29,7 +29,7 @@ from ..keyslots import (
     unwrap_master_key,
     unwrap_operator_key,
 )
-from . import operators, policy
+from . import custody, operators, policy
 from .operators import Operator
 from .roles import ADMINISTRATOR, CUSTODIAN
 from .wrapping import public_of
@@ -60,6 +60,9 @@ class Approval:
     nonce: str
     digest: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The approver's shares of dual-control level keys, (level, generation) -> SLIP-39 share,
+    # for the approved operation only; never recorded.
+    shares: dict[tuple[str, int], str] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"approver": self.approver, "approver_id": self.approver_id,
@@ -101,7 +104,8 @@ def approve(vault: VaultSession, operation: str, target: str, approver_name: str
         key = unwrap_operator_key(kek, slot, vault.vault_id)
         if key is not None and public_of(key) == approver.public_key:
             return Approval(approver.id, approver.name, slot.kind, slot.id, vault._now(),
-                            operation, target, nonce, wanted)
+                            operation, target, nonce, wanted,
+                            shares=_shares(vault, approver.id, key))
     vault.record("approval.failed", target, Outcome.Denied,
                  {"operation": operation, "approver": approver.name, "method": unlocker.kind})
     if unlocker.kind == PASSPHRASE:
@@ -110,12 +114,30 @@ def approve(vault: VaultSession, operation: str, target: str, approver_name: str
                                "done")
 
 
+def _shares(vault: VaultSession, approver_id: str, key: bytes) -> dict[tuple[str, int], str]:
+    """The approver's shares of the current keys of dual-control levels."""
+    out: dict[tuple[str, int], str] = {}
+    with vault._read() as conn:
+        rows = conn.execute("SELECT w.level, w.generation FROM dek_wraps w WHERE "
+                            "w.operator_id = ? AND w.generation = (SELECT max(generation) "
+                            "FROM deks d WHERE d.level = w.level)", (approver_id,)).fetchall()
+        for level, generation in rows:
+            opened = custody.open_wrap(custody.unwrap(conn, vault.vault_id, level, generation,
+                                                      approver_id, key), level, generation)
+            if isinstance(opened, custody.Share):
+                out[(level, generation)] = opened.mnemonic
+    return out
+
+
 def check(vault: VaultSession, conn: Any, operation: str, target: str,
           approval: Approval | None, *, critical: bool) -> dict[str, Any]:
-    """In the operation's transaction: enforce the rule; returns what the audit event records."""
-    if not critical:
-        return {}
+    """In the operation's transaction: enforce the rule; returns what the audit event records.
+    An approval given is checked (and spent) even where the rule does not ask for one; its
+    shares of dual-control keys serve this operation only."""
     keys = vault._unlocked_keys
+    keys.co_shares.clear()
+    if not critical and approval is None:
+        return {}
     roles = APPROVER_ROLES.get(operation, DEFAULT_APPROVER_ROLES)
     eligible = [o for o in operators.all_operators(conn)
                 if o.active and o.id != keys.operator_id and set(o.roles) & set(roles)]
@@ -149,6 +171,7 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
                        operation, target, "replayed")
     conn.execute("INSERT INTO approvals_spent (digest, ts) VALUES (?, ?)",
                  (approval.digest, vault._now()))
+    keys.co_shares.update({k: (approver.id, m) for k, m in approval.shares.items()})
     return {"approval": approval.to_json()}
 
 

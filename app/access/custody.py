@@ -12,14 +12,28 @@ unlock (``pending_rotations``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import shamir_mnemonic
 
 from ..crypto import DecryptionFailed
 from ..errors import AccessDenied, VaultTampered
 from . import grants, operators
 from .operators import Operator
 from .wrapping import WrappedDek, dek_wrap_aad, unwrap_with, wrap_to
+
+SHARE_PREFIX = b"slip39:"  # a wrap holding one SLIP-39 share of the key, not the key itself
+
+
+@dataclass(frozen=True)
+class Share:
+    """One holder's SLIP-39 share (2-of-N) of a dual-control level's key."""
+
+    level: str
+    generation: int
+    mnemonic: str = field(repr=False)
 
 PENDING_KEY = "rotate_levels"  # meta: levels whose key must be rotated by their next holder
 
@@ -37,12 +51,44 @@ def holders_needed(conn: Any, level: str, now: str) -> list[Operator]:
 
 def wrap(conn: Any, vault_id: str, level: str, generation: int, dek: bytes,
          operator: Operator) -> None:
-    w = wrap_to(operator.public_key, dek, dek_wrap_aad(vault_id, level, generation, operator.id))
+    _store(conn, vault_id, level, generation, dek, operator)
+
+
+def _store(conn: Any, vault_id: str, level: str, generation: int, payload: bytes,
+           operator: Operator) -> None:
+    w = wrap_to(operator.public_key, payload,
+                dek_wrap_aad(vault_id, level, generation, operator.id))
     conn.execute(
         "INSERT OR REPLACE INTO dek_wraps (level, generation, operator_id, ephemeral, nonce, "
         "wrapped) VALUES (?, ?, ?, ?, ?, ?)",
         (level, generation, operator.id, w.ephemeral, w.nonce, w.ciphertext),
     )
+
+
+def distribute(conn: Any, vault_id: str, level: str, generation: int, dek: bytes,
+               holders: Sequence[Operator], *, dual: bool) -> bool:
+    """Give ``holders`` the key of ``level``/``generation``, replacing every wrap of it: under
+    dual control with two or more holders each gets one SLIP-39 share (any two open it), else
+    each gets the whole key. Returns whether it was split."""
+    conn.execute("DELETE FROM dek_wraps WHERE level = ? AND generation = ?", (level, generation))
+    split = dual and len(holders) >= 2
+    if not split:
+        for operator in holders:
+            _store(conn, vault_id, level, generation, dek, operator)
+        return False
+    [shares] = shamir_mnemonic.generate_mnemonics(1, [(2, len(holders))], dek,
+                                                  iteration_exponent=0)
+    for operator, mnemonic in zip(holders, shares, strict=True):
+        _store(conn, vault_id, level, generation, SHARE_PREFIX + mnemonic.encode(), operator)
+    return True
+
+
+def combine(mine: Share, theirs: str) -> bytes:
+    """The key from two holders' shares; VaultTampered when they do not combine."""
+    try:
+        return bytes(shamir_mnemonic.combine_mnemonics([mine.mnemonic, theirs]))
+    except (shamir_mnemonic.MnemonicError, ValueError) as e:
+        raise VaultTampered(f"the two shares of the level {mine.level} key do not combine") from e
 
 
 def unwrap(conn: Any, vault_id: str, level: str, generation: int, operator_id: str,
@@ -57,11 +103,34 @@ def unwrap(conn: Any, vault_id: str, level: str, generation: int, operator_id: s
             "the level, the secret or its tag from an Administrator",
             target=level, details={"missing": f"level:{level}", "permission": "read"})
     try:
-        return unwrap_with(operator_key, WrappedDek(bytes(row[0]), bytes(row[1]), bytes(row[2])),
-                           dek_wrap_aad(vault_id, level, generation, operator_id))
+        payload = unwrap_with(operator_key, WrappedDek(bytes(row[0]), bytes(row[1]),
+                                                       bytes(row[2])),
+                              dek_wrap_aad(vault_id, level, generation, operator_id))
     except DecryptionFailed as e:
         raise VaultTampered(f"your wrap of the data key for level {level} failed its "
                             "integrity check") from e
+    return payload
+
+
+def open_wrap(payload: bytes, level: str, generation: int) -> bytes | Share:
+    """A wrap's content: the whole key, or a share of it (dual control)."""
+    if payload.startswith(SHARE_PREFIX):
+        return Share(level, generation, payload[len(SHARE_PREFIX):].decode("ascii"))
+    return payload
+
+
+def is_split(conn: Any, vault_id: str, level: str, generation: int, operator_id: str,
+             operator_key: bytes) -> bool:
+    return isinstance(open_wrap(unwrap(conn, vault_id, level, generation, operator_id,
+                                       operator_key), level, generation), Share)
+
+
+def holder_names(conn: Any, level: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT o.name FROM dek_wraps w JOIN operators o ON o.id = w.operator_id WHERE "
+        "w.level = ? AND w.generation = (SELECT max(generation) FROM deks WHERE level = ?) "
+        "ORDER BY o.name", (level, level)).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def holds(conn: Any, operator_id: str, level: str) -> bool:

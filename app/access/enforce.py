@@ -165,6 +165,9 @@ def denials_audited(func: F) -> F:
         except AccessDenied as e:
             record_denial(vault, e)
             raise
+        finally:  # a second holder's shares serve the one operation approved
+            if vault.unlocked:
+                vault._unlocked_keys.co_shares.clear()
 
     return cast(F, guarded)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import approvals, enforce, policy
+from . import approvals, enforce, health_gate, policy
 from .approvals import Approval
 
 if TYPE_CHECKING:
@@ -22,9 +22,12 @@ def authorize_key(vault: VaultSession, permission: str, key_id: str, label: str,
     audit event records (the grant, the approval)."""
     with vault._write() as conn:
         grant = enforce.require_key(vault, conn, permission, key_id, label, token)
+        rule = policy.load(conn)
         extra = approvals.check(vault, conn, "key.sign", key_id, approval,
-                                critical=permission == "use" and policy.load(conn).critical(
+                                critical=permission == "use" and rule.critical(
                                     "key.sign", key=(key_id, label)))
-        if extra:  # the spent approval must survive the operation's own outcome
-            vault._event("approval.used", key_id, details=extra)
+        if permission == "use":
+            extra |= health_gate.check(vault, conn, rule, target=label, keys=(key_id, label))
+        if "approval" in extra:  # the spent approval must survive the operation's outcome
+            vault._event("approval.used", key_id, details={"approval": extra["approval"]})
     return {"grant": grant.id, **extra}

@@ -16,7 +16,7 @@ from ..model import Classification
 POLICY_KEY = "access"
 GATED_OPERATIONS = ("keyslot.remove", "access.change", "policy.change", "backup.restore",
                     "key.delete")
-HEALTH_CHECKS = ("disk_encryption", "screen_lock", "patch_age")
+HEALTH_CHECKS = ("disk-encryption", "screen-lock", "patch-age")  # compliance check ids
 DESCRIPTIONS = {
     "secret.reveal": "revealing this secret",
     "secret.export": "exporting this secret",
@@ -38,6 +38,8 @@ class Policy:
     high_value_keys: tuple[str, ...] = ()  # key ids or labels
     operations: tuple[str, ...] = GATED_OPERATIONS
     strict: bool = False  # refuse a critical operation when nobody else could approve it
+    # A level's key split 2-of-N (SLIP-39) among its holders once two or more hold it.
+    dual_control_levels: tuple[str, ...] = ("critical",)
     health_levels: tuple[str, ...] = ()  # reveal at these levels needs the checks to pass
     health_keys: tuple[str, ...] = ()  # signing with these keys needs the checks to pass
     health_checks: tuple[str, ...] = HEALTH_CHECKS

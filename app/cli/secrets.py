@@ -58,7 +58,8 @@ def cmd_secret_add(ctx: Context) -> int:
             NewSecret(
                 name=args.name, value=value, classification=classification,
                 tags=tuple(args.tag or ()), note=args.note or "", owner=args.owner, **dates,
-            )
+            ),
+            approval=ctx.approval(vault, "secret.write", args.name),
         )
     ctx.out.emit(info.to_json(), f"Added {info.name} ({info.classification.value}, version 1).")
     return EXIT_OK
@@ -97,6 +98,7 @@ def cmd_secret_update(ctx: Context) -> int:
         info = vault.update_secret(
             args.name, value, classification=classification,
             tags=args.tag, note=args.note, owner=args.owner, **dates,
+            approval=ctx.approval(vault, "secret.write", args.name),
         )
     ctx.out.emit(info.to_json(), f"Updated {info.name} (now version {info.version}).")
     return EXIT_OK

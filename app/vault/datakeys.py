@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..access import custody
+from ..access import policy as access_policy
 from ..crypto import DecryptionFailed, canonical_json, hkdf, random_key, seal, unseal
-from ..errors import NotFound, Refused, VaultTampered
+from ..errors import AccessDenied, NotFound, Refused, VaultTampered
 from ..model import Classification
 from .layout import VaultKeys
 
@@ -46,7 +47,8 @@ class DataKeys:
         self._now = now
 
     def new(self, level: Classification, generation: int) -> bytes:
-        """A new DEK for ``level``, wrapped to every operator whose grants need the level."""
+        """A new DEK for ``level``, wrapped to every operator whose grants need the level (split
+        2-of-N among them when the policy puts the level under dual control)."""
         holders = custody.holders_needed(self._conn, level.value, self._now())
         if not holders:
             raise Refused(f"no operator holds a grant on level {level.value}, so a new data key "
@@ -56,14 +58,18 @@ class DataKeys:
             "INSERT INTO deks (level, generation, nonce, wrapped, created) VALUES (?, ?, ?, ?, ?)",
             (level.value, generation, b"", b"", self._now()),
         )
-        for operator in holders:
-            custody.wrap(self._conn, self._vault_id, level.value, generation, dek, operator)
-        if any(o.id == self._keys.operator_id for o in holders):
+        split = custody.distribute(self._conn, self._vault_id, level.value, generation, dek,
+                                   holders, dual=self.dual(level.value))
+        if not split and any(o.id == self._keys.operator_id for o in holders):
             self._keys.deks[(level.value, generation)] = dek
         return dek
 
+    def dual(self, level: str) -> bool:
+        return level in access_policy.load(self._conn).dual_control_levels
+
     def get(self, level: str, generation: int) -> bytes:
-        """The DEK, unwrapped with the acting operator's key; AccessDenied if they hold none."""
+        """The DEK, unwrapped with the acting operator's key; AccessDenied if they hold none,
+        or hold a share and no second holder's share came with an approval."""
         cached = self._keys.deks.get((level, generation))
         if cached is not None:
             return cached
@@ -79,10 +85,25 @@ class DataKeys:
                 raise VaultTampered(f"the data key for level {level} failed its integrity "
                                     "check") from e
         else:
-            dek = custody.unwrap(self._conn, self._vault_id, level, generation,
-                                 self._keys.operator_id, self._keys.operator_key)
+            opened = custody.open_wrap(custody.unwrap(
+                self._conn, self._vault_id, level, generation, self._keys.operator_id,
+                self._keys.operator_key), level, generation)
+            if isinstance(opened, custody.Share):
+                return self._combined(opened)  # never cached: each use needs both holders
+            dek = opened
         self._keys.deks[(level, generation)] = dek
         return dek
+
+    def _combined(self, mine: custody.Share) -> bytes:
+        theirs = self._keys.co_shares.get((mine.level, mine.generation))
+        if theirs is None or theirs[0] == self._keys.operator_id:
+            others = [n for n in custody.holder_names(self._conn, mine.level)]
+            raise AccessDenied(
+                f"level {mine.level} is under dual control: its key opens only with a second "
+                f"holder present; have one of them approve (holders: {', '.join(others)})",
+                target=mine.level, details={"missing": "second holder's share",
+                                            "level": mine.level})
+        return custody.combine(mine, theirs[1])
 
     def current_generation(self, level: str) -> int:
         row = self._conn.execute(

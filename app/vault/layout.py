@@ -38,6 +38,9 @@ class VaultKeys:
     # Who unlocked: the operator whose slot it was, and their operator key (X25519 private).
     operator_id: str = ""
     operator_key: bytes = field(default=b"", repr=False)
+    # Shares of dual-control level keys that a second operator's approval brought, for the
+    # operation it approved: (level, generation) -> (their operator id, SLIP-39 share).
+    co_shares: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict, repr=False)
 
 
 def current_user() -> str:

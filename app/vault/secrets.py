@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..access import approvals, enforce
+from ..access import approvals, enforce, health_gate
 from ..access import policy as access_policy
 from ..access.approvals import Approval
 from ..crypto import canonical_json
@@ -140,7 +140,8 @@ def _set_tags(vault: VaultSession, secret_id: int, tags: tuple[str, ...]) -> Non
 
 
 def _insert_secret(vault: VaultSession, new: NewSecret,
-                   who: enforce.Actor | None = None) -> SecretInfo:
+                   who: enforce.Actor | None = None, extra: dict[str, Any] | None = None
+                   ) -> SecretInfo:
     name = check_name(new.name)
     value = check_value(new.value)
     tags = check_tags(new.tags)
@@ -166,14 +167,19 @@ def _insert_secret(vault: VaultSession, new: NewSecret,
     _set_tags(vault, info.id, tags)
     _insert_version(vault, info, 1, value)
     level = info.classification.value
-    vault._event("secret.create", name, details={"version": 1, "classification": level})
+    vault._event("secret.create", name,
+                 details={"version": 1, "classification": level, **(extra or {})})
     return info
 
 
 @enforce.denials_audited
-def add_secret(vault: VaultSession, new: NewSecret) -> SecretInfo:
-    with vault._write():
-        return _insert_secret(vault, new)
+def add_secret(vault: VaultSession, new: NewSecret, *, approval: Approval | None = None
+               ) -> SecretInfo:
+    """Add a secret. At a dual-control level writing its value needs the level key, so a second
+    holder's ``approval`` (of ``secret.write``) too."""
+    with vault._write() as conn:
+        extra = approvals.check(vault, conn, "secret.write", new.name, approval, critical=False)
+        return _insert_secret(vault, new, extra=extra)
 
 
 @enforce.denials_audited
@@ -232,6 +238,8 @@ def get_secret(
         extra = approvals.check(vault, conn, operation, name, approval,
                                 critical=rule.critical(operation,
                                                        level=info.classification.value))
+        extra |= health_gate.check(vault, conn, rule, target=name,
+                                   level=info.classification.value)
         value = vault._deks.decrypt_version(name, info.id, version)
         vault._event(f"secret.{purpose}", name, details={"version": version, **extra})
     return value
@@ -249,14 +257,16 @@ def update_secret(vault: VaultSession, name: str,
     clear_expires: bool = False,
     rotation_due: dt.date | None = None,
     clear_rotation_due: bool = False,
+    approval: Approval | None = None,
 ) -> SecretInfo:
     """Change a secret: a new value makes a new version; metadata alone changes in place.
 
     A classification change without a new value re-encrypts the current value under the new
     level's data key as a new version, so no value is ever held under two levels' keys.
     """
-    with vault._write():
+    with vault._write() as conn:
         info = _checked_info(vault, name, "manage")
+        extra = approvals.check(vault, conn, "secret.write", name, approval, critical=False)
         changes: dict[str, Any] = {}
         if classification is not None and classification != info.classification:
             changes["classification"] = classification
@@ -295,7 +305,7 @@ def update_secret(vault: VaultSession, name: str,
             _set_tags(vault, info.id, updated.tags)
         if value is not None:
             _insert_version(vault, updated, new_version, check_value(value))
-        details: dict[str, Any] = {"version": new_version, "fields": sorted(changes)}
+        details: dict[str, Any] = {"version": new_version, "fields": sorted(changes), **extra}
         if "classification" in changes:
             details["classification"] = updated.classification.value
         vault._event("secret.update", name, details=details)
