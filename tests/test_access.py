@@ -455,3 +455,29 @@ def test_revoking_a_dual_holder_rotates_the_key_to_the_one_left_whole(dual: Path
         reveal = approvals.approve(alice, "secret.reveal", "crit", "dave",
                                    PassphraseUnlocker.from_text(DAVE))
         assert alice.get_secret("crit", approval=reveal) == b"critical value"  # whole again
+
+
+def test_an_expired_grant_is_revoked_at_the_next_unlock_and_its_level_key_rotated(team: Path
+                                                                                 ) -> None:
+    import datetime as dt
+
+    from strongroom.app.model import iso
+
+    class Later:
+        def now(self) -> dt.datetime:
+            return dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+
+    with as_(team, PASSPHRASE) as alice:
+        access_changes.add_grant(alice, "bob", Scope.parse("secret:mod"), "read",
+                                 justification="one-off",
+                                 expires=iso(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)))
+    with as_(team, BOB, "bob") as bob:
+        assert bob.get_secret("mod") == b"moderate value"
+    later = Vault.open(team, clock=Later())
+    later.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    with later:
+        [event] = later.audit_events(action="grant.expire")
+        assert event.target == "bob" and event.details["levels_rotated"] == ["moderate"]
+        bob_id = later.header.operator_named("bob").id
+        assert not custody.holds(later._conn, bob_id, "moderate")
+        assert custody.holds(later._conn, bob_id, "high")  # his live grant is untouched

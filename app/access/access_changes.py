@@ -176,6 +176,27 @@ def finish_pending_rotations(vault: VaultSession) -> list[str]:
     return todo
 
 
+def expire_due(vault: VaultSession) -> list[int]:
+    """At unlock: grants past their expiry are revoked (reason "expired") and the keys follow
+    them as for any revocation: wraps dropped, levels rotated (or left pending for a holder)."""
+    now = vault._now()
+    with vault._read() as conn:
+        due = conn.execute("SELECT id, operator_id FROM grants WHERE revoked IS NULL AND "
+                           "expires IS NOT NULL AND expires <= ?", (now,)).fetchall()
+    if not due:
+        return []
+    with vault._write() as conn:
+        for grant_id, _ in due:
+            grants.mark_revoked(conn, grant_id, by="expiry", now=now, reason="expired")
+        for operator_id in sorted({r[1] for r in due}):
+            target = operators.get(conn, operator_id)
+            changed = after_change(vault, conn, target)
+            vault._event("grant.expire", target.name,
+                         details={"grants": [r[0] for r in due if r[1] == operator_id],
+                                  **changed})
+    return [int(r[0]) for r in due]
+
+
 def _older_wraps(conn: Any, operator_id: str) -> set[str]:
     return {str(r[0]) for r in conn.execute(
         "SELECT DISTINCT level FROM dek_wraps WHERE operator_id = ?", (operator_id,)).fetchall()}

@@ -91,6 +91,7 @@ def bind_operator(vault: VaultSession, slot: Keyslot, kek: bytes) -> None:
         raise VaultTampered(f"keyslot {slot.label or slot.id} does not carry the key of "
                             f"operator {operator.name}")
     act_as(vault, operator, key)
+    access_changes.expire_due(vault)
     access_changes.finish_pending_rotations(vault)
 
 

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AccessDenied, Refused, UsageError
 from ..model import has_hidden, iso
-from . import access_changes, enforce, grants, operators, policy, review_items, workstation
+from . import (
+    access_changes,
+    approvals,
+    enforce,
+    grants,
+    operators,
+    policy,
+    review_items,
+    workstation,
+)
 from . import review_store as store
 from .operators import Operator
 from .review_items import GRANT, KEEP, REVOKE, WORKSTATION, NewItem
@@ -210,14 +219,21 @@ def _justification(campaign: Campaign, text: str | None) -> str | None:
 
 
 @enforce.denials_audited
-def close(vault: VaultSession, campaign_id: int) -> dict[str, Any]:
-    """Close a campaign and apply its decisions in one transaction; returns the outcome."""
+def close(vault: VaultSession, campaign_id: int, *, approval: approvals.Approval | None = None
+          ) -> dict[str, Any]:
+    """Close a campaign and apply its decisions in one transaction; returns the outcome.
+    Decisions that extend a grant widen access, so a campaign holding one closes under the
+    two-person rule for access changes (``approval``); revocations and reductions do not."""
     with vault._write() as conn:
         enforce.require_role(vault, conn, REVIEWS_MANAGE, "close access reviews")
         campaign = store.get_campaign(conn, campaign_id)
         if campaign.status != OPEN:
             raise Refused(f"campaign {campaign.id} was already closed on "
                           f"{(campaign.closed or '')[:10]}")
+        extends = any(i.decision == "extend" for i in store.items_of(conn, campaign.id))
+        approved = approvals.check(vault, conn, "access.change", f"review:{campaign.id}",
+                                   approval, critical=extends and policy.load(conn).critical(
+                                       "access.change"))
         moment = vault.clock.now()
         now, late = iso(moment), store.past(moment, campaign.due)
         items: list[ReviewItem] = []
@@ -246,7 +262,7 @@ def close(vault: VaultSession, campaign_id: int) -> dict[str, Any]:
         outcome["next_campaign"] = None if nxt is None else nxt.id
         store.close_campaign(conn, campaign.id, now=now, by=vault.actor, outcome=outcome)
         vault._event("review.close", f"review:{campaign.id}", details={
-            "campaign": campaign.id, "name": campaign.name, "past_due": late,
+            "campaign": campaign.id, "name": campaign.name, "past_due": late, **approved,
             **{k: v for k, v in outcome.items() if k != "remediation"},
             "remediation": len(outcome["remediation"])})
         return outcome

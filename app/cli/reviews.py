@@ -126,7 +126,8 @@ def cmd_decide(ctx: Context) -> int:
 
 def cmd_close(ctx: Context) -> int:
     with ctx.unlocked() as vault:
-        outcome = reviews.close(vault, ctx.args.id)
+        outcome = reviews.close(vault, ctx.args.id, approval=ctx.approval(
+            vault, "access.change", f"review:{ctx.args.id}"))
     d = outcome["decisions"]
     text = (f"Closed campaign {ctx.args.id}: {outcome['items']} items, "
             + ", ".join(f"{k} {v}" for k, v in d.items())
