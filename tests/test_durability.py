@@ -185,3 +185,48 @@ def test_crash_during_master_key_rotation_leaves_an_openable_vault(
     assert verify_backup(autos[0], kek).counts["secrets"] == len(SECRETS)
     assert not [p for p in path.iterdir() if p.name.startswith(".backup-")]
     assert os.listdir(path / "backups") == [autos[0].name]
+
+
+@pytest.mark.parametrize("mode, revoked", [("kill-during-revoke", False),
+                                           ("kill-after-revoke", True)])
+def test_a_crash_in_the_middle_of_a_revocation_leaves_the_old_state_or_the_new(
+        tmp_path: Path, mode: str, revoked: bool) -> None:
+    """Revoking bob's High grant re-encrypts the High values under a new key in the same
+    transaction: killed half-way, nothing changed; killed after the commit, it is all done (and
+    unlock accepts the header's anchor one write behind)."""
+    from strongroom.app.access import access_changes, custody, operator_admin
+    from strongroom.app.access.grants import Scope
+
+    path = tmp_path / "vault"
+    with make_vault(path) as vault:
+        for name, (value, level) in SECRETS.items():
+            vault.add_secret(NewSecret(name=name, value=value, classification=level))
+        for i in range(3):
+            vault.add_secret(NewSecret(name=f"hi-{i}", value=b"high %d" % i,
+                                       classification=Classification.High))
+        operator_admin.add_operator(vault, "bob", b"bob passphrase 123", roles=["Custodian"],
+                                    kdf_time_ms=10)
+        grant = access_changes.add_grant(vault, "bob", Scope.parse("level:high"), "read",
+                                         justification="crash test")
+    proc = _child(mode, path, str(grant.id))
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.wait(timeout=60)
+    err = proc.stderr.read().decode()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, f"the child did not crash: {err!r}"
+
+    with Vault.open(path) as vault:
+        vault.unlock(unlocker())
+        bob = vault.header.operator_named("bob")
+        assert bob is not None
+        assert vault._deks.current_generation("high") == (2 if revoked else 1)
+        assert custody.holds(vault._conn, bob.id, "high") is not revoked
+        live = [g.id for g, _ in access_changes.list_grants(vault, operator="bob")]
+        assert (grant.id in live) is not revoked
+        for name, (value, level) in SECRETS.items():
+            if level is not Classification.Critical:  # (a Critical reveal needs bob's approval)
+                assert vault.get_secret(name) == value
+        for i in range(3):
+            assert vault.get_secret(f"hi-{i}") == b"high %d" % i
+        assert vault.audit_verify().ok

@@ -11,6 +11,9 @@ Modes:
   kill-before-header  ... after the data keys are re-wrapped and committed, before the header
                       drops the old key
   kill-during-backup  back up into backups/; SIGKILL itself once the database copy is written
+  kill-during-revoke  revoke grant argv[3]; SIGKILL itself half-way through re-encrypting the
+                      level's values under its new key (inside the one transaction)
+  kill-after-revoke   ... just after the revocation committed, before the header's anchor follows
   serve               a fork server for the crash campaign (tests/campaigns/crash.py): reads one
                       JSON run per stdin line, forks a worker that unlocks with the given KEK and
                       does random writes (:func:`mixed_writes`), kills it after a delay or lets it
@@ -273,6 +276,33 @@ def serve() -> None:
         print(f"exit {code}", flush=True)
 
 
+def revoke_and_crash(vault: Vault, mode: str, grant_id: int) -> None:
+    from strongroom.app.access import access_changes
+    from strongroom.app.vault import rotation
+
+    seals = 0
+    real_seal = rotation.seal
+
+    def seal(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        nonlocal seals
+        seals += 1
+        if mode == "kill-during-revoke" and seals == 2:
+            die()
+        return real_seal(key, plaintext, aad)
+
+    real_save = Vault._save_header
+
+    def save_header(self: Vault, header: Header) -> None:
+        if mode == "kill-after-revoke" and seals:
+            die()
+        real_save(self, header)
+
+    rotation.seal = seal  # type: ignore[assignment]
+    Vault._save_header = save_header  # type: ignore[method-assign]
+    access_changes.revoke_grant(vault, grant_id, reason="crash test")
+    print("revoked without crashing", file=sys.stderr)
+
+
 def main() -> None:
     if sys.argv[1] == "serve":
         serve()
@@ -285,6 +315,8 @@ def main() -> None:
         add_loop(vault, sys.argv[3])
     elif mode == "kill-during-backup":
         backup_and_crash(vault)
+    elif mode in ("kill-during-revoke", "kill-after-revoke"):
+        revoke_and_crash(vault, mode, int(sys.argv[3]))
     else:
         rotate_and_crash(vault, mode)
 
