@@ -206,15 +206,16 @@ class Context:
 
     def unlocked(self, open_with: Opener | None = None) -> Vault:
         """The vault, unlocked by ``--unlock METHOD`` or the passphrase (``open_with(vault,
-        unlocker)`` instead of ``vault.unlock(unlocker)`` when given), as ``--operator`` (or the
-        only operator, or the one last used on this machine)."""
+        unlocker)`` instead of ``vault.unlock(unlocker)`` when given), as ``--operator``; without
+        it, the one last used on this machine is tried first, then the others."""
         vault = Vault.open(self.vault_dir)
-        operator = self.args.operator or last_operator.recall(vault.header)
+        operator = self.args.operator
+        usual = operator or last_operator.recall(vault.header)
 
         def unlock(v: Vault, unlocker: KeyslotUnlocker) -> object:
             if open_with is not None:
                 return open_with(v, unlocker)
-            v.unlock(unlocker, operator=operator)
+            v.unlock(unlocker, operator=operator, prefer=usual)
             return None
 
         if self.args.unlock:
@@ -226,7 +227,7 @@ class Context:
             finally:
                 unlocker.passphrase = None
         else:
-            who = f" ({operator})" if operator and len(vault.header.operators) > 1 else ""
+            who = f" ({usual})" if usual and len(vault.header.operators) > 1 else ""
             passphrase = self.prompter.ask(0, f"Vault passphrase{who}: ")
             unlock(vault, PassphraseUnlocker.from_text(passphrase))
         last_operator.remember(vault.header, vault.actor)

@@ -114,13 +114,16 @@ class VaultSession:
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
         operator: str | None = None,
+        prefer: str | None = None,
     ) -> None:
         """Open the vault with the first keyslot of ``unlocker.kind`` that the unlocker opens
-        (of ``operator``'s keyslots, when named)."""
+        (of ``operator``'s keyslots, when named; ``prefer``'s first)."""
         with self._mutex:
             if self.unlocked:
                 return
             slots = [s for s in self.header.slots if s.kind == unlocker.kind]
+            if prefer is not None and (first := self.header.operator_named(prefer)):
+                slots.sort(key=lambda s: s.operator != first.id)
             if operator is not None:
                 ref = self.header.operator_named(operator)
                 if ref is None:
