@@ -481,3 +481,26 @@ def test_an_expired_grant_is_revoked_at_the_next_unlock_and_its_level_key_rotate
         bob_id = later.header.operator_named("bob").id
         assert not custody.holds(later._conn, bob_id, "moderate")
         assert custody.holds(later._conn, bob_id, "high")  # his live grant is untouched
+
+
+def test_restoring_a_backup_is_two_person_and_a_refusal_leaves_nothing(admins: Path,
+                                                                       tmp_path: Path) -> None:
+    from strongroom.app.vault.backup import create_backup
+    from strongroom.app.vault.restore import restore_backup
+
+    with as_(admins, PASSPHRASE) as alice:
+        create_backup(alice, tmp_path / "b.srbk")
+    dest = tmp_path / "restored"
+    with pytest.raises(AccessDenied, match="Restoring a backup is a two-person"):
+        restore_backup(tmp_path / "b.srbk", PassphraseUnlocker.from_text(PASSPHRASE), dest)
+    assert not dest.exists()
+
+    def by_carol(v: Vault) -> approvals.Approval:
+        return approvals.approve(v, "backup.restore", "b.srbk", "carol",
+                                 PassphraseUnlocker.from_text(CAROL))
+
+    restore_backup(tmp_path / "b.srbk", PassphraseUnlocker.from_text(PASSPHRASE), dest,
+                   approve=by_carol)
+    with as_(dest, PASSPHRASE) as copy:
+        [event] = copy.audit_events(action="backup.restore")
+        assert event.details["approval"]["approver"] == "carol"

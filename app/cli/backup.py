@@ -42,7 +42,9 @@ def cmd_backup_verify(ctx: Context) -> int:
 
 
 def cmd_backup_restore(ctx: Context) -> int:
-    report = restore_backup(Path(ctx.args.file), ctx.unlocker(), Path(ctx.args.to))
+    name = Path(ctx.args.file).name
+    report = restore_backup(Path(ctx.args.file), ctx.unlocker(), Path(ctx.args.to),
+                            approve=lambda vault: ctx.approval(vault, "backup.restore", name))
     ctx.out.emit(
         {**report.to_json(), "restored_to": ctx.args.to},
         _report_text("Restored", report) + f" New vault at {ctx.args.to}.",
