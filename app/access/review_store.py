@@ -13,8 +13,11 @@ from typing import Any
 from ..errors import NotFound, UsageError
 from ..model import iso, parse_iso
 from . import operators
+from .roles import AUDIT_READ, REPORTS_READ, REVIEWS_DECIDE, REVIEWS_MANAGE
 
 OPEN, CLOSED = "open", "closed"
+OVERDUE = "overdue"  # an item's flag: undecided when the campaign closed past its due date
+READERS = frozenset({AUDIT_READ, REPORTS_READ, REVIEWS_DECIDE, REVIEWS_MANAGE})
 
 CAMPAIGNS = ("SELECT id, name, scope, reviewers, created, created_by, starts, due, recurrence, "
              "default_decision, justification_required, unused_days, status, closed, closed_by, "

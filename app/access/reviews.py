@@ -32,8 +32,9 @@ from . import (
 from . import review_store as store
 from .operators import Operator
 from .review_items import GRANT, KEEP, REVOKE, WORKSTATION, NewItem
-from .review_store import OPEN, Campaign, ReviewItem
-from .roles import AUDIT_READ, REPORTS_READ, REVIEWS_DECIDE, REVIEWS_MANAGE
+from .review_store import OPEN, OVERDUE, READERS, Campaign, ReviewItem
+from .review_views import list_campaigns, remediation, report, show
+from .roles import REVIEWS_DECIDE, REVIEWS_MANAGE
 from .workstation_parsers import PrivilegedAccess
 
 if TYPE_CHECKING:
@@ -45,9 +46,10 @@ RECOMMENDATION = "recommendation"
 DEFAULTS = (KEEP, REVOKE, RECOMMENDATION)
 RECURRENCES = {"monthly": 1, "quarterly": 3, "yearly": 12}
 DEFAULT_DECIDER = "default"  # decided_by of an item given the campaign's default at close
-OVERDUE, REVIEWER_IS_GRANTOR, ALREADY_REVOKED = "overdue", "reviewer-is-grantor", "already-revoked"
+REVIEWER_IS_GRANTOR, ALREADY_REVOKED = "reviewer-is-grantor", "already-revoked"
 NOT_APPLIED = "not-applied"
-READERS = frozenset({AUDIT_READ, REPORTS_READ, REVIEWS_DECIDE, REVIEWS_MANAGE})
+__all__ = ["OVERDUE", "READERS", "close", "create_campaign", "decide", "list_campaigns",
+           "remediation", "report", "show"]
 MAX_NAME_CHARS = 128
 
 # ----- creating a campaign ------------------------------------------------------------------------
@@ -332,13 +334,6 @@ def _outcome(items: Sequence[ReviewItem], keys: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def remediation(items: Sequence[ReviewItem]) -> list[dict[str, Any]]:
-    """The commands that revoke the workstation access decided revoke (never run here)."""
-    return [{"item": i.id, "principal": i.subject.get("principal"),
-             "source": i.subject.get("source"), "command": i.subject.get("remediation")}
-            for i in items if i.kind == WORKSTATION and i.decision == REVOKE]
-
-
 def _next(vault: VaultSession, conn: Any, old: Campaign, items: Sequence[ReviewItem],
           moment: dt.datetime) -> Campaign:
     """The recurring campaign's next round: from the old due date, due one period later."""
@@ -350,65 +345,3 @@ def _next(vault: VaultSession, conn: Any, old: Campaign, items: Sequence[ReviewI
                   starts=start.isoformat(), due=due.isoformat(), status=OPEN, closed=None,
                   closed_by=None, outcome=None)
     return _insert(vault, conn, new, fresh, {"follows": old.id})
-
-
-# ----- reading ------------------------------------------------------------------------------------
-
-
-@enforce.denials_audited
-def list_campaigns(vault: VaultSession) -> list[dict[str, Any]]:
-    """Every campaign with its progress and whether it is overdue."""
-    with vault._read() as conn:
-        _require_reader(vault, conn, "read access reviews")
-        names = store.names(conn)
-        counts = {int(r[0]): (int(r[1]), int(r[2])) for r in conn.execute(
-            "SELECT campaign_id, count(decision), count(*) FROM review_items "
-            "GROUP BY campaign_id").fetchall()}
-        campaigns = [store.campaign_row(r)
-                     for r in conn.execute(store.CAMPAIGNS + " ORDER BY id").fetchall()]
-    now = vault.clock.now()
-    return [{**c.to_json(names), "overdue": c.overdue(now),
-             "progress": dict(zip(("decided", "total"), counts.get(c.id, (0, 0)), strict=True))}
-            for c in campaigns]
-
-
-@enforce.denials_audited
-def show(vault: VaultSession, campaign_id: int) -> dict[str, Any]:
-    """A campaign with its items (context, recommendation, decision), progress and overdue."""
-    with vault._read() as conn:
-        _require_reader(vault, conn, "read access reviews")
-        return _view(vault, conn, campaign_id)[0]
-
-
-@enforce.denials_audited
-def report(vault: VaultSession, campaign_id: int) -> dict[str, Any]:
-    """The campaign's report: Auditors and Reviewers (and Administrators) may read it."""
-    with vault._read() as conn:
-        _require_reader(vault, conn, "read access review reports")
-        view, items = _view(vault, conn, campaign_id)
-    return {**view, "generated": vault._now(),
-            "overdue_items": [i["id"] for i in view["items"] if i["overdue"]],
-            "remediation": remediation(items)}
-
-
-def _view(vault: VaultSession, conn: Any, campaign_id: int
-          ) -> tuple[dict[str, Any], list[ReviewItem]]:
-    campaign = store.get_campaign(conn, campaign_id)
-    items = store.items_of(conn, campaign.id)
-    now = vault.clock.now()
-    late = campaign.overdue(now)
-    decided = sum(i.decision is not None for i in items)
-    return {**campaign.to_json(store.names(conn)), "overdue": late,
-            "progress": {"decided": decided, "total": len(items)},
-            "items": [{**i.to_json(), "overdue": OVERDUE in i.flags or (
-                late and i.decision is None)} for i in items]}, items
-
-
-def _require_reader(vault: VaultSession, conn: Any, what: str) -> None:
-    who = enforce.actor(vault, conn)
-    if not who.permissions & READERS:
-        raise AccessDenied(
-            f"{who.operator.name} may not {what}: none of their roles "
-            f"({', '.join(who.operator.roles) or 'none'}) gives "
-            f"{' or '.join(sorted(READERS))}",
-            target=what, details={"missing": "role:" + "|".join(sorted(READERS))})
