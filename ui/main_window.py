@@ -47,10 +47,11 @@ ACTIVITY_EVENTS = {
 
 
 def default_sections() -> list[SectionFactory]:
+    from .access.section import AccessReviewsSection
     from .audit.section import AuditSection
     from .compliance.section import ComplianceSection
     from .keys.section import KeysSection
-    from .placeholders import AccessReviewsSection, CeremoniesSection
+    from .placeholders import CeremoniesSection
     from .settings.section import SettingsSection
     from .vault.section import VaultSection
 

@@ -39,11 +39,3 @@ class CeremoniesSection(EmptySection):
         "backup shares and a hash-chained, co-signed transcript anyone can verify."
     )
 
-
-class AccessReviewsSection(EmptySection):
-    title = "Access Reviews"
-    promise = (
-        "Operators, roles and grants, the two-person rule for critical operations, and review "
-        "campaigns whose decisions actually revoke access."
-    )
-

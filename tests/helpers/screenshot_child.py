@@ -99,6 +99,11 @@ def main() -> int:
             if section.view is None:
                 raise SystemExit("the compliance run did not finish")
             shoot(app, window, out, "5-compliance")
+        if section.title == "Access Reviews":
+            window.sidebar.setCurrentRow(index)
+            pump(app, 30, until=lambda s=section: s.snapshot is not None
+                 and not window.runner.busy)
+            shoot(app, window, out, "7-access-reviews")
         if section.title == "Keys & Signing" and token:
             window.sidebar.setCurrentRow(index)
             shoot_keys(app, window, section, out, token, pin)

@@ -1,5 +1,8 @@
 """The lock screen: passphrase, unlock progress while Argon2id runs, backoff, enrolled methods.
 
+A vault shared by two or more operators first asks who is unlocking (operator_picker.py), then
+shows and tries only that operator's unlock methods; with one operator there is no extra step.
+
 Each hardware kind the vault has a keyslot for gets its own action ("Use security key", "Unlock
 with TPM", "Unlock with this device's keyring"), enabled only when its backend can run here — the
 check runs in the task runner, as it may touch hardware — and otherwise showing why not. Every
@@ -26,12 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from strongroom.app.access import last_operator
 from strongroom.app.errors import BackingOff, RollbackDetected
-from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
+from strongroom.app.keyslots import Keyslot, PassphraseUnlocker, normalize_passphrase
 from strongroom.app.unlock_methods import (
     Availability,
     HardwareUnlocker,
-    SlotKind,
     SlotSecretSource,
     load_source,
     needs_passphrase,
@@ -40,20 +43,22 @@ from strongroom.app.vault import Vault
 
 from ..widgets.common import heading
 from ..workers import Task, TaskRunner
-from .hw_prompts import QtPrompts, availability_of, hardware_message, run_with_prompts
+from .hw_prompts import QtPrompts, hardware_message, run_with_prompts
+from .hw_rows import HW_ACTIONS, HW_WAITING, KEYRING_NOTE, HardwareRows
+from .operator_picker import (
+    METHOD_NAMES,
+    OperatorPicker,
+    method_text,
+    needs_picker,
+    pickable,
+    slots_of,
+)
 from .rollback_prompt import confirm_accept_rollback
 
-METHOD_NAMES = {"passphrase": "Passphrase", "fido2": "Security key", "tpm": "TPM",
-                "keyring": "OS keyring"}
-HW_ACTIONS = {SlotKind.Fido2.value: "Use security key", SlotKind.Tpm.value: "Unlock with TPM",
-              SlotKind.Keyring.value: "Unlock with this device's keyring"}
-HW_WAITING = {SlotKind.Fido2.value: "Looking for your security key…",
-              SlotKind.Tpm.value: "Asking the TPM…",
-              SlotKind.Keyring.value: "Reading this device's keyring…"}
-KEYRING_NOTE = ("Lower assurance: anyone logged in as you on this device can unlock this way.")
+__all__ = ["HW_ACTIONS", "HW_WAITING", "KEYRING_NOTE", "METHOD_NAMES", "LockScreen"]
 
 
-class LockScreen(QWidget):
+class LockScreen(QWidget, HardwareRows):
     """Asks for the passphrase and unlocks the vault in the runner; emits ``unlocked(vault)``."""
 
     unlocked = Signal(object)
@@ -64,6 +69,7 @@ class LockScreen(QWidget):
         self.runner = runner
         self.sources = sources
         self.vault: Vault | None = None
+        self.operator: str | None = None  # who is unlocking, on a vault with several operators
         self._task: Task | None = None
         self._check: Task | None = None
         self._busy = False
@@ -126,6 +132,15 @@ class LockScreen(QWidget):
         self.accept_button.clicked.connect(self._ask_accept_rollback)
         self.accept_button.hide()
 
+        self.picker = OperatorPicker()
+        self.picker.chosen.connect(self.choose_operator)
+        self.picker.hide()
+        self.as_label = QLabel()
+        self.as_label.setAccessibleName("Unlocking as")
+        self.switch_button = QPushButton("Choose another operator")
+        self.switch_button.setAccessibleName("Choose another operator")
+        self.switch_button.clicked.connect(lambda: self.show_vault(self.vault) if self.vault
+                                           else None)
         self.methods = QListWidget()
         self.methods.setAccessibleName("Enrolled unlock methods")
         self.methods.setMaximumHeight(70)
@@ -147,14 +162,24 @@ class LockScreen(QWidget):
         inner.setSpacing(12)
         inner.addWidget(self.title)
         inner.addWidget(self.location)
-        inner.addLayout(row)
-        inner.addLayout(self.hw_rows)
-        inner.addWidget(self.recheck_button, 0, Qt.AlignmentFlag.AlignLeft)
-        inner.addWidget(self.progress)
-        inner.addWidget(self.touch_note)
-        inner.addWidget(self.status)
-        inner.addWidget(self.accept_button, 0, Qt.AlignmentFlag.AlignLeft)
-        inner.addLayout(form)
+        inner.addWidget(self.picker)
+        self.unlock_page = QWidget()
+        page = QVBoxLayout(self.unlock_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(12)
+        who = QHBoxLayout()
+        who.addWidget(self.as_label, 1)
+        who.addWidget(self.switch_button)
+        page.addLayout(who)
+        page.addLayout(row)
+        page.addLayout(self.hw_rows)
+        page.addWidget(self.recheck_button, 0, Qt.AlignmentFlag.AlignLeft)
+        page.addWidget(self.progress)
+        page.addWidget(self.touch_note)
+        page.addWidget(self.status)
+        page.addWidget(self.accept_button, 0, Qt.AlignmentFlag.AlignLeft)
+        page.addLayout(form)
+        inner.addWidget(self.unlock_page)
 
         outer = QVBoxLayout(self)
         outer.addStretch(1)
@@ -168,81 +193,55 @@ class LockScreen(QWidget):
     # ----- state ---------------------------------------------------------------------------------
 
     def show_vault(self, vault: Vault) -> None:
-        """Show the lock screen for ``vault`` (opened, still locked)."""
+        """Show the lock screen for ``vault`` (opened, still locked): who is unlocking first,
+        when it has several operators."""
         self.vault = vault
+        self.operator = None
         self.location.setText(str(vault.path))
+        picking = needs_picker(vault.header)
+        self.picker.setVisible(picking)
+        self.unlock_page.setVisible(not picking)
+        if picking:
+            self.picker.show_operators(pickable(vault.header), last_operator.recall(vault.header))
+            self._build_hardware_rows(vault)  # none until an operator is chosen
+            self.set_message("")
+            self._set_busy(False)
+            return
+        self._show_methods(vault)
+
+    def choose_operator(self, name: str) -> None:
+        """Unlock as ``name``: show only their unlock methods."""
+        vault = self.vault
+        if vault is None or vault.header.operator_named(name) is None or self._task is not None:
+            return
+        self.operator = name
+        self.picker.hide()
+        self.unlock_page.show()
+        self._show_methods(vault)
+
+    def _picking(self) -> bool:
+        return self.vault is not None and self.operator is None and needs_picker(
+            self.vault.header)
+
+    def _slots(self) -> list[Keyslot]:
+        """The unlock methods shown: the chosen operator's (none before one is chosen)."""
+        if self.vault is None or self._picking():
+            return []
+        return slots_of(self.vault.header, self.operator)
+
+    def _show_methods(self, vault: Vault) -> None:
+        self.as_label.setText("" if self.operator is None else f"Unlocking as <b>{self.operator}"
+                              "</b>")
+        self.as_label.setVisible(self.operator is not None)
+        self.switch_button.setVisible(self.operator is not None)
         self.methods.clear()
-        for slot in vault.header.slots:
-            kind = METHOD_NAMES.get(slot.kind, slot.kind)
-            name = kind if slot.label == kind else f"{kind} — {slot.label}"
-            two = " (+ passphrase)" if needs_passphrase(slot) else ""
-            used = slot.last_used and f", last used {slot.last_used[:16].replace('T', ' ')} UTC"
-            self.methods.addItem(f"{name}{two}{used or ''}")
+        for slot in self._slots():
+            self.methods.addItem(method_text(slot, self.operator))
         self._build_hardware_rows(vault)
         self.accept_button.hide()
         self.set_message("")
         self._set_busy(False)
         self.passphrase.setFocus()
-
-    def _build_hardware_rows(self, vault: Vault) -> None:
-        """One action per enrolled hardware kind, disabled until its backend is known usable."""
-        for widget in (*self.hw_buttons.values(), *self.hw_notes.values()):
-            self.hw_rows.removeWidget(widget)
-            widget.deleteLater()
-        self.hw_buttons, self.hw_notes, self.available = {}, {}, {}
-        kinds = [k for k in HW_ACTIONS if any(s.kind == k for s in vault.header.slots)]
-        for kind in kinds:
-            button = QPushButton(HW_ACTIONS[kind])
-            button.setAccessibleName(HW_ACTIONS[kind])
-            button.setEnabled(False)
-            button.clicked.connect(lambda _c=False, k=kind: self.start_hardware(k))
-            note = QLabel("Checking whether it can be used here…")
-            note.setWordWrap(True)
-            note.setProperty("role", "muted")
-            note.setAccessibleName(f"{HW_ACTIONS[kind]}: note")
-            self.hw_rows.addWidget(button)
-            self.hw_rows.addWidget(note)
-            self.hw_buttons[kind], self.hw_notes[kind] = button, note
-        self.check_availability()
-
-    def check_availability(self) -> None:
-        """Ask each enrolled kind's backend, in the runner, whether it can be used here."""
-        vault, kinds, sources = self.vault, list(self.hw_buttons), self.sources
-        if vault is None or not kinds or self._check is not None:
-            return
-        self.recheck_button.hide()
-        self._check = self.runner.submit(
-            "unlock.availability",
-            lambda _c, _p: {k: availability_of(sources, k) for k in kinds},
-            on_success=lambda found, v=vault: self._availability_known(v, found),
-            on_error=lambda _e: setattr(self, "_check", None),
-            on_cancel=lambda: setattr(self, "_check", None),
-        )
-
-    def _availability_known(self, vault: Vault, found: dict[str, Availability]) -> None:
-        self._check = None
-        if vault is not self.vault:
-            self.check_availability()  # another vault is shown now: ask for its kinds
-            return
-        self.available = found
-        self.recheck_button.setVisible(not all(a.ok for a in found.values()))
-        for kind, usable in found.items():
-            button, note = self.hw_buttons.get(kind), self.hw_notes.get(kind)
-            if button is None or note is None:
-                continue
-            slots = [s for s in vault.header.slots if s.kind == kind]
-            if not usable.ok:
-                text = f"Not available here: {usable.reason}"
-                button.setToolTip(text)
-                note.setText(text)
-            elif kind == SlotKind.Keyring.value:
-                note.setText(KEYRING_NOTE)
-            elif slots and all(needs_passphrase(s) for s in slots):
-                note.setText("Also needs the passphrase: type it above first.")
-            else:
-                note.setText("")
-            note.setVisible(bool(note.text()))
-        self._update_buttons()
 
     def set_message(self, text: str, role: str = "") -> None:
         self.status.setText(text)
@@ -254,11 +253,12 @@ class LockScreen(QWidget):
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.passphrase.setEnabled(not busy)
+        self.switch_button.setEnabled(not busy)
         self._busy = busy
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        ready = not self._busy and not self._countdown.isActive()
+        ready = not self._busy and not self._countdown.isActive() and not self._picking()
         self.unlock_button.setEnabled(ready)
         for kind, button in self.hw_buttons.items():
             usable = self.available.get(kind)
@@ -283,9 +283,10 @@ class LockScreen(QWidget):
         del text
         self._set_busy(True)
         self.set_message("Deriving the key from your passphrase…")
+        operator = self.operator
 
         def work(cancel, progress):  # type: ignore[no-untyped-def]
-            vault.unlock(unlocker, cancel=cancel, on_status=progress)
+            vault.unlock(unlocker, cancel=cancel, on_status=progress, operator=operator)
             return vault
 
         self._task = self.runner.submit(
@@ -328,7 +329,7 @@ class LockScreen(QWidget):
         button = self.hw_buttons.get(kind)
         if vault is None or self._task is not None or button is None or not button.isEnabled():
             return None
-        slots = [s for s in vault.header.slots if s.kind == kind]
+        slots = [s for s in self._slots() if s.kind == kind]
         two_factor = [s for s in slots if needs_passphrase(s)]
         text = self.passphrase.text()
         if two_factor and len(two_factor) == len(slots) and not text:
@@ -339,14 +340,14 @@ class LockScreen(QWidget):
         passphrase = normalize_passphrase(text) if two_factor and text else None
         self.passphrase.clear()
         del text
-        sources, prompts = self.sources, self.prompts
+        sources, prompts, operator = self.sources, self.prompts, self.operator
         self._set_busy(True)
         self.set_message(HW_WAITING[kind])
 
         def work(cancel, progress):  # type: ignore[no-untyped-def]
             unlocker = HardwareUnlocker(sources(kind), vault.vault_id, prompts=prompts,
                                         passphrase=passphrase)
-            vault.unlock(unlocker, cancel=cancel, on_status=progress)
+            vault.unlock(unlocker, cancel=cancel, on_status=progress, operator=operator)
             return vault
 
         self._task = run_with_prompts(
@@ -363,6 +364,8 @@ class LockScreen(QWidget):
 
     def _done(self, vault: Vault) -> None:
         self._task = None
+        if self.operator is not None:
+            last_operator.remember(vault.header, self.operator)
         self.accept_button.hide()
         self._set_busy(False)
         self.set_message("")
