@@ -47,18 +47,24 @@ def _day(stamp: str | None) -> str:
 def cmd_list(ctx: Context) -> int:
     vault = Vault.open(ctx.vault_dir)
     slots = vault.header.slots
-    rows = [_slot_json(s) for s in slot_inventory(slots)]
+    names = {o.id: o.name for o in vault.header.operators}
+    rows = [{**_slot_json(s), "operator": names.get(s.slot.operator or "")}
+            for s in slot_inventory(slots)]
+    several = len(names) > 1
     kinds = sorted({s.kind for s in slots} - {PASSPHRASE})
     usable = {kind: availability(kind) for kind in kinds}
     warnings = inventory_warnings(slots)
 
     def table() -> str:
-        lines = [f"{'ID':<9} {'KIND':<10} {'LABEL':<24} {'USED':<10} {'TESTED':<10} ASSURANCE"]
+        who = f"{'OPERATOR':<16} " if several else ""
+        lines = [f"{'ID':<9} {who}{'KIND':<10} {'LABEL':<24} {'USED':<10} {'TESTED':<10} "
+                 "ASSURANCE"]
         for r in rows:
             extra = " (+ passphrase)" if r["two_factor"] else ""
+            who = f"{(r['operator'] or '-')[:16]:<16} " if several else ""
             lines.append(
-                f"{r['id']:<9} {r['kind']:<10} {r['label'][:24]:<24} {_day(r['last_used']):<10} "
-                f"{_day(r['last_tested']):<10} {r['assurance']}{extra}"
+                f"{r['id']:<9} {who}{r['kind']:<10} {r['label'][:24]:<24} "
+                f"{_day(r['last_used']):<10} {_day(r['last_tested']):<10} {r['assurance']}{extra}"
             )
         lines += [f"note: {kind} is not usable here: {a.reason}"
                   for kind, a in usable.items() if not a.ok]
