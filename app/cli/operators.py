@@ -12,6 +12,7 @@ from typing import Any
 
 from ..access import operator_admin
 from ..access.operators import ACTIVE, SUSPENDED
+from ..keyslots import normalize_passphrase
 from .common import EXIT_OK, AddCommand, Context, subcommands
 
 
@@ -40,7 +41,8 @@ def cmd_add(ctx: Context) -> int:
         passphrase = ctx.prompter.ask(1, f"Passphrase for {args.name}: ", confirm=True)
         approval = ctx.approval(vault, "access.change", f"operator:{args.name.strip()}")
         new = operator_admin.add_operator(
-            vault, args.name, passphrase.encode(), roles=args.role, contact=args.contact or "",
+            vault, args.name, normalize_passphrase(passphrase), roles=args.role,
+            contact=args.contact or "",
             kdf_time_ms=args.kdf_time_ms, approval=approval)
     ctx.out.emit(new.to_json(), f"Added operator {new.name} ({', '.join(new.roles)}).")
     return EXIT_OK
