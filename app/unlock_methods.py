@@ -75,6 +75,19 @@ class Enrolment:
     secret: bytes = field(repr=False)
 
 
+@dataclass
+class Challenge:
+    """Bytes an approval asks the device to sign in the same touch that opens the slot.
+
+    A source that can (FIDO2: the WebAuthn challenge of the getAssertion that evaluates the PRF)
+    leaves what proves it in ``evidence`` (public data, kept in the audit log); a source that
+    cannot sign (TPM, OS keyring) ignores the challenge and leaves ``evidence`` None.
+    """
+
+    value: bytes
+    evidence: dict[str, Any] | None = None
+
+
 class Prompts(Protocol):
     """The UI's side of a hardware wait (like python-fido2's UserInteraction); the core opens no
     dialog. ``request_pin`` returns None when the user cancels."""
@@ -120,8 +133,12 @@ class SlotSecretSource(Protocol):
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        challenge: Challenge | None = None,
     ) -> tuple[str, bytes]:
-        """The id of the slot this device opens and its secret; :class:`WrongDevice` if none."""
+        """The id of the slot this device opens and its secret; :class:`WrongDevice` if none.
+
+        With ``challenge`` (an approval), a device that signs has the same touch sign it and
+        fills ``challenge.evidence``; other sources accept the keyword and ignore it."""
         ...
 
     def forget(self, slot: SlotRef) -> None:
@@ -220,13 +237,17 @@ class HardwareUnlocker:
 
     The vault first hands it every slot of its kind (:meth:`select`); the backend finds which one
     the device present opens (a FIDO2 key is probed silently before any touch), and only that slot
-    is then tried.
+    is then tried. An approval sets ``challenge`` (the operation's digest) first; after
+    :meth:`select` (or :meth:`derive_kek`) ``evidence`` holds what the device signed over it, or
+    None when it signs nothing.
     """
 
     source: SlotSecretSource
     vault_id: str
     prompts: Prompts | None = None
     passphrase: bytes | None = field(default=None, repr=False)
+    challenge: bytes | None = None
+    evidence: dict[str, Any] | None = field(default=None, init=False)
     _found: tuple[str, bytes] | None = field(default=None, repr=False)
 
     @property
@@ -242,10 +263,14 @@ class HardwareUnlocker:
     ) -> list[Keyslot]:
         """Ask the device which of ``slots`` it opens; returns that slot alone."""
         refs = [SlotRef(s.id, s.label, s.params) for s in slots]
+        asked = Challenge(self.challenge) if self.challenge is not None else None
+        self.evidence = None
         slot_id, secret = self.source.recover(
-            refs, vault_id=self.vault_id, prompts=self.prompts, cancel=cancel, on_status=on_status
+            refs, vault_id=self.vault_id, prompts=self.prompts, cancel=cancel, on_status=on_status,
+            challenge=asked,
         )
         self._found = (slot_id, secret)
+        self.evidence = asked.evidence if asked is not None else None
         return [s for s in slots if s.id == slot_id]
 
     def derive_kek(

@@ -105,7 +105,8 @@ def test_enrolment_stores_public_params_and_the_prf_output_opens_the_slot(
     prompts = Prompts()
     slot = vault.add_hardware_slot(source(key), label="A", prompts=prompts)
     assert slot.kind == "fido2"
-    assert set(slot.params) == {"credential_id", "prf_salt", "uv", "rp_id", "aaguid", "device"}
+    assert set(slot.params) == {"credential_id", "prf_salt", "uv", "rp_id", "aaguid", "device",
+                                "cose_public_key"}
     assert slot.params["uv"] == "discouraged"
     assert slot.params["rp_id"] == RP_ID
     assert slot.params["aaguid"] == key.aaguid.hex()

@@ -13,7 +13,11 @@ unless the policy is ``strict``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
+import json
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from ..keyslots import (
     unwrap_master_key,
     unwrap_operator_key,
 )
+from ..unlock_methods import HardwareUnlocker
 from . import custody, operators, policy
 from .operators import Operator
 from .roles import ADMINISTRATOR, CUSTODIAN
@@ -94,6 +99,9 @@ def approve(vault: VaultSession, operation: str, target: str, approver_name: str
         approver = operators.get(conn, ref.id)
     nonce = secrets.token_hex(16)
     wanted = digest(vault.vault_id, operation, target, keys.operator_id, nonce)
+    if isinstance(unlocker, HardwareUnlocker):
+        # A security key signs the digest in the same touch that opens the approver's slot.
+        unlocker.challenge = bytes.fromhex(wanted)
     hardware = getattr(unlocker, "select", None)
     if hardware is not None:
         slots = hardware(slots, cancel=cancel, on_status=on_status)
@@ -103,8 +111,9 @@ def approve(vault: VaultSession, operation: str, target: str, approver_name: str
             continue
         key = unwrap_operator_key(kek, slot, vault.vault_id)
         if key is not None and public_of(key) == approver.public_key:
+            evidence = unlocker.evidence if isinstance(unlocker, HardwareUnlocker) else None
             return Approval(approver.id, approver.name, slot.kind, slot.id, vault._now(),
-                            operation, target, nonce, wanted,
+                            operation, target, nonce, wanted, evidence=dict(evidence or {}),
                             shares=_shares(vault, approver.id, key))
     vault.record("approval.failed", target, Outcome.Denied,
                  {"operation": operation, "approver": approver.name, "method": unlocker.kind})
@@ -165,6 +174,10 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
     if (approval.operation, approval.target, approval.digest) != (operation, target, expected):
         raise _refused("the approval was given for a different operation", operation, target,
                        "other-operation")
+    if approval.method == "fido2" and approval.evidence and not hmac.compare_digest(
+            _signed_challenge(approval.evidence), bytes.fromhex(approval.digest)):
+        raise _refused("the security key's assertion is for another operation", operation,
+                       target, "assertion-other-operation")
     if conn.execute("SELECT 1 FROM approvals_spent WHERE digest = ?",
                     (approval.digest,)).fetchone():
         raise _refused("the approval was already used; an approval is good for one operation",
@@ -173,6 +186,16 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
                  (approval.digest, vault._now()))
     keys.co_shares.update({k: (approver.id, m) for k, m in approval.shares.items()})
     return {"approval": approval.to_json()}
+
+
+def _signed_challenge(evidence: dict[str, Any]) -> bytes:
+    """The challenge in a FIDO2 assertion's clientDataJSON (b"" when it does not parse)."""
+    try:
+        client_data = json.loads(base64.b64decode(evidence["client_data_json"], validate=True))
+        text = client_data["challenge"]
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return b""
 
 
 def _refused(message: str, operation: str, target: str, why: str) -> AccessDenied:

@@ -4,7 +4,15 @@ Enrolment makes a NON-resident credential for the fixed relying party :data:`RP_
 :data:`ORIGIN`, given to python-fido2's client data collector) with the ``prf`` extension, then
 evaluates the PRF once with a random 32-byte salt; the 32-byte output is the slot secret (the core
 turns it into the KEK with HKDF salted by the credential id). The vault stores only the credential
-id, the salt, the user-verification choice, the RP id, the AAGUID and the product name.
+id, the salt, the user-verification choice, the RP id, the AAGUID, the product name and (since
+approvals keep assertions) the credential's COSE public key.
+
+An approval passes a :class:`~app.unlock_methods.Challenge` (the operation's digest): it becomes
+the WebAuthn challenge of the same getAssertion that evaluates the PRF, and the assertion
+(credential id, authenticator data, signature, clientDataJSON, counter, UP/UV flags) is returned
+as evidence with ``verified``: the signature checked under the stored public key, the client
+data's type and challenge, the RP id hash. A slot enrolled before the public key was kept says
+``verified: false`` with the reason; possession is still proven by the PRF opening the slot.
 
 Unlocking first asks every plugged-in key, silently (``up=False``, no touch, no PIN), whether it
 holds one of the vault's credentials; only the key that does is asked for a touch (and its PIN
@@ -26,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 from strongroom.app.errors import DeviceNotFound, Unsupported, UsageError, UserCancelled
 from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
-from strongroom.app.unlock_methods import Enrolment, Prompts, SlotKind, SlotRef, SlotSecretSource
+from strongroom.app.unlock_methods import (
+    Challenge,
+    Enrolment,
+    Prompts,
+    SlotKind,
+    SlotRef,
+    SlotSecretSource,
+)
 
 from ._relying_party import ORIGIN as ORIGIN  # re-exported: the RP every credential is for
 from ._relying_party import RP_ID as RP_ID
@@ -180,18 +195,20 @@ class Fido2Source:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        challenge: Challenge | None = None,
     ) -> tuple[str, bytes]:
-        """Find the plugged-in key holding one of ``slots`` (silently), then evaluate its PRF."""
+        """Find the plugged-in key holding one of ``slots`` (silently), then evaluate its PRF;
+        with ``challenge`` that same assertion signs it and ``challenge.evidence`` keeps it."""
         _check(cancel)
         if self._use_windows():
             from . import _windows
 
-            return _windows.recover(slots, cancel, on_status)
+            return _windows.recover(slots, cancel, on_status, challenge)
         from . import _ctap
 
         devices = self.ctap2_devices()
         try:
-            return _ctap.recover(devices, slots, prompts, cancel, on_status)
+            return _ctap.recover(devices, slots, prompts, cancel, on_status, challenge)
         finally:
             _close(devices)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import queue
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from fido2 import cbor
 from fido2.client import (
     ClientError,
     DefaultClientDataCollector,
@@ -17,10 +20,12 @@ from fido2.client import (
     UserInteraction,
     WebAuthnClient,
 )
+from fido2.cose import CoseKey
 from fido2.ctap import CtapDevice, CtapError
 from fido2.ctap2.base import Ctap2
 from fido2.ctap2.pin import ClientPin
 from fido2.utils import websafe_encode
+from fido2.webauthn import AuthenticationResponse, AuthenticatorData, CollectedClientData
 
 from strongroom.app.errors import (
     AlreadyExists,
@@ -37,13 +42,14 @@ from strongroom.app.errors import (
     WrongPin,
 )
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
-from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
+from strongroom.app.unlock_methods import SECRET_BYTES, Challenge, Enrolment, Prompts, SlotRef
 
 from ._relying_party import ORIGIN, RP_ID, RP_NAME
 
 ERR = CtapError.ERR
 SELECT_POLL_S = 0.05
 PROBE_HASH = b"\x00" * 32
+NO_PUBLIC_KEY = "slot enrolled before approvals kept the public key"
 
 
 def device_name(device: CtapDevice) -> str:
@@ -171,9 +177,10 @@ def collector(rp_id: str = RP_ID) -> DefaultClientDataCollector:
 def register(
     client: WebAuthnClient, vault_id: str, label: str, uv: str, cancel: threading.Event | None,
     exclude: Sequence[bytes] = (),
-) -> tuple[bytes, str, bool]:
-    """makeCredential with prf; returns (credential id, AAGUID hex, whether PRF is enabled).
-    ``exclude`` (excludeCredentials) makes a key already holding one of them refuse."""
+) -> tuple[bytes, str, bool, bytes]:
+    """makeCredential with prf; returns (credential id, AAGUID hex, whether PRF is enabled, the
+    credential's COSE public key as CBOR, or b"" when the key gave none). ``exclude``
+    (excludeCredentials) makes a key already holding one of them refuse."""
     options: dict[str, Any] = {
         "rp": {"id": RP_ID, "name": RP_NAME},
         "user": {"id": vault_id.encode()[:64] or b"\x00", "name": label,
@@ -191,7 +198,8 @@ def register(
     prf = getattr(reg.client_extension_results, "prf", None)
     data = reg.response.attestation_object.auth_data.credential_data
     aaguid = bytes(data.aaguid).hex() if data is not None else ""
-    return bytes(reg.raw_id), aaguid, bool(prf is not None and prf.enabled)
+    public_key = cbor.encode(dict(data.public_key)) if data is not None else b""
+    return bytes(reg.raw_id), aaguid, bool(prf is not None and prf.enabled), public_key
 
 
 def evaluate(
@@ -200,10 +208,12 @@ def evaluate(
     uv: str,
     cancel: threading.Event | None,
     rp_id: str = RP_ID,
-) -> tuple[bytes, bytes]:
-    """getAssertion with prf.evalByCredential over ``salts``; returns (credential id, output)."""
+    challenge: bytes | None = None,
+) -> tuple[bytes, bytes, AuthenticationResponse]:
+    """getAssertion with prf.evalByCredential over ``salts``, its WebAuthn challenge ``challenge``
+    (random when None); returns (credential id, PRF output, the assertion)."""
     options = {
-        "challenge": secrets.token_bytes(32),
+        "challenge": challenge if challenge is not None else secrets.token_bytes(32),
         "rpId": rp_id,
         "allowCredentials": [{"type": "public-key", "id": cid} for cid in salts],
         "userVerification": uv,
@@ -218,7 +228,61 @@ def evaluate(
     first = getattr(results, "first", None)
     if not isinstance(first, bytes) or len(first) < SECRET_BYTES:
         raise Unsupported("the security key returned no PRF output for its credential")
-    return bytes(response.raw_id), first
+    return bytes(response.raw_id), first, response
+
+
+def evidence(
+    response: AuthenticationResponse, challenge: bytes, params: Mapping[str, Any], rp_id: str
+) -> dict[str, Any]:
+    """The assertion as public audit evidence, and whether it checks: the signature over
+    authenticatorData ‖ SHA-256(clientDataJSON) under the slot's public key, a webauthn.get
+    client data whose challenge is ``challenge``, and the RP id hash."""
+    assertion = response.response
+    auth_data = assertion.authenticator_data
+    client_data = bytes(assertion.client_data)
+    out: dict[str, Any] = {
+        "credential_id": b64e(bytes(response.raw_id)),
+        "authenticator_data": b64e(bytes(auth_data)),
+        "signature": b64e(bytes(assertion.signature)),
+        "client_data_json": b64e(client_data),
+        "counter": auth_data.counter,
+        "user_present": bool(auth_data.flags & AuthenticatorData.FLAG.UP),
+        "user_verified": bool(auth_data.flags & AuthenticatorData.FLAG.UV),
+    }
+    reason = _why_not_verified(auth_data, client_data, bytes(assertion.signature), challenge,
+                               params.get("cose_public_key"), rp_id)
+    if isinstance(params.get("cose_public_key"), str):
+        out["cose_public_key"] = params["cose_public_key"]
+    out["verified"] = reason is None
+    if reason is not None:
+        out["reason"] = reason
+    return out
+
+
+def _why_not_verified(auth_data: AuthenticatorData, client_data: bytes, signature: bytes,
+                      challenge: bytes, public_key: Any, rp_id: str) -> str | None:
+    """None when the assertion checks, else why not (a key that does not parse included)."""
+    try:
+        collected = CollectedClientData(client_data)
+        if collected.type != CollectedClientData.TYPE.GET.value:
+            return f"the client data is of type {collected.type!r}, not webauthn.get"
+        if not hmac.compare_digest(collected.challenge, challenge):
+            return "the client data's challenge is not the operation's digest"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "the client data does not parse"
+    if not hmac.compare_digest(auth_data.rp_id_hash, hashlib.sha256(rp_id.encode()).digest()):
+        return f"the authenticator data is not for {rp_id}"
+    if public_key is None:
+        return NO_PUBLIC_KEY
+    try:
+        key = CoseKey.parse(cbor.decode(b64d(public_key)))
+    except Exception:  # noqa: BLE001 - a damaged key is recorded, not raised
+        return "the slot's public key does not parse"
+    try:
+        key.verify(bytes(auth_data) + hashlib.sha256(client_data).digest(), signature)
+    except Exception:  # noqa: BLE001 - a signature that does not check is recorded, not raised
+        return "the signature does not check under the slot's public key"
+    return None
 
 
 # ----- enrolment ------------------------------------------------------------------------------
@@ -283,7 +347,7 @@ def enrol(
     ui = Interaction(prompts, name, on_status, lambda: pin_retries(device))
     with translated(name, device, ui, cancel):
         client = Fido2Client(device, collector(), user_interaction=ui)
-        credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel)
+        credential_id, aaguid, prf, public_key = register(client, vault_id, label, uv, cancel)
     if not prf:
         raise Unsupported(
             f"{name} does not support the PRF (hmac-secret) extension, so it cannot open a "
@@ -293,11 +357,13 @@ def enrol(
     if on_status is not None:
         on_status(f"Touch {name} again to derive the vault key")
     with translated(name, device, ui, cancel):
-        _, secret = evaluate(client, {credential_id: salt}, uv, cancel)
+        _, secret, _ = evaluate(client, {credential_id: salt}, uv, cancel)
     params: dict[str, Any] = {
         "credential_id": b64e(credential_id), "prf_salt": b64e(salt), "uv": uv,
         "rp_id": RP_ID, "aaguid": aaguid,
     }
+    if public_key:
+        params["cose_public_key"] = b64e(public_key)  # public: checks approvals' assertions
     if getattr(device, "product_name", None):
         params["device"] = device.product_name  # type: ignore[attr-defined]
     return Enrolment(params=params, secret=secret[:SECRET_BYTES])
@@ -354,6 +420,7 @@ def recover(
     prompts: Prompts | None,
     cancel: threading.Event | None,
     on_status: StatusCallback | None,
+    challenge: Challenge | None = None,
 ) -> tuple[str, bytes]:
     fido = [s for s in slots if "credential_id" in s.params and "prf_salt" in s.params]
     for s in fido:
@@ -393,7 +460,10 @@ def recover(
     salt = b64d(slot.params["prf_salt"])
     with translated(name, device, ui, cancel):
         client = Fido2Client(device, collector(rp_id), user_interaction=ui)
-        _, secret = evaluate(
-            client, {b64d(slot.params["credential_id"]): salt}, uv, cancel, rp_id
+        _, secret, response = evaluate(
+            client, {b64d(slot.params["credential_id"]): salt}, uv, cancel, rp_id,
+            challenge.value if challenge is not None else None,
         )
+    if challenge is not None:
+        challenge.evidence = evidence(response, challenge.value, slot.params, rp_id)
     return slot.id, secret[:SECRET_BYTES]

@@ -16,7 +16,7 @@ from typing import Any
 
 from strongroom.app.errors import AlreadyExists, Unsupported, WrongDevice
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
-from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, SlotRef
+from strongroom.app.unlock_methods import SECRET_BYTES, Challenge, Enrolment, SlotRef
 
 from ._relying_party import RP_ID
 
@@ -60,7 +60,9 @@ def enrol(
     exclude = [b64d(s.params["credential_id"]) for s in enrolled if "credential_id" in s.params]
     try:
         with translated(NAME, None, None, cancel):
-            credential_id, aaguid, prf = register(client, vault_id, label, uv, cancel, exclude)
+            credential_id, aaguid, prf, public_key = register(
+                client, vault_id, label, uv, cancel, exclude
+            )
     except WrongDevice as e:  # Windows' answer to a key holding an excluded credential
         raise AlreadyExists(
             "that security key is already enrolled in this vault; enrol a different one"
@@ -72,18 +74,21 @@ def enrol(
         )
     salt = secrets.token_bytes(32)
     with translated(NAME, None, None, cancel):
-        _, secret = evaluate(client, {credential_id: salt}, uv, cancel)
+        _, secret, _ = evaluate(client, {credential_id: salt}, uv, cancel)
     params = {
         "credential_id": b64e(credential_id), "prf_salt": b64e(salt), "uv": uv,
         "rp_id": RP_ID, "aaguid": aaguid,
     }
+    if public_key:
+        params["cose_public_key"] = b64e(public_key)
     return Enrolment(params=params, secret=secret[:SECRET_BYTES])
 
 
 def recover(
-    slots: Sequence[SlotRef], cancel: threading.Event | None, on_status: StatusCallback | None
+    slots: Sequence[SlotRef], cancel: threading.Event | None, on_status: StatusCallback | None,
+    challenge: Challenge | None = None,
 ) -> tuple[str, bytes]:
-    from ._ctap import evaluate, translated
+    from ._ctap import evaluate, evidence, translated
 
     fido = {b64d(s.params["credential_id"]): s for s in slots
             if "credential_id" in s.params and "prf_salt" in s.params}
@@ -95,10 +100,13 @@ def recover(
     if on_status is not None:
         on_status("Follow the Windows security key dialog")
     with translated(NAME, None, None, cancel):
-        credential_id, secret = evaluate(
-            _client(), {cid: b64d(s.params["prf_salt"]) for cid, s in fido.items()}, uv, cancel
+        credential_id, secret, response = evaluate(
+            _client(), {cid: b64d(s.params["prf_salt"]) for cid, s in fido.items()}, uv, cancel,
+            challenge=challenge.value if challenge is not None else None,
         )
     slot = fido.get(credential_id)
     if slot is None:
         raise WrongDevice("the security key answered with a credential this vault does not know")
+    if challenge is not None:
+        challenge.evidence = evidence(response, challenge.value, slot.params, RP_ID)
     return slot.id, secret[:SECRET_BYTES]

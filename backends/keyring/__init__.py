@@ -26,6 +26,7 @@ from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
 from strongroom.app.unlock_methods import (
     SECRET_BYTES,
+    Challenge,
     Enrolment,
     Prompts,
     SlotKind,
@@ -116,7 +117,10 @@ class KeyringSource:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        challenge: Challenge | None = None,
     ) -> tuple[str, bytes]:
+        """Read the slot's key from the store; ``challenge`` is ignored (a stored key signs
+        nothing)."""
         backend = self._keyring()
         if on_status is not None:
             on_status("Reading the slot key from the OS credential store")

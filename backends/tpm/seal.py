@@ -27,7 +27,7 @@ from strongroom.app.errors import (
 )
 from strongroom.app.keyslots import StatusCallback, b64d, b64e
 from strongroom.app.plugins import Availability
-from strongroom.app.unlock_methods import SECRET_BYTES, Enrolment, Prompts, SlotRef
+from strongroom.app.unlock_methods import SECRET_BYTES, Challenge, Enrolment, Prompts, SlotRef
 
 from ._worker import TpmWorker, check_cancel, default_tcti, library, report, worker_for
 
@@ -139,7 +139,9 @@ class TpmSealSource:
         prompts: Prompts | None,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        challenge: Challenge | None = None,
     ) -> tuple[str, bytes]:
+        """Unseal the slot this TPM opens; ``challenge`` is ignored (a sealed key signs nothing)."""
         tss = library()
         failures: list[tuple[AuthenticationFailed, BaseException | None]] = []
         ours = self._call(tss, "identify itself", tss.srk_names)
