@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from strongroom.app.access import approvals
-from strongroom.app.access.approvals import Approval
 from strongroom.app.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -36,11 +35,7 @@ from strongroom.app.keyslots import PassphraseUnlocker
 
 from ..unlock.passphrase_dialog import password_field
 from ..workers import Progress, Task, user_message
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
-
-Change = Callable[[Approval | None], Any]
+from .host import Change, SectionHost
 
 
 def approval_needed(error: BaseException) -> bool:
@@ -153,7 +148,7 @@ class ApproverDialog(QDialog):
 class Guarded:
     """Runs the section's access changes; asks for an approver when the rule needs one."""
 
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         self.section = section
         self.dialog: ApproverDialog | None = None
 

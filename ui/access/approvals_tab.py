@@ -4,8 +4,6 @@ the console (or command) at the moment of the operation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -14,10 +12,8 @@ from strongroom.app.access.approvals import APPROVER_ROLES, DEFAULT_APPROVER_ROL
 
 from ..audit.model import local_time
 from .data import Snapshot
+from .host import SectionHost
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 INTRO = ("No approval waits in a queue: when an operation below is asked for, a second operator "
          "approves it at that moment, with their own passphrase or security key, and the "
@@ -46,7 +42,7 @@ def critical_rows(rule: policy.Policy) -> list[tuple[str, str, str]]:
 
 
 class ApprovalsTab(QWidget):
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         super().__init__()
         self.section = section
         intro = QLabel(INTRO)

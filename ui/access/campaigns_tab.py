@@ -5,7 +5,7 @@ decisions, in the runner) and its report as CSV or PDF."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -24,11 +24,9 @@ from strongroom.app.access.roles import REVIEWS_MANAGE
 from ..widgets.common import button
 from ..workers import Task
 from .data import Snapshot, day
+from .host import SectionHost
 from .review_view import CampaignReview
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 HEADERS = ("Name", "Status", "Due", "Progress", "Reviewers", "Recurrence")
 EXPORT_FILTERS = {"PDF report (*.pdf)": ".pdf", "CSV, one row per item (*.csv)": ".csv"}
@@ -68,7 +66,7 @@ def outcome_text(name: str, outcome: dict[str, Any]) -> str:
 
 
 class CampaignsTab(QWidget):
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         super().__init__()
         self.section = section
         self.table = RowsTable(list(HEADERS), "Review campaigns",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -22,10 +22,8 @@ from ..widgets.common import button
 from ..workers import user_message
 from .data import Snapshot, day, expiry_of, keys_effect
 from .dialogs import AddGrantDialog, ReasonDialog, alive, level_names
+from .host import SectionHost
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 
 class Column(Enum):
@@ -55,7 +53,7 @@ def grant_row(g: Grant, operator: str, now: str) -> list[Cell]:
 
 
 class GrantsTab(QWidget):
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         super().__init__()
         self.section = section
         self.table = RowsTable([c.value for c in Column], "Grants",

@@ -3,18 +3,14 @@ permission each operator's live grants give, and which grant gives it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from strongroom.app.access.grants import rank
 
 from .data import Matrix, Snapshot
+from .host import SectionHost
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 MAX_COLUMN = 300  # pixels; a longer cell is cut, its tooltip says it all
 LEGEND = ("Each cell is the strongest permission the operator's live grants give "
@@ -37,7 +33,7 @@ def matrix_cells(matrix: Matrix, row: str) -> list[Cell]:
 
 
 class MatrixTab(QWidget):
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         super().__init__()
         self.section = section
         legend = QLabel(LEGEND)

@@ -4,7 +4,7 @@ warnings (everyone's for an Administrator, else your own); add, suspend, reinsta
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,10 +24,8 @@ from ..widgets.common import button
 from ..workers import user_message
 from .data import Snapshot, keys_effect
 from .dialogs import AddOperatorDialog, alive
+from .host import SectionHost
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 
 class Column(Enum):
@@ -54,7 +52,7 @@ def operator_row(o: Operator, methods: int, warnings: list[str]) -> list[Cell]:
 
 
 class OperatorsTab(QWidget):
-    def __init__(self, section: AccessReviewsSection) -> None:
+    def __init__(self, section: SectionHost) -> None:
         super().__init__()
         self.section = section
         self.table = RowsTable([c.value for c in Column], "Operators",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -28,10 +28,8 @@ from strongroom.app.access.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
 
 from ..widgets.common import button, heading
 from .data import day, weaker_than
+from .host import SectionHost
 from .table import Cell, RowsTable
-
-if TYPE_CHECKING:
-    from .section import AccessReviewsSection
 
 
 class Column(Enum):
@@ -80,7 +78,7 @@ def item_row(item: dict[str, Any]) -> list[Cell]:
 class CampaignReview(QWidget):
     """The review screen of one campaign (``show`` loads it in the runner)."""
 
-    def __init__(self, section: AccessReviewsSection, back: Callable[[], None]) -> None:
+    def __init__(self, section: SectionHost, back: Callable[[], None]) -> None:
         super().__init__()
         self.section = section
         self.view: dict[str, Any] | None = None
