@@ -39,7 +39,7 @@ from strongroom.app.unlock_methods import (
 )
 from strongroom.app.vault import NewSecret, Vault
 from strongroom.backends.fido2 import ORIGIN, RP_ID, Fido2Source
-from strongroom.backends.fido2._ctap import NO_PUBLIC_KEY
+from strongroom.backends.fido2._evidence import NO_PUBLIC_KEY
 from strongroom.backends.keyring import KeyringSource
 from strongroom.backends.tpm import TpmSealSource
 

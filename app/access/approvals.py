@@ -174,7 +174,7 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
     if (approval.operation, approval.target, approval.digest) != (operation, target, expected):
         raise _refused("the approval was given for a different operation", operation, target,
                        "other-operation")
-    if approval.method == "fido2" and approval.evidence and not hmac.compare_digest(
+    if approval.method == "fido2" and not hmac.compare_digest(
             _signed_challenge(approval.evidence), bytes.fromhex(approval.digest)):
         raise _refused("the security key's assertion is for another operation", operation,
                        target, "assertion-other-operation")
@@ -189,7 +189,8 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
 
 
 def _signed_challenge(evidence: dict[str, Any]) -> bytes:
-    """The challenge in a FIDO2 assertion's clientDataJSON (b"" when it does not parse)."""
+    """The challenge in a FIDO2 assertion's clientDataJSON (b"" when there is none or it does
+    not parse: a security-key approval without its assertion is refused)."""
     try:
         client_data = json.loads(base64.b64decode(evidence["client_data_json"], validate=True))
         text = client_data["challenge"]
