@@ -84,7 +84,7 @@ def cmd_accept_rollback(ctx: Context) -> int:
     accepted: list[RollbackDetected | None] = []
 
     def accept(vault: Vault, unlocker: KeyslotUnlocker) -> None:
-        accepted.append(vault.accept_rollback(unlocker))
+        accepted.append(vault.accept_rollback(unlocker, operator=ctx.args.operator))
 
     with ctx.unlocked(accept) as vault:
         head = vault.audit_verify().head

@@ -13,12 +13,14 @@ from ..keyslots import KeyslotUnlocker
 from .session import VaultSession
 
 
-def accept_rollback(vault: VaultSession, unlocker: KeyslotUnlocker) -> RollbackDetected | None:
-    """Unlock past a detected rollback and record what was accepted; None if there was none."""
+def accept_rollback(vault: VaultSession, unlocker: KeyslotUnlocker, *,
+                    operator: str | None = None) -> RollbackDetected | None:
+    """Unlock (as ``operator``, when named) past a detected rollback and record what was
+    accepted; None if there was none."""
     vault._accepting_rollback = True
     vault.accepted_rollback = None
     try:
-        vault.unlock(unlocker)
+        vault.unlock(unlocker, operator=operator)
     finally:
         vault._accepting_rollback = False
     accepted = vault.accepted_rollback
