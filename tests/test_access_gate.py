@@ -98,3 +98,26 @@ def test_a_stale_run_does_not_count(gated: tuple[Vault, Clock]) -> None:
     clock.at = NOW + dt.timedelta(hours=25)
     with pytest.raises(AccessDenied, match="from the last 24 hours"):
         v.get_secret("crit")
+
+
+def test_a_custodian_cannot_open_the_gate_with_an_exception(gated: tuple[Vault, Clock]) -> None:
+    """An exception opens the gate for its check, so it is an Administrator's policy change."""
+    from strongroom.app.access import operator_admin
+    from strongroom.app.access.grants import Scope
+    from strongroom.app.keyslots import PassphraseUnlocker
+
+    v, clock = gated
+    operator_admin.add_operator(v, "bob", b"bob gate pass 1", roles=["Custodian"],
+                                kdf_time_ms=10)
+    access_changes.add_grant(v, "bob", Scope.parse("level:critical"), "read",
+                             justification="gate test")
+    store(v, screen_lock=Status.Fail)
+    bob = Vault.open(v.path, clock=clock)
+    bob.unlock(PassphraseUnlocker.from_text("bob gate pass 1"))
+    with bob:
+        with pytest.raises(AccessDenied, match="may not record compliance exceptions"):
+            storage.add_exception(bob, "screen-lock", "waiver", NOW.date())
+        assert storage.list_exceptions(bob) == []
+    storage.add_exception(v, "screen-lock", "kiosk has no lock; covered by badge access",
+                          NOW.date())
+    assert [e.check_id for e in storage.list_exceptions(v)] == ["screen-lock"]

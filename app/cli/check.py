@@ -134,7 +134,9 @@ def cmd_exception_add(ctx: Context) -> int:
     if args.id not in registry.CHECK_IDS:
         raise UsageError(f"unknown check {args.id!r} (known: {', '.join(registry.CHECK_IDS)})")
     with ctx.unlocked() as vault:
-        exception = storage.add_exception(vault, args.id, args.reason, until)
+        exception = storage.add_exception(
+            vault, args.id, args.reason, until,
+            approval=ctx.approval(vault, "policy.change", f"exception:{args.id}"))
     ctx.out.emit(exception.to_json(),
                  f"Recorded an exception for {exception.check_id} until "
                  f"{exception.until.isoformat()}: {exception.reason}")
@@ -160,7 +162,9 @@ def cmd_exception_list(ctx: Context) -> int:
 
 def cmd_exception_rm(ctx: Context) -> int:
     with ctx.unlocked() as vault:
-        storage.remove_exception(vault, ctx.args.id)
+        storage.remove_exception(
+            vault, ctx.args.id,
+            approval=ctx.approval(vault, "policy.change", f"exception:{ctx.args.id}"))
     ctx.out.emit({"check_id": ctx.args.id, "removed": True},
                  f"Removed the exception for {ctx.args.id}.")
     return EXIT_OK

@@ -12,6 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..access import approvals, enforce
+from ..access import policy as access_policy
+from ..access.approvals import Approval
+from ..access.roles import POLICY_MANAGE
 from ..errors import NotFound, UsageError
 from ..vault import Vault
 from .model import CheckResult, EvidenceBundle
@@ -88,10 +92,15 @@ def list_exceptions(vault: Vault) -> list[ComplianceException]:
             for r in rows]
 
 
+@enforce.denials_audited
 def add_exception(
-    vault: Vault, check_id: str, reason: str, until: dt.date, *, today: dt.date | None = None
+    vault: Vault, check_id: str, reason: str, until: dt.date, *, today: dt.date | None = None,
+    approval: Approval | None = None,
 ) -> ComplianceException:
-    """Record (or replace) the accepted risk for one check until the end of ``until``."""
+    """Record (or replace) the accepted risk for one check until the end of ``until``.
+
+    An exception opens the device-health gate for that check, so it is policy: an
+    Administrator's, and a two-person operation where the access policy gates policy changes."""
     if check_id not in CHECK_IDS:
         raise UsageError(f"unknown check {check_id!r} (known: {', '.join(CHECK_IDS)})")
     reason = " ".join(reason.split())
@@ -104,6 +113,7 @@ def add_exception(
         raise UsageError(f"--until {until.isoformat()} is in the past")
     exception = ComplianceException(check_id, reason, until, vault._now(), vault.actor)
     with vault._write() as conn:
+        extra = _policy_change(vault, conn, check_id, approval)
         replaced = conn.execute(
             "SELECT 1 FROM compliance_exceptions WHERE check_id = ?", (check_id,)
         ).fetchone() is not None
@@ -114,19 +124,29 @@ def add_exception(
         )
         vault._event("compliance.exception.add", check_id,
                      details={"until": until.isoformat(), "reason": reason,
-                              "replaced": replaced})
+                              "replaced": replaced, **extra})
     return exception
 
 
-def remove_exception(vault: Vault, check_id: str) -> None:
+@enforce.denials_audited
+def remove_exception(vault: Vault, check_id: str, *, approval: Approval | None = None) -> None:
     with vault._write() as conn:
+        extra = _policy_change(vault, conn, check_id, approval)
         row = conn.execute(
             "SELECT until FROM compliance_exceptions WHERE check_id = ?", (check_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no exception recorded for {check_id!r}")
         conn.execute("DELETE FROM compliance_exceptions WHERE check_id = ?", (check_id,))
-        vault._event("compliance.exception.remove", check_id, details={"until": row[0]})
+        vault._event("compliance.exception.remove", check_id,
+                     details={"until": row[0], **extra})
+
+
+def _policy_change(vault: Vault, conn: Any, check_id: str, approval: Approval | None
+                   ) -> dict[str, Any]:
+    enforce.require_role(vault, conn, POLICY_MANAGE, "record compliance exceptions")
+    return approvals.check(vault, conn, "policy.change", f"exception:{check_id}", approval,
+                           critical=access_policy.load(conn).critical("policy.change"))
 
 
 # ----- first-seen memory -----------------------------------------------------------------------
