@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from strongroom.app.access import access_changes, operator_admin
+from strongroom.app.keyslots import PassphraseUnlocker
+from strongroom.app.vault import Vault
 
 from conftest import PASSPHRASE, run_cli, snapshot
 
@@ -42,9 +47,10 @@ def cli(*args: str, vault: Path, passphrases: list[str], approver: str | None = 
     return proc.returncode, json.loads(out) if out else None, proc.stderr.decode()
 
 
-@pytest.fixture
-def shared(tmp_path: Path) -> Path:
-    path = tmp_path / "v"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once through the CLI; each test gets a copy (another folder: its own witness)."""
+    path = tmp_path_factory.mktemp("access-cli") / "v"
     assert run_cli("init", "--kdf-time-ms", "10", vault=path,
                    passphrases=[PASSPHRASE, PASSPHRASE]).code == 0
     for name, level in (("db/prod", "critical"), ("web/token", "high")):
@@ -58,6 +64,11 @@ def shared(tmp_path: Path) -> Path:
                            "on call", vault=path, passphrases=[PASSPHRASE])
     assert code == 0 and grant["scope"] == "level:high", err
     return path
+
+
+@pytest.fixture
+def shared(template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "v"))
 
 
 def test_an_operator_acts_as_themselves_and_a_refusal_is_exit_6(shared: Path) -> None:
@@ -122,8 +133,11 @@ def test_the_two_person_rule_from_the_command_line(shared: Path) -> None:
 def test_bad_input_is_one_sentence_with_its_exit_code_and_changes_nothing(
         shared: Path, args: tuple[str, ...], code: int, message: str) -> None:
     def state() -> tuple[object, object]:
-        return tuple(cli(group, "list", vault=shared, passphrases=[PASSPHRASE])[1]["operators"
-                     if group == "operator" else "grants"] for group in ("operator", "grant"))
+        v = Vault.open(shared)
+        v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+        with v:
+            return ([o.to_json() for o in operator_admin.list_operators(v)],
+                    [g.to_json() for g, _ in access_changes.list_grants(v, include_revoked=True)])
 
     before = state()
     got, _out, err = cli(*args, vault=shared, passphrases=[PASSPHRASE, "eve pass phrase 11"])
