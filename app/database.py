@@ -12,42 +12,9 @@ import sqlcipher3
 
 from .errors import AlreadyExists, StorageError, StrongroomError, VaultTampered
 from .fsutil import storage_error
+from .schemas import ACCESS_SCHEMA, CEREMONY_SCHEMA, COMPLIANCE_SCHEMA, DEVICE_KEYS_SCHEMA
 
-SCHEMA_VERSION = 4
-
-# Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
-# pending security update was seen (so "critical within N days" can be judged across runs).
-COMPLIANCE_SCHEMA = """
-CREATE TABLE compliance_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    host TEXT NOT NULL,
-    os TEXT NOT NULL,
-    source TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    counts TEXT NOT NULL,
-    exit_code INTEGER NOT NULL
-);
-CREATE INDEX compliance_runs_ts ON compliance_runs (ts);
-CREATE TABLE compliance_results (
-    run_id INTEGER NOT NULL REFERENCES compliance_runs (id) ON DELETE CASCADE,
-    check_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result TEXT NOT NULL,
-    PRIMARY KEY (run_id, check_id)
-);
-CREATE TABLE compliance_exceptions (
-    check_id TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    until TEXT NOT NULL,
-    created TEXT NOT NULL,
-    actor TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE compliance_first_seen (
-    key TEXT PRIMARY KEY,
-    first_seen TEXT NOT NULL
-) WITHOUT ROWID;
-"""
+SCHEMA_VERSION = 5
 
 
 def _migrate_1_to_2(conn: Any) -> None:
@@ -55,108 +22,9 @@ def _migrate_1_to_2(conn: Any) -> None:
         conn.execute(statement)
 
 
-# Schema 3: device keys whose blobs live in the vault (a TPM key's public and TPM-wrapped private
-# parts; only that TPM can load them). Opaque to the vault; the backend defines the bytes.
-DEVICE_KEYS_SCHEMA = """
-CREATE TABLE device_keys (
-    store TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    data BLOB NOT NULL,
-    created TEXT NOT NULL,
-    PRIMARY KEY (store, key_id)
-) WITHOUT ROWID;
-"""
-
-
 def _migrate_2_to_3(conn: Any) -> None:
     for statement in _statements(DEVICE_KEYS_SCHEMA):
         conn.execute(statement)
-
-
-# Schema 4: a vault shared by a team. Operators (their X25519 public keys; the private key is
-# wrapped under each of their own keyslots in the header), roles as data, grants, each level's
-# data key wrapped to each operator who holds it, the policy (two-person rule, device-health
-# gate), approvals already spent, and access-review campaigns with their items.
-ACCESS_SCHEMA = """
-CREATE TABLE operators (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    contact TEXT NOT NULL,
-    roles TEXT NOT NULL,
-    status TEXT NOT NULL,
-    public_key BLOB NOT NULL,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    pending_nonce BLOB,
-    pending_wrapped BLOB
-) WITHOUT ROWID;
-CREATE TABLE roles (
-    name TEXT PRIMARY KEY,
-    permissions TEXT NOT NULL,
-    shipped INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE grants (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    operator_id TEXT NOT NULL REFERENCES operators (id),
-    scope_kind TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    permission TEXT NOT NULL,
-    grantor TEXT NOT NULL,
-    created TEXT NOT NULL,
-    justification TEXT NOT NULL,
-    expires TEXT,
-    revoked TEXT,
-    revoked_by TEXT,
-    revoke_reason TEXT
-);
-CREATE INDEX grants_operator ON grants (operator_id, revoked);
-CREATE TABLE dek_wraps (
-    level TEXT NOT NULL,
-    generation INTEGER NOT NULL,
-    operator_id TEXT NOT NULL,
-    ephemeral BLOB NOT NULL,
-    nonce BLOB NOT NULL,
-    wrapped BLOB NOT NULL,
-    PRIMARY KEY (level, generation, operator_id)
-) WITHOUT ROWID;
-CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE approvals_spent (digest TEXT PRIMARY KEY, ts TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE review_campaigns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    reviewers TEXT NOT NULL,
-    created TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    starts TEXT NOT NULL,
-    due TEXT NOT NULL,
-    recurrence TEXT,
-    default_decision TEXT NOT NULL,
-    justification_required INTEGER NOT NULL,
-    unused_days INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    closed TEXT,
-    closed_by TEXT,
-    outcome TEXT
-);
-CREATE TABLE review_items (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    campaign_id INTEGER NOT NULL REFERENCES review_campaigns (id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    grant_id INTEGER,
-    subject TEXT NOT NULL,
-    recommendation TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    decision TEXT,
-    decided_by TEXT,
-    decided TEXT,
-    justification TEXT,
-    change TEXT,
-    flags TEXT NOT NULL
-);
-CREATE INDEX review_items_campaign ON review_items (campaign_id);
-"""
 
 
 def _migrate_3_to_4(conn: Any) -> None:
@@ -165,11 +33,16 @@ def _migrate_3_to_4(conn: Any) -> None:
         conn.execute(statement)
 
 
+def _migrate_4_to_5(conn: Any) -> None:
+    for statement in _statements(CEREMONY_SCHEMA):
+        conn.execute(statement)
+
+
 # MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
 # an automatic backup before running any of them. A new vault gets SCHEMA and then every migration,
 # so the two paths cannot drift apart.
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
-    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4,
+    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5,
 }
 
 # SQLite result codes (primary, low byte) that we translate.

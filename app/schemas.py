@@ -1,0 +1,179 @@
+"""The text of the schema migrations 2 to 5 (pure data; database.py runs them)."""
+
+# Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
+# pending security update was seen (so "critical within N days" can be judged across runs).
+COMPLIANCE_SCHEMA = """
+CREATE TABLE compliance_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    host TEXT NOT NULL,
+    os TEXT NOT NULL,
+    source TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    exit_code INTEGER NOT NULL
+);
+CREATE INDEX compliance_runs_ts ON compliance_runs (ts);
+CREATE TABLE compliance_results (
+    run_id INTEGER NOT NULL REFERENCES compliance_runs (id) ON DELETE CASCADE,
+    check_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (run_id, check_id)
+);
+CREATE TABLE compliance_exceptions (
+    check_id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    until TEXT NOT NULL,
+    created TEXT NOT NULL,
+    actor TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE compliance_first_seen (
+    key TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+# Schema 3: device keys whose blobs live in the vault (a TPM key's public and TPM-wrapped private
+# parts; only that TPM can load them). Opaque to the vault; the backend defines the bytes.
+DEVICE_KEYS_SCHEMA = """
+CREATE TABLE device_keys (
+    store TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (store, key_id)
+) WITHOUT ROWID;
+"""
+
+
+# Schema 4: a vault shared by a team. Operators (their X25519 public keys; the private key is
+# wrapped under each of their own keyslots in the header), roles as data, grants, each level's
+# data key wrapped to each operator who holds it, the policy (two-person rule, device-health
+# gate), approvals already spent, and access-review campaigns with their items.
+ACCESS_SCHEMA = """
+CREATE TABLE operators (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    contact TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    status TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    pending_nonce BLOB,
+    pending_wrapped BLOB
+) WITHOUT ROWID;
+CREATE TABLE roles (
+    name TEXT PRIMARY KEY,
+    permissions TEXT NOT NULL,
+    shipped INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE grants (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operator_id TEXT NOT NULL REFERENCES operators (id),
+    scope_kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    permission TEXT NOT NULL,
+    grantor TEXT NOT NULL,
+    created TEXT NOT NULL,
+    justification TEXT NOT NULL,
+    expires TEXT,
+    revoked TEXT,
+    revoked_by TEXT,
+    revoke_reason TEXT
+);
+CREATE INDEX grants_operator ON grants (operator_id, revoked);
+CREATE TABLE dek_wraps (
+    level TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    operator_id TEXT NOT NULL,
+    ephemeral BLOB NOT NULL,
+    nonce BLOB NOT NULL,
+    wrapped BLOB NOT NULL,
+    PRIMARY KEY (level, generation, operator_id)
+) WITHOUT ROWID;
+CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE approvals_spent (digest TEXT PRIMARY KEY, ts TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE review_campaigns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    reviewers TEXT NOT NULL,
+    created TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    starts TEXT NOT NULL,
+    due TEXT NOT NULL,
+    recurrence TEXT,
+    default_decision TEXT NOT NULL,
+    justification_required INTEGER NOT NULL,
+    unused_days INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    closed TEXT,
+    closed_by TEXT,
+    outcome TEXT
+);
+CREATE TABLE review_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign_id INTEGER NOT NULL REFERENCES review_campaigns (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    grant_id INTEGER,
+    subject TEXT NOT NULL,
+    recommendation TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided TEXT,
+    justification TEXT,
+    change TEXT,
+    flags TEXT NOT NULL
+);
+CREATE INDEX review_items_campaign ON review_items (campaign_id);
+"""
+
+
+# Schema 5: key ceremonies (the run's state and its hash-chained records, so a ceremony resumes
+# after a crash at its last confirmed step) and SLIP-39 share sets (a salted commitment per share,
+# never a share) with their possession drills.
+CEREMONY_SCHEMA = """
+CREATE TABLE ceremonies (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    script_sha256 TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    head TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE ceremony_records (
+    ceremony_id TEXT NOT NULL REFERENCES ceremonies (id),
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (ceremony_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE share_sets (
+    id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    threshold INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    ceremony_id TEXT,
+    slot_id TEXT,
+    drill_days INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE share_holders (
+    set_id TEXT NOT NULL REFERENCES share_sets (id),
+    idx INTEGER NOT NULL,
+    custodian TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    commitment BLOB NOT NULL,
+    last_drill TEXT,
+    PRIMARY KEY (set_id, idx)
+) WITHOUT ROWID;
+"""
