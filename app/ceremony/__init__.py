@@ -1,0 +1,1 @@
+"""Offline key ceremonies: scripts, runs, transcripts and SLIP-39 shares."""
