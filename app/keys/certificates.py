@@ -13,20 +13,26 @@ parser (``\\,`` escapes a comma), attribute names in any case.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from asn1crypto import algos, core, csr, keys, pem, x509  # type: ignore[import-untyped]
+from asn1crypto import csr, keys, pem, x509  # type: ignore[import-untyped]
 from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..errors import HardwareError, UsageError
-from .algorithms import choose_algorithm, hash_name, public_key_of
-from .ports import KeyInfo, PssSalt, SignAlgorithm, StoreKind
+from .algorithms import choose_algorithm, public_key_of
+from .ports import KeyInfo, SignAlgorithm
+from .tbs_signing import (
+    PSS,
+    Signer,
+    asn1_time,
+    probe_pss_salt,
+    pss_salt_used,
+    sign_tbs,
+    signature_algorithm,
+)
 
 MAX_DAYS = 36525  # a hundred years
 
@@ -45,27 +51,6 @@ ATTRIBUTES: dict[str, tuple[str, int]] = {
     "dc": ("domain_component", 63),
 }
 SUBJECT_HELP = "CN, O, OU, C, L, ST, emailAddress, serialNumber, DC"
-
-_SIGNATURE_OIDS = {
-    SignAlgorithm.EcdsaSha256: "sha256_ecdsa",
-    SignAlgorithm.EcdsaSha384: "sha384_ecdsa",
-    SignAlgorithm.RsaPkcs1Sha256: "sha256_rsa",
-    SignAlgorithm.RsaPkcs1Sha384: "sha384_rsa",
-    SignAlgorithm.RsaPssSha256: "rsassa_pss",
-    SignAlgorithm.RsaPssSha384: "rsassa_pss",
-    SignAlgorithm.Ed25519: "ed25519",
-}
-_PSS = (SignAlgorithm.RsaPssSha256, SignAlgorithm.RsaPssSha384)
-
-
-class Signer(Protocol):
-    """What building a request needs of a key store: ``KeyStore.sign`` (and its ``kind`` when it
-    has one; a signer without it is asked for its RSA-PSS salt length with a signature)."""
-
-    def sign(
-        self, key: KeyInfo, data: bytes, algorithm: SignAlgorithm, *, prehashed: bool = False
-    ) -> bytes: ...
-
 
 # ----- names --------------------------------------------------------------------------------------
 
@@ -184,59 +169,6 @@ def parse_sans(sans: Sequence[str]) -> list[x509.GeneralName]:
     return out
 
 
-# ----- algorithms ---------------------------------------------------------------------------------
-
-
-def _pss_hash(algorithm: SignAlgorithm) -> hashes.HashAlgorithm:
-    """The hash (and MGF1 hash) of an RSA-PSS algorithm."""
-    return hashes.SHA384() if hash_name(algorithm) == "sha384" else hashes.SHA256()
-
-
-def signature_algorithm(
-    algorithm: SignAlgorithm, salt_length: int | None = None
-) -> algos.SignedDigestAlgorithm:
-    """The AlgorithmIdentifier for ``algorithm`` (RSASSA-PSS with MGF1 and its salt length)."""
-    name = _SIGNATURE_OIDS[algorithm]
-    if algorithm in _PSS:
-        hname = hash_name(algorithm)
-        assert hname is not None  # noqa: S101 - PSS always has a hash
-        params = algos.RSASSAPSSParams({
-            "hash_algorithm": {"algorithm": hname},
-            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hname}},
-            "salt_length": salt_length if salt_length is not None
-            else _pss_hash(algorithm).digest_size,
-            "trailer_field": "trailer_field_bc",
-        })
-        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": params})
-    if algorithm in (SignAlgorithm.RsaPkcs1Sha256, SignAlgorithm.RsaPkcs1Sha384):
-        return algos.SignedDigestAlgorithm({"algorithm": name, "parameters": core.Null()})
-    return algos.SignedDigestAlgorithm({"algorithm": name})
-
-
-def _pss_salt_used(key: KeyInfo, algorithm: SignAlgorithm, data: bytes,
-                   signature: bytes) -> int | None:
-    """The PSS salt length the token used for ``signature`` (hash length or maximum)."""
-    public = public_key_of(key)
-    assert isinstance(public, rsa.RSAPublicKey)  # noqa: S101 - PSS is offered for RSA keys only
-    chosen = _pss_hash(algorithm)
-    for salt in (chosen.digest_size, padding.calculate_max_pss_salt_length(public, chosen)):
-        try:
-            public.verify(signature, data, padding.PSS(mgf=padding.MGF1(chosen),
-                                                       salt_length=salt), chosen)
-        except InvalidSignature:
-            continue
-        return salt
-    return None
-
-
-def _sign(store: Signer, key: KeyInfo, data: bytes, algorithm: SignAlgorithm) -> bytes:
-    """The token's signature over ``data`` (hashed here, except for Ed25519)."""
-    hname = hash_name(algorithm)
-    if hname is None:
-        return store.sign(key, data, algorithm)
-    return store.sign(key, hashlib.new(hname, data).digest(), algorithm, prehashed=True)
-
-
 # ----- extensions ---------------------------------------------------------------------------------
 
 
@@ -289,8 +221,8 @@ def build_csr(
         }],
     })
     tbs = info.dump()
-    signature = _sign(store, key, tbs, chosen)
-    salt = _pss_salt_used(key, chosen, tbs, signature) if chosen in _PSS else None
+    signature = sign_tbs(store, key, tbs, chosen)
+    salt = pss_salt_used(key, chosen, tbs, signature) if chosen in PSS else None
     request = csr.CertificationRequest({
         "certification_request_info": info,
         "signature_algorithm": signature_algorithm(chosen, salt),
@@ -319,19 +251,19 @@ def build_self_signed(
     name = build_name(subject)
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5)
     end = start + dt.timedelta(days=days, minutes=5)
-    salt = _probe_pss_salt(store, key, chosen) if chosen in _PSS else None
+    salt = probe_pss_salt(store, key, chosen) if chosen in PSS else None
     sig_alg = signature_algorithm(chosen, salt)
     tbs = x509.TbsCertificate({
         "version": "v3",
         "serial_number": cx509.random_serial_number(),  # positive, 159 bits (RFC 5280 §4.1.2.2)
         "signature": sig_alg,
         "issuer": name,
-        "validity": {"not_before": _time(start), "not_after": _time(end)},
+        "validity": {"not_before": asn1_time(start), "not_after": asn1_time(end)},
         "subject": name,
         "subject_public_key_info": _spki(key),
         "extensions": _extensions(key, sans, ca=ca, certificate=True),
     })
-    signature = _sign(store, key, tbs.dump(), chosen)
+    signature = sign_tbs(store, key, tbs.dump(), chosen)
     cert = x509.Certificate({
         "tbs_certificate": tbs,
         "signature_algorithm": sig_alg,
@@ -340,26 +272,6 @@ def build_self_signed(
     out: bytes = pem.armor("CERTIFICATE", cert.dump())
     _check_certificate(out)
     return out
-
-
-def _probe_pss_salt(store: Signer, key: KeyInfo, algorithm: SignAlgorithm) -> int:
-    """A certificate names its PSS salt length inside what is signed: unless the store's kind
-    says it always uses the hash length, ask the token first with a signature."""
-    kind: StoreKind | None = getattr(store, "kind", None)
-    if kind is not None and kind.pss_salt is PssSalt.HashLength:
-        return _pss_hash(algorithm).digest_size
-    probe = b"strongroom/v1/pss-salt-probe"
-    salt = _pss_salt_used(key, algorithm, probe, _sign(store, key, probe, algorithm))
-    if salt is None:
-        raise HardwareError("the token's RSA-PSS signature does not verify under its public key")
-    return salt
-
-
-def _time(when: dt.datetime) -> x509.Time:
-    """UTCTime through 2049, GeneralizedTime after (RFC 5280 §4.1.2.5)."""
-    if when.year < 2050:
-        return x509.Time(name="utc_time", value=when)
-    return x509.Time(name="general_time", value=when)
 
 
 def _check_csr(data: bytes) -> None:
