@@ -160,6 +160,18 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
     if approval.approver_id == keys.operator_id:
         raise _refused("an operator cannot approve their own operation", operation, target,
                        "self-approval")
+    approver = spend(vault, conn, approval, operation, target, roles=roles)
+    keys.co_shares.update({k: (approver.id, m) for k, m in approval.shares.items()})
+    return {"approval": approval.to_json()}
+
+
+def spend(vault: VaultSession, conn: Any, approval: Approval, operation: str, target: str, *,
+          roles: tuple[str, ...] | None = None) -> Operator:
+    """In the caller's transaction: the approver, after checking they are active (and hold one
+    of ``roles``), that the approval is of this operation by this actor, that a security key's
+    assertion signed it, and that it was not used before; then it is spent. Ceremonies use it
+    for each person's confirmation of a step."""
+    keys = vault._unlocked_keys
     try:
         approver: Operator | None = operators.get(conn, approval.approver_id)
     except NotFound:
@@ -167,7 +179,7 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
     if approver is None or not approver.active:
         raise _refused(f"the approver {approval.approver} is not an active operator",
                        operation, target, "approver-inactive")
-    if not set(approver.roles) & set(roles):
+    if roles is not None and not set(approver.roles) & set(roles):
         raise _refused(f"{approver.name} may not approve this: it needs the role "
                        f"{' or '.join(roles)}", operation, target, "approver-role")
     expected = digest(vault.vault_id, operation, target, keys.operator_id, approval.nonce)
@@ -184,8 +196,7 @@ def check(vault: VaultSession, conn: Any, operation: str, target: str,
                        operation, target, "replayed")
     conn.execute("INSERT INTO approvals_spent (digest, ts) VALUES (?, ?)",
                  (approval.digest, vault._now()))
-    keys.co_shares.update({k: (approver.id, m) for k, m in approval.shares.items()})
-    return {"approval": approval.to_json()}
+    return approver
 
 
 def _signed_challenge(evidence: dict[str, Any]) -> bytes:
