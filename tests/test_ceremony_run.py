@@ -1,0 +1,213 @@
+"""Whole ceremonies through the runner on SoftHSM2 with five operators: the shipped root-CA script
+makes a root that openssl accepts for an intermediate issued in a second ceremony; confirmations
+need the role's quorum and the witness; exceptions, resume, and refusals."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from strongroom.app.access import access_changes, approvals, operator_admin, policy
+from strongroom.app.ceremony import runner, script
+from strongroom.app.ceremony.actions import StepContext
+from strongroom.app.errors import AccessDenied, Refused
+from strongroom.app.keys import certificates
+from strongroom.app.keys import tokens as key_tokens
+from strongroom.app.keys.ports import KeyType
+from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
+from strongroom.app.vault import Vault
+
+from conftest import PASSPHRASE
+from helpers.softhsm import softhsm  # noqa: F401 - session fixture
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "resources" / "ceremonies"
+PEOPLE = {"carol": ("Witness",), "bob": ("Crypto Officer",), "dave": ("Crypto Officer",),
+          "erin": ("Crypto Officer",)}
+OFFLINE = {"class/net/lo/flags": "0x9", "class/net/eth0/flags": "0x1002"}
+
+
+def secret_of(name: str) -> str:
+    return PASSPHRASE if name == "alice" else f"{name} ceremony pass 1"
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ceremony") / "vault"
+    with Vault.create(path, normalize_passphrase(PASSPHRASE), kdf_time_ms=10,
+                      actor="alice") as v:
+        access_changes.set_policy(v, policy.Policy(operations=()))  # roles, not approvals
+        operator_admin.set_roles(v, "alice", ["Administrator", "Ceremony Administrator"])
+        for name, roles in PEOPLE.items():
+            operator_admin.add_operator(v, name, secret_of(name).encode(), roles=list(roles),
+                                        kdf_time_ms=10)
+    return path
+
+
+@pytest.fixture
+def vault(team: Path, tmp_path: Path) -> Vault:
+    copy = Path(shutil.copytree(team, tmp_path / "vault"))
+    v = Vault.open(copy)
+    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    yield v
+    v.lock()
+
+
+@pytest.fixture
+def token(softhsm):  # noqa: F811 - the imported session fixture
+    info, store = key_tokens.open_store("pkcs11", token=softhsm.take_token(), pin=softhsm.pin)
+    yield info, store
+    store.close()
+
+
+def offline_roots(tmp_path: Path) -> tuple[Path, Path]:
+    sys_root, proc_root = tmp_path / "sys", tmp_path / "proc"
+    for rel, text in OFFLINE.items():
+        (sys_root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (sys_root / rel).write_text(text)
+    (proc_root / "net").mkdir(parents=True)
+    (proc_root / "net" / "route").write_text("Iface\tDestination\tGateway\n")
+    return sys_root, proc_root
+
+
+def load(name: str, token_label: str) -> script.Script:
+    text = (SCRIPTS / name).read_text().replace('label = "root-hsm"', f'label = "{token_label}"')
+    return script.parse(text, name)
+
+
+def ok(vault: Vault, run: runner.CeremonyRun, step: script.Step, *names: str) -> list:
+    return [approvals.approve(vault, runner.STEP_OPERATION, runner.target(run.row.id, step.id),
+                              n, PassphraseUnlocker.from_text(secret_of(n))) for n in names]
+
+
+def drive(vault: Vault, run: runner.CeremonyRun, token: tuple, *, officers=("bob", "dave")
+          ) -> None:
+    info, store = token
+    while (step := run.next_step()) is not None:
+        role = run.script.roles[step.role]
+        people = list(officers) if role.kind == "crypto-officer" else [role.operators[0]]
+        ctx = StepContext(run.out, vault.clock.now(), store, info)
+        run.run_step(step, ok(vault, run, step, *people, "carol"), ctx)
+    run.finish()
+
+
+def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, token,
+                                                              tmp_path: Path) -> None:
+    info, store = token
+    sys_root, proc_root = offline_roots(tmp_path)
+    root = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "root")
+    found = run_preflight(run=root, info=info, store=store, sys_root=sys_root,
+                          proc_root=proc_root)
+    assert all(f.ok for f in found)
+    drive(vault, root, token)
+    records = root.records()
+    assert [r["type"] for r in records][-1] == "end"
+    cert = root.out / "root-ca.crt"
+    assert subprocess.run(["openssl", "verify", "-CAfile", str(cert), str(cert)],
+                          capture_output=True, check=False).returncode == 0
+    key_step = next(r for r in records if r["step"] == "root-key")
+    assert key_step["data"]["confirmed_by"] == {"role": ["bob", "dave"], "witness": "carol"}
+    assert len(key_step["data"]["key"]["words"]) == 32  # SHA-256 fingerprint as PGP words
+
+    # The intermediate's own key makes a request outside the ceremony; the ceremony signs it.
+    inter_key = store.generate("intermediate", KeyType.EcP256)
+    second = runner.CeremonyRun.start(vault, load("intermediate.toml", info.label),
+                                      tmp_path / "inter")
+    (second.out / "intermediate.csr").write_bytes(
+        certificates.build_csr(store, inter_key, "CN=Example Intermediate CA,O=Example"))
+    shutil.copy(cert, second.out / "root-ca.crt")
+    run_preflight(run=second, info=info, store=store, sys_root=sys_root, proc_root=proc_root)
+    drive(vault, second, token, officers=("dave", "erin"))
+    issued = second.out / "intermediate.crt"
+    check = subprocess.run(["openssl", "verify", "-CAfile", str(cert), str(issued)],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    text = subprocess.run(["openssl", "x509", "-in", str(issued), "-noout", "-text"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "CA:TRUE, pathlen:0" in text and "Certificate Sign, CRL Sign" in text
+
+
+def run_preflight(*, run: runner.CeremonyRun, info, store, sys_root: Path, proc_root: Path):
+    return run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
+                         tokens=lambda: [info], sys_root=sys_root, proc_root=proc_root)
+
+
+def test_confirmations_need_the_quorum_the_witness_and_this_step(vault: Vault, token,
+                                                                 tmp_path: Path) -> None:
+    info, store = token
+    run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
+    welcome = run.next_step()
+    ctx = StepContext(run.out, vault.clock.now(), store, info)
+    with pytest.raises(AccessDenied, match="needs the witness"):
+        run.run_step(welcome, ok(vault, run, welcome, "alice"), ctx)
+    run.run_step(welcome, ok(vault, run, welcome, "alice", "carol"), ctx)
+    approve = run.next_step()
+    with pytest.raises(AccessDenied, match="needs 2 of bob, dave, erin"):
+        run.run_step(approve, ok(vault, run, approve, "bob", "carol"), ctx)
+    with pytest.raises(AccessDenied, match="may not confirm"):
+        run.run_step(approve, ok(vault, run, approve, "bob", "alice", "carol"), ctx)
+    stale = ok(vault, run, welcome, "bob", "dave", "carol")  # confirmations of another step
+    with pytest.raises(AccessDenied, match="different operation"):
+        run.run_step(approve, stale, ctx)
+    run.run_step(approve, ok(vault, run, approve, "bob", "erin", "carol"), ctx)
+    assert run.done_steps() == {"welcome", "approve-start"}
+
+
+def test_a_failed_preflight_stops_unless_the_witness_records_an_exception(
+        vault: Vault, token, tmp_path: Path) -> None:
+    info, store = token
+    run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
+    sys_root, proc_root = offline_roots(tmp_path)
+    (sys_root / "class/net/eth0/flags").write_text("0x1003")  # eth0 up
+    with pytest.raises(Refused, match="not offline: interfaces up: eth0"):
+        run_preflight(run=run, info=info, store=store, sys_root=sys_root, proc_root=proc_root)
+    witness = approvals.approve(vault, runner.EXCEPTION_OPERATION,
+                                runner.target(run.row.id, "ceremony"), "carol",
+                                PassphraseUnlocker.from_text(secret_of("carol")))
+    run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
+                  tokens=lambda: [info], sys_root=sys_root, proc_root=proc_root,
+                  exceptions={"offline": ("the switch port is disabled at the wall", witness)})
+    kinds = [r["type"] for r in run.records()]
+    assert kinds == ["preflight", "preflight", "exception"]
+    assert run.records()[-1]["data"]["text"].startswith("preflight offline: the switch port")
+
+
+def test_a_run_resumes_at_its_first_unrecorded_step(vault: Vault, token, tmp_path: Path
+                                                    ) -> None:
+    info, store = token
+    run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
+    for _ in range(4):  # welcome, approve-start, root-key, root-fingerprint
+        step = run.next_step()
+        role = run.script.roles[step.role]
+        people = ["bob", "dave"] if role.kind == "crypto-officer" else ["alice"]
+        run.run_step(step, ok(vault, run, step, *people, "carol"),
+                     StepContext(run.out, vault.clock.now(), store, info))
+    path, run_id = vault.path, run.row.id
+    (run.out / "root-ca.crt").write_bytes(b"half-written before the crash")
+    vault.lock()
+    again = Vault.open(path)
+    again.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    with again:
+        resumed = runner.CeremonyRun.resume(again, run_id)
+        assert resumed.next_step().id == "root-cert"
+        drive(again, resumed, token)
+        assert b"BEGIN CERTIFICATE" in (resumed.out / "root-ca.crt").read_bytes()
+        assert [r["type"] for r in resumed.records()].count("resume") == 1
+        with pytest.raises(Refused, match="finished"):
+            runner.CeremonyRun.resume(again, run_id)
+
+
+def test_only_a_ceremony_administrator_starts_it_and_operators_must_hold_their_roles(
+        vault: Vault, tmp_path: Path) -> None:
+    text = (SCRIPTS / "root-ca.toml").read_text()
+    swapped = text.replace('["carol"]', '["erin"]').replace('"bob", "dave", "erin"',
+                                                            '"bob", "dave", "carol"')
+    with pytest.raises(script.ScriptInvalid, match="erin does not hold the Witness role"):
+        runner.CeremonyRun.start(vault, script.parse(swapped), tmp_path / "a")
+    bob = Vault.open(vault.path)
+    bob.unlock(PassphraseUnlocker.from_text(secret_of("bob")))
+    with bob, pytest.raises(AccessDenied, match="bob may not run key ceremonies"):
+        runner.CeremonyRun.start(bob, script.parse(text), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
