@@ -12,6 +12,7 @@ PACKAGES=(
     "python3-venv|$PYTHON -c 'import ensurepip, venv'"  # `python3 -m venv`: Debian ships ensurepip apart
     "make|command -v make"                              # the Makefile itself
     "util-linux"                                        # unshare(1) and friends
+    "iproute2"                                          # ip(8): the ceremony preflight test's netns
     "mount"                                             # mount(8), for the tmpfs disk-full test
     # Qt (PySide6) offscreen and on X11 (xcb plugin), and the Xvfb screenshot test
     libgl1 libegl1 libfontconfig1 fonts-dejavu-core libglib2.0-0 libdbus-1-3 libxkbcommon0

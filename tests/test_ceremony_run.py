@@ -26,7 +26,7 @@ from helpers.softhsm import softhsm  # noqa: F401 - session fixture
 SCRIPTS = Path(__file__).resolve().parents[1] / "resources" / "ceremonies"
 PEOPLE = {"carol": ("Witness",), "bob": ("Crypto Officer",), "dave": ("Crypto Officer",),
           "erin": ("Crypto Officer",)}
-OFFLINE = {"class/net/lo/flags": "0x9", "class/net/eth0/flags": "0x1002"}
+OFFLINE = [("lo", 0x9), ("eth0", 0x1002)]  # loopback up, eth0 down (real ones: test_preflight)
 
 
 def secret_of(name: str) -> str:
@@ -62,14 +62,11 @@ def token(softhsm):  # noqa: F811 - the imported session fixture
     store.close()
 
 
-def offline_roots(tmp_path: Path) -> tuple[Path, Path]:
-    sys_root, proc_root = tmp_path / "sys", tmp_path / "proc"
-    for rel, text in OFFLINE.items():
-        (sys_root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (sys_root / rel).write_text(text)
+def offline_roots(tmp_path: Path) -> tuple[list, Path]:
+    proc_root = tmp_path / "proc"
     (proc_root / "net").mkdir(parents=True)
     (proc_root / "net" / "route").write_text("Iface\tDestination\tGateway\n")
-    return sys_root, proc_root
+    return list(OFFLINE), proc_root
 
 
 def load(name: str, token_label: str) -> script.Script:
@@ -96,9 +93,9 @@ def drive(vault: Vault, run: runner.CeremonyRun, token: tuple, *, officers=("bob
 def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, token,
                                                               tmp_path: Path) -> None:
     info, store = token
-    sys_root, proc_root = offline_roots(tmp_path)
+    links, proc_root = offline_roots(tmp_path)
     root = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "root")
-    found = run_preflight(run=root, info=info, store=store, sys_root=sys_root,
+    found = run_preflight(run=root, info=info, store=store, interfaces=lambda: links,
                           proc_root=proc_root)
     assert all(f.ok for f in found)
     drive(vault, root, token)
@@ -118,7 +115,8 @@ def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, toke
     (second.out / "intermediate.csr").write_bytes(
         certificates.build_csr(store, inter_key, "CN=Example Intermediate CA,O=Example"))
     shutil.copy(cert, second.out / "root-ca.crt")
-    run_preflight(run=second, info=info, store=store, sys_root=sys_root, proc_root=proc_root)
+    run_preflight(run=second, info=info, store=store, interfaces=lambda: links,
+                  proc_root=proc_root)
     drive(vault, second, token, officers=("dave", "erin"))
     issued = second.out / "intermediate.crt"
     check = subprocess.run(["openssl", "verify", "-CAfile", str(cert), str(issued)],
@@ -129,9 +127,9 @@ def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, toke
     assert "CA:TRUE, pathlen:0" in text and "Certificate Sign, CRL Sign" in text
 
 
-def run_preflight(*, run: runner.CeremonyRun, info, store, sys_root: Path, proc_root: Path):
+def run_preflight(*, run: runner.CeremonyRun, info, store, interfaces, proc_root: Path):
     return run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
-                         tokens=lambda: [info], sys_root=sys_root, proc_root=proc_root)
+                         tokens=lambda: [info], interfaces=interfaces, proc_root=proc_root)
 
 
 def test_confirmations_need_the_quorum_the_witness_and_this_step(vault: Vault, token,
@@ -159,15 +157,16 @@ def test_a_failed_preflight_stops_unless_the_witness_records_an_exception(
         vault: Vault, token, tmp_path: Path) -> None:
     info, store = token
     run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
-    sys_root, proc_root = offline_roots(tmp_path)
-    (sys_root / "class/net/eth0/flags").write_text("0x1003")  # eth0 up
+    links, proc_root = offline_roots(tmp_path)
+    links[1] = ("eth0", 0x1003)  # eth0 up
     with pytest.raises(Refused, match="not offline: interfaces up: eth0"):
-        run_preflight(run=run, info=info, store=store, sys_root=sys_root, proc_root=proc_root)
+        run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                      proc_root=proc_root)
     witness = approvals.approve(vault, runner.EXCEPTION_OPERATION,
                                 runner.target(run.row.id, "ceremony"), "carol",
                                 PassphraseUnlocker.from_text(secret_of("carol")))
     run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
-                  tokens=lambda: [info], sys_root=sys_root, proc_root=proc_root,
+                  tokens=lambda: [info], interfaces=lambda: links, proc_root=proc_root,
                   exceptions={"offline": ("the switch port is disabled at the wall", witness)})
     kinds = [r["type"] for r in run.records()]
     assert kinds == ["preflight", "preflight", "exception"]

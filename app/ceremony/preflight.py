@@ -3,16 +3,20 @@ is the expected token present, can the output folder be written? Each check repo
 so a failure says exactly why; the ceremony stops on one unless the witness records an exception.
 
 Offline means no network interface but loopback is up and there is no default route (IPv4 or
-IPv6), read from ``/sys/class/net`` and ``/proc/net`` (Linux; elsewhere the check is unknown and
-needs the witness's exception).
+IPv6), asked of the kernel for this process's network namespace (Linux; elsewhere the check is
+unknown and needs the witness's exception).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import os
 import secrets
+import socket
+import struct
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,7 @@ from .script import Preflight
 EARLIEST = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # no clock this Strongroom runs on is older
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 IFF_UP = 0x1
+SIOCGIFFLAGS = 0x8913
 MAX_INTERFACES = 256
 
 
@@ -38,14 +43,17 @@ class Finding:
                 "evidence": dict(self.evidence)}
 
 
-def offline(sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> Finding:
-    net = sys_root / "class" / "net"
+def offline(proc_root: Path = Path("/proc"),
+            interfaces: Callable[[], list[tuple[str, int]]] | None = None) -> Finding:
+    """No interface but loopback up and no default route, in this process's network namespace
+    (the kernel's interface list and flags, and /proc/net's routes, which follow the namespace;
+    /sys/class/net may not)."""
     try:
-        names = sorted(p.name for p in net.iterdir())[:MAX_INTERFACES]
-    except OSError:
-        return Finding("offline", None, "the network interfaces cannot be read here "
-                                        f"({net} is missing)")
-    up = [n for n in names if n != "lo" and _is_up(net / n)]
+        found = (interfaces or _interfaces)()
+    except OSError as e:
+        return Finding("offline", None, f"the network interfaces cannot be read here ({e})")
+    names = sorted(n for n, _ in found)[:MAX_INTERFACES]
+    up = sorted(n for n, flags in found if n != "lo" and flags & IFF_UP)
     routes = _default_routes(proc_root)
     if up or routes:
         parts = ([f"interfaces up: {', '.join(up)}"] if up else []) + (
@@ -56,15 +64,18 @@ def offline(sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> F
                    {"interfaces": names})
 
 
-def _is_up(path: Path) -> bool:
-    try:
-        flags = int((path / "flags").read_text().strip(), 16)
-    except (OSError, ValueError):
-        state = ""
-        with contextlib.suppress(OSError):
-            state = (path / "operstate").read_text().strip()
-        return state == "up"
-    return bool(flags & IFF_UP)
+def _interfaces() -> list[tuple[str, int]]:
+    """Each interface of this network namespace with its flags (SIOCGIFFLAGS; Linux)."""
+    if not sys.platform.startswith("linux"):
+        raise OSError("interface flags are read on Linux only")
+    out = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _index, name in socket.if_nameindex()[:MAX_INTERFACES]:
+            request = struct.pack("16sH14x", name.encode()[:15], 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS,
+                                                         request))[1]
+            out.append((name, flags))
+    return out
 
 
 def _default_routes(proc_root: Path) -> list[str]:
@@ -135,9 +146,9 @@ def output(folder: Path) -> Finding:
 
 
 def run_all(spec: Preflight, *, folder: Path, now: dt.datetime, check_results: Mapping[str, str],
-            tokens: Callable[[], Sequence[Any]] | None, sys_root: Path = Path("/sys"),
-            proc_root: Path = Path("/proc")) -> list[Finding]:
-    found = [offline(sys_root, proc_root)] if spec.offline else []
+            tokens: Callable[[], Sequence[Any]] | None, proc_root: Path = Path("/proc"),
+            interfaces: Callable[[], list[tuple[str, int]]] | None = None) -> list[Finding]:
+    found = [offline(proc_root, interfaces)] if spec.offline else []
     found += [endpoint(check_results, spec.checks), clock(now), token(spec, tokens),
               output(folder)]
     return found

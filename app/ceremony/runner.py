@@ -105,14 +105,15 @@ class CeremonyRun:
     def preflight(self, *, check_results: Mapping[str, str],
                   tokens: Callable[[], Sequence[Any]] | None,
                   exceptions: Mapping[str, tuple[str, Approval]] | None = None,
-                  sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
+                  proc_root: Path = Path("/proc"),
+                  interfaces: Callable[[], list[tuple[str, int]]] | None = None,
                   now: dt.datetime | None = None) -> list[Finding]:
         """Run the script's preflight and record it; a failed check stops the ceremony unless
         ``exceptions`` holds the witness's text and approval for it."""
         findings = preflight.run_all(self.script.preflight, folder=self.out,
                                      now=now or self.vault.clock.now(),
                                      check_results=check_results, tokens=tokens,
-                                     sys_root=sys_root, proc_root=proc_root)
+                                     proc_root=proc_root, interfaces=interfaces)
         exceptions = exceptions or {}
         failed = [f for f in findings if f.ok is not True and f.check not in exceptions]
         self.append("preflight", None, {"findings": [f.to_json() for f in findings],
