@@ -80,14 +80,14 @@ def ok(vault: Vault, run: runner.CeremonyRun, step: script.Step, *names: str) ->
 
 
 def drive(vault: Vault, run: runner.CeremonyRun, token: tuple, *, officers=("bob", "dave")
-          ) -> None:
+          ):
     info, store = token
     while (step := run.next_step()) is not None:
         role = run.script.roles[step.role]
         people = list(officers) if role.kind == "crypto-officer" else [role.operators[0]]
         ctx = StepContext(run.out, vault.clock.now(), store, info)
         run.run_step(step, ok(vault, run, step, *people, "carol"), ctx)
-    run.finish()
+    return run.finish()
 
 
 def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, token,
@@ -210,3 +210,42 @@ def test_only_a_ceremony_administrator_starts_it_and_operators_must_hold_their_r
     with bob, pytest.raises(AccessDenied, match="bob may not run key ceremonies"):
         runner.CeremonyRun.start(bob, script.parse(text), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_signed_transcript_verifies_offline_and_a_swapped_output_does_not(
+        vault: Vault, token, tmp_path: Path) -> None:
+    """alice and carol sign the head with their security keys (the software authenticator
+    through the real client), the new root key signs it too; verify checks all of it and every
+    output file."""
+    from strongroom.app.ceremony import signing, verify
+    from strongroom.app.unlock_methods import HardwareUnlocker
+    from strongroom.backends.fido2 import Fido2Source
+
+    from helpers.soft_ctap2 import SoftAuthenticator
+
+    info, store = token
+    keys = {"alice": SoftAuthenticator(), "carol": SoftAuthenticator()}
+    for name, device in keys.items():
+        person = Vault.open(vault.path)
+        person.unlock(PassphraseUnlocker.from_text(secret_of(name)))
+        with person:
+            person.add_hardware_slot(Fido2Source(lambda d=device: [d]), label=f"{name}'s key")
+    links, proc_root = offline_roots(tmp_path)
+    run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
+    run_preflight(run=run, info=info, store=store, interfaces=lambda: links, proc_root=proc_root)
+    transcript = drive(vault, run, token)
+    for name, role in (("alice", "admin"), ("carol", "witness")):
+        signing.sign_head_with_fido2(vault, transcript, name, role, HardwareUnlocker(
+            Fido2Source(lambda d=keys[name]: [d]), vault.vault_id))
+    root_key = next(k for k in store.list_keys() if k.label == "root-ca")
+    signing.sign_head_with_key(store, root_key, transcript)
+    path = tmp_path / "r" / "transcript.json"
+    transcript.save(path)
+    report = verify.verify_file(path, run.out)
+    assert report.ok, report.first_problem
+    assert report.files_checked == 2 and report.signatures_checked == 3  # crt, pub.pem
+    [end] = vault.audit_events(action="ceremony.end")
+    assert end.details["head"] == transcript.head
+    (run.out / "root-ca.pub.pem").write_bytes((run.out / "root-ca.pub.pem").read_bytes() + b"\n")
+    bad = verify.verify_file(path, run.out)
+    assert not bad.ok and "root-ca.pub.pem is not the one the ceremony wrote" in bad.first_problem

@@ -9,6 +9,7 @@ only when the step had not been confirmed before a crash (the runner says so wit
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import os
@@ -155,7 +156,8 @@ def _key_facts(key: KeyInfo) -> dict[str, Any]:
     return {"label": key.label, "id": key.key_id, "algorithm": key.algorithm,
             "fingerprint": key.fingerprint, "grouped": grouped_hex(key.fingerprint),
             "words": fingerprint_words(key.fingerprint), "token_serial": key.token_serial,
-            "spki_sha256": hashlib.sha256(key.public_key).hexdigest()}
+            "spki_sha256": hashlib.sha256(key.public_key).hexdigest(),
+            "spki": base64.b64encode(key.public_key).decode("ascii")}
 
 
 def _facts(name: str, data: bytes) -> dict[str, Any]:

@@ -11,6 +11,7 @@ a record (the output of a step done but not recorded is written again).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from .actions import StepContext
 from .preflight import Finding
 from .run_store import FINISHED, RUNNING, RunRow
 from .script import Script, ScriptInvalid, Step, check_operators, parse
+from .transcript import Transcript
 
 if TYPE_CHECKING:
     from ..vault.session import VaultSession
@@ -152,8 +154,11 @@ class CeremonyRun:
         who = self._spend(step, confirmations)
         ctx.redo = any(r["type"] == "resume" for r in self.records())
         data = actions.run(step, ctx)
-        return self.append("step", step.id, {"kind": step.kind, "role": step.role,
-                                             "confirmed_by": who, **data})
+        record = self.append("step", step.id, {"kind": step.kind, "role": step.role,
+                                               "confirmed_by": who, **data})
+        for output in data.get("outputs", ()):  # what `ceremony verify --files` checks
+            self.append("output", step.id, {"file": output["name"], "sha256": output["sha256"]})
+        return record
 
     def _spend(self, step: Step, confirmations: Sequence[Approval]) -> dict[str, Any]:
         people, needed = self.confirmers_needed(step)
@@ -204,8 +209,25 @@ class CeremonyRun:
         return self.append("exception", step, {"text": text,
                                                "witness": witness_approval.approver})
 
-    def finish(self) -> dict[str, Any]:
+    def transcript(self) -> Transcript:
+        """The transcript of the run so far, with the public keys its steps made or used."""
+        made = Transcript.begin(run_store.ceremony_block(self.vault, self.row),
+                                run_store.chain(self.vault, self.row).records)
+        for record in made.records:
+            key = record.data.get("key") if record.type.value == "step" else None
+            if isinstance(key, dict) and not made.ended:
+                made.add_ceremony_key(key["label"], base64.b64decode(key["spki"]))
+        return made
+
+    def finish(self) -> Transcript:
+        """The ``end`` record (binding the ceremony block and the keys into the chain); then the
+        Ceremony Administrator and the Witness sign the head (signing.py) and it is saved."""
         missing = [s.id for s in self.script.steps if s.id not in self.done_steps()]
         if missing:
             raise Refused(f"the ceremony is not done: steps left: {', '.join(missing)}")
-        return self.append("end", None, {"steps": len(self.script.steps)}, status=FINISHED)
+        made = self.transcript()
+        record = made.finish(ts=self.vault._now(), actor=self.vault.actor,
+                             data={"steps": len(self.script.steps)})
+        run_store.store(self.vault, self.row, record, status=FINISHED)
+        self.row = run_store.get(self.vault, self.row.id)
+        return made
