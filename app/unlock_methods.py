@@ -44,6 +44,9 @@ class SlotKind(StrEnum):
     Keyring = "keyring"
 
 
+# The keyslot kind that M of N custodians' SLIP-39 shares open (app/ceremony/recovery.py).
+RECOVERY = "recovery"
+
 # What the UI and `unlock-method list` say about each kind's assurance.
 ASSURANCE = {
     PASSPHRASE: "knowledge: the passphrase",
@@ -308,6 +311,8 @@ def load_source(kind: str) -> SlotSecretSource:
 
 def availability(kind: str) -> Availability:
     """Whether ``kind`` can be used here, and why not; never raises."""
+    if kind == RECOVERY:  # custodians' shares, typed in: no backend
+        return Availability(True)
     try:
         return load_source(kind).available()
     except Exception as e:  # noqa: BLE001 - a broken backend is reported, not raised
@@ -327,9 +332,17 @@ class SlotStatus:
 
 
 def slot_inventory(slots: Sequence[Keyslot]) -> list[SlotStatus]:
-    return [
-        SlotStatus(s, ASSURANCE.get(s.kind, "unknown kind"), needs_passphrase(s)) for s in slots
-    ]
+    return [SlotStatus(s, assurance(s), needs_passphrase(s)) for s in slots]
+
+
+def assurance(slot: Keyslot) -> str:
+    """The slot's kind's assurance; a recovery slot's says M of N and its last drill."""
+    if slot.kind != RECOVERY:
+        return ASSURANCE.get(slot.kind, "unknown kind")
+    m, n = slot.params.get("threshold"), slot.params.get("count")
+    of = f"{m} of {n}" if type(m) is int and type(n) is int else "M of N"
+    drilled = f"last drill {slot.last_tested[:10]}" if slot.last_tested else "never drilled"
+    return f"possession: {of} SLIP-39 shares ({drilled})"
 
 
 def inventory_warnings(slots: Sequence[Keyslot]) -> list[str]:
@@ -348,7 +361,7 @@ def inventory_warnings(slots: Sequence[Keyslot]) -> list[str]:
             "the OS keyring slot opens the vault for anyone logged in as you on this device; "
             "forget it on shared or unattended machines"
         )
-    known = {PASSPHRASE, *(k.value for k in SlotKind)}
+    known = {PASSPHRASE, RECOVERY, *(k.value for k in SlotKind)}
     out.extend(
         f"keyslot {s.label or s.id} is of a kind this Strongroom does not know ({s.kind})"
         for s in slots if s.kind not in known

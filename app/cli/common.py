@@ -20,14 +20,15 @@ from typing import Any, NoReturn, Protocol, TextIO
 from .. import unlock_methods
 from ..access import approvals, last_operator
 from ..access.approvals import Approval
+from ..ceremony.recovery import RecoveryUnlocker, shares_needed
 from ..errors import UsageError, UserCancelled
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..paths import resolve_vault_dir
-from ..unlock_methods import HardwareUnlocker, needs_passphrase
+from ..unlock_methods import RECOVERY, HardwareUnlocker, needs_passphrase
 from ..vault import Vault
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTEGRITY, EXIT_AUTH = 0, 1, 2, 3, 4
-UNLOCK_CHOICES = ("fido2", "tpm", "keyring")
+UNLOCK_CHOICES = ("fido2", "tpm", "keyring", RECOVERY)
 
 Command = Callable[["Context"], int]
 Opener = Callable[[Vault, KeyslotUnlocker], object]  # unlocks a vault (Vault.unlock by default)
@@ -225,7 +226,10 @@ class Context:
             except UserCancelled:
                 raise
             finally:
-                unlocker.passphrase = None
+                if isinstance(unlocker, RecoveryUnlocker):
+                    unlocker.forget()
+                else:
+                    unlocker.passphrase = None
         else:
             who = f" ({usual})" if usual and len(vault.header.operators) > 1 else ""
             passphrase = self.prompter.ask(0, f"Vault passphrase{who}: ")
@@ -255,10 +259,13 @@ class Context:
         return PassphraseUnlocker.from_text(self.prompter.ask(0, "Passphrase of the backup: "))
 
 
-def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:
-    """The unlocker ``--unlock KIND`` asks for; the passphrase too if a slot is two-factor."""
+def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker | RecoveryUnlocker:
+    """The unlocker ``--unlock KIND`` asks for; the passphrase too if a slot is two-factor;
+    for ``recovery``, M shares: one per ``--passphrase-fd`` line, or a hidden prompt each."""
     kind = ctx.args.unlock
     slots = [s for s in vault.header.slots if s.kind == kind]
+    if kind == RECOVERY:
+        return RecoveryUnlocker(recovery_shares(ctx.prompter, shares_needed(slots)))
     passphrase = None
     if any(needs_passphrase(s) for s in slots):
         passphrase = normalize_passphrase(ctx.prompter.ask(0, "Vault passphrase: "))
@@ -266,6 +273,19 @@ def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker:
         unlock_methods.load_source(kind), vault.vault_id, prompts=CliPrompts(ctx),
         passphrase=passphrase,
     )
+
+
+def recovery_shares(prompter: Prompter, needed: int) -> list[str]:
+    """Up to ``needed`` shares; fewer lines on the fd give fewer (the unlock then says so)."""
+    shares: list[str] = []
+    for i in range(needed):
+        try:
+            shares.append(prompter.ask(i, f"Recovery share {i + 1} of {needed}: "))
+        except UsageError:
+            if prompter.fd is None or not shares:
+                raise
+            break
+    return shares
 
 
 def add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -285,7 +305,8 @@ def add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
     parser.add_argument(
         "--unlock", metavar="METHOD", default=default, choices=UNLOCK_CHOICES,
-        help="open the vault with fido2, tpm or keyring instead of the passphrase",
+        help="open the vault with fido2, tpm, keyring or recovery shares instead of the "
+        "passphrase",
     )
     parser.add_argument(
         "--operator", metavar="NAME", default=default,
