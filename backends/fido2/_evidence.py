@@ -1,6 +1,8 @@
 """A FIDO2 approval's assertion as public audit evidence, checked: the client data is a
 webauthn.get whose challenge is the operation's digest, the authenticator data is for our relying
-party, and the signature verifies under the credential public key kept in the slot."""
+party, and the signature verifies under the credential public key kept in the slot. The key is
+also given as a SubjectPublicKeyInfo (``spki``), so that the core can check an assertion offline
+without CBOR (a ceremony transcript's signatures)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from fido2 import cbor
 from fido2.cose import CoseKey
 from fido2.webauthn import AuthenticationResponse, AuthenticatorData, CollectedClientData
@@ -40,10 +44,38 @@ def evidence(
                                params.get("cose_public_key"), rp_id)
     if isinstance(params.get("cose_public_key"), str):
         out["cose_public_key"] = params["cose_public_key"]
+        spki = spki_of(params["cose_public_key"])
+        if spki is not None:
+            out["spki"] = b64e(spki)
     out["verified"] = reason is None
     if reason is not None:
         out["reason"] = reason
     return out
+
+
+_EC2_CURVES = {1: ec.SECP256R1, 2: ec.SECP384R1}  # COSE crv: P-256, P-384
+
+
+def spki_of(cose_public_key: str) -> bytes | None:
+    """The DER SubjectPublicKeyInfo of a COSE credential key (EC2 P-256/P-384, OKP Ed25519), or
+    None when it does not parse or is of another kind."""
+    try:
+        cose = cbor.decode(b64d(cose_public_key))
+        if not isinstance(cose, dict):
+            return None
+        kty, crv, x, y = cose.get(1), cose.get(-1), cose.get(-2), cose.get(-3)
+        public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+        if kty == 2 and crv in _EC2_CURVES and isinstance(x, bytes) and isinstance(y, bytes):
+            public = ec.EllipticCurvePublicKey.from_encoded_point(_EC2_CURVES[crv](),
+                                                                  b"\x04" + x + y)
+        elif kty == 1 and crv == 6 and isinstance(x, bytes):
+            public = ed25519.Ed25519PublicKey.from_public_bytes(x)
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - a damaged key gives no SPKI, never a failed approval
+        return None
+    return public.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _why_not_verified(auth_data: AuthenticatorData, client_data: bytes, signature: bytes,
