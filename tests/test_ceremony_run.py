@@ -249,3 +249,42 @@ def test_the_signed_transcript_verifies_offline_and_a_swapped_output_does_not(
     (run.out / "root-ca.pub.pem").write_bytes((run.out / "root-ca.pub.pem").read_bytes() + b"\n")
     bad = verify.verify_file(path, run.out)
     assert not bad.ok and "root-ca.pub.pem is not the one the ceremony wrote" in bad.first_problem
+
+
+def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
+        vault: Vault, tmp_path: Path) -> None:
+    from strongroom.app.ceremony.recovery import RecoveryUnlocker
+
+    text = (SCRIPTS / "vault-recovery.toml").read_text()
+    run = runner.CeremonyRun.start(vault, script.parse(text), tmp_path / "q")
+    links, proc_root = offline_roots(tmp_path)
+    run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"}, tokens=None,
+                  interfaces=lambda: links, proc_root=proc_root)
+    handed: dict[str, str] = {}
+
+    def show(issued) -> None:
+        handed.update({s.custodian: s.mnemonic for s in issued})
+
+    while (step := run.next_step()) is not None:
+        role = run.script.roles[step.role]
+        people = ["bob", "dave"] if role.kind == "crypto-officer" else ["alice"]
+        run.run_step(step, ok(vault, run, step, *people, "carol"),
+                     StepContext(run.out, vault.clock.now()), show_shares=show,
+                     ask_share=lambda custodian: handed[custodian])
+    run.finish()
+    assert set(handed) == {"bob", "dave", "erin"}
+    records = run.records()
+    made = next(r for r in records if r["step"] == "shares")["data"]
+    assert made["threshold"] == 2 and len(made["commitments"]) == 3
+    flat = " ".join(str(records).split())
+    for share in handed.values():  # no three words of a share in a row (single words may be
+        words = share.split()      # hex or fingerprint words by chance)
+        assert not any(" ".join(words[i:i + 3]) in flat for i in range(len(words) - 2))
+    assert next(r for r in records if r["step"] == "check")["data"]["verified"] == [
+        "bob", "dave", "erin"]
+    path = vault.path
+    vault.lock()
+    again = Vault.open(path)
+    again.unlock(RecoveryUnlocker([handed["erin"], handed["bob"]]))
+    with again:
+        assert again.actor == "alice"  # the recovery slot opens as the administrator who made it

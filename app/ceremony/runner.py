@@ -22,11 +22,12 @@ from ..access import approvals, enforce, operators
 from ..access.approvals import Approval
 from ..access.roles import CEREMONY_RUN
 from ..errors import AccessDenied, Refused, UsageError
-from . import actions, preflight, run_store, transcript
+from . import actions, preflight, recovery, run_store, shares, transcript
 from .actions import StepContext
 from .preflight import Finding
 from .run_store import FINISHED, RUNNING, RunRow
 from .script import Script, ScriptInvalid, Step, check_operators, parse
+from .shares import IssuedShare
 from .transcript import Transcript
 
 if TYPE_CHECKING:
@@ -142,10 +143,12 @@ class CeremonyRun:
         role = self.script.roles[step.role]
         return list(role.operators), (role.quorum if role.kind == "crypto-officer" else 1)
 
-    def run_step(self, step: Step, confirmations: Sequence[Approval],
-                 ctx: StepContext) -> dict[str, Any]:
+    def run_step(self, step: Step, confirmations: Sequence[Approval], ctx: StepContext, *,
+                 show_shares: Callable[[Sequence[IssuedShare]], None] | None = None,
+                 ask_share: Callable[[str], str] | None = None) -> dict[str, Any]:
         """Check and spend the confirmations (the role's quorum and the witness), do the step,
-        and record it."""
+        and record it. A create-shares step hands each custodian's share to ``show_shares``
+        (shown once, never stored); a verify-shares step asks ``ask_share(custodian)``."""
         if step.id in self.done_steps():
             raise Refused(f"step {step.id!r} was already done in this ceremony")
         nxt = self.next_step()
@@ -153,6 +156,8 @@ class CeremonyRun:
             raise Refused(f"step {step.id!r} is not next; do {nxt.id if nxt else 'nothing'!r}")
         who = self._spend(step, confirmations)
         ctx.redo = any(r["type"] == "resume" for r in self.records())
+        ctx.extra.update(create_shares=lambda p: self._create_shares(p, show_shares),
+                         verify_shares=lambda p: self._verify_shares(p, ask_share))
         data = actions.run(step, ctx)
         record = self.append("step", step.id, {"kind": step.kind, "role": step.role,
                                                "confirmed_by": who, **data})
@@ -190,6 +195,35 @@ class CeremonyRun:
                 raise AccessDenied(f"step {step.id!r} needs the witness to co-confirm",
                                    target=step.id, details={"missing": "witness"})
         return {"role": got, "witness": seen_witness}
+
+    # ----- shares -------------------------------------------------------------------------------
+
+    def _create_shares(self, params: Mapping[str, Any],
+                       show: Callable[[Sequence[IssuedShare]], None] | None) -> dict[str, Any]:
+        if show is None:
+            raise UsageError("this run has no way to show shares to their custodians")
+        custodians = self.script.roles[params["custodians"]].operators
+        setup = recovery.create_recovery_slot(self.vault, params["threshold"], custodians,
+                                              ceremony_id=self.row.id)
+        show(setup.shares)
+        made = setup.share_set
+        return {"set": made.id, "slot": setup.slot.id, "threshold": made.threshold,
+                "count": made.count, "custodians": [h.custodian for h in made.holders],
+                "commitments": [h.commitment.hex() for h in made.holders]}
+
+    def _verify_shares(self, params: Mapping[str, Any],
+                       ask: Callable[[str], str] | None) -> dict[str, Any]:
+        if ask is None:
+            raise UsageError("this run has no way to ask custodians for their shares")
+        made = next((r for r in self.records() if r["type"] == "step"
+                     and r["step"] == params["set"]), None)
+        if made is None:
+            raise Refused(f"step {params['set']!r} has not made its shares yet")
+        checked = []
+        for custodian in made["data"]["custodians"]:
+            shares.drill(self.vault, made["data"]["set"], custodian, ask(custodian))
+            checked.append(custodian)
+        return {"set": made["data"]["set"], "verified": checked}
 
     # ----- exceptions and the end -----------------------------------------------------------------
 

@@ -413,8 +413,8 @@ def _relations(kind: str, step_id: str, params: Mapping[str, Any], context: Step
         if custodians is None:
             found.append(ParamError("custodians", f"step {step_id!r}: custodians name a role "
                                                   "the script does not define"))
-        elif not 1 <= params["threshold"] <= len(custodians.operators):
-            found.append(ParamError("threshold", f"step {step_id!r}: threshold must be 1 to "
+        elif not 2 <= params["threshold"] <= len(custodians.operators):
+            found.append(ParamError("threshold", f"step {step_id!r}: threshold must be 2 to "
                                                  f"{len(custodians.operators)}"))
         context.share_sets.add(step_id)
     if kind == "verify-shares" and params["set"] not in context.share_sets:

@@ -65,7 +65,7 @@ STEP_KINDS: Mapping[str, Mapping[str, tuple[Check, bool]]] = {
                           "output": (name, R)},
     "sign-file": {"key": (name, R), "input": (name, R), "output": (name, R)},
     "show-fingerprint": {"key": (name, OPT), "file": (name, OPT)},
-    "create-shares": {"secret": (name, R), "threshold": (whole(1, 16), R),
+    "create-shares": {"secret": (name, R), "threshold": (whole(2, 16), R),
                       "custodians": (name, R)},
     "verify-shares": {"set": (name, R)},
     "quorum-approval": {"text": (text(), R)},

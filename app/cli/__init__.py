@@ -21,7 +21,20 @@ from typing import Any
 
 from ..errors import StrongroomError, UsageError, UserCancelled
 from ..plugins import FRONTENDS_GROUP, load_backend
-from . import audit, backup, check, grants, keys, operators, reviews, secrets, shares, unlock, vault
+from . import (
+    audit,
+    backup,
+    ceremony,
+    check,
+    grants,
+    keys,
+    operators,
+    reviews,
+    secrets,
+    shares,
+    unlock,
+    vault,
+)
 from .common import (
     EXIT_FAILED,
     Command,
@@ -37,7 +50,7 @@ log = logging.getLogger("strongroom")
 # Each group adds its commands, in the order `strongroom --help` lists them.
 REGISTER = (vault.register_init, secrets.register, vault.register, audit.register, backup.register,
             unlock.register, shares.register, reviews.register, operators.register, grants.register,
-            keys.register, check.register)
+            ceremony.register, keys.register, check.register)
 
 
 def cmd_console(ctx: Context) -> int:

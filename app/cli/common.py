@@ -110,6 +110,16 @@ class Prompter:
             self._lines = text.splitlines()
         return self._lines
 
+    def ask_optional(self, index: int, prompt: str) -> str:
+        """Like :meth:`ask`, but an empty line (or an empty answer, or no line left on the fd)
+        is "" — someone passing their turn."""
+        if self.fd is not None:
+            lines = self._fd_lines()
+            return lines[index] if index < len(lines) else ""
+        if not have_terminal():
+            raise UsageError(f"no terminal to ask for the {self.what}; use --passphrase-fd N")
+        return getpass.getpass(prompt)
+
     def ask(self, index: int, prompt: str, *, confirm: bool = False) -> str:
         """The ``index``-th passphrase (0-based line on the fd), or prompted on the terminal."""
         if self.fd is not None:

@@ -1,0 +1,242 @@
+"""``strongroom ceremony …``: validate a script, run a ceremony, list runs, verify a transcript.
+
+``run`` is the Ceremony Administrator's session (their passphrase first on ``--passphrase-fd``,
+or ``--unlock``); every confirmation then asks the confirming person for their own passphrase,
+in the order the steps need them (one per line on ``--passphrase-fd`` after the administrator's;
+an empty line passes to the next person of the role). The token's PIN comes from ``--pin-fd``.
+Exit codes: 2 a script with problems, 3 a transcript that does not verify, 6 a confirmation
+missing or refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..access import approvals
+from ..ceremony import run_store, runner, script, verify
+from ..ceremony.actions import StepContext
+from ..compliance import storage
+from ..errors import IntegrityError, UsageError
+from ..keys import tokens as key_tokens
+from ..keyslots import PassphraseUnlocker
+from ..vault import Vault
+from .common import EXIT_OK, EXIT_USAGE, AddCommand, Context, subcommands
+
+TRANSCRIPT = "transcript.json"
+
+
+def cmd_validate(ctx: Context) -> int:
+    path = Path(ctx.args.script)
+    text_problems: list[Any] = []
+    try:
+        parsed = script.load(path)
+    except script.ScriptInvalid as e:
+        parsed, text_problems = None, e.problems
+    if parsed is not None and ctx.args.operators:
+        with ctx.unlocked() as vault, vault._read() as conn:
+            from ..access import operators
+
+            people = {o.name.casefold(): (o.name, o.active, o.roles)
+                      for o in operators.all_operators(conn)}
+        text_problems = script.check_operators(parsed, people)
+    rows = [{"line": p.line, "message": p.message} for p in text_problems]
+    ctx.out.emit({"script": str(path), "valid": not rows, "problems": rows,
+                  **({} if parsed is None else {"name": parsed.name, "steps": len(parsed.steps),
+                                                "sha256": parsed.sha256})},
+                 lambda: "\n".join([f"{path.name} line {r['line']}: {r['message']}"
+                                    for r in rows] or [f"{path.name} is a valid ceremony "
+                                                       f"script ({len(parsed.steps)} steps)."
+                                                       if parsed else ""]))
+    return EXIT_USAGE if rows else EXIT_OK
+
+
+def cmd_list(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        runs = run_store.listing(vault)
+    ctx.out.emit({"ceremonies": runs}, lambda: "\n".join(
+        f"{r['id'][:12]}  {r['status']:<9} {r['started'][:16]}  {r['name']}  ({r['records']} "
+        "records)" for r in runs) or "No ceremonies in this vault.")
+    return EXIT_OK
+
+
+def cmd_verify(ctx: Context) -> int:
+    report = verify.verify_file(Path(ctx.args.transcript),
+                                Path(ctx.args.files) if ctx.args.files else None)
+    if not report.ok:
+        raise IntegrityError(f"the transcript does not verify: {report.first_problem}")
+    ctx.out.emit({"ok": True, "records": report.records, "signatures": report.signatures_checked,
+                  "files": report.files_checked, "head": report.head},
+                 f"The transcript verifies: {report.records} records, "
+                 f"{report.signatures_checked} signatures, {report.files_checked} files; head "
+                 f"{report.head}.")
+    return EXIT_OK
+
+
+def cmd_run(ctx: Context) -> int:
+    args = ctx.args
+    if args.resume is None and (args.script is None or args.folder is None):
+        raise UsageError("give a SCRIPT and --folder DIR, or --resume ID")
+    parsed = None if args.resume else script.load(Path(args.script))
+    with ctx.unlocked() as vault:
+        run = (runner.CeremonyRun.start(vault, parsed, Path(args.folder)) if parsed
+               else runner.CeremonyRun.resume(vault, args.resume))
+        say = _Speaker(ctx)
+        say(f"Ceremony {run.row.id} — {run.script.name}: {run.script.purpose}")
+        asker = _Confirmations(ctx, vault, run)
+        token, store = _open_token(ctx, run)
+        try:
+            if not any(r["type"] == "preflight" for r in run.records()):
+                _preflight(ctx, vault, run, asker, token)
+            while (step := run.next_step()) is not None:
+                say(f"\nStep {step.id} ({step.kind}), role {step.role}: {step.title}")
+                if "text" in step.params:
+                    say(f"  {step.params['text']}")
+                record = run.run_step(step, asker.for_step(step),
+                                      StepContext(run.out, vault.clock.now(), store, token),
+                                      show_shares=lambda issued: _hand_out(say, issued),
+                                      ask_share=asker.share)
+                _show(say, record["data"])
+            transcript = run.finish()
+        finally:
+            if store is not None:
+                store.close()
+        transcript.save(Path(run.row.folder) / TRANSCRIPT)
+    ctx.out.emit({"ceremony": run.row.id, "head": transcript.head,
+                  "transcript": str(Path(run.row.folder) / TRANSCRIPT)},
+                 f"\nThe ceremony is done; head {transcript.head}. The administrator and the "
+                 f"witness sign it in the console (Ceremonies), or it is kept unsigned at "
+                 f"{Path(run.row.folder) / TRANSCRIPT}.")
+    return EXIT_OK
+
+
+class _Speaker:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def __call__(self, text: str) -> None:
+        print(text, file=sys.stderr if self.ctx.out.json else sys.stdout, flush=True)
+
+
+class _Confirmations:
+    """Each person of a step's role (until the quorum), then the witness, with their own
+    passphrase, each an approval of this run and step."""
+
+    def __init__(self, ctx: Context, vault: Vault, run: runner.CeremonyRun) -> None:
+        self.ctx, self.vault, self.run = ctx, vault, run
+        self.line = 1  # line 0 of --passphrase-fd opened the vault
+
+    def ask(self, name: str, what: str) -> str:
+        text: str = self.ctx.prompter.ask_optional(
+            self.line, f"{name}, your passphrase to {what} (empty to pass): ")
+        self.line += 1
+        return text
+
+    def share(self, custodian: str) -> str:
+        text: str = self.ctx.prompter.ask_optional(
+            self.line, f"{custodian}, type your share to check it: ")
+        self.line += 1
+        return text
+
+    def approval(self, name: str, operation: str, target: str) -> approvals.Approval | None:
+        secret = self.ask(name, "confirm")
+        if not secret:
+            return None
+        return approvals.approve(self.vault, operation, target, name,
+                                 PassphraseUnlocker.from_text(secret))
+
+    def for_step(self, step: script.Step) -> list[approvals.Approval]:
+        people, needed = self.run.confirmers_needed(step)
+        got: list[approvals.Approval] = []
+        where = runner.target(self.run.row.id, step.id)
+        for person in people:
+            if len(got) == needed:
+                break
+            found = self.approval(person, runner.STEP_OPERATION, where)
+            if found is not None:
+                got.append(found)
+        witness = self.run.script.role_of_kind("witness")
+        if witness is not None and step.role != witness.id:
+            for person in witness.operators:
+                found = self.approval(person, runner.STEP_OPERATION, where)
+                if found is not None:
+                    got.append(found)
+                    break
+        return got
+
+
+def _open_token(ctx: Context, run: runner.CeremonyRun) -> tuple[Any, Any]:
+    spec = run.script.preflight
+    wanted = spec.token_serial or spec.token_label
+    if wanted is None:
+        return None, None
+    pin = ctx.next_pin(f"PIN for token {wanted}: ")
+    return key_tokens.open_store(spec.token_store, token=wanted, pin=pin)
+
+
+def _preflight(ctx: Context, vault: Vault, run: runner.CeremonyRun, asker: _Confirmations,
+               token: Any) -> None:
+    latest = storage.runs(vault, limit=1)
+    fresh = latest and (vault.clock.now() - dt.datetime.fromisoformat(
+        latest[0]["ts"].replace("Z", "+00:00"))) < dt.timedelta(hours=24)
+    results = {r["check_id"]: r["status"] for r in latest[0]["results"]} if fresh else {}
+    exceptions = {}
+    for item in ctx.args.accept_preflight or ():
+        check, _, text = item.partition("=")
+        witness = run.script.role_of_kind("witness")
+        if witness is None or not text.strip():
+            raise UsageError("--accept-preflight takes CHECK=the witness's reason")
+        approval = asker.approval(witness.operators[0], runner.EXCEPTION_OPERATION,
+                                  runner.target(run.row.id, "ceremony"))
+        if approval is None:
+            raise UsageError("the witness did not confirm the preflight exception")
+        exceptions[check.strip()] = (text.strip(), approval)
+    findings = run.preflight(check_results=results,
+                             tokens=(lambda: [token]) if token is not None else None,
+                             exceptions=exceptions)
+    for f in findings:
+        print(f"  preflight {f.check}: {'ok' if f.ok else 'FAILED'} — {f.detail}",
+              file=sys.stderr if ctx.out.json else sys.stdout)
+
+
+def _hand_out(say: _Speaker, issued: Any) -> None:
+    """Each custodian's share, shown this once (nothing keeps it): they write it down."""
+    for share in issued:
+        say(f"\n  Share {share.index} for {share.custodian} — write it down; it is not shown "
+            "again:")
+        words = share.mnemonic.split()
+        for i in range(0, len(words), 10):
+            say("    " + " ".join(words[i:i + 10]))
+
+
+def _show(say: _Speaker, data: dict[str, Any]) -> None:
+    key = data.get("key")
+    if isinstance(key, dict):
+        say(f"  key {key['label']}: {key['grouped']}")
+        say(f"  read aloud: {' '.join(key['words'])}")
+    for item in [*data.get("outputs", ()), *([data["file"]] if "file" in data else [])]:
+        say(f"  {item['name']}: SHA-256 {item['sha256']}")
+        say(f"  read aloud: {' '.join(item['words'])}")
+
+
+def register(sub: Any, command: AddCommand) -> None:
+    """Add the ``ceremony`` group to the top-level subparsers."""
+    cp = sub.add_parser("ceremony", help="offline key ceremonies: validate, run, verify")
+    csub = subcommands(cp, "ceremony_command")
+    val = command(csub, "validate", cmd_validate, "check a ceremony script; each problem "
+                  "with its line (exit 2 if any)")
+    val.add_argument("script")
+    val.add_argument("--operators", action="store_true",
+                     help="also check the operators against this vault (unlocks it)")
+    run = command(csub, "run", cmd_run, "run a ceremony (or --resume ID) step by step")
+    run.add_argument("script", nargs="?")
+    run.add_argument("--folder", metavar="DIR", help="a new folder for outputs and transcript")
+    run.add_argument("--resume", metavar="ID", help="resume an interrupted ceremony")
+    run.add_argument("--accept-preflight", action="append", metavar="CHECK=REASON",
+                     help="the witness's exception for a failing preflight check")
+    command(csub, "list", cmd_list, "the ceremonies run in this vault")
+    ver = command(csub, "verify", cmd_verify, "verify a transcript offline (exit 3 if not)")
+    ver.add_argument("transcript")
+    ver.add_argument("--files", metavar="DIR", help="also check every output file's hash")

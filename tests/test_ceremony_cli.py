@@ -1,0 +1,103 @@
+"""``strongroom ceremony`` as a process: validate names lines (exit 2), run walks the shipped
+root-CA script on SoftHSM2 with each person's passphrase on the fd, list shows it, and verify
+refuses the unsigned transcript (exit 3) until the administrator and witness sign it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from strongroom.app.access import access_changes, operator_admin, policy
+from strongroom.app.keyslots import normalize_passphrase
+from strongroom.app.vault import Vault
+
+from conftest import PASSPHRASE, run_cli
+from helpers.softhsm import softhsm  # noqa: F401 - session fixture
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "resources" / "ceremonies"
+PEOPLE = {"carol": "Witness", "bob": "Crypto Officer", "dave": "Crypto Officer",
+          "erin": "Crypto Officer"}
+
+
+def secret(name: str) -> str:
+    return PASSPHRASE if name == "alice" else f"{name} cli ceremony 7"
+
+
+def test_validate_names_the_line_and_exits_2(tmp_path: Path) -> None:
+    good = run_cli("--json", "ceremony", "validate", str(SCRIPTS / "root-ca.toml"))
+    assert good.code == 0 and json.loads(good.out)["valid"] is True
+    bad = tmp_path / "bad.toml"
+    bad.write_text((SCRIPTS / "root-ca.toml").read_text().replace('type = "ec-p384"',
+                                                                  'type = "ec-p999"'))
+    result = run_cli("ceremony", "validate", str(bad))
+    assert result.code == 2
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "ec-p999" in t)
+    assert result.out.decode().strip() == (f"bad.toml line {line}: step 'root-key': unknown "
+                                           "key type 'ec-p999'")
+
+
+def test_a_root_ca_ceremony_from_the_command_line(softhsm, tmp_path: Path) -> None:  # noqa: F811
+    label = softhsm.take_token()
+    path = tmp_path / "vault"
+    with Vault.create(path, normalize_passphrase(PASSPHRASE), kdf_time_ms=10,
+                      actor="alice") as v:
+        access_changes.set_policy(v, policy.Policy(operations=()))
+        operator_admin.set_roles(v, "alice", ["Administrator", "Ceremony Administrator"])
+        for name, role in PEOPLE.items():
+            operator_admin.add_operator(v, name, secret(name).encode(), roles=[role],
+                                        kdf_time_ms=10)
+    script = tmp_path / "root-ca.toml"
+    script.write_text((SCRIPTS / "root-ca.toml").read_text()
+                      .replace('label = "root-hsm"', f'label = "{label}"')
+                      .replace("offline = true", "offline = false"))  # CI has a network
+    # Each step: its role's people until the quorum (bob, dave; alice for hers), then carol.
+    lines = [PASSPHRASE]
+    for role in ("admin", "officers", "officers", "admin", "officers", "admin", "admin",
+                 "admin"):
+        lines += ([secret("alice")] if role == "admin" else [secret("bob"), secret("dave")])
+        lines.append(secret("carol"))
+    folder = tmp_path / "run"
+    store_checks(path)
+    result = run_cli("--json", "ceremony", "run", str(script), "--folder", str(folder),
+                     vault=path, passphrases=lines, pins=[softhsm.pin])
+    assert result.code == 0, result.err
+    done = json.loads(result.out)
+    assert (folder / "root-ca" / "root-ca.crt").exists()
+    listed = json.loads(run_cli("--json", "ceremony", "list", vault=path,
+                                passphrases=[PASSPHRASE]).out)
+    [row] = listed["ceremonies"]
+    assert row["status"] == "finished" and row["head"] == done["head"]
+    check = run_cli("ceremony", "verify", done["transcript"], "--files",
+                    str(folder / "root-ca"))
+    assert check.code == 3 and "did not sign the head" in check.err
+    assert check.err.count("\n") == 1
+
+
+def store_checks(path: Path) -> None:
+    """A passing check run in the vault (the preflight's endpoint checks read the newest)."""
+    from strongroom.app.compliance import storage
+    from strongroom.app.compliance.model import (
+        OS,
+        CheckResult,
+        Confidence,
+        EvidenceBundle,
+        Status,
+    )
+    from strongroom.app.keyslots import PassphraseUnlocker
+
+    v = Vault.open(path)
+    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    with v:
+        results = [CheckResult(c, c, Status.Pass, "", "", "", "", Confidence.High, "test")
+                   for c in ("disk-encryption", "screen-lock")]
+        storage.store_run(v, EvidenceBundle(OS.Linux, v._now(), {}), results, policy={},
+                          source="test", exit_code=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover(tmp_path: Path):
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
