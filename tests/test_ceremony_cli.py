@@ -54,7 +54,7 @@ def test_a_root_ca_ceremony_from_the_command_line(softhsm, tmp_path: Path) -> No
                       .replace('label = "root-hsm"', f'label = "{label}"')
                       .replace("offline = true", "offline = false"))  # CI has a network
     # Each step: its role's people until the quorum (bob, dave; alice for hers), then carol.
-    lines = [PASSPHRASE]
+    lines = [PASSPHRASE, secret("carol")]  # the administrator, then the witness for the clock
     for role in ("admin", "officers", "officers", "admin", "officers", "admin", "admin",
                  "admin"):
         lines += ([secret("alice")] if role == "admin" else [secret("bob"), secret("dave")])
@@ -66,6 +66,7 @@ def test_a_root_ca_ceremony_from_the_command_line(softhsm, tmp_path: Path) -> No
     assert result.code == 0, result.err
     done = json.loads(result.out)
     assert (folder / "root-ca" / "root-ca.crt").exists()
+    assert (folder / "transcript.pdf").read_bytes().startswith(b"%PDF-")
     listed = json.loads(run_cli("--json", "ceremony", "list", vault=path,
                                 passphrases=[PASSPHRASE]).out)
     [row] = listed["ceremonies"]

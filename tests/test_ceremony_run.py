@@ -127,9 +127,17 @@ def test_a_root_ca_then_an_intermediate_that_openssl_verifies(vault: Vault, toke
     assert "CA:TRUE, pathlen:0" in text and "Certificate Sign, CRL Sign" in text
 
 
-def run_preflight(*, run: runner.CeremonyRun, info, store, interfaces, proc_root: Path):
+def run_preflight(*, run: runner.CeremonyRun, info, store, interfaces, proc_root: Path,
+                  **more):
     return run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
-                         tokens=lambda: [info], interfaces=interfaces, proc_root=proc_root)
+                         tokens=lambda: [info], interfaces=interfaces, proc_root=proc_root,
+                         clock_confirmation=clock_ok(run), **more)
+
+
+def clock_ok(run: runner.CeremonyRun):
+    return approvals.approve(run.vault, runner.CLOCK_OPERATION, runner.target(run.row.id,
+                                                                              "clock"),
+                             "carol", PassphraseUnlocker.from_text(secret_of("carol")))
 
 
 def test_confirmations_need_the_quorum_the_witness_and_this_step(vault: Vault, token,
@@ -138,6 +146,11 @@ def test_confirmations_need_the_quorum_the_witness_and_this_step(vault: Vault, t
     run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
     welcome = run.next_step()
     ctx = StepContext(run.out, vault.clock.now(), store, info)
+    with pytest.raises(Refused, match="the preflight has not passed"):
+        run.run_step(welcome, ok(vault, run, welcome, "alice", "carol"), ctx)
+    links, proc_root = offline_roots(tmp_path)
+    run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                  proc_root=proc_root)
     with pytest.raises(AccessDenied, match="needs the witness"):
         run.run_step(welcome, ok(vault, run, welcome, "alice"), ctx)
     run.run_step(welcome, ok(vault, run, welcome, "alice", "carol"), ctx)
@@ -165,11 +178,12 @@ def test_a_failed_preflight_stops_unless_the_witness_records_an_exception(
     witness = approvals.approve(vault, runner.EXCEPTION_OPERATION,
                                 runner.target(run.row.id, "ceremony"), "carol",
                                 PassphraseUnlocker.from_text(secret_of("carol")))
-    run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"},
-                  tokens=lambda: [info], interfaces=lambda: links, proc_root=proc_root,
+    run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                  proc_root=proc_root,
                   exceptions={"offline": ("the switch port is disabled at the wall", witness)})
     kinds = [r["type"] for r in run.records()]
-    assert kinds == ["preflight", "preflight", "exception"]
+    assert kinds == ["clock", "preflight", "clock", "preflight", "exception"]
+    assert run.preflight_passed()
     assert run.records()[-1]["data"]["text"].startswith("preflight offline: the switch port")
 
 
@@ -177,6 +191,9 @@ def test_a_run_resumes_at_its_first_unrecorded_step(vault: Vault, token, tmp_pat
                                                     ) -> None:
     info, store = token
     run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
+    links, proc_root = offline_roots(tmp_path)
+    run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                  proc_root=proc_root)
     for _ in range(4):  # welcome, approve-start, root-key, root-fingerprint
         step = run.next_step()
         role = run.script.roles[step.role]
@@ -232,7 +249,8 @@ def test_the_signed_transcript_verifies_offline_and_a_swapped_output_does_not(
             person.add_hardware_slot(Fido2Source(lambda d=device: [d]), label=f"{name}'s key")
     links, proc_root = offline_roots(tmp_path)
     run = runner.CeremonyRun.start(vault, load("root-ca.toml", info.label), tmp_path / "r")
-    run_preflight(run=run, info=info, store=store, interfaces=lambda: links, proc_root=proc_root)
+    run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                  proc_root=proc_root)
     transcript = drive(vault, run, token)
     for name, role in (("alice", "admin"), ("carol", "witness")):
         signing.sign_head_with_fido2(vault, transcript, name, role, HardwareUnlocker(
@@ -259,7 +277,7 @@ def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
     run = runner.CeremonyRun.start(vault, script.parse(text), tmp_path / "q")
     links, proc_root = offline_roots(tmp_path)
     run.preflight(check_results={"disk-encryption": "PASS", "screen-lock": "PASS"}, tokens=None,
-                  interfaces=lambda: links, proc_root=proc_root)
+                  interfaces=lambda: links, proc_root=proc_root, clock_confirmation=clock_ok(run))
     handed: dict[str, str] = {}
 
     def show(issued) -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 STEP_OPERATION = "ceremony.step"
 EXCEPTION_OPERATION = "ceremony.exception"
+CLOCK_OPERATION = "ceremony.clock"
 END_OPERATION = "ceremony.end"
 
 
@@ -110,13 +111,18 @@ class CeremonyRun:
                   exceptions: Mapping[str, tuple[str, Approval]] | None = None,
                   proc_root: Path = Path("/proc"),
                   interfaces: Callable[[], list[tuple[str, int]]] | None = None,
-                  now: dt.datetime | None = None) -> list[Finding]:
+                  now: dt.datetime | None = None,
+                  clock_confirmation: Approval | None = None) -> list[Finding]:
         """Run the script's preflight and record it; a failed check stops the ceremony unless
-        ``exceptions`` holds the witness's text and approval for it."""
-        findings = preflight.run_all(self.script.preflight, folder=self.out,
-                                     now=now or self.vault.clock.now(),
+        ``exceptions`` holds the witness's text and approval for it. The clock counts only when
+        the witness confirms the time shown (``clock_confirmation``: their approval of
+        ``ceremony.clock`` for this run)."""
+        now = now or self.vault.clock.now()
+        findings = preflight.run_all(self.script.preflight, folder=self.out, now=now,
                                      check_results=check_results, tokens=tokens,
                                      proc_root=proc_root, interfaces=interfaces)
+        findings = [self._clock(f, now, clock_confirmation) if f.check == "clock" else f
+                    for f in findings]
         exceptions = exceptions or {}
         failed = [f for f in findings if f.ok is not True and f.check not in exceptions]
         self.append("preflight", None, {"findings": [f.to_json() for f in findings],
@@ -128,6 +134,26 @@ class CeremonyRun:
             raise Refused("preflight failed: " + "; ".join(f.detail for f in failed)
                           + " (the witness may record an exception for it)")
         return findings
+
+    def _clock(self, found: Finding, now: dt.datetime, confirmation: Approval | None
+               ) -> Finding:
+        if not found.ok:
+            return found
+        witness = self.script.role_of_kind("witness")
+        if confirmation is None or witness is None or confirmation.approver.casefold() not in (
+                w.casefold() for w in witness.operators):
+            return Finding("clock", False, f"{found.detail}, but the witness has not confirmed "
+                                           "it", found.evidence)
+        with self.vault._write() as conn:
+            approvals.spend(self.vault, conn, confirmation, CLOCK_OPERATION,
+                            target(self.row.id, "clock"))
+        self.append("clock", None, {"shown": now.isoformat(), "witness": confirmation.approver})
+        return Finding("clock", True, f"{found.detail}; {confirmation.approver} confirmed it",
+                       found.evidence)
+
+    def preflight_passed(self) -> bool:
+        return any(r["type"] == "preflight" and r["data"].get("passed")
+                   for r in self.records())
 
     # ----- steps ----------------------------------------------------------------------------------
 
@@ -149,6 +175,9 @@ class CeremonyRun:
         """Check and spend the confirmations (the role's quorum and the witness), do the step,
         and record it. A create-shares step hands each custodian's share to ``show_shares``
         (shown once, never stored); a verify-shares step asks ``ask_share(custodian)``."""
+        if not self.preflight_passed():
+            raise Refused("the preflight has not passed; run it (the witness may record an "
+                          "exception for a failed check) before the first step")
         if step.id in self.done_steps():
             raise Refused(f"step {step.id!r} was already done in this ceremony")
         nxt = self.next_step()

@@ -2,9 +2,10 @@
 
 ``run`` is the Ceremony Administrator's session (their passphrase first on ``--passphrase-fd``,
 or ``--unlock``); every confirmation then asks the confirming person for their own passphrase,
-in the order the steps need them (one per line on ``--passphrase-fd`` after the administrator's;
-an empty line passes to the next person of the role). The token's PIN comes from ``--pin-fd``.
-Exit codes: 2 a script with problems, 3 a transcript that does not verify, 6 a confirmation
+in the order the run needs them (one per line on ``--passphrase-fd`` after the administrator's:
+the witness's for each ``--accept-preflight``, the witness's confirming the clock, then each step's
+people and the witness; an empty line passes to the next person of the role). The token's PIN
+comes from ``--pin-fd``. Exit codes: 2 a script with problems, 3 a transcript that does not verify, 6 a confirmation
 missing or refused.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..access import approvals
-from ..ceremony import run_store, runner, script, verify
+from ..ceremony import run_store, runner, script, transcript_pdf, verify
 from ..ceremony.actions import StepContext
 from ..compliance import storage
 from ..errors import IntegrityError, UsageError
@@ -26,6 +27,7 @@ from ..vault import Vault
 from .common import EXIT_OK, EXIT_USAGE, AddCommand, Context, subcommands
 
 TRANSCRIPT = "transcript.json"
+PDF = "transcript.pdf"
 
 
 def cmd_validate(ctx: Context) -> int:
@@ -104,6 +106,7 @@ def cmd_run(ctx: Context) -> int:
             if store is not None:
                 store.close()
         transcript.save(Path(run.row.folder) / TRANSCRIPT)
+        transcript_pdf.save_pdf(transcript, Path(run.row.folder) / PDF, generated=vault._now())
     ctx.out.emit({"ceremony": run.row.id, "head": transcript.head,
                   "transcript": str(Path(run.row.folder) / TRANSCRIPT)},
                  f"\nThe ceremony is done; head {transcript.head}. The administrator and the "
@@ -193,9 +196,15 @@ def _preflight(ctx: Context, vault: Vault, run: runner.CeremonyRun, asker: _Conf
         if approval is None:
             raise UsageError("the witness did not confirm the preflight exception")
         exceptions[check.strip()] = (text.strip(), approval)
+    witness = run.script.role_of_kind("witness")
+    now = vault.clock.now()
+    print(f"  The clock says {now.isoformat(timespec='seconds')}.",
+          file=sys.stderr if ctx.out.json else sys.stdout)
+    clock = None if witness is None else asker.approval(
+        witness.operators[0], runner.CLOCK_OPERATION, runner.target(run.row.id, "clock"))
     findings = run.preflight(check_results=results,
                              tokens=(lambda: [token]) if token is not None else None,
-                             exceptions=exceptions)
+                             exceptions=exceptions, now=now, clock_confirmation=clock)
     for f in findings:
         print(f"  preflight {f.check}: {'ok' if f.ok else 'FAILED'} — {f.detail}",
               file=sys.stderr if ctx.out.json else sys.stdout)
