@@ -5,8 +5,8 @@ or ``--unlock``); every confirmation then asks the confirming person for their o
 in the order the run needs them (one per line on ``--passphrase-fd`` after the administrator's:
 the witness's for each ``--accept-preflight``, the witness's confirming the clock, then each step's
 people and the witness; an empty line passes to the next person of the role). The token's PIN
-comes from ``--pin-fd``. Exit codes: 2 a script with problems, 3 a transcript that does not verify, 6 a confirmation
-missing or refused.
+comes from ``--pin-fd``. Exit codes: 2 a script with problems, 3 a transcript that does not
+verify, 6 a confirmation missing or refused.
 """
 
 from __future__ import annotations
