@@ -306,3 +306,41 @@ def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
     again.unlock(RecoveryUnlocker([handed["erin"], handed["bob"]]))
     with again:
         assert again.actor == "alice"  # the recovery slot opens as the administrator who made it
+
+
+def test_a_ceremony_killed_mid_step_resumes_there_and_finishes(team: Path, softhsm,  # noqa: F811
+                                                               tmp_path: Path) -> None:
+    """SIGKILL after the root certificate is written and before its record: the run resumes at
+    that step, writes the certificate again (the old one was never recorded), and finishes."""
+    import signal
+    import sys
+
+    path = Path(shutil.copytree(team, tmp_path / "vault"))
+    label = softhsm.take_token()
+    child = Path(__file__).parent / "helpers" / "ceremony_child.py"
+    lines = [PASSPHRASE] + [f"{n}={secret_of(n)}" for n in ("alice", "bob", "dave", "carol")]
+    done = subprocess.run(["unshare", "-n", sys.executable, str(child), str(path),
+                           str(tmp_path / "run"), label, softhsm.pin, "root-cert"],
+                          input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    run_id = done.stdout.split()[0]
+    first = (tmp_path / "run" / "root-ca" / "root-ca.crt").read_bytes()
+    v = Vault.open(path)
+    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    with v:
+        resumed = runner.CeremonyRun.resume(v, run_id)
+        assert resumed.next_step().id == "root-cert"
+        assert "root-cert" not in resumed.done_steps()
+        info, store = key_tokens.open_store("pkcs11", token=label, pin=softhsm.pin)
+        try:
+            transcript = drive(v, resumed, (info, store))
+        finally:
+            store.close()
+        again = (resumed.out / "root-ca.crt").read_bytes()
+        assert again != first  # a new certificate (new serial), and the one the record names
+        [out] = [r for r in transcript.records if r.type.value == "output"
+                 and r.data["file"] == "root-ca.crt"]
+        import hashlib
+        assert out.data["sha256"] == hashlib.sha256(again).hexdigest()
+        assert transcript.chain.problem() is None
