@@ -75,6 +75,12 @@ def test_a_root_ca_ceremony_from_the_command_line(softhsm, tmp_path: Path) -> No
                     str(folder / "root-ca"))
     assert check.code == 3 and "did not sign the head" in check.err
     assert check.err.count("\n") == 1
+    signed = run_cli("--json", "ceremony", "sign", done["ceremony"], "--key", "root-ca",
+                     vault=path, passphrases=[PASSPHRASE], pins=[softhsm.pin])
+    assert signed.code == 0, signed.err
+    assert json.loads(signed.out)["signatures"] == 1
+    still = run_cli("ceremony", "verify", done["transcript"])
+    assert still.code == 3 and "Ceremony Administrator alice" in still.err  # FIDO2 still due
 
 
 def store_checks(path: Path) -> None:

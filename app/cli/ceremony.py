@@ -16,15 +16,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import unlock_methods
 from ..access import approvals
-from ..ceremony import run_store, runner, script, transcript_pdf, verify
+from ..ceremony import run_store, runner, script, signing, transcript_pdf, verify
 from ..ceremony.actions import StepContext
+from ..ceremony.transcript import Transcript
 from ..compliance import storage
 from ..errors import IntegrityError, UsageError
 from ..keys import tokens as key_tokens
 from ..keyslots import PassphraseUnlocker
+from ..unlock_methods import HardwareUnlocker
 from ..vault import Vault
-from .common import EXIT_OK, EXIT_USAGE, AddCommand, Context, subcommands
+from .common import EXIT_OK, EXIT_USAGE, AddCommand, CliPrompts, Context, subcommands
 
 TRANSCRIPT = "transcript.json"
 PDF = "transcript.pdf"
@@ -112,6 +115,46 @@ def cmd_run(ctx: Context) -> int:
                  f"\nThe ceremony is done; head {transcript.head}. The administrator and the "
                  f"witness sign it in the console (Ceremonies), or it is kept unsigned at "
                  f"{Path(run.row.folder) / TRANSCRIPT}.")
+    return EXIT_OK
+
+
+def cmd_sign(ctx: Context) -> int:
+    """Sign a finished ceremony's head: a role's operator with their security key, or the
+    script's key on its token; the transcript file is rewritten with the signature added."""
+    args = ctx.args
+    with ctx.unlocked() as vault:
+        row = run_store.get(vault, args.id)
+        if row.status != run_store.FINISHED:
+            raise UsageError(f"ceremony {args.id} is {row.status}; sign it once it has finished")
+        run = runner.CeremonyRun(vault, row, script.parse(row.script, "the ceremony's script"))
+        made = run.transcript()
+        path = Path(row.folder) / TRANSCRIPT
+        if path.exists():
+            saved = Transcript.load(path)
+            if saved.head == made.head:
+                made = saved  # keep the signatures already made
+        if args.key:
+            _token, store = _open_token(ctx, run)
+            if store is None:
+                raise UsageError("the script names no token for --key")
+            try:
+                key = key_tokens.find_key(store.list_keys(), args.key)
+                signing.sign_head_with_key(store, key, made)
+            finally:
+                store.close()
+            who = f"key {args.key}"
+        else:
+            if not args.role or not args.signer:
+                raise UsageError("give --role ROLE --signer NAME (their security key) or --key")
+            unlocker = HardwareUnlocker(unlock_methods.load_source("fido2"), vault.vault_id,
+                                        prompts=CliPrompts(ctx))
+            signing.sign_head_with_fido2(vault, made, args.signer, args.role, unlocker)
+            who = f"{args.signer} ({args.role})"
+        made.save(path)
+    ctx.out.emit({"ceremony": args.id, "head": made.head, "signed_by": who,
+                  "signatures": len(made.signatures), "transcript": str(path)},
+                 f"{who} signed the head {made.head}; {len(made.signatures)} signatures in "
+                 f"{path}.")
     return EXIT_OK
 
 
@@ -246,6 +289,12 @@ def register(sub: Any, command: AddCommand) -> None:
     run.add_argument("--accept-preflight", action="append", metavar="CHECK=REASON",
                      help="the witness's exception for a failing preflight check")
     command(csub, "list", cmd_list, "the ceremonies run in this vault")
+    sig = command(csub, "sign", cmd_sign, "sign a finished ceremony's head: an operator's "
+                  "security key (--role, --signer) or the ceremony's key (--key)")
+    sig.add_argument("id")
+    sig.add_argument("--role", metavar="ROLE", help="the script's role id the signer fills")
+    sig.add_argument("--signer", metavar="NAME", help="the operator signing with their key")
+    sig.add_argument("--key", metavar="LABEL", help="the ceremony key on the token signs")
     ver = command(csub, "verify", cmd_verify, "verify a transcript offline (exit 3 if not)")
     ver.add_argument("transcript")
     ver.add_argument("--files", metavar="DIR", help="also check every output file's hash")
