@@ -24,7 +24,7 @@ from .grants import Grant
 from .operators import SUSPENDED, Operator
 from .workstation_parsers import PrivilegedAccess
 
-GRANT, WORKSTATION = "grant", "workstation"
+GRANT, WORKSTATION, DRILL = "grant", "workstation", "drill"
 KEEP, REVOKE = "keep", "revoke"
 USE_ACTIONS = ("secret.read", "secret.reveal", "secret.copy", "secret.export", "secret.update",
                "keys.sign")
@@ -63,7 +63,7 @@ def check_scope(conn: Any, scope: Mapping[str, Any]) -> dict[str, Any]:
                          "operators and workstation")
     out: dict[str, Any] = {}
     for key, value in scope.items():
-        if key in ("all", "workstation"):
+        if key in ("all", "workstation", "drills"):
             if value is not True and value is not False:
                 raise UsageError(f"the scope's {key!r} is true or false")
             if value:
@@ -71,7 +71,7 @@ def check_scope(conn: Any, scope: Mapping[str, Any]) -> dict[str, Any]:
         elif key in SCOPE_LISTS:
             out[key] = _names(conn, key, value)
         else:
-            raise UsageError(f"unknown review scope {key!r}; use all, workstation or "
+            raise UsageError(f"unknown review scope {key!r}; use all, workstation, drills or "
                              f"{', '.join(SCOPE_LISTS)}")
     if out.get("all") and any(k in out for k in SCOPE_LISTS):
         raise UsageError("a review scope of all grants takes no levels, tags, keys, tokens or "
@@ -212,6 +212,31 @@ def workstation_item(access: PrivilegedAccess, *, listed: str) -> NewItem:
                "source": access.source, "detail": access.detail, "item_id": access.item_id,
                "remediation": access.remediation, "listed": listed}
     return NewItem(WORKSTATION, None, subject, KEEP, MANUAL)
+
+
+def drill_items(conn: Any, now: dt.datetime) -> list[NewItem]:
+    """One item per custodian of each SLIP-39 share set whose keyslot still exists: do they
+    still hold their share? A share not drilled within its set's period (or never) is
+    recommended for re-issue; revoking one lists what to do (a new quorum ceremony), since a
+    share cannot be taken back."""
+    rows = conn.execute(
+        "SELECT s.id, s.purpose, s.threshold, s.count, s.created, s.slot_id, s.drill_days, "
+        "h.idx, h.custodian, h.last_drill FROM share_sets s JOIN share_holders h "
+        "ON h.set_id = s.id ORDER BY s.created, h.idx").fetchall()
+    items = []
+    for set_id, purpose, m, n, created, slot, days, index, custodian, last in rows:
+        due = parse_iso(last or created) + dt.timedelta(days=days)
+        subject = {"set": set_id, "purpose": purpose, "threshold": m, "count": n,
+                   "slot": slot, "index": index, "custodian": custodian, "last_drill": last,
+                   "due": due.date().isoformat(),
+                   "remediation": f"run the recovery quorum ceremony again without "
+                                  f"{custodian}'s share, then remove keyslot {slot}"}
+        late = now > due
+        reason = (f"{custodian} last proved their share {'never' if last is None else last[:10]}"
+                  f"; it was due by {due.date()}") if late else (
+            f"{custodian} proved their share on {last[:10] if last else created[:10]}")
+        items.append(NewItem(DRILL, None, subject, REVOKE if late else KEEP, reason))
+    return items
 
 
 def carried_item(subject: Mapping[str, Any]) -> NewItem:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AccessDenied
 from . import enforce
 from . import review_store as store
-from .review_items import REVOKE, WORKSTATION
+from .review_items import DRILL, REVOKE, WORKSTATION
 from .review_store import OVERDUE, READERS, ReviewItem
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ def _require_reader(vault: VaultSession, conn: Any, what: str) -> None:
 
 
 def remediation(items: Sequence[ReviewItem]) -> list[dict[str, Any]]:
-    """The commands that revoke the workstation access decided revoke (never run here)."""
-    return [{"item": i.id, "principal": i.subject.get("principal"),
-             "source": i.subject.get("source"), "command": i.subject.get("remediation")}
-            for i in items if i.kind == WORKSTATION and i.decision == REVOKE]
+    """What revokes the workstation access and the shares decided revoke (never run here)."""
+    return [{"item": i.id, "principal": i.subject.get("principal") or i.subject.get("custodian"),
+             "source": i.subject.get("source") or f"share set {i.subject.get('set')}",
+             "command": i.subject.get("remediation")}
+            for i in items if i.kind in (WORKSTATION, DRILL) and i.decision == REVOKE]

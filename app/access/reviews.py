@@ -31,7 +31,7 @@ from . import (
 )
 from . import review_store as store
 from .operators import Operator
-from .review_items import GRANT, KEEP, REVOKE, WORKSTATION, NewItem
+from .review_items import DRILL, GRANT, KEEP, REVOKE, WORKSTATION, NewItem
 from .review_store import OPEN, OVERDUE, READERS, Campaign, ReviewItem
 from .review_views import list_campaigns, remediation, report, show
 from .roles import REVIEWS_DECIDE, REVIEWS_MANAGE
@@ -96,6 +96,8 @@ def create_campaign(vault: VaultSession, name: str, *, scope: Mapping[str, Any],
         items = review_items.grant_items(conn, checked, now, days)
         items += [review_items.workstation_item(a, listed=iso(now))
                   for a in workstation_items or ()]
+        if checked.get("drills"):
+            items += review_items.drill_items(conn, now)
         campaign = Campaign(0, name, checked, tuple(o.id for o in people), iso(now),
                             who.operator.name, start, due_day.isoformat(), recurrence,
                             default_decision, bool(justification_required), days, OPEN)
@@ -182,8 +184,9 @@ def decide(vault: VaultSession, campaign_id: int, item_id: int, decision: str, *
 
 def _requested(vault: VaultSession, conn: Any, item: ReviewItem, decision: str,
                permission: str | None, expires: dt.date | str | None) -> dict[str, Any] | None:
-    if item.kind == WORKSTATION and decision in (REDUCE, EXTEND):
-        raise UsageError("workstation access is kept or revoked; Strongroom does not change it")
+    if item.kind in (WORKSTATION, DRILL) and decision in (REDUCE, EXTEND):
+        raise UsageError(f"{item.kind} items are kept or revoked; Strongroom does not change "
+                         "them itself")
     grant = None if item.grant_id is None else grants.get(conn, item.grant_id)
     if decision == REDUCE:
         if permission is None or expires is not None:
@@ -273,7 +276,7 @@ def close(vault: VaultSession, campaign_id: int, *, approval: approvals.Approval
 def _apply(vault: VaultSession, conn: Any, campaign: Campaign, item: ReviewItem, now: str
            ) -> tuple[ReviewItem, str | None]:
     """Carry out one decided item; returns it with what changed, and whose keys must follow."""
-    if item.kind == WORKSTATION:
+    if item.kind in (WORKSTATION, DRILL):
         if item.decision != REVOKE:
             return item, None
         return replace(item, change={"applied": False,

@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..model import parse_date
 from .common import EXIT_OK, AddCommand, Context, bounded_int, subcommands
 
-SCOPE_WORDS = ("all", "workstation")
+SCOPE_WORDS = ("all", "workstation", "drills")
 SCOPE_KINDS = {"level": "levels", "tag": "tags", "key": "keys", "token": "tokens",
                "operator": "operators"}
 
@@ -34,7 +34,8 @@ def parse_scope(words: Sequence[str] | None) -> dict[str, Any]:
         kind, sep, value = text.partition(":")
         key = SCOPE_KINDS.get(kind.strip().lower())
         if not sep or key is None or not value.strip():
-            raise UsageError(f"invalid --scope {word!r}: use all, workstation, level:L, tag:T, "
+            raise UsageError(f"invalid --scope {word!r}: use all, workstation, drills, level:L, "
+                             "tag:T, "
                              "key:K, token:T or operator:NAME")
         if key == "levels":
             value = Scope.parse(text).value
@@ -84,6 +85,9 @@ def _about(item: Mapping[str, Any]) -> str:
         used = (s.get("last_used") or "never")[:10]
         return (f"{s['operator']} ({s['operator_status']}): {s['permission']} on {s['scope']}, "
                 f"given by {s['grantor']}, last used {used}")
+    if item["kind"] == "drill":
+        return (f"share {s['index']} of set {s['set'][:8]} held by {s['custodian']}: last "
+                f"drill {(s['last_drill'] or 'never')[:10]}, due {s['due']}")
     return f"workstation {s['kind']}: {s['principal']} ({s['source']})"
 
 
@@ -174,8 +178,8 @@ def register(sub: Any, command: AddCommand) -> None:
     create.add_argument("--due", required=True, metavar="YYYY-MM-DD")
     create.add_argument("--starts", metavar="YYYY-MM-DD", help="default: now")
     create.add_argument("--scope", action="append", metavar="SCOPE",
-                        help="all (default), level:L, tag:T, key:K, token:T, operator:NAME or "
-                             "workstation (repeatable)")
+                        help="all (default), level:L, tag:T, key:K, token:T, operator:NAME, "
+                             "workstation or drills (share custodians; repeatable)")
     create.add_argument("--recurrence", choices=tuple(reviews.RECURRENCES))
     create.add_argument("--default", choices=reviews.DEFAULTS, default=reviews.RECOMMENDATION,
                         help="the decision for items undecided at close "
