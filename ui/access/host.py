@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtWidgets import QDialog, QLabel
+from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from strongroom.app.access.approvals import Approval
 from strongroom.app.vault import Vault
@@ -40,7 +40,7 @@ class SectionHost(Protocol):
 
     def refresh(self) -> Task | None: ...
 
-    def approvers_for(self, operation: str) -> list[str]: ...
+    def window(self) -> QWidget: ...
 
     def open_dialog(self, dialog: QDialog) -> None: ...
 

@@ -1,7 +1,9 @@
 """The Keys & Signing actions (generate, sign, verify, export, CSR): a controller the section holds.
 
 Each ``ask_*`` opens a dialog; each action method is public and returns the Task it started, so
-tests and the dialogs share one path. The work itself is in :mod:`.ops` (no Qt).
+tests and the dialogs share one path. The work itself is in :mod:`.ops` (no Qt). Signing with a
+key the policy marks high-value goes through the two-person rule's approver flow
+(ui/widgets/approval_flow.py), on the section's hardware runner.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from typing import Any, Protocol
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
-from strongroom.app.errors import UsageError
+from strongroom.app.access.approvals import Approval
+from strongroom.app.errors import AccessDenied, UsageError
 from strongroom.app.keys import algorithms, signing
 from strongroom.app.keys import certificates as x509req
 from strongroom.app.keys.ports import KeyInfo, KeyStore, KeyType, SignAlgorithm, TokenInfo
+from strongroom.app.vault import Vault
 
-from ..workers import Task, user_message
+from ..base import Services
+from ..widgets.approval_flow import Guarded
+from ..widgets.approvers import approval_needed
+from ..workers import Task, Work, user_message
 from . import ops
 from .csr import CsrDialog
 from .dialogs import GenerateDialog, SignDialog, VerifyDialog
@@ -42,17 +49,45 @@ class ActionsHost(SectionHost, Protocol):
         ...
 
 
+CANCELLED = {"keys.sign": "Signing cancelled; no signature was written."}
+
+
+class _Approvals:
+    """The section as the approver flow's host: its vault, and its hardware runner and busy row."""
+
+    def __init__(self, host: ActionsHost, parent: QWidget) -> None:
+        self._host, self._parent = host, parent
+
+    @property
+    def services(self) -> Services:
+        return self._host.services
+
+    @property
+    def vault(self) -> Vault | None:
+        return self._host.vault
+
+    def submit(self, name: str, text: str, work: Work, on_success: Callable[[Any], None],
+               on_error: Callable[[BaseException], None] | None = None) -> Task:
+        return self._host.run(name, text, work, on_success, on_error,
+                              cancelled=CANCELLED.get(name, ""))
+
+    def window(self) -> QWidget:
+        return self._parent.window()
+
+
 class KeyActions:
     """Generate, sign, verify, export, CSR and import certificate; ``parent`` holds the dialogs."""
 
     def __init__(self, host: ActionsHost, parent: QWidget) -> None:
         self.host = host
         self.parent = parent
+        self.guard = Guarded(_Approvals(host, parent))  # signing with a high-value key
         self.dialogs: list[QDialog] = []  # the generate, sign, verify and CSR dialogs open
         self.last_verdict: tuple[bool, str] | None = None
         self.last_signed: list[ops.Signed] | None = None
 
     def close_dialogs(self) -> None:
+        self.guard.close()
         dialogs, self.dialogs = self.dialogs, []
         for dialog in dialogs:
             dialog.reject()
@@ -124,11 +159,21 @@ class KeyActions:
                 host.services.error(f"Strongroom cannot sign with a {key.algorithm} key.")
             return None
         emit, paths = host.file_progress.emit, list(files)
+        folders = {out_dir or p.parent for p in paths}
 
-        def work(cancel: Any, _p: object) -> list[ops.Signed]:
+        def work(approval: Approval | None, cancel: Any, _p: object) -> list[ops.Signed]:
             emit(0, len(paths))
-            return host.with_store(token, lambda s: ops.sign_files(
-                vault, s, token, key, paths, algorithm, out_dir, cancel, emit))()
+            try:
+                return host.with_store(token, lambda s: ops.sign_files(
+                    vault, s, token, key, paths, algorithm, out_dir, cancel, emit,
+                    approval=approval))()
+            except AccessDenied as e:  # refused before anything was signed
+                if approval is None and len(folders) > 1 and approval_needed(e):
+                    raise UsageError(
+                        f"{user_message(e).rstrip('.')}. An approval covers one signing: sign "
+                        "the files of one folder at a time, or choose a folder for the "
+                        "signatures") from e
+                raise
 
         def done(signed: list[ops.Signed]) -> None:
             self.last_signed = signed
@@ -136,8 +181,8 @@ class KeyActions:
             more = f" and {len(signed) - 3} more" if len(signed) > 3 else ""
             host.services.status(f"Signed {len(signed)} file(s) with {key.label}: {names}{more}.")
 
-        return host.run("keys.sign", f"Signing {len(paths)} file(s) with {key.label}…", work,
-                        done, cancelled="Signing cancelled; no signature was written.")
+        return self.guard.run_work("keys.sign", f"Signing {len(paths)} file(s) with {key.label}…",
+                                   work, done, nothing="no signature was written")
 
     # ----- verify --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from strongroom.app.access.approvals import Approval
 from strongroom.app.errors import AuthenticationFailed, StrongroomError
 from strongroom.app.keys import algorithms, checkpoints, signing
 from strongroom.app.keys import certificates as x509req
@@ -35,11 +36,13 @@ def algorithms_for(key: KeyInfo) -> tuple[SignAlgorithm, ...]:
 
 def sign_files(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
                files: Sequence[Path], algorithm: SignAlgorithm, out_dir: Path | None,
-               cancel: threading.Event, on_file: FileProgress) -> list[Signed]:
+               cancel: threading.Event, on_file: FileProgress, *,
+               approval: Approval | None = None) -> list[Signed]:
     """Detached ``<file>.sig`` signatures (in ``out_dir``, else beside each file), each audited.
 
     Files of one folder are signed all or none (``signing.sign_files``): a cancel or an
-    error leaves no signature of that folder behind.
+    error leaves no signature of that folder behind. ``approval``: a second operator's, for a
+    high-value key (it serves one signing: one folder).
     """
     groups: dict[Path, list[Path]] = {}
     for path in files:
@@ -50,7 +53,8 @@ def sign_files(vault: Vault, store: KeyStore, token: TokenInfo, key: KeyInfo,
         offset = len(done)
         done += signing.sign_files(
             store, key, paths, algorithm, out_dir=folder, vault=vault, token=token,
-            cancel=cancel, on_progress=lambda n, _t, o=offset: on_file(o + n, total))
+            cancel=cancel, on_progress=lambda n, _t, o=offset: on_file(o + n, total),
+            approval=approval)
     return done
 
 

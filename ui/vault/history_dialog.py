@@ -1,6 +1,7 @@
 """A secret's version history: who made each version, what metadata changed, and its old value.
 
-Every reveal of an old value is an audited read (``purpose="reveal"``). The dialog holds the
+Every reveal of an old value is an audited read (``purpose="reveal"``), through the section's
+approver flow where the two-person rule asks for a second operator. The dialog holds the
 vault only while it is open; :meth:`HistoryDialog.close_for_lock` drops it, hides the value and
 closes, and results that arrive after that are ignored.
 """
@@ -31,6 +32,8 @@ from strongroom.app.vault import Vault
 
 from ..base import Services
 from ..clipboard import shown_text
+from ..widgets.approval_flow import Guarded
+from ..widgets.approvers import Request
 from ..workers import user_message
 from .rows import local_time
 from .secret_dialog import RevealField
@@ -87,9 +90,10 @@ class HistoryDialog(QDialog):
     """Versions of one secret, the metadata diff between consecutive ones, and old values."""
 
     def __init__(self, services: Services, vault: Vault, name: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, guard: Guarded) -> None:
         super().__init__(parent)
         self.services = services
+        self.guard = guard
         self.vault: Vault | None = vault
         self.name = name
         self.versions: list[VersionInfo] = []
@@ -195,14 +199,15 @@ class HistoryDialog(QDialog):
             return
         self.services.activity()
         name, number = self.name, version.version
+        level = (self.current or version).classification.value  # the policy goes by the secret's
 
-        def work(cancel: Any, progress: Any) -> bytes:
-            return vault.get_secret(name, version=number, purpose="reveal")
-
-        self.services.runner.submit(
-            f"reveal {name} v{number}", work,
-            on_success=lambda value: self._revealed(number, value), on_error=self._failed,
-        )
+        self.guard.run(
+            f"reveal {name} v{number}", f"Reading version {number} of {name}…",
+            lambda approval: vault.get_secret(name, version=number, purpose="reveal",
+                                              approval=approval),
+            lambda value: self._revealed(number, value), self._failed,
+            request=Request("secret.reveal", name, level), nothing="nothing was revealed",
+            parent=self)
 
     def _revealed(self, number: int, value: bytes) -> None:
         current = self.selected_version()

@@ -3,6 +3,8 @@
 Every vault call runs on the task runner. Results are tied to the unlock they were asked for
 (``_epoch``): whatever arrives after a lock is dropped, values included. Values are shown only
 on demand and hidden again after ``reveal_seconds``; copies go through the clipboard guard.
+Reveal, copy, delete, add and edit go through the two-person rule's approver flow
+(ui/widgets/approval_flow.py): a refusal that needs a second operator asks for one and retries once.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ from PySide6.QtWidgets import (
 
 from strongroom.app.errors import StrongroomError
 from strongroom.app.model import SecretInfo
-from strongroom.app.vault import NewSecret, Vault
+from strongroom.app.unlock_methods import load_source
+from strongroom.app.vault import Vault
+from strongroom.app.vault.secrets import reveal_operation
 
 from ..base import Section, Services
 from ..clipboard import shown_text
-from ..workers import user_message
+from ..unlock.hw_prompts import SourceFactory
+from ..widgets.approval_flow import Guarded
+from ..widgets.approvers import Request
+from ..workers import Task, Work, user_message
+from . import saving
 from .history_dialog import HistoryDialog
 from .model import FETCH_BATCH, INFO_ROLE, SecretsModel
 from .rows import Loaded
@@ -44,12 +52,14 @@ class VaultSection(Section):
     title = "Vault"
     accessible_description = "The vault's secrets: filter, add, edit, reveal and copy them"
 
-    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+    def __init__(self, services: Services, parent: QWidget | None = None, *,
+                 sources: SourceFactory = load_source) -> None:
         super().__init__(services, parent)
         self.setAccessibleDescription(self.accessible_description)
         self._epoch = 0  # bumped at every unlock and lock; late results of older ones are dropped
         self._loading = False
         self.dialogs: list[QDialog] = []
+        self.guard = Guarded(self, sources=sources)  # the approver flow of the two-person rule
         self.model = SecretsModel(self)
 
         self.search = QLineEdit()
@@ -122,6 +132,7 @@ class VaultSection(Section):
     def vault_locked(self) -> None:
         self._epoch += 1
         self.vault = None
+        self.guard.close()
         for dialog in list(self.dialogs):
             if isinstance(dialog, HistoryDialog):
                 dialog.close_for_lock()
@@ -163,24 +174,28 @@ class VaultSection(Section):
                   lambda: Loaded.build(vault.list_secrets(limit=FETCH_BATCH)), first_page)
         self._run("load all secrets", lambda: Loaded.build(vault.list_secrets()), everything)
 
-    def _run(self, name: str, work: Callable[[], Any], done: Callable[[Any], None],
-             failed: Callable[[str], None] | None = None) -> None:
-        """Run ``work`` on the runner; ``done``/``failed`` only if the vault is still as it was."""
+    def submit(self, name: str, text: str, work: Work, on_success: Callable[[Any], None],
+               on_error: Callable[[BaseException], None] | None = None) -> Task:
+        """Run ``work(cancel, progress)`` on the runner; ``on_success``/``on_error`` only if the
+        vault is still as it was (``text`` says what runs; this section shows no busy row)."""
         epoch = self._epoch
 
-        def on_success(result: Any) -> None:
+        def ok(result: Any) -> None:
             if epoch == self._epoch and self.vault is not None:
-                done(result)
+                on_success(result)
 
-        def on_error(error: BaseException) -> None:
+        def failed(error: BaseException) -> None:
             if epoch == self._epoch:
-                message = user_message(error)
-                self.services.error(message)
-                if failed is not None:
-                    failed(message)
+                (on_error or self._say)(error)
 
-        self.services.runner.submit(name, lambda cancel, progress: work(),
-                                    on_success=on_success, on_error=on_error)
+        return self.services.runner.submit(name, work, on_success=ok, on_error=failed)
+
+    def _say(self, error: BaseException) -> None:
+        self.services.error(user_message(error))
+
+    def _run(self, name: str, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Run ``work`` on the runner; ``done`` only if the vault is still as it was."""
+        self.submit(name, name, lambda _cancel, _progress: work(), done)
 
     def _dialog_opened(self, dialog: QDialog) -> None:
         self.dialogs.append(dialog)
@@ -250,23 +265,6 @@ class VaultSection(Section):
         if vault is None:
             return
 
-        def work() -> SecretInfo:
-            if old is None:
-                return vault.add_secret(NewSecret(
-                    form.name, form.value or b"", form.classification, form.tags, form.note,
-                    form.owner or None, form.expires, form.rotation_due,
-                ))
-            value = form.value
-            # A value typed again unchanged is not a new version (this compare is an audited read).
-            if value is not None and vault.get_secret(old.name, purpose="read") == value:
-                value = None
-            return vault.update_secret(
-                old.name, value, classification=form.classification, tags=form.tags,
-                note=form.note, owner=form.owner or None,
-                expires=form.expires, clear_expires=form.expires is None,
-                rotation_due=form.rotation_due, clear_rotation_due=form.rotation_due is None,
-            )
-
         def done(info: SecretInfo) -> None:
             if shiboken6.isValid(dialog):  # the user may have closed it meanwhile
                 dialog.saved()
@@ -275,11 +273,14 @@ class VaultSection(Section):
             verb = "Added" if old is None else "Saved"
             self.services.status(f"{verb} {info.name} (version {info.version})")
 
-        def failed(message: str) -> None:
+        def failed(error: BaseException) -> None:
+            self._say(error)
             if shiboken6.isValid(dialog):
-                dialog.failed(message)
+                dialog.failed(user_message(error))
 
-        self._run(f"save {form.name}", work, done, failed)
+        self.guard.run(f"save {form.name}", f"Saving {form.name}…", saving.change(vault, old, form),
+                       done, failed, nothing="nothing was saved", parent=dialog,
+                       request=Request("secret.write", form.name, form.classification.value))
 
     @Slot()
     def delete_secret(self) -> None:
@@ -297,11 +298,11 @@ class VaultSection(Section):
         confirm = box.button(QMessageBox.StandardButton.Yes)
         confirm.setText("Delete")
         confirm.setAccessibleName(f"Delete {info.name}")
-        confirm.clicked.connect(lambda: self._delete(info.name))
+        confirm.clicked.connect(lambda: self._delete(info))
         self._dialog_opened(box)
 
-    def _delete(self, name: str) -> None:
-        vault = self.vault
+    def _delete(self, info: SecretInfo) -> None:
+        vault, name = self.vault, info.name
         if vault is None:
             return
 
@@ -309,7 +310,10 @@ class VaultSection(Section):
             self.model.remove(name)
             self.services.status(f"Deleted {name}")
 
-        self._run(f"delete {name}", lambda: vault.delete_secret(name), done)
+        self.guard.run(f"delete {name}", f"Deleting {name}…",
+                       lambda approval: vault.delete_secret(name, approval=approval), done,
+                       request=Request("secret.delete", name, info.classification.value),
+                       nothing="nothing was deleted")
 
     @Slot()
     def show_history(self) -> None:
@@ -317,22 +321,26 @@ class VaultSection(Section):
         if self.vault is None or info is None:
             return
         self.services.activity()
-        dialog = HistoryDialog(self.services, self.vault, info.name, self)
+        dialog = HistoryDialog(self.services, self.vault, info.name, self, guard=self.guard)
         dialog.load()
         self._dialog_opened(dialog)
 
     # ----- reveal and copy -------------------------------------------------------------------
 
     def _fetch_selected_value(self, purpose: str, done: Callable[[str, bytes], None]) -> None:
-        """Read the selected secret's value on the runner (audited as ``purpose``), then
-        ``done(name, value)``."""
+        """Read the selected secret's value on the runner (audited as ``purpose``; with a second
+        operator's approval where the vault asks for one), then ``done(name, value)``."""
         info, vault = self.selected(), self.vault
         if vault is None or info is None:
             return
         self.services.activity()
         name = info.name
-        self._run(f"{purpose} {name}", lambda: vault.get_secret(name, purpose=purpose),
-                  lambda value: done(name, value))
+        self.guard.run(
+            f"{purpose} {name}", f"Reading {name}…",
+            lambda approval: vault.get_secret(name, purpose=purpose, approval=approval),
+            lambda value: done(name, value),
+            request=Request(reveal_operation(purpose), name, info.classification.value),
+            nothing="nothing was " + ("copied" if purpose == "copy" else "revealed"))
 
     @Slot()
     def reveal(self) -> None:
