@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from strongroom.app.access.approvals import APPROVER_ROLES, DEFAULT_APPROVER_ROLES
 from strongroom.app.vault import Vault
 
 from ..base import Section, Services
@@ -191,16 +190,6 @@ class AccessReviewsSection(Section):
         self.result.setText(message)
         self.services.status(message)
         self.refresh()
-
-    def approvers_for(self, operation: str) -> list[str]:
-        """Other active operators whose roles may approve ``operation`` (any other active one
-        when the snapshot does not say)."""
-        snap = self.snapshot
-        if snap is None:
-            return []
-        roles = set(APPROVER_ROLES.get(operation, DEFAULT_APPROVER_ROLES))
-        others = [o for o in snap.operators if o.active and o.name != snap.me]
-        return [o.name for o in others if roles & set(o.roles)] or [o.name for o in others]
 
     # ----- dialogs -----------------------------------------------------------------------------
 
