@@ -102,7 +102,7 @@ class DataKeys:
                 f"level {mine.level} is under dual control: its key opens only with a second "
                 f"holder present; have one of them approve (holders: {', '.join(others)})",
                 target=mine.level, details={"missing": "second holder's share",
-                                            "level": mine.level})
+                                            "level": mine.level, "holders": others})
         return custody.combine(mine, theirs[1])
 
     def current_generation(self, level: str) -> int:
