@@ -76,24 +76,50 @@ def _csr(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
 
 def _root(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
     key = _key(ctx, params["key"])
-    data = issuing.self_signed_root(
+    accepted = _lint_exceptions(ctx)
+    issued = issuing.self_signed_root(
         _store(ctx), key, params["subject"], days=params["days"],
         key_usage=params.get("key_usage", ()), path_length=params.get("path_length"),
-        now=ctx.now)
-    return {"key": _key_facts(key), "outputs": [_write(ctx, params["output"], data)],
-            "certificate": _cert_facts(data)}
+        now=ctx.now, web_pki=params.get("web_pki", False), accept_errors=list(accepted))
+    return {"key": _key_facts(key), "outputs": [_write(ctx, params["output"], issued.pem)],
+            "certificate": _cert_facts(issued.pem), "lint": _lint_facts(issued, accepted)}
 
 
 def _issue(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
     key = _key(ctx, params["key"])
     issuer, request = _read(ctx, params["issuer"]), _read(ctx, params["csr"])
-    data = issuing.issue_for_request(
+    accepted = _lint_exceptions(ctx)
+    issued = issuing.issue_for_request(
         _store(ctx), key, issuer_pem=issuer, request_pem=request, days=params["days"],
         ca=params.get("ca", False), path_length=params.get("path_length"),
-        key_usage=params.get("key_usage", ()), now=ctx.now)
+        key_usage=params.get("key_usage", ()), now=ctx.now,
+        web_pki=params.get("web_pki", False), accept_errors=list(accepted))
     return {"key": _key_facts(key), "inputs": [_facts(params["issuer"], issuer),
                                                 _facts(params["csr"], request)],
-            "outputs": [_write(ctx, params["output"], data)], "certificate": _cert_facts(data)}
+            "outputs": [_write(ctx, params["output"], issued.pem)],
+            "certificate": _cert_facts(issued.pem), "lint": _lint_facts(issued, accepted)}
+
+
+def _lint_exceptions(ctx: StepContext) -> dict[str, int]:
+    """The lint error codes the witness accepted for this step, each with the seq of its record:
+    ``ctx.extra["lint_exceptions"]`` maps a code to the exception record the run appended for it
+    (``CeremonyRun.record_exception``, which spends the witness's approval) naming the code."""
+    given = ctx.extra.get("lint_exceptions") or {}
+    accepted: dict[str, int] = {}
+    for code, record in given.items():
+        data = record.get("data") if isinstance(record, Mapping) else None
+        if (not isinstance(data, Mapping) or record.get("type") != "exception"
+                or not data.get("witness") or code not in str(data.get("text", ""))
+                or type(record.get("seq")) is not int):
+            raise UsageError(f"the lint error {code} is accepted only by an exception the "
+                             "witness recorded naming it")
+        accepted[code] = record["seq"]
+    return accepted
+
+
+def _lint_facts(issued: issuing.Issued, accepted: Mapping[str, int]) -> dict[str, Any]:
+    errors = {f.code for f in issued.lint.errors}
+    return issued.lint.to_json({c: seq for c, seq in accepted.items() if c in errors})
 
 
 def _sign(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """Certificates a ceremony issues with a key that stays on its token: the self-signed root, and a
 certificate for a request (an intermediate CA, a signer), with the validity, key usage, basic
-constraints and path length the script gives. Each result is checked with ``cryptography``
-against its issuer before it is written."""
+constraints and path length the script gives. Before the token signs, the very to-be-signed
+certificate is signed with a throwaway key of the same type and linted (lint.py): an error the
+witness did not accept stops it there. Each result is checked with ``cryptography`` against its
+issuer before it is written."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import keys, pem, x509  # type: ignore[import-untyped]
@@ -19,27 +22,41 @@ from ..keys.algorithms import choose_algorithm
 from ..keys.certificates import build_name
 from ..keys.ports import KeyInfo
 from ..keys.tbs_signing import PSS, Signer, asn1_time, probe_pss_salt, sign_tbs, signature_algorithm
+from . import lint
+from .lint import LintFailed, LintReport
 
 MAX_INPUT_BYTES = 64 * 1024
 
 
+@dataclass(frozen=True)
+class Issued:
+    pem: bytes
+    lint: LintReport  # the findings on the same certificate signed with a throwaway key
+
+
 def self_signed_root(store: Signer, key: KeyInfo, subject: str, *, days: int,
                      key_usage: Sequence[str], path_length: int | None,
-                     now: dt.datetime) -> bytes:
-    """A PEM self-signed CA certificate for ``key``."""
+                     now: dt.datetime, web_pki: bool = False,
+                     accept_errors: Sequence[str] = ()) -> Issued:
+    """A PEM self-signed CA certificate for ``key``, linted first (``web_pki``: against the
+    CA/B Forum TLS Baseline Requirements too); ``accept_errors`` are the lint error codes the
+    witness accepted."""
     spki = keys.PublicKeyInfo.load(key.public_key)
     name = build_name(subject)
-    pem_bytes = _issue(store, key, subject=name, spki=spki, issuer=name, issuer_key_id=spki.sha1,
-                       days=days, ca=True, path_length=path_length, key_usage=key_usage, now=now)
-    cert = cx509.load_pem_x509_certificate(pem_bytes)
+    issued = _issue(store, key, subject=name, spki=spki, issuer=name, issuer_key_id=spki.sha1,
+                    days=days, ca=True, path_length=path_length, key_usage=key_usage, now=now,
+                    root=True, web_pki=web_pki, accept_errors=accept_errors)
+    cert = cx509.load_pem_x509_certificate(issued.pem)
     _verify(cert, cert)
-    return pem_bytes
+    return issued
 
 
 def issue_for_request(store: Signer, key: KeyInfo, *, issuer_pem: bytes, request_pem: bytes,
                       days: int, ca: bool, path_length: int | None, key_usage: Sequence[str],
-                      now: dt.datetime) -> bytes:
-    """A PEM certificate for the request, issued by ``key`` whose certificate is ``issuer_pem``."""
+                      now: dt.datetime, web_pki: bool = False,
+                      accept_errors: Sequence[str] = ()) -> Issued:
+    """A PEM certificate for the request, issued by ``key`` whose certificate is ``issuer_pem``,
+    linted first as ``self_signed_root`` says."""
     issuer = _load_certificate(issuer_pem)
     request = _load_request(request_pem)
     mine = key.public_key
@@ -55,18 +72,21 @@ def issue_for_request(store: Signer, key: KeyInfo, *, issuer_pem: bytes, request
             cx509.SubjectKeyIdentifier).value.digest
     except cx509.ExtensionNotFound:
         issuer_key_id = keys.PublicKeyInfo.load(mine).sha1
-    pem_bytes = _issue(store, key, subject=subject,
-                       spki=spki, issuer=x509.Name.load(issuer.subject.public_bytes()),
-                       issuer_key_id=issuer_key_id, days=days, ca=ca, path_length=path_length,
-                       key_usage=key_usage, now=now)
-    _verify(cx509.load_pem_x509_certificate(pem_bytes), issuer)
-    return pem_bytes
+    issued = _issue(store, key, subject=subject,
+                    spki=spki, issuer=x509.Name.load(issuer.subject.public_bytes()),
+                    issuer_key_id=issuer_key_id, days=days, ca=ca, path_length=path_length,
+                    key_usage=key_usage, now=now, root=False, web_pki=web_pki,
+                    accept_errors=accept_errors)
+    _verify(cx509.load_pem_x509_certificate(issued.pem), issuer)
+    return issued
 
 
 def _issue(store: Signer, key: KeyInfo, *, subject: Any, spki: Any, issuer: Any,
            issuer_key_id: bytes, days: int, ca: bool, path_length: int | None,
-           key_usage: Sequence[str], now: dt.datetime) -> bytes:
+           key_usage: Sequence[str], now: dt.datetime, root: bool, web_pki: bool,
+           accept_errors: Sequence[str]) -> Issued:
     chosen = choose_algorithm(key, None)
+    # An RSA-PSS salt probe signs a fixed string, never a certificate: the TBS names the salt.
     salt = probe_pss_salt(store, key, chosen) if chosen in PSS else None
     sig_alg = signature_algorithm(chosen, salt)
     start = now.replace(microsecond=0) - dt.timedelta(minutes=5)
@@ -92,11 +112,20 @@ def _issue(store: Signer, key: KeyInfo, *, subject: Any, spki: Any, issuer: Any,
         "subject_public_key_info": spki,
         "extensions": [x509.Extension(e) for e in extensions],
     })
-    signature = sign_tbs(store, key, tbs.dump(), chosen)
-    cert = x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": sig_alg,
-                             "signature_value": signature})
+    tbs_der: bytes = tbs.dump()
+    throwaway = lint.throwaway_key(key.public_key)
+    trial = x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": sig_alg,
+                              "signature_value": lint.throwaway_signature(throwaway, tbs_der,
+                                                                          chosen, salt)})
+    report = lint.lint_certificate(trial.dump(), ca=ca, root=root, web_pki=web_pki)
+    refused = lint.refused(report, accept_errors)
+    if refused:
+        raise LintFailed(report, refused)
+    signature = sign_tbs(store, key, tbs_der, chosen)
+    cert = x509.Certificate({"tbs_certificate": x509.TbsCertificate.load(tbs_der),
+                             "signature_algorithm": sig_alg, "signature_value": signature})
     out: bytes = pem.armor("CERTIFICATE", cert.dump())
-    return out
+    return Issued(out, report)
 
 
 def _verify(cert: cx509.Certificate, issuer: cx509.Certificate) -> None:
