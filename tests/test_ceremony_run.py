@@ -300,6 +300,25 @@ def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
         assert not any(" ".join(words[i:i + 3]) in flat for i in range(len(words) - 2))
     assert next(r for r in records if r["step"] == "check")["data"]["verified"] == [
         "bob", "dave", "erin"]
+    # The custodians' possession is reviewed like access: drilled at the verify step, so kept;
+    # a reviewer who revokes one gets the remediation (a new quorum), nothing is run.
+    from strongroom.app.access import reviews
+
+    operator_admin.set_roles(vault, "carol", ["Witness", "Reviewer"])
+    campaign = reviews.create_campaign(vault, "shares Q1", scope={"drills": True},
+                                       reviewers=["carol"], due="2099-01-01")
+    items = reviews.show(vault, campaign.id)["items"]
+    assert [(i["kind"], i["subject"]["custodian"], i["recommendation"]) for i in items] == [
+        ("drill", "bob", "keep"), ("drill", "dave", "keep"), ("drill", "erin", "keep")]
+    carol = Vault.open(vault.path)
+    carol.unlock(PassphraseUnlocker.from_text(secret_of("carol")))
+    with carol:
+        reviews.decide(carol, campaign.id, items[2]["id"], "revoke",
+                       justification="erin left the company")
+    outcome = reviews.close(vault, campaign.id)
+    assert [r["principal"] for r in outcome["remediation"]] == ["erin"]
+    assert "recovery quorum ceremony again without erin's share" in (
+        outcome["remediation"][0]["command"])
     path = vault.path
     vault.lock()
     again = Vault.open(path)
@@ -344,3 +363,47 @@ def test_a_ceremony_killed_mid_step_resumes_there_and_finishes(team: Path, softh
         import hashlib
         assert out.data["sha256"] == hashlib.sha256(again).hexdigest()
         assert transcript.chain.problem() is None
+
+
+def test_a_token_removed_mid_step_fails_that_step_and_the_run_goes_on_when_it_is_back(
+        vault: Vault, softhsm, tmp_path: Path) -> None:  # noqa: F811
+    from strongroom.app.errors import HardwareError
+
+    label = softhsm.take_token()
+    info, store = key_tokens.open_store("pkcs11", token=label, pin=softhsm.pin)
+    try:
+        run = runner.CeremonyRun.start(vault, load("root-ca.toml", label), tmp_path / "r")
+        links, proc_root = offline_roots(tmp_path)
+        run_preflight(run=run, info=info, store=store, interfaces=lambda: links,
+                      proc_root=proc_root)
+        for _ in range(2):  # welcome, approve-start
+            step = run.next_step()
+            people = ["bob", "dave"] if step.role == "officers" else ["alice"]
+            run.run_step(step, ok(vault, run, step, *people, "carol"),
+                         StepContext(run.out, vault.clock.now(), store, info))
+        before = run.records()
+        token_dir = softhsm.token_path(label)
+        away = token_dir.parent / f"removed-{label}"
+        token_dir.rename(away)  # the HSM is unplugged as the key is made
+        step = run.next_step()
+        with pytest.raises(HardwareError):
+            run.run_step(step, ok(vault, run, step, "bob", "dave", "carol"),
+                         StepContext(run.out, vault.clock.now(), store, info))
+        assert run.records() == before  # nothing recorded for the failed step
+        assert run.next_step().id == "root-key"
+    finally:
+        store.close()
+    away.rename(token_dir)  # plugged back in: a new process resumes at the same step
+    from conftest import run_cli
+
+    path, run_id = vault.path, run.row.id
+    vault.lock()
+    lines = [PASSPHRASE]
+    for role in ("officers", "admin", "officers", "admin", "admin", "admin"):
+        lines += ([secret_of("alice")] if role == "admin"
+                  else [secret_of("bob"), secret_of("dave")])
+        lines.append(secret_of("carol"))
+    done = run_cli("--json", "ceremony", "run", "--resume", run_id, vault=path,
+                   passphrases=lines, pins=[softhsm.pin])
+    assert done.code == 0, done.err
+    assert (run.out / "root-ca.crt").exists()

@@ -23,7 +23,7 @@ from ..fsutil import atomic_write
 from ..keys import algorithms, certificates, signing
 from ..keys.fingerprints import fingerprint_words, grouped_hex
 from ..keys.ports import KeyInfo, KeyStore, KeyType, TokenInfo
-from . import issuing
+from . import crls, issuing
 from .script import Step
 
 MAX_INPUT_BYTES = 1024 * 1024
@@ -100,6 +100,38 @@ def _issue(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
             "certificate": _cert_facts(issued.pem), "lint": _lint_facts(issued, accepted)}
 
 
+def _cross(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
+    key = _key(ctx, params["key"])
+    accepted = _lint_exceptions(ctx)
+    issuer, other = _read(ctx, params["issuer"]), _read(ctx, params["certificate"])
+    issued = issuing.cross_certify(
+        _store(ctx), key, issuer_pem=issuer, subject_pem=other, days=params["days"],
+        path_length=params.get("path_length"), key_usage=params.get("key_usage", ()),
+        now=ctx.now, web_pki=params.get("web_pki", False), accept_errors=list(accepted))
+    return {"key": _key_facts(key), "inputs": [_facts(params["issuer"], issuer),
+                                                _facts(params["certificate"], other)],
+            "outputs": [_write(ctx, params["output"], issued.pem)],
+            "certificate": _cert_facts(issued.pem), "lint": _lint_facts(issued, accepted)}
+
+
+def _crl_signer(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
+    return _issue({**params, "ca": False, "key_usage": ["crl_sign"]}, ctx)
+
+
+def _crl(params: Mapping[str, Any], ctx: StepContext) -> dict[str, Any]:
+    key = _key(ctx, params["key"])
+    accepted = _lint_exceptions(ctx)
+    issuer = _read(ctx, params["issuer"])
+    data, report = crls.issue_crl(
+        _store(ctx), key, issuer_pem=issuer, revoked=crls.parse_serials(params.get("revoked", [])),
+        number=params["number"], days=params["days"], now=ctx.now, accept_errors=list(accepted))
+    errors = {f.code for f in report.errors}
+    return {"key": _key_facts(key), "inputs": [_facts(params["issuer"], issuer)],
+            "outputs": [_write(ctx, params["output"], data)],
+            "crl": {"number": params["number"], "revoked": params.get("revoked", [])},
+            "lint": report.to_json({c: s for c, s in accepted.items() if c in errors})}
+
+
 def _lint_exceptions(ctx: StepContext) -> dict[str, int]:
     """The lint error codes the witness accepted for this step, each with the seq of its record:
     ``ctx.extra["lint_exceptions"]`` maps a code to the exception record the run appended for it
@@ -168,6 +200,9 @@ ACTIONS = {
     "create-csr": _csr,
     "self-signed-root": _root,
     "issue-certificate": _issue,
+    "cross-certificate": _cross,
+    "crl-signer-certificate": _crl_signer,
+    "issue-crl": _crl,
     "sign-file": _sign,
     "show-fingerprint": _fingerprint,
     "create-shares": _shares,

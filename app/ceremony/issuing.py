@@ -59,13 +59,36 @@ def issue_for_request(store: Signer, key: KeyInfo, *, issuer_pem: bytes, request
     linted first as ``self_signed_root`` says."""
     issuer = _load_certificate(issuer_pem)
     request = _load_request(request_pem)
+    return _issue_for(store, key, issuer, request.subject, request.public_key(), days=days,
+                      ca=ca, path_length=path_length, key_usage=key_usage, now=now,
+                      web_pki=web_pki, accept_errors=accept_errors)
+
+
+def cross_certify(store: Signer, key: KeyInfo, *, issuer_pem: bytes, subject_pem: bytes,
+                  days: int, path_length: int | None, key_usage: Sequence[str],
+                  now: dt.datetime, web_pki: bool = False,
+                  accept_errors: Sequence[str] = ()) -> Issued:
+    """A cross-certificate: another CA's name and public key, as its own certificate
+    ``subject_pem`` gives them, certified as a CA by ``key`` (whose certificate is
+    ``issuer_pem``), linted first."""
+    issuer = _load_certificate(issuer_pem)
+    other = _load_certificate(subject_pem)
+    return _issue_for(store, key, issuer, other.subject, other.public_key(), days=days,
+                      ca=True, path_length=path_length, key_usage=key_usage, now=now,
+                      web_pki=web_pki, accept_errors=accept_errors)
+
+
+def _issue_for(store: Signer, key: KeyInfo, issuer: cx509.Certificate, subject_name: Any,
+               public_key: Any, *, days: int, ca: bool, path_length: int | None,
+               key_usage: Sequence[str], now: dt.datetime, web_pki: bool,
+               accept_errors: Sequence[str]) -> Issued:
     mine = key.public_key
     theirs = issuer.public_key().public_bytes(serialization.Encoding.DER,
                                               serialization.PublicFormat.SubjectPublicKeyInfo)
     if mine != theirs:
         raise UsageError("the issuer certificate is not the certificate of the signing key")
-    subject = x509.Name.load(request.subject.public_bytes())
-    spki = keys.PublicKeyInfo.load(request.public_key().public_bytes(
+    subject = x509.Name.load(subject_name.public_bytes())
+    spki = keys.PublicKeyInfo.load(public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
     try:
         issuer_key_id = issuer.extensions.get_extension_for_class(

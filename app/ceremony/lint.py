@@ -133,6 +133,28 @@ def lint_certificate(der: bytes, *, ca: bool, root: bool, web_pki: bool) -> Lint
     return LintReport(CABF_SERVERAUTH if web_pki else RFC5280, findings, kind)
 
 
+def lint_crl(der: bytes) -> LintReport:
+    """pkilint's RFC 5280 findings for the DER certificate revocation list."""
+    from pkilint import loader, pkix
+    from pkilint.pkix import crl, extension, name
+
+    try:
+        doc = loader.RFC5280CertificateListDocumentLoader().load_der_document(der, "crl")
+    except ValueError as e:
+        raise UsageError(f"the CRL built does not decode for linting ({e})") from e
+    validator = crl.create_pkix_crl_validator_container(
+        [pkix.create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
+         pkix.create_extension_decoder(extension.EXTENSION_MAPPINGS)],
+        [crl.create_issuer_validator_container([]),
+         crl.create_validity_validator_container([]),
+         crl.create_extensions_validator_container([])])
+    findings = tuple(
+        Finding(_SEVERITIES.get(d.finding.severity.name, Severity.Info), d.finding.code,
+                d.message or "", str(result.node.path))
+        for result in validator.validate(doc.root) for d in result.finding_descriptions)
+    return LintReport(RFC5280, findings)
+
+
 def refused(report: LintReport, accepted: Sequence[str]) -> list[Finding]:
     """The report's errors whose code the witness did not accept."""
     return [f for f in report.errors if f.code not in accepted]

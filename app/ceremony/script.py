@@ -20,23 +20,17 @@ from ..errors import UsageError
 from ..keys.certificates import parse_subject
 from ..keys.ports import KeyType
 from . import script_lines
+from .script_lines import Problem
+from .script_roles import ROLE_KINDS, RoleSpec, check_operators, read_roles
 from .step_kinds import KEY_USAGES, STEP_KINDS, ParamError
+
+__all__ = ["FORMAT_VERSION", "ROLE_KINDS", "Preflight", "Problem", "RoleSpec", "Script",
+           "ScriptInvalid", "Step", "check_operators", "load", "parse", "problems"]
 
 FORMAT_VERSION = 1
 MAX_SCRIPT_BYTES = 256 * 1024
 MAX_STEPS = 500
-ROLE_KINDS = {"ceremony-administrator": "Ceremony Administrator", "witness": "Witness",
-              "crypto-officer": "Crypto Officer", "auditor": "Auditor"}
 PREFLIGHT_CHECKS = ("disk-encryption", "screen-lock", "patch-age", "firewall")
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
 
 
 class ScriptInvalid(UsageError):
@@ -47,19 +41,6 @@ class ScriptInvalid(UsageError):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"{source} line {first.line}: {first.message}{more}")
         self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    id: str
-    kind: str
-    operators: tuple[str, ...]
-    quorum: int
-    line: int
-
-    @property
-    def strongroom_role(self) -> str:
-        return ROLE_KINDS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -149,7 +130,7 @@ def _read(text: str, source: str) -> tuple[Script | None, list[Problem]]:
     out: list[Problem] = []
     for key in sorted(set(raw) - {"ceremony", "roles", "preflight", "steps"}):
         out.append(Problem(lines.table(key) or lines.key(None, key), f"unknown table {key!r}"))
-    head = _table(raw, "ceremony", lines, out)
+    head = script_lines.table_of(raw, "ceremony", lines, out)
     name = _text(head, "name", lines.key("ceremony", "name") or 1, out, required=True)
     purpose = _text(head, "purpose", lines.key("ceremony", "purpose") or 1, out, required=True)
     version = head.get("version", FORMAT_VERSION)
@@ -163,7 +144,7 @@ def _read(text: str, source: str) -> tuple[Script | None, list[Problem]]:
         sign_with = None
     for key in sorted(set(head) - {"name", "purpose", "version", "sign_transcript_with"}):
         out.append(Problem(lines.key("ceremony", key) or 1, f"unknown key {key!r} in [ceremony]"))
-    roles = _roles(raw, lines, out)
+    roles = read_roles(raw, lines, out)
     preflight = _preflight(raw, lines, out)
     steps = _steps(raw, lines, roles, out)
     if sign_with is not None and not any(s.kind == "generate-key" and s.params.get("label")
@@ -173,18 +154,6 @@ def _read(text: str, source: str) -> tuple[Script | None, list[Problem]]:
     script = Script(name or "", purpose or "", roles, preflight, tuple(steps), text,
                     sign_with if isinstance(sign_with, str) else None)
     return script, sorted(out, key=lambda p: p.line)
-
-
-def _table(raw: Mapping[str, Any], key: str, lines: script_lines.Lines, out: list[Problem]
-           ) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        out.append(Problem(1, f"the script has no [{key}] table"))
-        return {}
-    if not isinstance(value, dict):
-        out.append(Problem(lines.key(None, key) or 1, f"{key} must be a table"))
-        return {}
-    return value
 
 
 def _text(table: Mapping[str, Any], key: str, line: int, out: list[Problem], *,
@@ -198,69 +167,6 @@ def _text(table: Mapping[str, Any], key: str, line: int, out: list[Problem], *,
         out.append(Problem(line, f"{key} must be text of 1 to {limit} characters"))
         return None
     return value
-
-
-def _roles(raw: Mapping[str, Any], lines: script_lines.Lines, out: list[Problem]
-           ) -> dict[str, RoleSpec]:
-    table = _table(raw, "roles", lines, out)
-    roles: dict[str, RoleSpec] = {}
-    for role_id, spec in table.items():
-        line = lines.table(f"roles.{role_id}") or lines.key("roles", role_id) or 1
-
-        def at(key: str, role_id: str = role_id, line: int = line) -> int:
-            return lines.key(f"roles.{role_id}", key) or line
-
-        if not isinstance(spec, dict):
-            out.append(Problem(line, f"role {role_id!r} must be a table"))
-            continue
-        kind = spec.get("kind")
-        if not isinstance(kind, str) or kind not in ROLE_KINDS:
-            out.append(Problem(at("kind"), f"role {role_id!r} has kind {kind!r}; use one of: "
-                                     f"{', '.join(ROLE_KINDS)}"))
-            continue
-        people = spec.get("operators")
-        if (not isinstance(people, list) or not people or len(people) > 64
-                or not all(isinstance(p, str) and 0 < len(p) <= 64 for p in people)):
-            out.append(Problem(at("operators"), f"role {role_id!r} needs operators: a list of "
-                                                "names"))
-            continue
-        if len(set(people)) != len(people):
-            out.append(Problem(at("operators"), f"role {role_id!r} names an operator twice"))
-        quorum = spec.get("quorum", 1)
-        if kind != "crypto-officer" and "quorum" in spec:
-            out.append(Problem(at("quorum"), f"only crypto officers have a quorum, not "
-                                             f"{role_id!r}"))
-        if type(quorum) is not int or not 1 <= quorum <= len(people):
-            out.append(Problem(at("quorum"), f"the quorum of {role_id!r} must be 1 to "
-                                             f"{len(people)}"))
-            quorum = 1
-        for key in sorted(set(spec) - {"kind", "operators", "quorum"}):
-            out.append(Problem(at(key), f"unknown key {key!r} in role {role_id!r}"))
-        roles[role_id] = RoleSpec(role_id, kind, tuple(people), quorum, at("operators"))
-    for kind in ("ceremony-administrator", "witness", "crypto-officer"):
-        found = [r for r in roles.values() if r.kind == kind]
-        if not found:
-            out.append(Problem(lines.table("roles") or 1, f"the script has no {kind} role"))
-        elif len(found) > 1:
-            out.append(Problem(found[1].line, f"the script has two {kind} roles"))
-    _segregation(roles, out)
-    return roles
-
-
-def _segregation(roles: Mapping[str, RoleSpec], out: list[Problem]) -> None:
-    """One operator, one role; the witness is never a crypto officer (also by the first)."""
-    seen: dict[str, RoleSpec] = {}
-    for role in roles.values():
-        for person in role.operators:
-            other = seen.get(person.casefold())
-            if other is not None:
-                both = {other.kind, role.kind}
-                why = ("the witness is never a crypto officer"
-                       if both == {"witness", "crypto-officer"} else "one person, one role")
-                out.append(Problem(role.line, f"segregation of duties: {person} is in role "
-                                              f"{other.id!r} and in {role.id!r} ({why})"))
-            else:
-                seen[person.casefold()] = role
 
 
 def _preflight(raw: Mapping[str, Any], lines: script_lines.Lines, out: list[Problem]
@@ -426,23 +332,4 @@ def _relations(kind: str, step_id: str, params: Mapping[str, Any], context: Step
             found.append(ParamError("output", f"step {step_id!r}: the output {output!r} is "
                                               "written twice"))
         context.outputs.add(output)
-    return found
-
-
-def check_operators(script: Script, operators: Mapping[str, tuple[str, bool, tuple[str, ...]]]
-                    ) -> list[Problem]:
-    """With a vault: each named operator exists, is active and holds the role's Strongroom role.
-    ``operators`` maps a name to (name, active, roles)."""
-    found: list[Problem] = []
-    for role in script.roles.values():
-        for person in role.operators:
-            known = operators.get(person.casefold())
-            if known is None:
-                found.append(Problem(role.line, f"role {role.id!r}: no operator named "
-                                                 f"{person!r} in this vault"))
-            elif not known[1]:
-                found.append(Problem(role.line, f"role {role.id!r}: {known[0]} is not active"))
-            elif role.strongroom_role not in known[2]:
-                found.append(Problem(role.line, f"role {role.id!r}: {known[0]} does not hold "
-                                                f"the {role.strongroom_role} role"))
     return found

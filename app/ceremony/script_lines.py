@@ -5,6 +5,9 @@ headers and ``key =`` lines (good enough to point a reviewer at the right place)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
@@ -55,3 +58,24 @@ class Lines:
 
     def step_key(self, index: int, key: str) -> int:
         return self._step_keys.get((index, key), 0)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+def table_of(raw: Mapping[str, Any], key: str, lines: Lines, out: list[Problem]
+             ) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        out.append(Problem(1, f"the script has no [{key}] table"))
+        return {}
+    if not isinstance(value, dict):
+        out.append(Problem(lines.key(None, key) or 1, f"{key} must be a table"))
+        return {}
+    return value

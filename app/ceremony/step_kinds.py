@@ -50,6 +50,12 @@ def names_list(value: Any) -> str | None:
     return None if ok else "must be a list of names"
 
 
+def serials(value: Any) -> str | None:
+    ok = (isinstance(value, list) and len(value) <= 10_000
+          and all(isinstance(v, str) and 0 < len(v) <= 64 for v in value))
+    return None if ok else "must be a list of serial numbers in hex"
+
+
 R, OPT = True, False  # required, optional
 STEP_KINDS: Mapping[str, Mapping[str, tuple[Check, bool]]] = {
     "instruction": {"text": (text(), R)},
@@ -64,6 +70,15 @@ STEP_KINDS: Mapping[str, Mapping[str, tuple[Check, bool]]] = {
                           "days": (whole(1, 36500), R), "ca": (flag, OPT),
                           "path_length": (whole(0, 10), OPT), "key_usage": (names_list, OPT),
                           "web_pki": (flag, OPT), "output": (name, R)},
+    "cross-certificate": {"key": (name, R), "issuer": (name, R), "certificate": (name, R),
+                          "days": (whole(1, 36500), R), "path_length": (whole(0, 10), OPT),
+                          "key_usage": (names_list, OPT), "web_pki": (flag, OPT),
+                          "output": (name, R)},
+    "crl-signer-certificate": {"key": (name, R), "issuer": (name, R), "csr": (name, R),
+                               "days": (whole(1, 36500), R), "output": (name, R)},
+    "issue-crl": {"key": (name, R), "issuer": (name, R), "revoked": (serials, OPT),
+                  "number": (whole(0, 2**31), R), "days": (whole(1, 3650), R),
+                  "output": (name, R)},
     "sign-file": {"key": (name, R), "input": (name, R), "output": (name, R)},
     "show-fingerprint": {"key": (name, OPT), "file": (name, OPT)},
     "create-shares": {"secret": (name, R), "threshold": (whole(2, 16), R),
