@@ -108,3 +108,58 @@ def store_checks(path: Path) -> None:
 def _no_leftover(tmp_path: Path):
     yield
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_lint_error_is_accepted_only_with_the_witness(softhsm, tmp_path: Path) -> None:  # noqa: F811
+    """The shipped root under the web PKI profile lacks a country: refused (exit 2, nothing
+    signed) until --accept-lint names the code and the witness confirms; then it issues and the
+    record keeps the accepted code."""
+    label = softhsm.take_token()
+    path = tmp_path / "vault"
+    with Vault.create(path, normalize_passphrase(PASSPHRASE), kdf_time_ms=10,
+                      actor="alice") as v:
+        access_changes.set_policy(v, policy.Policy(operations=()))
+        operator_admin.set_roles(v, "alice", ["Administrator", "Ceremony Administrator"])
+        for name, role in PEOPLE.items():
+            operator_admin.add_operator(v, name, secret(name).encode(), roles=[role],
+                                        kdf_time_ms=10)
+    store_checks(path)
+    def script_for(token: str) -> Path:
+        made = tmp_path / f"root-ca-{token}.toml"
+        made.write_text((SCRIPTS / "root-ca.toml").read_text()
+                        .replace('label = "root-hsm"', f'label = "{token}"')
+                        .replace("offline = true", "offline = false")
+                        .replace("days = 7300\n", "days = 7300\nweb_pki = true\n"))
+        return made
+
+    script = script_for(label)
+    officers = [secret("bob"), secret("dave"), secret("carol")]
+    admin = [secret("alice"), secret("carol")]
+    before_cert = [PASSPHRASE, secret("carol"), *admin, *officers, *officers, *admin]
+    refused = run_cli("ceremony", "run", str(script), "--folder", str(tmp_path / "a"),
+                      vault=path, passphrases=[*before_cert, *officers], pins=[softhsm.pin])
+    assert refused.code == 2 and NO_COUNTRY in refused.err
+    assert not (tmp_path / "a" / "root-ca" / "root-ca.crt").exists()
+    rest = [*admin, *admin, *admin]
+    second = softhsm.take_token()  # the first token keeps the key made before the refusal
+    done = run_cli("--json", "ceremony", "run", str(script_for(second)), "--folder",
+                   str(tmp_path / "b"),
+                   "--accept-lint", f"{NO_COUNTRY}=an internal root, no web PKI country",
+                   vault=path, pins=[softhsm.pin],
+                   passphrases=[*before_cert, *officers, secret("carol"), *officers, *rest])
+    assert done.code == 0, done.err
+    cert = tmp_path / "b" / "root-ca" / "root-ca.crt"
+    assert cert.exists()
+    v = Vault.open(path)
+    from strongroom.app.ceremony import run_store
+    from strongroom.app.keyslots import PassphraseUnlocker
+    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
+    with v:
+        ceremony = json.loads(done.out)["ceremony"]
+        records = run_store.records(v, ceremony)
+    step = next(r for r in records if r["step"] == "root-cert" and r["type"] == "step")
+    assert [a["code"] for a in step["data"]["lint"]["accepted"]] == [NO_COUNTRY]
+    assert any(r["type"] == "exception" and NO_COUNTRY in r["data"]["text"] for r in records)
+
+
+NO_COUNTRY = "cabf.serverauth.ca.country_attribute_absent"

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import unlock_methods
 from ..access import approvals
-from ..ceremony import run_store, runner, script, signing, transcript_pdf, verify
+from ..ceremony import lint, run_store, runner, script, signing, transcript_pdf, verify
 from ..ceremony.actions import StepContext
 from ..ceremony.transcript import Transcript
 from ..compliance import storage
@@ -99,10 +99,7 @@ def cmd_run(ctx: Context) -> int:
                 say(f"\nStep {step.id} ({step.kind}), role {step.role}: {step.title}")
                 if "text" in step.params:
                     say(f"  {step.params['text']}")
-                record = run.run_step(step, asker.for_step(step),
-                                      StepContext(run.out, vault.clock.now(), store, token),
-                                      show_shares=lambda issued: _hand_out(say, issued),
-                                      ask_share=asker.share)
+                record = _run_step(ctx, vault, run, step, asker, store, token, say)
                 _show(say, record["data"])
             transcript = run.finish()
         finally:
@@ -156,6 +153,36 @@ def cmd_sign(ctx: Context) -> int:
                  f"{who} signed the head {made.head}; {len(made.signatures)} signatures in "
                  f"{path}.")
     return EXIT_OK
+
+
+def _run_step(ctx: Context, vault: Vault, run: runner.CeremonyRun, step: script.Step,
+              asker: _Confirmations, store: Any, token: Any, say: _Speaker) -> dict[str, Any]:
+    """Run one step; when its certificate fails lint with errors ``--accept-lint CODE=REASON``
+    names, the witness records the exception (their passphrase) and the step runs once more."""
+    context = StepContext(run.out, vault.clock.now(), store, token)
+    try:
+        return run.run_step(step, asker.for_step(step), context,
+                            show_shares=lambda issued: _hand_out(say, issued),
+                            ask_share=asker.share)
+    except lint.LintFailed as e:
+        reasons = dict(item.partition("=")[::2] for item in ctx.args.accept_lint or ())
+        for finding in e.report.findings:
+            say(f"  lint {finding.severity.value}: {finding}")
+        if not all(f.code in reasons and reasons[f.code].strip() for f in e.refused):
+            raise
+        witness = run.script.role_of_kind("witness")
+        if witness is None:
+            raise
+        accepted = {}
+        for finding in e.refused:
+            approval = asker.approval(witness.operators[0], runner.EXCEPTION_OPERATION,
+                                      runner.target(run.row.id, step.id))
+            if approval is None:
+                raise UsageError("the witness did not confirm the lint exception") from None
+            accepted[finding.code] = run.record_exception(
+                f"lint {finding.code}: {reasons[finding.code].strip()}", approval, step.id)
+        context.extra["lint_exceptions"] = accepted
+        return run.run_step(step, asker.for_step(step), context)
 
 
 class _Speaker:
@@ -288,6 +315,8 @@ def register(sub: Any, command: AddCommand) -> None:
     run.add_argument("--resume", metavar="ID", help="resume an interrupted ceremony")
     run.add_argument("--accept-preflight", action="append", metavar="CHECK=REASON",
                      help="the witness's exception for a failing preflight check")
+    run.add_argument("--accept-lint", action="append", metavar="CODE=REASON",
+                     help="the witness's exception for a certificate lint error (pkilint code)")
     command(csub, "list", cmd_list, "the ceremonies run in this vault")
     sig = command(csub, "sign", cmd_sign, "sign a finished ceremony's head: an operator's "
                   "security key (--role, --signer) or the ceremony's key (--key)")

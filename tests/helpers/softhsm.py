@@ -44,7 +44,7 @@ SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
 TOKEN_LABEL = "strongroom-test"
 USER_PIN = "246810"
 SO_PIN = "13572468"
-SPARE_TOKENS = 18
+SPARE_TOKENS = 48
 
 
 def softhsm_module() -> str | None:
