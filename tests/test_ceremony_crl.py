@@ -1,5 +1,5 @@
 """The CA steps beyond a root: a CRL, a CRL-signer certificate and a cross-certificate, each
-linted before the token signs, each checked by openssl."""
+linted before the token signs, and a file signed; each checked by openssl."""
 
 from __future__ import annotations
 
@@ -98,6 +98,14 @@ certificate = "other-ca.crt"
 days = 730
 path_length = 0
 output = "cross.crt"
+
+[[steps]]
+id = "sign"
+kind = "sign-file"
+role = "officers"
+key = "root-ops"
+input = "signer.csr"
+output = "signer.csr.sig"
 """
 
 
@@ -152,6 +160,12 @@ def test_a_crl_a_crl_signer_and_a_cross_certificate(vault, softhsm, tmp_path: Pa
     assert "CRL Sign" in signer and "CA:FALSE" in signer and "Certificate Sign" not in signer
     cross = openssl("x509", "-in", str(out / "cross.crt"), "-noout", "-text").stdout
     assert "Subject: CN = Other Root" in cross and "CA:TRUE, pathlen:0" in cross
+    (out / "root.pub.pem").write_bytes(x509.load_pem_x509_certificate(
+        (out / "root.crt").read_bytes()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    signed = openssl("dgst", "-sha256", "-verify", str(out / "root.pub.pem"), "-signature",
+                     str(out / "signer.csr.sig"), str(out / "signer.csr"))
+    assert signed.returncode == 0 and "Verified OK" in signed.stdout
     record = next(r for r in run.records() if r["step"] == "crl")["data"]
     assert record["lint"]["errors"] == [] and record["crl"]["number"] == 1
     assert shutil.which("openssl")
