@@ -16,6 +16,7 @@ from strongroom.app.vault import Vault
 
 from conftest import PASSPHRASE, run_cli
 from helpers.softhsm import softhsm  # noqa: F401 - session fixture
+from helpers.swtpm import swtpm_fixture  # noqa: F401 - session fixture
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "resources" / "ceremonies"
 PEOPLE = {"carol": "Witness", "bob": "Crypto Officer", "dave": "Crypto Officer",
@@ -163,3 +164,71 @@ def test_a_lint_error_is_accepted_only_with_the_witness(softhsm, tmp_path: Path)
 
 
 NO_COUNTRY = "cabf.serverauth.ca.country_attribute_absent"
+
+
+TPM_SCRIPT = """
+[ceremony]
+name = "A signing root in the TPM"
+purpose = "Generate a key in this machine's TPM and its self-signed certificate"
+
+[roles.admin]
+kind = "ceremony-administrator"
+operators = ["alice"]
+
+[roles.witness]
+kind = "witness"
+operators = ["carol"]
+
+[roles.officers]
+kind = "crypto-officer"
+operators = ["bob", "dave"]
+quorum = 2
+
+[preflight]
+offline = false
+token = { store = "tpm" }
+output = "tpm"
+
+[[steps]]
+id = "key"
+kind = "generate-key"
+role = "officers"
+label = "tpm-root"
+type = "ec-p256"
+
+[[steps]]
+id = "cert"
+kind = "self-signed-root"
+role = "officers"
+key = "tpm-root"
+subject = "CN=TPM Root,O=Example"
+days = 365
+output = "tpm-root.crt"
+"""
+
+
+def test_a_ceremony_key_in_the_tpm(swtpm, tmp_path: Path) -> None:
+    """The key is made in swtpm (its blob kept in the vault) and certifies itself; openssl
+    accepts the certificate."""
+    import subprocess
+
+    path = tmp_path / "vault"
+    with Vault.create(path, normalize_passphrase(PASSPHRASE), kdf_time_ms=10,
+                      actor="alice") as v:
+        access_changes.set_policy(v, policy.Policy(operations=()))
+        operator_admin.set_roles(v, "alice", ["Administrator", "Ceremony Administrator"])
+        for name, role in PEOPLE.items():
+            operator_admin.add_operator(v, name, secret(name).encode(), roles=[role],
+                                        kdf_time_ms=10)
+    store_checks(path)
+    script = tmp_path / "tpm.toml"
+    script.write_text(TPM_SCRIPT)
+    officers = [secret("bob"), secret("dave"), secret("carol")]
+    done = run_cli("--json", "ceremony", "run", str(script), "--folder", str(tmp_path / "r"),
+                   vault=path, passphrases=[PASSPHRASE, secret("carol"), *officers, *officers],
+                   env={"STRONGROOM_TPM_TCTI": swtpm.tcti})
+    assert done.code == 0, done.err
+    cert = tmp_path / "r" / "tpm" / "tpm-root.crt"
+    checked = subprocess.run(["openssl", "verify", "-CAfile", str(cert), str(cert)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -91,7 +91,7 @@ def cmd_run(ctx: Context) -> int:
         say = _Speaker(ctx)
         say(f"Ceremony {run.row.id} — {run.script.name}: {run.script.purpose}")
         asker = _Confirmations(ctx, vault, run)
-        token, store = _open_token(ctx, run)
+        token, store = _open_token(ctx, run, vault)
         try:
             if not any(r["type"] == "preflight" for r in run.records()):
                 _preflight(ctx, vault, run, asker, token)
@@ -131,7 +131,7 @@ def cmd_sign(ctx: Context) -> int:
             if saved.head == made.head:
                 made = saved  # keep the signatures already made
         if args.key:
-            _token, store = _open_token(ctx, run)
+            _token, store = _open_token(ctx, run, vault)
             if store is None:
                 raise UsageError("the script names no token for --key")
             try:
@@ -240,9 +240,13 @@ class _Confirmations:
         return got
 
 
-def _open_token(ctx: Context, run: runner.CeremonyRun) -> tuple[Any, Any]:
+def _open_token(ctx: Context, run: runner.CeremonyRun, vault: Vault) -> tuple[Any, Any]:
+    """The token the script names (its PIN from --pin-fd or a prompt), or the TPM, whose keys'
+    blobs the vault keeps."""
     spec = run.script.preflight
     wanted = spec.token_serial or spec.token_label
+    if key_tokens.kind_of(spec.token_store).keeps_blobs_in_vault:
+        return key_tokens.open_store(spec.token_store, token=wanted, blobs=vault)
     if wanted is None:
         return None, None
     pin = ctx.next_pin(f"PIN for token {wanted}: ")
