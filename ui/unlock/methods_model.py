@@ -10,9 +10,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtWidgets import QWidget
 
 from strongroom.app.keyslots import Keyslot
-from strongroom.app.unlock_methods import ASSURANCE, needs_passphrase
+from strongroom.app.unlock_methods import RECOVERY, assurance, needs_passphrase
 
 from .lock_screen import METHOD_NAMES
+
+KIND_NAMES = {**METHOD_NAMES, RECOVERY: "Recovery shares"}
 
 
 class Column(Enum):
@@ -35,8 +37,8 @@ def _when(stamp: str | None) -> str:
 def cell(slot: Keyslot, column: Column) -> str:
     values: dict[Column, Callable[[], str]] = {
         Column.Label: lambda: slot.label or slot.id,
-        Column.Kind: lambda: METHOD_NAMES.get(slot.kind, slot.kind),
-        Column.Assurance: lambda: ASSURANCE.get(slot.kind, "unknown kind"),
+        Column.Kind: lambda: KIND_NAMES.get(slot.kind, slot.kind),
+        Column.Assurance: lambda: assurance(slot),
         Column.TwoFactor: lambda: "yes" if needs_passphrase(slot) else "no",
         Column.Created: lambda: _when(slot.created),
         Column.LastUsed: lambda: _when(slot.last_used),
@@ -64,7 +66,8 @@ class SlotTableModel(QAbstractTableModel):
             return None
         slot, column = self.slots[index.row()], COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole and column is Column.Assurance:
-            return cell(slot, column).split(":", 1)[0]  # "high", "lower assurance", …
+            text = cell(slot, column)  # "high", "lower assurance", …; a recovery slot's M of N
+            return text if slot.kind == RECOVERY else text.split(":", 1)[0]
         if role == Qt.ItemDataRole.DisplayRole:
             return cell(slot, column)
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
