@@ -99,6 +99,7 @@ def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str,
     names = [p.stem for p in shots]
     assert names[:2] == ["1-lock-screen", "2-vault"] and "3-audit-log" in names
     assert "5-compliance" in names and "6-keys" in names and "7-access-reviews" in names
+    assert "8-ceremonies" in names
     for shot in shots:
         assert shot.stat().st_size > 5_000
         assert distinct_colours(shot) > 8, f"{shot.name} looks blank"

@@ -49,9 +49,9 @@ ACTIVITY_EVENTS = {
 def default_sections() -> list[SectionFactory]:
     from .access.section import AccessReviewsSection
     from .audit.section import AuditSection
+    from .ceremonies.section import CeremoniesSection
     from .compliance.section import ComplianceSection
     from .keys.section import KeysSection
-    from .placeholders import CeremoniesSection
     from .settings.section import SettingsSection
     from .vault.section import VaultSection
 

@@ -30,12 +30,3 @@ class EmptySection(Section):
         lay.addSpacing(8)
         lay.addWidget(body)
         lay.addStretch(1)
-
-
-class CeremoniesSection(EmptySection):
-    title = "Ceremonies"
-    promise = (
-        "Offline key ceremonies: a scripted, witnessed, quorum-approved run with Shamir (SLIP-39) "
-        "backup shares and a hash-chained, co-signed transcript anyone can verify."
-    )
-

@@ -104,6 +104,12 @@ def main() -> int:
             pump(app, 30, until=lambda s=section: s.snapshot is not None
                  and not window.runner.busy)
             shoot(app, window, out, "7-access-reviews")
+        if section.title == "Ceremonies":
+            window.sidebar.setCurrentRow(index)
+            pump(app, 30, until=lambda s=section: bool(s.library.entries)
+                 and not window.runner.busy)
+            section.library.select("root-ca.toml")
+            shoot(app, window, out, "8-ceremonies")
         if section.title == "Keys & Signing" and token:
             window.sidebar.setCurrentRow(index)
             shoot_keys(app, window, section, out, token, pin)
