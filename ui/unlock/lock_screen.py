@@ -6,7 +6,8 @@ shows and tries only that operator's unlock methods; with one operator there is 
 Each hardware kind the vault has a keyslot for gets its own action ("Use security key", "Unlock
 with TPM", "Unlock with this device's keyring"), enabled only when its backend can run here — the
 check runs in the task runner, as it may touch hardware — and otherwise showing why not. Every
-hardware wait runs in the runner and can be cancelled.
+hardware wait runs in the runner and can be cancelled. A recovery keyslot among the methods shown
+adds "Recover with shares…" (recovery_entry.py).
 """
 
 from __future__ import annotations
@@ -45,20 +46,14 @@ from ..widgets.common import heading
 from ..workers import Task, TaskRunner
 from .hw_prompts import QtPrompts, hardware_message, run_with_prompts
 from .hw_rows import HW_ACTIONS, HW_WAITING, KEYRING_NOTE, HardwareRows
-from .operator_picker import (
-    METHOD_NAMES,
-    OperatorPicker,
-    method_text,
-    needs_picker,
-    pickable,
-    slots_of,
-)
+from .operator_picker import METHOD_NAMES, OperatorPicker, needs_picker, pickable, slots_of
+from .recovery_entry import RecoveryEntry, method_line
 from .rollback_prompt import confirm_accept_rollback
 
 __all__ = ["HW_ACTIONS", "HW_WAITING", "KEYRING_NOTE", "METHOD_NAMES", "LockScreen"]
 
 
-class LockScreen(QWidget, HardwareRows):
+class LockScreen(QWidget, HardwareRows, RecoveryEntry):
     """Asks for the passphrase and unlocks the vault in the runner; emits ``unlocked(vault)``."""
 
     unlocked = Signal(object)
@@ -125,6 +120,7 @@ class LockScreen(QWidget, HardwareRows):
         self.recheck_button.setAccessibleName("Check the unlock devices again")
         self.recheck_button.clicked.connect(self.check_availability)
         self.recheck_button.hide()
+        self.recover_button = self._recovery_button()
         self.accept_button = QPushButton("Open it as it is (accept the rollback)…")
         self.accept_button.setAccessibleName("Accept the rollback and open the vault")
         self.accept_button.setToolTip(
@@ -174,6 +170,7 @@ class LockScreen(QWidget, HardwareRows):
         page.addLayout(row)
         page.addLayout(self.hw_rows)
         page.addWidget(self.recheck_button, 0, Qt.AlignmentFlag.AlignLeft)
+        page.addWidget(self.recover_button, 0, Qt.AlignmentFlag.AlignLeft)
         page.addWidget(self.progress)
         page.addWidget(self.touch_note)
         page.addWidget(self.status)
@@ -236,8 +233,9 @@ class LockScreen(QWidget, HardwareRows):
         self.switch_button.setVisible(self.operator is not None)
         self.methods.clear()
         for slot in self._slots():
-            self.methods.addItem(method_text(slot, self.operator))
+            self.methods.addItem(method_line(slot, self.operator))
         self._build_hardware_rows(vault)
+        self._show_recovery()
         self.accept_button.hide()
         self.set_message("")
         self._set_busy(False)
@@ -260,6 +258,7 @@ class LockScreen(QWidget, HardwareRows):
     def _update_buttons(self) -> None:
         ready = not self._busy and not self._countdown.isActive() and not self._picking()
         self.unlock_button.setEnabled(ready)
+        self.recover_button.setEnabled(ready)
         for kind, button in self.hw_buttons.items():
             usable = self.available.get(kind)
             button.setEnabled(ready and usable is not None and usable.ok)
