@@ -504,3 +504,20 @@ def test_restoring_a_backup_is_two_person_and_a_refusal_leaves_nothing(admins: P
     with as_(dest, PASSPHRASE) as copy:
         [event] = copy.audit_events(action="backup.restore")
         assert event.details["approval"]["approver"] == "carol"
+
+
+def test_removing_an_unlock_method_leaves_every_other_operators_methods(team: Path,
+                                                                        tmp_path: Path) -> None:
+    from keyrings.alt.file import PlaintextKeyring
+
+    from strongroom.backends.keyring import KeyringSource
+
+    ring = PlaintextKeyring()
+    ring.file_path = str(tmp_path / "ring" / "keyring_pass.cfg")
+    with as_(team, PASSPHRASE) as alice:
+        slot = alice.add_hardware_slot(KeyringSource(ring), label="alice's keyring")
+        before = {s.id for s in alice.header.slots}
+        alice.remove_slot(slot.id, rekey=False)
+        assert {s.id for s in alice.header.slots} == before - {slot.id}
+    with as_(team, BOB, "bob") as bob:  # bob still opens with his own passphrase
+        assert bob.get_secret("hi") == b"high value"

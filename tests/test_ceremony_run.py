@@ -280,8 +280,19 @@ def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
                   interfaces=lambda: links, proc_root=proc_root, clock_confirmation=clock_ok(run))
     handed: dict[str, str] = {}
 
+    def lost(issued) -> None:  # the run stops while the shares are on screen
+        raise KeyboardInterrupt
+
     def show(issued) -> None:
         handed.update({s.custodian: s.mnemonic for s in issued})
+
+    run.run_step(run.next_step(), ok(vault, run, run.next_step(), "alice", "carol"),
+                 StepContext(run.out, vault.clock.now()))  # welcome
+    step = run.next_step()
+    with pytest.raises(KeyboardInterrupt):
+        run.run_step(step, ok(vault, run, step, "bob", "dave", "carol"),
+                     StepContext(run.out, vault.clock.now()), show_shares=lost)
+    assert not [s for s in vault.header.slots if s.kind == "recovery"]  # unseen shares: gone
 
     while (step := run.next_step()) is not None:
         role = run.script.roles[step.role]
@@ -294,6 +305,7 @@ def test_the_recovery_quorum_ceremony_splits_a_key_that_any_two_custodians_open(
     records = run.records()
     made = next(r for r in records if r["step"] == "shares")["data"]
     assert made["threshold"] == 2 and len(made["commitments"]) == 3
+    assert len([s for s in vault.header.slots if s.kind == "recovery"]) == 1
     flat = " ".join(str(records).split())
     for share in handed.values():  # no three words of a share in a row (single words may be
         words = share.split()      # hex or fingerprint words by chance)

@@ -214,7 +214,7 @@ def workstation_item(access: PrivilegedAccess, *, listed: str) -> NewItem:
     return NewItem(WORKSTATION, None, subject, KEEP, MANUAL)
 
 
-def drill_items(conn: Any, now: dt.datetime) -> list[NewItem]:
+def drill_items(conn: Any, now: dt.datetime, live_slots: set[str]) -> list[NewItem]:
     """One item per custodian of each SLIP-39 share set whose keyslot still exists: do they
     still hold their share? A share not drilled within its set's period (or never) is
     recommended for re-issue; revoking one lists what to do (a new quorum ceremony), since a
@@ -225,6 +225,8 @@ def drill_items(conn: Any, now: dt.datetime) -> list[NewItem]:
         "ON h.set_id = s.id ORDER BY s.created, h.idx").fetchall()
     items = []
     for set_id, purpose, m, n, created, slot, days, index, custodian, last in rows:
+        if slot not in live_slots:  # its keyslot was removed: the shares open nothing
+            continue
         due = parse_iso(last or created) + dt.timedelta(days=days)
         subject = {"set": set_id, "purpose": purpose, "threshold": m, "count": n,
                    "slot": slot, "index": index, "custodian": custodian, "last_drill": last,

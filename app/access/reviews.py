@@ -97,7 +97,7 @@ def create_campaign(vault: VaultSession, name: str, *, scope: Mapping[str, Any],
         items += [review_items.workstation_item(a, listed=iso(now))
                   for a in workstation_items or ()]
         if checked.get("drills"):
-            items += review_items.drill_items(conn, now)
+            items += review_items.drill_items(conn, now, {s.id for s in vault.header.slots})
         campaign = Campaign(0, name, checked, tuple(o.id for o in people), iso(now),
                             who.operator.name, start, due_day.isoformat(), recurrence,
                             default_decision, bool(justification_required), days, OPEN)

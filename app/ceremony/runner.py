@@ -22,6 +22,7 @@ from ..access import approvals, enforce, operators
 from ..access.approvals import Approval
 from ..access.roles import CEREMONY_RUN
 from ..errors import AccessDenied, Refused, UsageError
+from ..vault import keyslot_admin
 from . import actions, preflight, recovery, run_store, shares, transcript
 from .actions import StepContext
 from .preflight import Finding
@@ -232,13 +233,29 @@ class CeremonyRun:
         if show is None:
             raise UsageError("this run has no way to show shares to their custodians")
         custodians = self.script.roles[params["custodians"]].operators
+        self._drop_unrecorded_shares()
         setup = recovery.create_recovery_slot(self.vault, params["threshold"], custodians,
                                               ceremony_id=self.row.id)
-        show(setup.shares)
+        try:
+            show(setup.shares)
+        except BaseException:
+            self._drop_unrecorded_shares()  # shares nobody saw must not open the vault
+            raise
         made = setup.share_set
         return {"set": made.id, "slot": setup.slot.id, "threshold": made.threshold,
                 "count": made.count, "custodians": [h.custodian for h in made.holders],
                 "commitments": [h.commitment.hex() for h in made.holders]}
+
+    def _drop_unrecorded_shares(self) -> None:
+        """A recovery keyslot this run made in a create-shares step that was never recorded
+        (the run stopped while the shares were being handed out) is removed before new shares
+        are made, so no set of shares outside the transcript opens the vault."""
+        recorded = {r["data"].get("slot") for r in self.records() if r["type"] == "step"}
+        for made in shares.share_sets(self.vault):
+            slot = made.slot_id or ""
+            if (made.ceremony_id == self.row.id and slot not in recorded
+                    and self.vault.header.slot(slot) is not None):
+                keyslot_admin.remove_slot(self.vault, slot, rekey=False)
 
     def _verify_shares(self, params: Mapping[str, Any],
                        ask: Callable[[str], str] | None) -> dict[str, Any]:

@@ -190,6 +190,7 @@ def remove_slot(
         slot = header.slot(slot_id)
         if slot is None:
             raise NotFound(f"no keyslot {slot_id}")
+        # The checks look at what the slot's own operator keeps; the header keeps everyone's.
         rest = [s for s in header.slots if s.id != slot_id and s.operator == slot.operator]
         if not rest:
             raise Refused("this is the vault's only keyslot; add another before removing it"
@@ -211,7 +212,8 @@ def remove_slot(
             vault._event("keyslot.remove", slot.id, details={"kind": slot.kind, **extra})
         if slot_id == vault._unlocked_keys.slot_id:
             vault._unlocked_keys.kek = b""
-        vault._save_header(replace(header, slots=tuple(rest)))
+        vault._save_header(replace(header, slots=tuple(s for s in header.slots
+                                                       if s.id != slot_id)))
     if source is not None:
         source.forget(SlotRef(slot.id, slot.label, slot.params))
     return _rekey_if(vault, rekey)
