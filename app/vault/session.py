@@ -130,8 +130,8 @@ class VaultSession:
                     raise NotFound(f"no operator named {operator!r} in this vault")
                 slots = [s for s in slots if s.operator == ref.id]
             if not slots:
-                whose = "" if operator is None else f" of {operator}"
-                raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot{whose}")
+                raise AuthenticationFailed(f"this vault has no {unlocker.kind} keyslot"
+                                           + ("" if operator is None else f" of {operator}"))
             with self.backoff.attempt(self.clock.now()) as attempt:
                 if isinstance(unlocker, HardwareUnlocker):
                     # The device says which slot it opens (a FIDO2 key is probed before a touch).
