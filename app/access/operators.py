@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFound, UsageError
-from ..header import Header, OperatorRef
+from ..header import OperatorRef
 from ..model import has_hidden
 from .roles import SHIPPED_ROLES
 
@@ -149,7 +149,3 @@ def permissions_of(conn: Any, operator: Operator) -> frozenset[str]:
 def header_refs(conn: Any) -> tuple[OperatorRef, ...]:
     return tuple(OperatorRef(o.id, o.name, o.status) for o in all_operators(conn)
                  if o.status != REMOVED)
-
-
-def with_refs(header: Header, conn: Any) -> Header:
-    return replace(header, operators=header_refs(conn))
