@@ -119,12 +119,6 @@ def open_wrap(payload: bytes, level: str, generation: int) -> bytes | Share:
     return payload
 
 
-def is_split(conn: Any, vault_id: str, level: str, generation: int, operator_id: str,
-             operator_key: bytes) -> bool:
-    return isinstance(open_wrap(unwrap(conn, vault_id, level, generation, operator_id,
-                                       operator_key), level, generation), Share)
-
-
 def holder_names(conn: Any, level: str) -> list[str]:
     rows = conn.execute(
         "SELECT o.name FROM dek_wraps w JOIN operators o ON o.id = w.operator_id WHERE "
