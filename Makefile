@@ -126,9 +126,11 @@ locks: $(STAMP)
 	$(PY) packaging/check_locks.py
 
 # pytest exits 5 when it collects no test: non-zero, so that fails the run too.
+# The suite runs on every core (pytest-xdist); `make pytest WORKERS=0` runs it in one process.
+WORKERS ?= auto
 pytest: $(STAMP)
 	@$(call header,pytest)
-	$(VENV)/bin/pytest $(ARGS)
+	$(VENV)/bin/pytest -n $(WORKERS) $(ARGS)
 
 # ----- locks --------------------------------------------------------------------------------------
 # pip-tools lives in a throwaway venv. Locks are compiled against PyPI alone (no local pip config,
