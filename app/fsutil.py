@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import StorageError
+from .errors import NotFound, StorageError, UsageError
 
 try:  # POSIX
     import fcntl
@@ -26,6 +26,20 @@ def storage_error(e: OSError, what: str) -> StorageError:
     else:
         reason = e.strerror or type(e).__name__
     return StorageError(f"could not write {what}: {reason}; nothing was changed")
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """Up to ``limit`` + 1 bytes of the file ``what`` at ``path`` (the caller refuses more, in
+    its own words): NotFound when missing, UsageError for a directory, StorageError otherwise."""
+    try:
+        with path.open("rb") as f:
+            return f.read(limit + 1)
+    except FileNotFoundError:
+        raise NotFound(f"no {what} {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a {what}") from None
+    except OSError as e:
+        raise StorageError(f"could not read {path}: {e.strerror or type(e).__name__}") from e
 
 
 def fsync_dir(path: Path) -> None:

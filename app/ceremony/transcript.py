@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..crypto import canonical_json
-from ..errors import NotFound, Refused, StorageError, UsageError
-from ..fsutil import atomic_write
+from ..errors import Refused, UsageError
+from ..fsutil import atomic_write, read_bounded
 from . import transcript_shape as shape
 from .transcript_shape import TranscriptInvalid
 
@@ -379,15 +379,7 @@ class Transcript:
         """Read a transcript file (at most 16 MiB): NotFound, UsageError for a directory,
         TranscriptInvalid for anything that is not a transcript."""
         path = Path(path)
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise NotFound(f"no transcript {path}") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a transcript") from None
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror or type(e).__name__}") from e
+        data = read_bounded(path, MAX_FILE_BYTES, "transcript")
         if len(data) > MAX_FILE_BYTES:
             raise TranscriptInvalid(f"{path.name} is larger than a transcript can be "
                                     f"({MAX_FILE_BYTES // (1024 * 1024)} MiB)")

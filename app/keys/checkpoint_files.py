@@ -17,7 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..errors import AlreadyExists, IntegrityError, NotFound, StorageError, UsageError
+from ..errors import AlreadyExists, IntegrityError
+from ..fsutil import read_bounded
 from .algorithms import verify
 from .checkpoints import AuditVault, Checkpoint, chain_hash_at
 from .ports import SignAlgorithm
@@ -41,15 +42,7 @@ def write_checkpoint_file(dest: Path, checkpoint: Checkpoint, *, force: bool = F
 
 def load_checkpoint_file(path: Path) -> Checkpoint:
     """The checkpoint in ``path``; IntegrityError (exit 3) if it is not a well-formed one."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise NotFound(f"no checkpoint file {path}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a checkpoint file") from None
-    except OSError as e:
-        raise StorageError(f"could not read {path}: {e.strerror or type(e).__name__}") from e
+    data = read_bounded(path, MAX_FILE_BYTES, "checkpoint file")
     if len(data) > MAX_FILE_BYTES:
         raise IntegrityError(f"{path.name} is too large to be a checkpoint file")
     try:
