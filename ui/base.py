@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QDialog, QWidget
 
 from strongroom.app.vault import Vault
 
@@ -45,6 +46,8 @@ class Section(QWidget):
         super().__init__(parent)
         self.services = services
         self.vault: Vault | None = None
+        if not hasattr(type(self), "dialogs"):  # (Keys forwards it to its actions controller)
+            self.dialogs: list[QDialog] = []  # open non-modal dialogs: closed at lock
         self.setAccessibleName(self.title)
 
     def vault_unlocked(self, vault: Vault) -> None:
@@ -57,3 +60,28 @@ class Section(QWidget):
 
     def focus_search(self) -> None:
         """Ctrl+F: focus this section's search or filter field, if it has one."""
+
+    # ----- shared by the sections -------------------------------------------------------------
+
+    def dark_theme(self) -> bool:
+        """The console's theme, or the OS's when it follows it (judged by the window colour)."""
+        theme = self.services.settings.theme
+        if theme in ("light", "dark"):
+            return theme == "dark"
+        return self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+    def open_dialog(self, dialog: QDialog) -> None:
+        """Open ``dialog`` non-modally, kept until it finishes or :meth:`close_dialogs`."""
+        self.dialogs.append(dialog)
+        dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
+        dialog.open()
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if dialog in self.dialogs:
+            self.dialogs.remove(dialog)
+        dialog.deleteLater()
+
+    def close_dialogs(self) -> None:
+        for dialog in list(self.dialogs):
+            dialog.reject()
+        self.dialogs.clear()

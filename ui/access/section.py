@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from strongroom.app.vault import Vault
 
@@ -44,7 +43,6 @@ class AccessReviewsSection(Section):
         self.snapshot: Snapshot | None = None
         self._epoch = 0
         self._loading: Task | None = None
-        self.dialogs: list[QDialog] = []
         self.guarded = Guarded(self)
 
         self.who = QLabel("The vault is locked.")
@@ -143,12 +141,6 @@ class AccessReviewsSection(Section):
 
     # ----- the theme ---------------------------------------------------------------------------
 
-    def dark_theme(self) -> bool:
-        theme = self.services.settings.theme
-        if theme in ("light", "dark"):
-            return theme == "dark"
-        return self.palette().color(QPalette.ColorRole.Window).lightness() < 128
-
     def problem_colour(self) -> str:
         """The red of problem text in labels, for the theme in use."""
         return str(PROBLEM[self.dark_theme()].name())
@@ -190,20 +182,3 @@ class AccessReviewsSection(Section):
         self.result.setText(message)
         self.services.status(message)
         self.refresh()
-
-    # ----- dialogs -----------------------------------------------------------------------------
-
-    def open_dialog(self, dialog: QDialog) -> None:
-        self.dialogs.append(dialog)
-        dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
-        dialog.open()
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if dialog in self.dialogs:
-            self.dialogs.remove(dialog)
-        dialog.deleteLater()
-
-    def close_dialogs(self) -> None:
-        for dialog in list(self.dialogs):
-            dialog.reject()
-        self.dialogs.clear()

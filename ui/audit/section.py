@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -319,7 +318,7 @@ class AuditSection(Section):
             self.checkpoint_label.hide()
             return
         report, counts = check.chain, check.checkpoints.counts()
-        dark = self._dark_theme()
+        dark = self.dark_theme()
         self.verify_label.setText(verify_text(report))
         self.verify_label.setProperty("role", "ok" if report.ok else "error")
         self.verify_label.setStyleSheet(
@@ -340,11 +339,6 @@ class AuditSection(Section):
                 f"{plural(counts['invalid'], 'audit checkpoint')} INVALID: the audit history "
                 "no longer matches what the hardware signed.")
 
-    def _dark_theme(self) -> bool:
-        theme = self.services.settings.theme
-        if theme in ("light", "dark"):
-            return theme == "dark"
-        return self.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
     def export_to(self, path: str | Path, fmt: ExportFormat) -> Task | None:
         """Export the events the filters select to ``path``, newest first, and record it."""

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
-    QDialog,
     QFileDialog,
     QHBoxLayout,
     QStackedWidget,
@@ -65,7 +63,6 @@ class CeremoniesSection(Section):
         self.choose_folder: Callable[[QWidget], Path | None] = ask_folder
         self.choose_script: Callable[[QWidget], Path | None] = ask_script
         self.prompts = QtPrompts(self)
-        self.dialogs: list[QDialog] = []
         self._epoch = 0
         self.busy = BusyRow("Ceremony operation")
         self.library = LibraryTab(self)
@@ -193,28 +190,7 @@ class CeremoniesSection(Section):
             task.finished.connect(prompts.end)
         return task
 
-    # ----- dialogs and the theme ------------------------------------------------------------------
-
-    def open_dialog(self, dialog: QDialog) -> None:
-        self.dialogs.append(dialog)
-        dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
-        dialog.open()
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if dialog in self.dialogs:
-            self.dialogs.remove(dialog)
-        dialog.deleteLater()
-
-    def close_dialogs(self) -> None:
-        for dialog in list(self.dialogs):
-            dialog.reject()
-        self.dialogs.clear()
-
-    def dark_theme(self) -> bool:
-        theme = self.services.settings.theme
-        if theme in ("light", "dark"):
-            return theme == "dark"
-        return self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    # ----- the theme ----------------------------------------------------------------------------
 
     def _follow_theme(self) -> None:
         dark = self.dark_theme()

@@ -16,7 +16,6 @@ import shiboken6
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -58,7 +57,6 @@ class VaultSection(Section):
         self.setAccessibleDescription(self.accessible_description)
         self._epoch = 0  # bumped at every unlock and lock; late results of older ones are dropped
         self._loading = False
-        self.dialogs: list[QDialog] = []
         self.guard = Guarded(self, sources=sources)  # the approver flow of the two-person rule
         self.model = SecretsModel(self)
 
@@ -197,16 +195,6 @@ class VaultSection(Section):
         """Run ``work`` on the runner; ``done`` only if the vault is still as it was."""
         self.submit(name, name, lambda _cancel, _progress: work(), done)
 
-    def _dialog_opened(self, dialog: QDialog) -> None:
-        self.dialogs.append(dialog)
-        dialog.finished.connect(lambda _result: self._dialog_closed(dialog))
-        dialog.open()
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if dialog in self.dialogs:
-            self.dialogs.remove(dialog)
-        dialog.deleteLater()
-
     # ----- selection -------------------------------------------------------------------------
 
     def selected(self) -> SecretInfo | None:
@@ -258,7 +246,7 @@ class VaultSection(Section):
         self.services.activity()
         dialog = SecretDialog(self, info, self.services.runner)
         dialog.submitted.connect(lambda form: self._save(dialog, form))
-        self._dialog_opened(dialog)
+        self.open_dialog(dialog)
 
     def _save(self, dialog: SecretDialog, form: SecretForm) -> None:
         vault, old = self.vault, dialog.info
@@ -299,7 +287,7 @@ class VaultSection(Section):
         confirm.setText("Delete")
         confirm.setAccessibleName(f"Delete {info.name}")
         confirm.clicked.connect(lambda: self._delete(info))
-        self._dialog_opened(box)
+        self.open_dialog(box)
 
     def _delete(self, info: SecretInfo) -> None:
         vault, name = self.vault, info.name
@@ -323,7 +311,7 @@ class VaultSection(Section):
         self.services.activity()
         dialog = HistoryDialog(self.services, self.vault, info.name, self, guard=self.guard)
         dialog.load()
-        self._dialog_opened(dialog)
+        self.open_dialog(dialog)
 
     # ----- reveal and copy -------------------------------------------------------------------
 
