@@ -54,10 +54,9 @@ from .layout import (
 
 
 class VaultSession:
-    """One vault folder, locked or unlocked. Open it with :meth:`open` (locked) or :meth:`create`
-    (unlocked). The vault's parts build on what this keeps: the connection and keys, write
-    transactions under the cross-process lock, the checked header and its audit anchor, and the
-    audit events that every change writes in its own transaction."""
+    """One vault folder, locked or unlocked (:meth:`open`, or ``Vault.create``). The parts build on
+    what this keeps: the connection and keys, write transactions under the cross-process lock, the
+    checked header and its audit anchor, and each change's audit event in its own transaction."""
 
     def __init__(self, path: Path, header: Header, clock: Clock | None = None) -> None:
         self.path = path
@@ -116,8 +115,7 @@ class VaultSession:
         operator: str | None = None,
         prefer: str | None = None,
     ) -> None:
-        """Open the vault with the first keyslot of ``unlocker.kind`` that the unlocker opens
-        (of ``operator``'s keyslots, when named; ``prefer``'s first)."""
+        """The first ``unlocker.kind`` slot it opens (``operator``'s only; ``prefer``'s first)."""
         with self._mutex:
             if self.unlocked:
                 return
