@@ -126,11 +126,12 @@ locks: $(STAMP)
 	$(PY) packaging/check_locks.py
 
 # pytest exits 5 when it collects no test: non-zero, so that fails the run too.
-# The suite runs on every core (pytest-xdist); `make pytest WORKERS=0` runs it in one process.
+# The suite runs on every core (pytest-xdist), each test file whole and in order in one worker
+# (some files' tests build on the ones before); `make pytest WORKERS=0` runs it in one process.
 WORKERS ?= auto
 pytest: $(STAMP)
 	@$(call header,pytest)
-	$(VENV)/bin/pytest -n $(WORKERS) $(ARGS)
+	$(VENV)/bin/pytest -n $(WORKERS) --dist loadfile $(ARGS)
 
 # ----- locks --------------------------------------------------------------------------------------
 # pip-tools lives in a throwaway venv. Locks are compiled against PyPI alone (no local pip config,
