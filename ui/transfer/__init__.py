@@ -1,0 +1,1 @@
+"""The console's File > Import and Export: the preview, progress and cancel."""
