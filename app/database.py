@@ -12,9 +12,15 @@ import sqlcipher3
 
 from .errors import AlreadyExists, StorageError, StrongroomError, VaultTampered
 from .fsutil import storage_error
-from .schemas import ACCESS_SCHEMA, CEREMONY_SCHEMA, COMPLIANCE_SCHEMA, DEVICE_KEYS_SCHEMA
+from .schemas import (
+    ACCESS_SCHEMA,
+    CEREMONY_SCHEMA,
+    COMPLIANCE_SCHEMA,
+    DEVICE_KEYS_SCHEMA,
+    KIND_SCHEMA,
+)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _migrate_1_to_2(conn: Any) -> None:
@@ -38,11 +44,20 @@ def _migrate_4_to_5(conn: Any) -> None:
         conn.execute(statement)
 
 
+def _migrate_5_to_6(conn: Any) -> None:
+    """The kind column, unless a test's older vault was made with it (tests/test_access.py)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(secrets)")}
+    if "kind" not in columns:
+        for statement in _statements(KIND_SCHEMA):
+            conn.execute(statement)
+
+
 # MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
 # an automatic backup before running any of them. A new vault gets SCHEMA and then every migration,
 # so the two paths cannot drift apart.
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5,
+    5: _migrate_5_to_6,
 }
 
 # SQLite result codes (primary, low byte) that we translate.

@@ -80,6 +80,7 @@ class SecretInfo:
     expires: str | None
     rotation_due: str | None
     version: int
+    kind: str = "value"  # how the value reads: value, totp or entry (app/entries.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +94,7 @@ class SecretInfo:
             "expires": self.expires,
             "rotation_due": self.rotation_due,
             "version": self.version,
+            "kind": self.kind,
         }
 
 

@@ -1,4 +1,4 @@
-"""The text of the schema migrations 2 to 5 (pure data; database.py runs them)."""
+"""The text of the schema migrations 2 to 6 (pure data; database.py runs them)."""
 
 # Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
 # pending security update was seen (so "critical within N days" can be judged across runs).
@@ -176,4 +176,11 @@ CREATE TABLE share_holders (
     last_drill TEXT,
     PRIMARY KEY (set_id, idx)
 ) WITHOUT ROWID;
+"""
+
+
+# Schema 6: a secret's kind (app/entries.py): its value is raw bytes, a TOTP seed, or an entry with
+# fields (imports from KeePass and Bitwarden). Existing secrets are values.
+KIND_SCHEMA = """
+ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from strongroom.app import database
+from strongroom.app import database, schemas
 from strongroom.app.access import access_changes, approvals, custody, operator_admin, policy
 from strongroom.app.access.grants import Scope
 from strongroom.app.access.wrapping import WrappedDek, dek_wrap_aad, unwrap_with
@@ -259,6 +259,8 @@ def test_a_vault_from_before_operators_is_adopted_and_a_second_operator_waits_fo
     path = tmp_path / "old"
     with monkeypatch.context() as m:
         m.setattr(database, "SCHEMA_VERSION", 3)
+        # today's secrets code writes the kind column (schema 6): give the old vault that one
+        m.setattr(database, "SCHEMA", database.SCHEMA + schemas.KIND_SCHEMA)
         with make_vault(path) as v:
             v.add_secret(NewSecret("crit", b"old value", Classification.Critical))
             v.add_hardware_slot(KeyringSource(ring), label="keyring")

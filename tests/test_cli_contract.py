@@ -28,7 +28,7 @@ vault_dir = cli_checks.vault_dir
 
 SECRET_KEYS = {
     "name", "classification", "owner", "note", "tags", "created", "updated", "expires",
-    "rotation_due", "version",
+    "rotation_due", "version", "kind",
 }
 EVENT_KEYS = {"seq", "ts", "actor", "action", "target", "outcome", "details", "hash"}
 

@@ -462,6 +462,8 @@ def test_a_schema_1_vault_gains_the_compliance_and_device_key_tables(
         tables = {r[0] for r in rows}
         assert {"compliance_runs", "compliance_results", "compliance_exceptions",
                 "compliance_first_seen", "device_keys", "operators", "grants"} <= tables
+        columns = {r[1] for r in v._conn.execute("PRAGMA table_info(secrets)")}
+        assert "kind" in columns  # schema 6
         migrated = v.audit_events(action="vault.migrate")[0].details
         assert migrated == {"from": 1, "to": store.SCHEMA_VERSION}
         assert [e.target for e in v.audit_events(action="operator.adopt")] == [v.actor]

@@ -10,10 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .. import entries, totp
 from ..errors import UsageError
 from ..model import Classification, SecretInfo, parse_date
 from ..vault import NewSecret
-from ..vault.secrets import check_name, check_note, check_owner, check_tags
+from ..vault.secret_fields import check_name, check_note, check_owner, check_tags
 from .common import EXIT_OK, AddCommand, Context, bounded_int, read_value, subcommands
 
 
@@ -57,7 +58,8 @@ def cmd_secret_add(ctx: Context) -> int:
         info = vault.add_secret(
             NewSecret(
                 name=args.name, value=value, classification=classification,
-                tags=tuple(args.tag or ()), note=args.note or "", owner=args.owner, **dates,
+                tags=tuple(args.tag or ()), note=args.note or "", owner=args.owner,
+                kind=args.kind, **dates,
             ),
             approval=ctx.approval(vault, "secret.write", args.name),
         )
@@ -66,21 +68,54 @@ def cmd_secret_add(ctx: Context) -> int:
 
 
 def cmd_secret_get(ctx: Context) -> int:
+    args = ctx.args
     with ctx.unlocked() as vault:
-        info = vault.secret_info(ctx.args.name)
-        approval = ctx.approval(vault, "secret.reveal", ctx.args.name)
-        value = vault.get_secret(ctx.args.name, ctx.args.version, approval=approval)
+        info = vault.secret_info(args.name)
+        if args.field and info.kind != "entry":
+            raise UsageError(f"{info.name} is a {info.kind}, not an entry with fields")
+        approval = ctx.approval(vault, "secret.reveal", args.name)
+        value = vault.get_secret(args.name, args.version, approval=approval)
+    obj: dict[str, Any] = {"name": info.name, "version": args.version or info.version,
+                           "kind": info.kind}
+    if info.kind == "entry":
+        entry = entries.decode(value)
+        if args.field:
+            value = entry.get(args.field).encode()
+            obj["field"], obj["value"] = args.field, value.decode()
+        else:
+            value = entry.password.encode()
+            obj["entry"] = entry.to_json()
     if ctx.out.json:
-        obj: dict[str, Any] = {"name": info.name, "version": ctx.args.version or info.version}
-        try:
-            obj["value"] = value.decode("utf-8")
-        except UnicodeDecodeError:
-            obj["value_base64"] = base64.b64encode(value).decode()
+        if "value" not in obj and "entry" not in obj:
+            try:
+                obj["value"] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                obj["value_base64"] = base64.b64encode(value).decode()
         ctx.out.emit(obj, "")
     else:
         ctx.stdout.flush()
         sys.stdout.buffer.write(value)
         sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def cmd_secret_totp(ctx: Context) -> int:
+    with ctx.unlocked() as vault:
+        info = vault.secret_info(ctx.args.name)
+        if info.kind not in ("totp", "entry"):
+            raise UsageError(f"{info.name} is a plain value, not a TOTP seed")
+        approval = ctx.approval(vault, "secret.reveal", ctx.args.name)
+        value = vault.get_secret(ctx.args.name, purpose="totp", approval=approval)
+    spec = (entries.decode(value).totp_spec() if info.kind == "entry"
+            else totp.parse(value.decode()))
+    if spec is None:
+        raise UsageError(f"the entry {info.name} has no TOTP settings")
+    now = dt.datetime.now(dt.UTC).timestamp()
+    code, left = spec.code(now), spec.remaining(now)
+    ctx.out.emit({"name": info.name, "code": code, "remaining_seconds": left, **spec.public()},
+                 code)
+    if not ctx.out.json:
+        print(f"strongroom: valid for {left} more second(s)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -97,7 +132,7 @@ def cmd_secret_update(ctx: Context) -> int:
             raise UsageError(f"{e} (to change only the metadata, give --keep-value)") from None
         info = vault.update_secret(
             args.name, value, classification=classification,
-            tags=args.tag, note=args.note, owner=args.owner, **dates,
+            tags=args.tag, note=args.note, owner=args.owner, kind=args.kind, **dates,
             approval=ctx.approval(vault, "secret.write", args.name),
         )
     ctx.out.emit(info.to_json(), f"Updated {info.name} (now version {info.version}).")
@@ -155,7 +190,7 @@ def _secret_table(items: Sequence[SecretInfo]) -> str:
 
 
 def register(sub: Any, command: AddCommand) -> None:
-    """``strongroom secret add|get|update|rm|history|list``."""
+    """``strongroom secret add|get|totp|update|rm|history|list``."""
     secret = sub.add_parser("secret", help="add, read, change and list secrets")
     ssub = subcommands(secret, "secret_command")
     levels = "|".join(c.value for c in Classification)
@@ -169,15 +204,23 @@ def register(sub: Any, command: AddCommand) -> None:
         cp.add_argument("--expires", metavar="YYYY-MM-DD")
         cp.add_argument("--rotate-by", metavar="YYYY-MM-DD", help="rotation due date")
 
+    kinds = "value: the bytes as given; totp: an otpauth:// URI or a base32 seed"
     add = command(ssub, "add", cmd_secret_add, "add a secret; its value is read from stdin")
     add.add_argument("name")
     meta_options(add, defaults=True)
-    get = command(ssub, "get", cmd_secret_get, "print a secret's value")
+    add.add_argument("--kind", choices=("value", "totp"), default="value", help=kinds)
+    get = command(ssub, "get", cmd_secret_get,
+                  "print a secret's value (an entry's password, or --field)")
     get.add_argument("name")
     get.add_argument("--version", type=bounded_int(1, 2**31 - 1), metavar="N")
+    get.add_argument("--field", metavar="F",
+                     help="an entry's field: username, url, notes, totp or a custom field")
+    totp_cmd = command(ssub, "totp", cmd_secret_totp, "print a TOTP secret's current code")
+    totp_cmd.add_argument("name")
     upd = command(ssub, "update", cmd_secret_update, "new version from stdin, or metadata")
     upd.add_argument("name")
     meta_options(upd, defaults=False)
+    upd.add_argument("--kind", choices=("value", "totp"), help=kinds + " (with a new value)")
     upd.add_argument("--keep-value", action="store_true", help="change metadata only")
     rm = command(ssub, "rm", cmd_secret_rm, "delete a secret and its history")
     rm.add_argument("name")

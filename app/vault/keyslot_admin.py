@@ -49,7 +49,7 @@ from ..unlock_methods import (
     new_hardware_slot,
 )
 from . import rotation
-from .secrets import MAX_NAME_CHARS
+from .secret_fields import MAX_NAME_CHARS
 from .session import VaultSession
 
 

@@ -18,64 +18,22 @@ from ..access import policy as access_policy
 from ..access.approvals import Approval
 from ..crypto import canonical_json
 from ..errors import AlreadyExists, NotFound, UsageError
-from ..model import Classification, SecretInfo, VersionInfo, has_hidden
+from ..model import Classification, SecretInfo, VersionInfo
+from .secret_fields import (
+    check_kind_value,
+    check_name,
+    check_note,
+    check_owner,
+    check_tags,
+)
 from .session import VaultSession
 
-MAX_VALUE_BYTES = 16 * 1024 * 1024
-MAX_NAME_CHARS = 256
-MAX_TAG_CHARS = 64
-MAX_NOTE_CHARS = 64 * 1024
-READ_PURPOSES = ("read", "reveal", "copy", "export")
+READ_PURPOSES = ("read", "reveal", "copy", "export", "totp")
 
 _SELECT_INFO = (
     "SELECT id, name, classification, owner, note, tags, created, updated, expires, rotation_due,"
-    " version FROM secrets"
+    " version, kind FROM secrets"
 )
-
-
-
-
-def check_name(name: str) -> str:
-    if not name or len(name) > MAX_NAME_CHARS:
-        raise UsageError(f"a secret name must be 1 to {MAX_NAME_CHARS} characters")
-    if name != name.strip() or has_hidden(name):
-        raise UsageError("a secret name cannot start or end with spaces or hold control, bidi or "
-                         "other invisible characters")
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        raise UsageError("a secret name is parts separated by '/', none of them empty, '.' or '..'")
-    return name
-
-
-def check_owner(owner: str) -> str:
-    if not owner.strip() or len(owner) > MAX_NAME_CHARS or has_hidden(owner):
-        raise UsageError(f"invalid owner {owner!r}: 1 to {MAX_NAME_CHARS} visible characters")
-    return owner
-
-
-def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for tag in tags:
-        tag = tag.strip()
-        if not tag or len(tag) > MAX_TAG_CHARS or "," in tag or has_hidden(tag):
-            raise UsageError(f"invalid tag {tag!r}: 1 to {MAX_TAG_CHARS} visible "
-                             "characters, no commas")
-        if tag not in out:
-            out.append(tag)
-    return tuple(sorted(out))
-
-
-def check_value(value: bytes) -> bytes:
-    if not value:
-        raise UsageError("the secret value is empty")
-    if len(value) > MAX_VALUE_BYTES:
-        raise UsageError(f"the secret value is larger than {MAX_VALUE_BYTES // (1024 * 1024)} MiB")
-    return value
-
-
-def check_note(note: str) -> str:
-    if len(note) > MAX_NOTE_CHARS:
-        raise UsageError(f"the note is longer than {MAX_NOTE_CHARS} characters")
-    return note
 
 
 @dataclass(frozen=True)
@@ -90,6 +48,7 @@ class NewSecret:
     owner: str | None = None
     expires: dt.date | None = None
     rotation_due: dt.date | None = None
+    kind: str = "value"  # value, totp or entry (app/entries.py)
 
 
 def row_to_info(row: Sequence[Any]) -> SecretInfo:
@@ -105,6 +64,7 @@ def row_to_info(row: Sequence[Any]) -> SecretInfo:
         expires=row[8],
         rotation_due=row[9],
         version=row[10],
+        kind=row[11],
     )
 
 
@@ -116,6 +76,7 @@ def _insert_version(vault: VaultSession, info: SecretInfo, version: int, value: 
     level = info.classification.value
     generation, nonce, ciphertext = vault._deks.encrypt_version(info.id, version, level, value)
     meta = {
+        "kind": info.kind,
         "classification": level,
         "owner": info.owner,
         "note": info.note,
@@ -143,7 +104,7 @@ def _insert_secret(vault: VaultSession, new: NewSecret,
                    who: enforce.Actor | None = None, extra: dict[str, Any] | None = None
                    ) -> SecretInfo:
     name = check_name(new.name)
-    value = check_value(new.value)
+    value = check_kind_value(new.kind, new.value)
     tags = check_tags(new.tags)
     note = check_note(new.note)
     now = vault._now()
@@ -156,19 +117,20 @@ def _insert_secret(vault: VaultSession, new: NewSecret,
         raise AlreadyExists(f"a secret named {name!r} already exists")
     cursor = vault._conn.execute(
         "INSERT INTO secrets (name, classification, owner, note, tags, created, updated, "
-        "expires, rotation_due, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        "expires, rotation_due, version, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
         (name, new.classification.value, owner, note, json.dumps(list(tags)), now, now,
-         expires, rotation_due),
+         expires, rotation_due, new.kind),
     )
     info = SecretInfo(
         cursor.lastrowid, name, new.classification, owner, note, tags, now, now, expires,
-        rotation_due, 1,
+        rotation_due, 1, new.kind,
     )
     _set_tags(vault, info.id, tags)
     _insert_version(vault, info, 1, value)
     level = info.classification.value
     vault._event("secret.create", name,
-                 details={"version": 1, "classification": level, **(extra or {})})
+                 details={"version": 1, "classification": level, "kind": new.kind,
+                          **(extra or {})})
     return info
 
 
@@ -257,13 +219,18 @@ def update_secret(vault: VaultSession, name: str,
     clear_expires: bool = False,
     rotation_due: dt.date | None = None,
     clear_rotation_due: bool = False,
+    kind: str | None = None,
     approval: Approval | None = None,
 ) -> SecretInfo:
     """Change a secret: a new value makes a new version; metadata alone changes in place.
 
     A classification change without a new value re-encrypts the current value under the new
     level's data key as a new version, so no value is ever held under two levels' keys.
+    ``kind`` says how a new ``value`` is read (app/entries.py); it keeps the current kind if not
+    given, and cannot change without a new value.
     """
+    if kind is not None and value is None:
+        raise UsageError("a secret's kind changes only with a new value")
     with vault._write() as conn:
         info = _checked_info(vault, name, "manage")
         extra = approvals.check(vault, conn, "secret.write", name, approval, critical=False)
@@ -284,6 +251,10 @@ def update_secret(vault: VaultSession, name: str,
             new_rot = None if clear_rotation_due else rotation_due.isoformat()  # type: ignore[union-attr]
             if new_rot != info.rotation_due:
                 changes["rotation_due"] = new_rot
+        if kind is not None and kind != info.kind:
+            changes["kind"] = kind
+        if value is not None:
+            value = check_kind_value(changes.get("kind", info.kind), value)
         if value is None and not changes:
             return info
         if "classification" in changes or "tags" in changes:  # allowed where it lands, too
@@ -296,15 +267,15 @@ def update_secret(vault: VaultSession, name: str,
         updated = replace(info, **changes, updated=vault._now(), version=new_version)
         vault._conn.execute(
             "UPDATE secrets SET classification = ?, owner = ?, note = ?, tags = ?, "
-            "updated = ?, expires = ?, rotation_due = ?, version = ? WHERE id = ?",
+            "updated = ?, expires = ?, rotation_due = ?, version = ?, kind = ? WHERE id = ?",
             (updated.classification.value, updated.owner, updated.note,
              json.dumps(list(updated.tags)), updated.updated, updated.expires,
-             updated.rotation_due, updated.version, info.id),
+             updated.rotation_due, updated.version, updated.kind, info.id),
         )
         if "tags" in changes:
             _set_tags(vault, info.id, updated.tags)
         if value is not None:
-            _insert_version(vault, updated, new_version, check_value(value))
+            _insert_version(vault, updated, new_version, value)
         details: dict[str, Any] = {"version": new_version, "fields": sorted(changes), **extra}
         if "classification" in changes:
             details["classification"] = updated.classification.value
