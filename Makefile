@@ -38,7 +38,7 @@ define run-steps
 endef
 
 .PHONY: help setup system-deps run test lint bench bench-signing bench-console soak pytest $(GATES) lock \
-	lock-upgrade briefcase-tree clean
+	lock-upgrade briefcase-tree briefcase-dev icons clean
 
 help:
 	@echo "make run          set up if needed, then open the console (.venv/bin/strongroom \$$ARGS)"
@@ -51,6 +51,8 @@ help:
 	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
 	@echo "make lock-upgrade recompile the locks at the newest versions PyPI serves"
+	@echo "make briefcase-dev  assemble build/briefcase/ from briefcase.toml, run \`briefcase dev\` there"
+	@echo "make icons        render the PNG, .ico and .icns icons from the SVG"
 	@echo "make clean        remove .venv, caches and build/"
 
 # ----- set-up -------------------------------------------------------------------------------------
@@ -155,28 +157,26 @@ lock lock-upgrade:
 
 # ----- packaging ----------------------------------------------------------------------------------
 # Briefcase reads [tool.briefcase] from a pyproject.toml and copies each `sources` folder under its
-# own name, so it gets a tree laid out as installed: build/briefcase/src/strongroom/{app,...}.
+# own name, so packaging/briefcase_tree.py assembles a tree laid out as installed, with
+# briefcase.toml as its pyproject.toml: build/briefcase/src/strongroom/{app,...}.
 
 briefcase-tree:
 	@$(call header,$(BRIEFCASE_DIR))
-	rm -rf $(BRIEFCASE_DIR)
-	mkdir -p $(BRIEFCASE_DIR)/src
-	cp briefcase.toml $(BRIEFCASE_DIR)/pyproject.toml
-	cp -r packaging/strongroom $(BRIEFCASE_DIR)/src/strongroom
-	for pkg in app backends ui resources; do cp -r $$pkg $(BRIEFCASE_DIR)/src/strongroom/$$pkg; done
-	cp -r resources $(BRIEFCASE_DIR)/resources
-	cp -r tests $(BRIEFCASE_DIR)/tests
-	if [[ -f LICENSE ]]; then cp LICENSE $(BRIEFCASE_DIR)/LICENSE; else \
-		printf '%s\n' "Copyright (c) Strongroom maintainers. All rights reserved." \
-			"Proprietary software: not licensed for redistribution." > $(BRIEFCASE_DIR)/LICENSE; fi
-	find $(BRIEFCASE_DIR) -name __pycache__ -prune -exec rm -rf {} +
-	if command -v rsvg-convert >/dev/null; then \
-		for size in 16 32 64 128 256 512; do \
-			rsvg-convert -w $$size -h $$size resources/icons/strongroom.svg \
-				-o $(BRIEFCASE_DIR)/resources/icons/strongroom-$$size.png; \
-		done; \
-	else echo "note: no rsvg-convert (Debian: librsvg2-bin); PNG icons not rendered"; fi
-	@echo "then: cd $(BRIEFCASE_DIR) && briefcase create && briefcase build"
+	$(PYTHON) packaging/briefcase_tree.py $(BRIEFCASE_DIR)
+
+# The console from that tree, in this venv (--no-isolation): Briefcase pip-installs `requires`
+# with --upgrade, so the dev lock goes along as constraints and nothing moves off its pins.
+# `make briefcase-dev ARGS=--version` passes arguments to the app.
+briefcase-dev: setup briefcase-tree
+	@$(call header,briefcase dev)
+	cd $(BRIEFCASE_DIR) && "$(CURDIR)/$(VENV)/bin/briefcase" dev --no-isolation \
+		-C 'requirement_installer_args=["--constraint", "$(CURDIR)/$(DEV_LOCK)"]' \
+		$(if $(ARGS),-- $(ARGS))
+
+# The PNG, .ico and .icns icons from resources/icons/strongroom.svg; the output is committed.
+icons: $(STAMP)
+	@$(call header,icons)
+	$(PY) packaging/render_icons.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
