@@ -35,8 +35,8 @@ from ..clipboard import shown_text
 from ..widgets.approval_flow import Guarded
 from ..widgets.approvers import Request
 from ..workers import user_message
+from .reveal_field import RevealField
 from .rows import local_time
-from .secret_dialog import RevealField
 
 META_FIELDS = ("classification", "owner", "tags", "expires", "rotation_due", "note")
 LABELS = {"rotation_due": "rotation due"}

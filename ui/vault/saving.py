@@ -19,12 +19,12 @@ def change(vault: Vault, old: SecretInfo | None, form: SecretForm) -> Change:
         if old is None:
             return vault.add_secret(NewSecret(
                 form.name, form.value or b"", form.classification, form.tags, form.note,
-                form.owner or None, form.expires, form.rotation_due,
+                form.owner or None, form.expires, form.rotation_due, form.kind,
             ), approval=approval)
         value = form.value
         # A value typed again unchanged is not a new version. The compare is an audited read,
         # made only where the operator reads alone: an approval serves the write, not a read.
-        if value is not None and approval is None and reads_alone(
+        if value is not None and form.kind == old.kind and approval is None and reads_alone(
                 vault, old.classification.value) and vault.get_secret(
                 old.name, purpose="read") == value:
             value = None
@@ -33,7 +33,7 @@ def change(vault: Vault, old: SecretInfo | None, form: SecretForm) -> Change:
             note=form.note, owner=form.owner or None,
             expires=form.expires, clear_expires=form.expires is None,
             rotation_due=form.rotation_due, clear_rotation_due=form.rotation_due is None,
-            approval=approval,
+            kind=form.kind if value is not None else None, approval=approval,
         )
 
     return save

@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtCore import QDate, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,14 +19,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -63,6 +60,7 @@ class SecretForm:
     expires: dt.date | None
     rotation_due: dt.date | None
     value: bytes | None = field(repr=False, default=None)
+    kind: str = "value"  # how the value reads (app/entries.py): value, totp or entry
 
 
 def split_tags(text: str) -> tuple[str, ...]:
@@ -198,6 +196,15 @@ class SecretDialog(QDialog):
         self.rotation, self.rotation_on = self._date_row(
             "Rotation due", info.rotation_due if info else None
         )
+        self.kind = QComboBox()
+        self.kind.setAccessibleName("Kind of value")
+        self.kind.addItem("Value (password, key, token)", "value")
+        self.kind.addItem("TOTP seed (otpauth:// URI or base32)", "totp")
+        current_kind = info.kind if info else "value"
+        if current_kind == "entry":
+            self.kind.addItem("Entry (imported fields)", "entry")
+        self.kind.setCurrentIndex(max(0, self.kind.findData(current_kind)))
+        self.kind.setEnabled(current_kind != "entry")
         self.value_field = ValueField(runner, keeping=editing)
         self.value = self.value_field.line  # the single-line input
         self.show_value = self.value_field.show_box
@@ -217,9 +224,16 @@ class SecretDialog(QDialog):
         form.addRow("No&te", self.note)
         form.addRow(self.expires_on, self.expires)
         form.addRow(self.rotation_on, self.rotation)
+        form.addRow("&Kind", self.kind)
         form.addRow("&Value", self.value_field)
+        if current_kind == "entry":
+            # An entry's fields (username, URL, custom fields, attachments) are kept as they
+            # are; the form edits its metadata. `strongroom secret get --json` shows them.
+            self.value_field.setEnabled(False)
+            self.value_field.setToolTip("An imported entry's fields are kept as they are")
+            self.generator.hide()
         for label_for in (self.name, self.classification, self.tags, self.owner, self.note,
-                          self.value_field):
+                          self.kind, self.value_field):
             label = form.labelForField(label_for)
             if isinstance(label, QLabel):
                 label.setBuddy(label_for)
@@ -268,7 +282,8 @@ class SecretDialog(QDialog):
             rotation_due=(
                 self.rotation.date().toPython() if self.rotation_on.isChecked() else None
             ),
-            value=self.value_field.value(),
+            value=self.value_field.value() if self.value_field.isEnabled() else None,
+            kind=self.kind.currentData(),
         )
 
     @Slot()
@@ -279,6 +294,9 @@ class SecretDialog(QDialog):
             return
         if self.info is None and form.value is None:
             self.failed("Enter a value, or generate one.")
+            return
+        if self.info is not None and form.kind != self.info.kind and form.value is None:
+            self.failed("Enter the value again to change its kind.")
             return
         self.message.setText("Saving…")
         self.buttons.setEnabled(False)
@@ -301,78 +319,3 @@ class SecretDialog(QDialog):
     def done(self, result: int) -> None:
         self.wipe()
         super().done(result)
-
-
-class RevealField(QWidget):
-    """A value shown on demand and hidden again after a delay; dots (not its length) otherwise.
-
-    A label rather than a line edit, so a revealed value cannot be selected and copied past the
-    clipboard guard.
-    """
-
-    hidden = Signal()
-    MASK = "••••••••"
-
-    def __init__(self, what: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.what = what
-        self.label = QLabel(self.MASK)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        self.label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.label.setAccessibleName(what)
-        self.countdown = QLabel("")
-        self.countdown.setAccessibleName(f"{what}: hidden again in")
-        self._revealed = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide_value)
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._update_countdown)
-        # A multi-line value (a PEM key) scrolls inside a few lines instead of growing the window.
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(self.label)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self._fit()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll, 1)
-        layout.addWidget(self.countdown)
-
-    @property
-    def revealed(self) -> bool:
-        return self._revealed
-
-    def _fit(self) -> None:
-        """One line tall for the mask or a one-line value; up to eight lines, then scroll."""
-        line = self.label.fontMetrics().lineSpacing()
-        lines = min(max(1, self.label.text().count("\n") + 1), 8)
-        self.scroll.setFixedHeight(line * lines + 4)
-
-    def show_value(self, text: str, seconds: int) -> None:
-        self.label.setText(text)
-        self._fit()
-        self.label.setAccessibleDescription("shown")
-        self._revealed = True
-        self._timer.start(max(1, seconds) * 1000)
-        self._tick.start()
-        self._update_countdown()
-
-    @Slot()
-    def hide_value(self) -> None:
-        self._timer.stop()
-        self._tick.stop()
-        self.label.setText(self.MASK)
-        self._fit()
-        self.label.setAccessibleDescription("hidden")
-        self.countdown.setText("")
-        if self._revealed:
-            self._revealed = False
-            self.hidden.emit()
-
-    @Slot()
-    def _update_countdown(self) -> None:
-        left = max(0, round(self._timer.remainingTime() / 1000))
-        self.countdown.setText(f"hidden in {left} s")

@@ -32,16 +32,16 @@ from strongroom.app.vault import Vault
 from strongroom.app.vault.secrets import reveal_operation
 
 from ..base import Section, Services
-from ..clipboard import shown_text
 from ..unlock.hw_prompts import SourceFactory
 from ..widgets.approval_flow import Guarded
 from ..widgets.approvers import Request
 from ..workers import Task, Work, user_message
-from . import saving
+from . import kinds, saving
 from .history_dialog import HistoryDialog
 from .model import FETCH_BATCH, INFO_ROLE, SecretsModel
+from .reveal_field import RevealField
 from .rows import Loaded
-from .secret_dialog import RevealField, SecretDialog, SecretForm
+from .secret_dialog import SecretDialog, SecretForm
 from .table import SecretsTable
 
 
@@ -228,6 +228,7 @@ class VaultSection(Section):
             self.count.setText(f"{total:,} secret{'s' * (total != 1)}")
         else:
             self.count.setText(f"{shown:,} of {total:,} secrets")
+        self.view.show_placeholder(self._loading, self.vault is not None, self.search.text())
 
     # ----- add, edit, delete, history --------------------------------------------------------
 
@@ -315,28 +316,30 @@ class VaultSection(Section):
 
     # ----- reveal and copy -------------------------------------------------------------------
 
-    def _fetch_selected_value(self, purpose: str, done: Callable[[str, bytes], None]) -> None:
+    def _fetch_selected_value(self, purpose: str,
+                              done: Callable[[str, str, bytes], None]) -> None:
         """Read the selected secret's value on the runner (audited as ``purpose``; with a second
-        operator's approval where the vault asks for one), then ``done(name, value)``."""
+        operator's approval where the vault asks for one), then ``done(name, kind, value)``."""
         info, vault = self.selected(), self.vault
         if vault is None or info is None:
             return
         self.services.activity()
-        name = info.name
+        name, kind = info.name, info.kind
         self.guard.run(
             f"{purpose} {name}", f"Reading {name}…",
             lambda approval: vault.get_secret(name, purpose=purpose, approval=approval),
-            lambda value: done(name, value),
+            lambda value: done(name, kind, value),
             request=Request(reveal_operation(purpose), name, info.classification.value),
             nothing="nothing was " + ("copied" if purpose == "copy" else "revealed"))
 
     @Slot()
     def reveal(self) -> None:
-        def done(name: str, value: bytes) -> None:
+        def done(name: str, kind: str, value: bytes) -> None:
             current = self.selected()
             if current is not None and current.name == name:
                 self._revealed_name = name
-                self.value.show_value(shown_text(value), self.services.settings.reveal_seconds)
+                self.value.show_live(kinds.render(kind, value),
+                                     self.services.settings.reveal_seconds)
 
         self._fetch_selected_value("reveal", done)
 
@@ -346,14 +349,16 @@ class VaultSection(Section):
 
     @Slot()
     def copy_value(self) -> None:
-        def done(name: str, value: bytes) -> None:
+        def done(name: str, kind: str, value: bytes) -> None:
             try:
-                self.services.clipboard.copy_secret(value)
+                self.services.clipboard.copy_secret(kinds.to_copy(kind, value))
             except StrongroomError as e:  # a binary value cannot be pasted as text
                 self.services.error(user_message(e))
                 return
             seconds = self.services.settings.clipboard_clear_seconds
-            self.services.status(f"Copied the value of {name}; the clipboard clears in {seconds} s")
+            what = {"totp": "the current code of", "entry": "the password of"}.get(
+                kind, "the value of")
+            self.services.status(f"Copied {what} {name}; the clipboard clears in {seconds} s")
 
         self._fetch_selected_value("copy", done)
 
