@@ -65,7 +65,7 @@ def check(project: dict[str, Any], briefcase: dict[str, Any], root: Path) -> Non
 
 
 def entry_points(project: dict[str, Any]) -> str:
-    """entry_points.txt as setuptools writes it, from [project.scripts] and [project.entry-points]."""
+    """entry_points.txt as setuptools writes it, from [project.scripts] and .entry-points."""
     groups = {"console_scripts": project.get("scripts", {}),
               "gui_scripts": project.get("gui-scripts", {}), **project.get("entry-points", {})}
     blocks = []

@@ -130,6 +130,10 @@ class MainWindow(QMainWindow):
         column.addWidget(brand)
         column.addWidget(self.sidebar, 1)
         column.addWidget(lock_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        about_button = QPushButton("About  (F1)")
+        about_button.setAccessibleName("About Strongroom")
+        about_button.clicked.connect(self.show_about)
+        column.addWidget(about_button, 0, Qt.AlignmentFlag.AlignHCenter)
         workspace = QWidget()
         row = QHBoxLayout(workspace)
         row.setContentsMargins(0, 0, 0, 0)
@@ -175,6 +179,8 @@ class MainWindow(QMainWindow):
         find.activated.connect(self._focus_search)
         quit_ = QShortcut(QKeySequence.StandardKey.Quit, self)
         quit_.activated.connect(self.quit)
+        about = QShortcut(QKeySequence(Qt.Key.Key_F1), self)
+        about.activated.connect(self.show_about)
 
     def _tray(self) -> None:
         self.tray: QSystemTrayIcon | None = None
@@ -305,6 +311,13 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def show_about(self) -> None:
+        from .about import AboutDialog
+
+        dialog = AboutDialog(self.windowIcon(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _focus_search(self) -> None:
         section = self.stack.currentWidget()

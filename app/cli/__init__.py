@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import about
 from ..errors import StrongroomError, UsageError, UserCancelled
 from ..plugins import FRONTENDS_GROUP, load_backend
 from . import (
@@ -67,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_globals(common, top=False)
     p = Parser(prog="strongroom", description="Strongroom: a local secrets and key custodian.")
     add_globals(p, top=True)
-    p.add_argument("--version", action="version", version=f"strongroom {version()}")
+    p.add_argument("--version", action="store_true", dest="show_version",
+                   help="print the version and exit")
+    p.add_argument("--verbose", action="store_true",
+                   help="with --version: also the licence and the versions of SQLCipher, "
+                   "cryptography, PySide6 and the hardware libraries")
     p.set_defaults(func=cmd_console)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -81,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def show_version(verbose: bool, as_json: bool) -> int:
+    """``strongroom X``; with --verbose the licence and the libraries' versions (None: absent)."""
+    if as_json:
+        out: dict[str, Any] = {"strongroom": version()}
+        if verbose:
+            out |= {"licence": about.licence(),
+                    "components": {c.name: c.version for c in about.components()}}
+        print(json.dumps(out))
+    else:
+        print("\n".join(about.report()) if verbose else f"strongroom {version()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="strongroom: %(levelname)s: %(message)s")
     words = list(sys.argv[1:] if argv is None else argv)
@@ -89,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(words)
         check_text_arguments(args)
+        if args.show_version:
+            return show_version(args.verbose, args.json)
         ctx = Context(args, sys.stdin, sys.stdout)
         return int(args.func(ctx))
     except UserCancelled:

@@ -14,10 +14,9 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any, NoReturn, Protocol, TextIO
 
-from .. import unlock_methods
+from .. import about, unlock_methods
 from ..access import approvals, last_operator
 from ..access.approvals import Approval
 from ..ceremony.recovery import RecoveryUnlocker, shares_needed
@@ -41,10 +40,7 @@ class AddCommand(Protocol):
 
 
 def version() -> str:
-    try:
-        return metadata.version("strongroom")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return about.strongroom_version()
 
 
 class Parser(argparse.ArgumentParser):
