@@ -10,7 +10,15 @@ import pytest
 
 from strongroom.app.access import access_changes, policy
 from strongroom.app.compliance import storage
-from strongroom.app.compliance.model import OS, CheckResult, Confidence, EvidenceBundle, Status
+from strongroom.app.compliance.model import (
+    COLLECTED,
+    EVIDENCE,
+    OS,
+    CheckResult,
+    Confidence,
+    EvidenceBundle,
+    Status,
+)
 from strongroom.app.errors import AccessDenied
 from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.model import Classification
@@ -33,11 +41,11 @@ def result(check_id: str, status: Status) -> CheckResult:
                        Confidence.High, "test run")
 
 
-def store(vault: Vault, **statuses: Status) -> int:
+def store(vault: Vault, source: str = COLLECTED, **statuses: Status) -> int:
     results = [result(cid, statuses.get(cid.replace("-", "_"), Status.Pass))
                for cid in policy.HEALTH_CHECKS]
     return storage.store_run(vault, EvidenceBundle(OS.Linux, vault._now(), {}), results,
-                             policy={}, source="test", exit_code=0)
+                             policy={}, source=source, exit_code=0)
 
 
 @pytest.fixture
@@ -70,6 +78,16 @@ def test_a_passing_fresh_run_opens_it_and_the_event_names_the_run(gated: tuple[V
     [read] = v.audit_events(action="secret.read")
     assert read.details["health"]["run"] == run
     assert read.details["health"]["checks"] == {c: "PASS" for c in policy.HEALTH_CHECKS}
+
+
+def test_replayed_evidence_does_not_open_the_gate(gated: tuple[Vault, Clock]) -> None:
+    """Evidence brought in from elsewhere (check --evidence DIR --store) is kept, not trusted."""
+    v, _ = gated
+    store(v, source=EVIDENCE)
+    with pytest.raises(AccessDenied, match="replayed evidence does not count"):
+        v.get_secret("crit")
+    store(v)
+    assert v.get_secret("crit") == b"critical"
 
 
 def test_a_failing_check_refuses_with_its_own_reason_and_fix(gated: tuple[Vault, Clock]) -> None:

@@ -43,3 +43,18 @@ class TestWindowsCollector(CollectorContract):
         if isinstance(item, CommandEvidence):
             return CommandEvidence(item.argv, 1, POWERSHELL_ACCESS_DENIED, "Access is denied.")
         return permission_denied(item)
+
+
+def test_a_program_first_on_the_users_path_does_not_answer_for_a_check(
+        tmp_path, monkeypatch) -> None:
+    """Bare command names are found on the system directories only, never the user's PATH."""
+    from strongroom.backends.compliance import runner
+
+    fake = tmp_path / "id"
+    fake.write_text("#!/bin/sh\necho forged\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    result = runner.run_command(["id", "-u"])
+    assert result.exit_code == 0
+    assert "forged" not in result.stdout
+    assert result.stdout.strip().isdigit()

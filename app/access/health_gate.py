@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..compliance.model import COLLECTED
 from ..errors import AccessDenied
 from ..model import parse_iso
 from .policy import Policy
@@ -29,10 +30,14 @@ def check(vault: VaultSession, conn: Any, rule: Policy, *, target: str, level: s
     """In the operation's transaction: what the audit event records, or AccessDenied."""
     if level not in rule.health_levels and not set(keys) & set(rule.health_keys):
         return {}
-    row = conn.execute("SELECT id, ts FROM compliance_runs ORDER BY id DESC LIMIT 1").fetchone()
+    # Only checks this machine ran: replayed evidence (check --evidence DIR --store) is stored
+    # for the record, but anyone can bring a folder of passing evidence from elsewhere.
+    row = conn.execute("SELECT id, ts FROM compliance_runs WHERE source = ? "
+                       "ORDER BY id DESC LIMIT 1", (COLLECTED,)).fetchone()
     age = None if row is None else vault.clock.now() - parse_iso(row[1])
     if row is None or age is None or age > dt.timedelta(hours=rule.health_max_age_hours):
-        when = "none is stored" if row is None else f"the newest is from {row[1][:16]}"
+        when = ("none collected here is stored (replayed evidence does not count)"
+                if row is None else f"the newest is from {row[1][:16]}")
         raise _closed(f"the device-health gate needs this endpoint's checks from the last "
                       f"{rule.health_max_age_hours} hours and {when}; run 'strongroom check "
                       "--store' (or Compliance → Run checks) first", target, None)

@@ -37,6 +37,9 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+# Where a stored run's results came from: checks run on this machine, or replayed evidence.
+COLLECTED, EVIDENCE = "collected", "evidence"
+
 EVIDENCE_FORMAT = 1
 
 

@@ -20,13 +20,21 @@ from ..plugins import BACKENDS_GROUP, load_backend
 from ..vault import Vault
 from . import evidence_io, registry, storage
 from . import first_seen as first_seen_memory
-from .model import CheckResult, Collector, Confidence, EvidenceBundle, Policy, Status
+from .model import (
+    COLLECTED,
+    EVIDENCE,
+    CheckResult,
+    Collector,
+    Confidence,
+    EvidenceBundle,
+    Policy,
+    Status,
+)
 from .policy import DEFAULTS, policy_to_json
 from .registry import ComplianceException
 
 log = logging.getLogger("strongroom.compliance")
 
-COLLECTED, EVIDENCE = "collected", "evidence"
 # Which clock a run was judged by: a replayed bundle's collection time (the default for
 # --evidence), the time asked for with --at, or now (a collection, or a bundle without a time).
 AT_COLLECTED, AT_OPTION, AT_NOW = "collected", "--at", "now"

@@ -31,17 +31,29 @@ DEFAULT_TIMEOUT = 10.0
 MAX_OUTPUT = 256 * 1024
 
 
+# Commands named bare are looked up here, not on the user's PATH, where any program the user (or
+# malware running as the user) puts first would answer for a check. macOS and Windows checks name
+# their tools by full path anyway.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _system_path() -> str | None:
+    return SYSTEM_PATH if os.name == "posix" else None
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["LC_ALL"] = "C"
     env["LANG"] = "C"
+    if _system_path() is not None:
+        env["PATH"] = SYSTEM_PATH
     return env
 
 
 def run_command(argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> CommandEvidence:
     """Run ``argv`` (no shell) and keep exit code, stdout and stderr apart."""
     start = time.monotonic()
-    exe = shutil.which(argv[0])
+    exe = shutil.which(argv[0], path=_system_path())
     if exe is None:
         return CommandEvidence(tuple(argv), None, error="missing")
     try:
