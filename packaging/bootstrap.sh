@@ -26,6 +26,10 @@ PACKAGES=(
     softhsm2 opensc swtpm swtpm-tools tpm2-tools openssl
     # the PDF report tests validate the files with qpdf --check and poppler's pdftotext/pdfinfo
     qpdf poppler-utils
+    # Linux desktop integration, validated in the suite (tests/test_packaging.py): the .desktop
+    # file (desktop-file-validate) and the AppStream metainfo (appstreamcli)
+    desktop-file-utils appstream
+    keepassxc  # keepassxc-cli: KDBX interop tests
 )
 
 missing_now() {
