@@ -27,6 +27,7 @@ from . import (
     backup,
     ceremony,
     check,
+    export,
     grants,
     keys,
     operators,
@@ -51,7 +52,7 @@ log = logging.getLogger("strongroom")
 # Each group adds its commands, in the order `strongroom --help` lists them.
 REGISTER = (vault.register_init, secrets.register, vault.register, audit.register, backup.register,
             unlock.register, shares.register, reviews.register, operators.register, grants.register,
-            ceremony.register, keys.register, check.register)
+            ceremony.register, keys.register, check.register, export.register)
 
 
 def cmd_console(ctx: Context) -> int:
