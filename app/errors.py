@@ -24,6 +24,11 @@ class UsageError(StrongroomError):
     exit_code = 2
 
 
+class BadImportFile(UsageError):
+    """A file to import is not what it should be: another format, damaged, truncated, too
+    large, not UTF-8, or hostile (an XML DTD, a decompression bomb); nothing was written."""
+
+
 class NotFound(StrongroomError):
     """A named thing (secret, version, vault, file) does not exist."""
 
@@ -90,6 +95,10 @@ class AuthenticationFailed(StrongroomError):
 
 class WrongPassphrase(AuthenticationFailed):
     """The passphrase opened none of the vault's passphrase keyslots."""
+
+
+class WrongFilePassword(AuthenticationFailed):
+    """The password (or key file) does not open a file to import, such as a KDBX."""
 
 
 class BackingOff(AuthenticationFailed):

@@ -41,6 +41,7 @@ class ImportItem:
     expires: dt.date | None = None
     source: str = ""                # where in the file, for messages: "entry 12 (Root/Web)"
     classification: str | None = None  # the archive keeps each secret's own level
+    rotation_due: dt.date | None = None
 
 
 @dataclass(frozen=True)
