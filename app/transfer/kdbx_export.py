@@ -12,7 +12,8 @@ keyslot). KeePassXC and KeePass 2 open it. Each secret becomes one entry:
 * ``totp`` kind: the ``otp`` attribute;
 * tags are KDBX tags, the expiry date the entry's expiry (23:59:59 UTC that day), and the
   metadata a KDBX has no place for goes into custom fields named ``Strongroom …``
-  (classification, kind, owner, note, rotation due, entry type) so that an import keeps it.
+  (classification, kind, owner, note, rotation due, entry type), which travel with the entry
+  (``import kdbx`` takes back the kind, entry type, note and rotation date; kdbx.py).
 
 A custom field whose name a KDBX reserves (Title, UserName, Password, URL, Notes, otp or one of
 the ``Strongroom …`` names) is written as ``NAME (field)``, and a repeated attachment name as
