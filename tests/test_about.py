@@ -15,12 +15,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 import sqlcipher3
 from PySide6.QtCore import QSettings, Qt, qVersion
-from test_ui_xvfb import OUT, distinct_colours, xvfb  # noqa: F401 - the Xvfb fixture
 
 from strongroom.app import about, cli
 from strongroom.ui.about import AboutDialog
 from strongroom.ui.main_window import MainWindow
 from strongroom.ui.settings.store import ConsoleSettings
+
+from helpers.xvfb import SCREENSHOTS, distinct_colours, xvfb  # noqa: F401 - fixture
 
 VERSION = metadata.version("strongroom")
 CHILD = Path(__file__).with_name("helpers") / "about_child.py"
@@ -129,7 +130,7 @@ def test_f1_and_the_sidebar_button_open_about(qtbot, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_about_screenshot_under_xvfb(xvfb: str, tmp_path: Path, theme: str) -> None:  # noqa: F811
-    out = OUT / theme
+    out = SCREENSHOTS / theme
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb",
            "XDG_RUNTIME_DIR": str(tmp_path)}

@@ -24,9 +24,10 @@ import pytest
 from briefcase.config import DraftAppConfig, parse_config
 from briefcase.console import Console
 from PIL import Image
-from test_ui_xvfb import OUT, distinct_colours, xvfb  # noqa: F401 - the Xvfb fixture
 
 from packaging.requirements import Requirement  # PyPA's; ruff takes it for packaging/
+
+from helpers.xvfb import SCREENSHOTS, distinct_colours, xvfb  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -181,8 +182,8 @@ def test_briefcase_dev_starts_the_console(xvfb: str, tmp_path: Path) -> None:  #
     base = tree.assemble(tmp_path / "tree").parent
     env = {"DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = briefcase_dev(base, "--vault", str(tmp_path / "vault"), env=env)
-    OUT.mkdir(parents=True, exist_ok=True)
-    shot = OUT / "briefcase-dev.png"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / "briefcase-dev.png"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
