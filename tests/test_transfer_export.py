@@ -22,7 +22,7 @@ from strongroom.app import entries, totp
 from strongroom.app.access import approvals, operator_admin
 from strongroom.app.audit_export import export_jsonl
 from strongroom.app.entries import Attachment, Field
-from strongroom.app.errors import AccessDenied, WrongPassphrase
+from strongroom.app.errors import AccessDenied, UsageError, WrongPassphrase
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.model import Classification
 from strongroom.app.transfer import archive, exporting, kdbx_export
@@ -404,3 +404,29 @@ def test_the_audit_log_has_counts_and_hashes_but_no_value(filled: Path, tmp_path
     assert written.target == str(kdbx[0])
     assert written.details["sha256"] == kdbx[1]["sha256"]
     assert (written.details["format"], written.details["count"]) == ("kdbx", 4)
+
+
+def test_what_a_kdbx_cannot_hold_is_renamed_with_a_warning_or_refused(vault: Vault,
+                                                                      tmp_path: Path) -> None:
+    odd = entries.Entry(password="p", fields=(Field("Password", "shadow"), Field("otp", "x")),
+                        attachments=(Attachment("a.txt", b"1"), Attachment("a.txt", b"2")))
+    vault.add_secret(NewSecret("odd", odd.encode(), tags=("eu;west",), kind="entry"))
+    vault.add_secret(NewSecret("ctl", b"tab\tok but \x01 not"))
+    out = tmp_path / "odd.kdbx"
+    result = kdbx_export.export_kdbx(vault, exporting.plan(vault, "kdbx"), out, KDBX_PASSWORD,
+                                     kdf_time_ms=10)
+    assert len(result.warnings) == 4
+    assert "'Password' of 'odd' is written as 'Password (field)'" in result.warnings[0]
+    db = kpx("show", "-q", "-s", "--all", "--show-attachments", out, "odd").decode()
+    assert "Password (field): shadow" in db and "otp (field): x" in db
+    assert "a.txt (2)" in db and "Tags: eu_west" in db
+    assert attachment(out, "ctl", "value.bin") == b"tab\tok but \x01 not"  # not XML text
+    bad = entries.Entry(username="nul \x00 inside")
+    vault.add_secret(NewSecret("bad", bad.encode(), kind="entry"))
+    with pytest.raises(UsageError, match="username of 'bad' holds control characters"):
+        kdbx_export.export_kdbx(vault, exporting.plan(vault, "kdbx", exporting.Filters(
+            search="bad")), tmp_path / "bad.kdbx", KDBX_PASSWORD, kdf_time_ms=10)
+    assert not (tmp_path / "bad.kdbx").exists()
+    outcomes = {e.outcome: e for e in vault.audit_events(action="secret.export.file")}
+    assert set(outcomes) == {"ok", "failed"}
+    assert "control characters" in outcomes["failed"].details["reason"]

@@ -204,8 +204,9 @@ def run(vault: VaultSession, export: ExportPlan, path: Path, encode: Encoder, *,
                     "warnings": len(warnings)}
         write_file(path, data, force=force)
     except StrongroomError as e:
-        vault.record(FILE_EVENT, str(path), Outcome.Failed, {**details, "reason": str(e)})
+        vault.record(FILE_EVENT, str(path.absolute()), Outcome.Failed,
+                     {**details, "reason": str(e)})
         raise
-    vault.record(FILE_EVENT, str(path), Outcome.Ok, details)
+    vault.record(FILE_EVENT, str(path.absolute()), Outcome.Ok, details)
     return ExportResult(path, export.format, len(exported), details["sha256"], len(data),
                         warnings)
