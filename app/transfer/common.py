@@ -145,16 +145,17 @@ class FieldBag:
         self.fields.append(Field(name, value, protected))
 
 
-def totp_uri(text: str, bag: FieldBag, warnings: Warnings, where: str,
-             name: str = "totp") -> str:
-    """The canonical otpauth URI of a TOTP cell; one that is not a TOTP stays a protected field."""
+def totp_uri(text: str, bag: FieldBag, warnings: Warnings, where: str, name: str = "totp", *,
+             issuer: str = "", account: str = "") -> str:
+    """The canonical otpauth URI of a TOTP setting (a bare seed gets ``issuer`` and
+    ``account`` as its label); one that is not a TOTP stays a protected field."""
     if not text.strip():
         return ""
     if "encoder=steam" in text.lower() or text.lower().startswith("steam://"):
         reason = "Steam Guard codes are not TOTP"
     else:
         try:
-            return totp.parse(text).uri()
+            return totp.parse(text, issuer=issuer, account=account).uri()
         except UsageError as e:
             reason = str(e)
     warnings.add(f"TOTP settings kept as a protected field {name!r} ({reason})", where)
