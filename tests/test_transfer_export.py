@@ -22,11 +22,11 @@ from strongroom.app import entries, totp
 from strongroom.app.access import approvals, operator_admin
 from strongroom.app.audit_export import export_jsonl
 from strongroom.app.entries import Attachment, Field
-from strongroom.app.errors import AccessDenied, UsageError, WrongPassphrase
+from strongroom.app.errors import AccessDenied, BadImportFile, UsageError, WrongFilePassword
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.model import Classification
 from strongroom.app.transfer import archive, exporting, kdbx_export
-from strongroom.app.transfer.archive import ArchiveInvalid
+from strongroom.app.transfer.archive import ArchiveInvalid, ArchiveTampered
 from strongroom.app.vault import NewSecret, Vault
 
 from conftest import PASSPHRASE, make_vault, snapshot
@@ -239,8 +239,8 @@ def test_an_archive_reads_back_as_the_same_items_with_their_classification(
         assert (item.kind, item.value, item.classification, item.tags, item.note,
                 item.expires) == (s.kind, stored, s.classification.value, s.tags, s.note,
                                   s.expires)
-    assert parsed.warnings == ("1 secret(s) have a rotation date, which an import does not "
-                               "restore",)
+    assert parsed.warnings == ()
+    assert by_name["web/app/login"].rotation_due == dt.date(2027, 1, 31)
     opened = archive.open_archive(path.read_bytes(), ARCHIVE_PASSPHRASE)
     assert opened.header["vault"] == vault.vault_id and opened.header["count"] == 4
     assert opened.header["kdf"]["memory_kib"] >= 64 * 1024
@@ -255,17 +255,18 @@ def _flip(data: bytes, at: int) -> bytes:
 def test_a_wrong_passphrase_or_a_changed_archive_is_refused_in_one_sentence(
         sealed: tuple[Vault, Path]) -> None:
     data = sealed[1].read_bytes()
-    with pytest.raises(WrongPassphrase, match="does not open this archive") as wrong:
+    with pytest.raises(WrongFilePassword, match="does not open this archive") as wrong:
         archive.read_archive(data, "not the archive passphrase 99")
     assert wrong.value.exit_code == 4
     created = data.index(b'"created":"') + len(b'"created":"') + 2
     for changed in (_flip(data, len(data) - 20), _flip(data, created)):
-        with pytest.raises(ArchiveInvalid, match="changed after it was written") as bad:
+        with pytest.raises(ArchiveTampered, match="changed after it was written") as bad:
             archive.read_archive(changed, ARCHIVE_PASSPHRASE)
         assert bad.value.exit_code == 3
     for cut in (5, 30, len(data) - 1):
-        with pytest.raises(ArchiveInvalid, match="truncated"):
+        with pytest.raises(ArchiveInvalid, match="truncated") as short:
             archive.read_archive(data[:cut], ARCHIVE_PASSPHRASE)
+        assert short.value.exit_code == 2
     with pytest.raises(ArchiveInvalid, match="bytes after its end"):
         archive.read_archive(data + b"\0", ARCHIVE_PASSPHRASE)
     with pytest.raises(ArchiveInvalid, match="not a Strongroom archive"):
@@ -284,11 +285,13 @@ def test_hostile_kdf_costs_and_oversized_files_are_refused_before_any_work(
     with pytest.raises(ArchiveInvalid, match="KDF costs outside"):
         archive.read_archive(hostile, ARCHIVE_PASSPHRASE)
     assert time.monotonic() - started < 0.5
-    monkeypatch.setattr(archive, "MAX_ARCHIVE_BYTES", 1000)
+    monkeypatch.setattr(archive, "MAX_ARCHIVE_BYTES", 2 * 1024 * 1024)
     big = tmp_path / "big.srarchive"
-    big.write_bytes(data + bytes(2000))
-    with pytest.raises(ArchiveInvalid, match="larger than"):
+    big.write_bytes(data + bytes(3 * 1024 * 1024))
+    with pytest.raises(BadImportFile, match="larger than 2 MiB"):
         archive.read_archive_file(big, ARCHIVE_PASSPHRASE)
+    with pytest.raises(ArchiveInvalid, match="larger than the 2 MiB"):
+        archive.read_archive(big.read_bytes(), ARCHIVE_PASSPHRASE)
 
 
 # ----- files, the two-person rule, the audit log -------------------------------------------------

@@ -15,10 +15,11 @@ changed payload. The payload is the canonical JSON ``{"format": 1, "secrets": [.
 secret has name, kind, value (base64 of the stored bytes), classification, tags, note, owner,
 expires and rotation_due.
 
-Reading: a file over 256 MiB, not an archive, truncated, with trailing bytes, a damaged header,
-hostile KDF costs, or a payload that fails its tag is :class:`ArchiveInvalid` (exit 3); a key
-check that does not match is :class:`WrongPassphrase` (exit 4) — a changed salt or KDF cost
-reads the same as a wrong passphrase.
+Reading, as the other importers do: a file over 256 MiB, not an archive, truncated, with
+trailing bytes, a damaged header or hostile KDF costs is :class:`ArchiveInvalid` (a
+BadImportFile, exit 2); a key check that does not match is WrongFilePassword (exit 4; a changed
+salt or KDF cost reads the same); a payload that fails its tag under the right key was changed
+after it was written: :class:`ArchiveTampered` (exit 3).
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ from ..crypto import (
     seal,
     unseal,
 )
-from ..errors import IntegrityError, UsageError, WrongPassphrase
-from ..fsutil import read_bounded
+from ..errors import BadImportFile, IntegrityError, UsageError, WrongFilePassword
 from ..keyslots import (
     argon2_params_from_mapping,
     b64d,
@@ -59,6 +59,7 @@ from ..keyslots import (
 from ..model import Classification
 from ..passphrase_strength import require_strong
 from ..vault.session import VaultSession
+from .common import read_limited
 from .exporting import ExportedSecret, ExportPlan, ExportResult, run
 from .model import ImportItem, ParsedFile, file_digest
 
@@ -73,8 +74,12 @@ _PREFIX = struct.Struct(">II")  # format, header length
 _PAYLOAD_LENGTH = struct.Struct(">Q")
 
 
-class ArchiveInvalid(IntegrityError):
-    """The file is not a whole, unchanged Strongroom archive (exit 3)."""
+class ArchiveInvalid(BadImportFile):
+    """The file is not a whole Strongroom archive: another file, truncated, damaged (exit 2)."""
+
+
+class ArchiveTampered(IntegrityError):
+    """The archive opens with its passphrase but its header or contents were changed (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -211,16 +216,17 @@ def _header(text: bytes) -> tuple[dict[str, Any], Argon2Params, bytes]:
 
 
 def open_archive(data: bytes, passphrase: str) -> Archive:
-    """The archive's header and secrets; ArchiveInvalid (exit 3) or WrongPassphrase (exit 4)."""
+    """The archive's header and secrets; ArchiveInvalid (exit 2), WrongFilePassword (exit 4)
+    or ArchiveTampered (exit 3)."""
     aad, header_text, nonce, ciphertext = _split(data)
     header, params, check = _header(header_text)
     key, expected = _keys(passphrase, params)
     if not mac_equal(check, expected):
-        raise WrongPassphrase("the passphrase does not open this archive")
+        raise WrongFilePassword("the passphrase does not open this archive")
     try:
         payload = unseal(key, nonce, ciphertext, aad)
     except DecryptionFailed:
-        raise ArchiveInvalid("the archive was changed after it was written: its header or "
+        raise ArchiveTampered("the archive was changed after it was written: its header or "
                              "contents fail their integrity check") from None
     secrets = _secrets(payload)
     if len(secrets) != header["count"]:
@@ -274,15 +280,11 @@ def read_archive(data: bytes, passphrase: str) -> ParsedFile:
     items = tuple(
         ImportItem(name=s.name, kind=s.kind, value=s.value, tags=s.tags, note=s.note,
                    expires=s.expires, source=f"secret {n}",
-                   classification=s.classification.value)
+                   classification=s.classification.value, rotation_due=s.rotation_due)
         for n, s in enumerate(archive.secrets, 1))
-    due = sum(1 for s in archive.secrets if s.rotation_due)
-    warnings = (f"{due} secret(s) have a rotation date, which an import does not restore",
-                ) if due else ()
-    return ParsedFile(FORMAT, file_digest(data), len(data), items, warnings)
+    return ParsedFile(FORMAT, file_digest(data), len(data), items)
 
 
 def read_archive_file(path: Path, passphrase: str) -> ParsedFile:
-    """:func:`read_archive` of the file at ``path`` (at most 256 MiB are read)."""
-    data = read_bounded(path, MAX_ARCHIVE_BYTES, "archive")
-    return read_archive(data, passphrase)
+    """:func:`read_archive` of the file at ``path`` (refused unread when over 256 MiB)."""
+    return read_archive(read_limited(path, MAX_ARCHIVE_BYTES, "archive"), passphrase)
