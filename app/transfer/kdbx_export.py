@@ -85,6 +85,7 @@ def encode(secrets: Sequence[ExportedSecret], password: str, params: Argon2Param
     kdf["M"].value = params.memory_kib * 1024
     kdf["P"].value = params.lanes
     kp.database_name = DATABASE_NAME
+    kp.root_group.uuid = uuid.uuid4()  # not the blank database's, shared by every pykeepass file
     warnings: list[str] = []
     groups: dict[tuple[str, ...], Any] = {(): kp.root_group}
     for secret in secrets:
