@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from .model import BADGE_ROLE, SecretsModel
 from .rows import Column
 
+EMPTY_VAULT = "No secrets yet — Add a secret or File > Import…"
 COLUMN_WIDTHS = {Column.Name: 280, Column.Classification: 110, Column.Tags: 160,
                  Column.Owner: 100, Column.Updated: 130, Column.Expires: 150}
 
@@ -77,6 +78,33 @@ class SecretsTable(QTableView):
         header.setSectionResizeMode(Column.Name.value, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(Column.Name.value, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
+        self.placeholder = ""  # said in the empty table: what to do, or why nothing shows
+
+    def show_placeholder(self, loading: bool, unlocked: bool, filter_text: str) -> None:
+        """Say what to do when the table is empty: add or import a first secret, or that the
+        filter hides every secret (nothing while loading or locked)."""
+        model = self.model()
+        text = ""
+        if unlocked and not loading and isinstance(model, SecretsModel):
+            if model.total == 0:
+                text = EMPTY_VAULT
+            elif model.matches == 0 and not model.scanning:
+                text = (f"No secrets match “{filter_text.strip()}” — clear the filter to see "
+                        f"all {model.total}.")
+        if text != self.placeholder:
+            self.placeholder = text
+            self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        model = self.model()
+        if not self.placeholder or model is None or model.rowCount() > 0:
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        area = self.viewport().rect().adjusted(24, 24, -24, -24)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                                   | Qt.TextFlag.TextWordWrap), self.placeholder)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         ctrl = event.modifiers() == Qt.KeyboardModifier.ControlModifier
