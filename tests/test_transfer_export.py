@@ -25,7 +25,8 @@ from strongroom.app.entries import Attachment, Field
 from strongroom.app.errors import AccessDenied, BadImportFile, UsageError, WrongFilePassword
 from strongroom.app.keyslots import PassphraseUnlocker, normalize_passphrase
 from strongroom.app.model import Classification
-from strongroom.app.transfer import archive, exporting, kdbx_export
+from strongroom.app.transfer import apply, archive, exporting, kdbx_export
+from strongroom.app.transfer import kdbx as kdbx_import
 from strongroom.app.transfer.archive import ArchiveInvalid, ArchiveTampered
 from strongroom.app.vault import NewSecret, Vault
 
@@ -433,3 +434,38 @@ def test_what_a_kdbx_cannot_hold_is_renamed_with_a_warning_or_refused(vault: Vau
     outcomes = {e.outcome: e for e in vault.audit_events(action="secret.export.file")}
     assert set(outcomes) == {"ok", "failed"}
     assert "control characters" in outcomes["failed"].details["reason"]
+
+
+def test_an_archive_imports_into_another_vault_with_every_level_and_date(
+        sealed: tuple[Vault, Path], tmp_path: Path) -> None:
+    source, path = sealed
+    with make_vault(tmp_path / "b") as target:
+        parsed = archive.read_archive_file(path, ARCHIVE_PASSPHRASE)
+        result = apply.apply(target, apply.plan(target, parsed, Classification.Public))
+        assert result.added == len(SECRETS)
+        for s in SECRETS:
+            info = target.secret_info(s.name)
+            assert target.get_secret(s.name) == source.get_secret(s.name)
+            assert (info.kind, info.classification, info.tags, info.note, info.expires,
+                    info.rotation_due) == (
+                s.kind, s.classification, s.tags, s.note,
+                s.expires.isoformat() if s.expires else None,
+                s.rotation_due.isoformat() if s.rotation_due else None)
+
+
+def test_the_kdbx_import_takes_back_what_the_export_wrote(kdbx: tuple[Path, dict]) -> None:
+    items = {i.name: i for i in kdbx_import.read_kdbx(kdbx[0], KDBX_PASSWORD).items}
+    assert sorted(items) == sorted(s.name for s in SECRETS)
+    for s in SECRETS:
+        item = items[s.name]
+        assert item.kind == s.kind and item.note == s.note and item.expires == s.expires
+        if s.kind == "totp":
+            assert item.value == totp.parse(GITHUB).uri().encode()
+        elif s.kind == "value":
+            assert item.value == s.value
+    login = entries.decode(items["web/app/login"].value)
+    assert (login.password, login.username, login.url, login.notes, login.totp) == (
+        ENTRY.password, ENTRY.username, ENTRY.url, ENTRY.notes, ENTRY.totp)
+    assert set(login.fields) == set(ENTRY.fields)
+    assert set(login.attachments) == set(ENTRY.attachments)
+    assert items["web/app/login"].rotation_due == dt.date(2027, 1, 31)
