@@ -6,12 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QDir, Qt
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from strongroom.app.errors import UsageError
-from strongroom.resources import read_bytes, read_text
+from strongroom.resources import read_bytes, read_text, style_dir
 
 from .main_window import MainWindow
 from .settings.store import ConsoleSettings
@@ -29,8 +29,17 @@ def wants_dark(settings: ConsoleSettings) -> bool:
     return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
+STYLE_PREFIX = "style"  # the stylesheets' images: url(style:check-dark.svg)
+
+
+def register_style_images() -> None:
+    """Let ``url(style:NAME)`` in the stylesheets find the images shipped beside them."""
+    QDir.setSearchPaths(STYLE_PREFIX, [str(style_dir())])
+
+
 def apply_theme(app: QApplication, settings: ConsoleSettings) -> None:
     """Light or dark stylesheet, following the OS unless the user chose one."""
+    register_style_images()
     app.setStyleSheet(read_text("style", "dark.qss" if wants_dark(settings) else "light.qss"))
 
 

@@ -25,9 +25,9 @@ from strongroom.app.keyslots import normalize_passphrase
 from strongroom.app.passphrase_strength import weakness
 from strongroom.app.vault import Vault
 
+from ..widgets.strength import StrengthMeter
 from ..workers import Task, TaskRunner, user_message
 
-STRENGTH_WORDS = ("Very weak", "Weak", "Fair", "Strong", "Very strong")
 STRENGTH_DELAY_MS = 150  # zxcvbn runs once typing pauses, not on every key
 
 
@@ -71,9 +71,7 @@ class ChangePassphraseDialog(QDialog):
         self.current = password_field("Current passphrase")
         self.new = password_field("New passphrase")
         self.repeat = password_field("Repeat the new passphrase")
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 4)
-        self.meter.setAccessibleName("Strength of the new passphrase")
+        self.meter = StrengthMeter("Strength of the new passphrase")
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setAccessibleName("Strength verdict")
@@ -126,8 +124,7 @@ class ChangePassphraseDialog(QDialog):
 
     def update_strength(self) -> None:
         score, reason = strength(self.new.text())
-        self.meter.setValue(score)
-        self.meter.setFormat(STRENGTH_WORDS[score] if self.new.text() else "")
+        self.meter.set_score(score if self.new.text() else None)
         if not self.new.text():
             self.verdict.setText("Use four or more unrelated words, or a long random phrase.")
         else:

@@ -27,9 +27,9 @@ from strongroom.app.passphrase_strength import MIN_SCORE, weakness
 from strongroom.app.vault import Vault
 
 from ..widgets.common import heading, paragraph
+from ..widgets.strength import StrengthMeter, repolish
 from ..workers import Task, TaskRunner, user_message
 
-STRENGTH_WORDS = ["Very weak", "Weak", "Fair", "Strong", "Very strong"]
 UNLOCK_TIMES_MS = [250, 500, 1000, 2000, 3000, 5000]
 
 
@@ -116,11 +116,7 @@ class FirstRunWizard(QWidget):
         self.pass2 = QLineEdit()
         self.pass2.setEchoMode(QLineEdit.EchoMode.Password)
         self.pass2.setAccessibleName("Repeat the passphrase")
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 4)
-        self.meter.setTextVisible(True)
-        self.meter.setFormat("")
-        self.meter.setAccessibleName("Passphrase strength")
+        self.meter = StrengthMeter("Passphrase strength")
         self.feedback = paragraph("")
         self.feedback.setAccessibleName("Passphrase feedback")
         self.pass1.textChanged.connect(self._rate)
@@ -183,13 +179,13 @@ class FirstRunWizard(QWidget):
     def _rate(self) -> None:
         text = self.pass1.text()
         score = zxcvbn(text[:100])["score"] if text else 0
-        self.meter.setValue(score)
-        self.meter.setFormat(STRENGTH_WORDS[score] if text else "")
+        self.meter.set_score(score if text else None)
         reason = weakness(text) if text else "Type a passphrase."
         if reason is None and self.pass2.text() != text:
             reason = "The two passphrases differ." if self.pass2.text() else "Repeat it below."
         self.feedback.setText("" if reason is None else reason[:1].upper() + reason[1:])
         self.feedback.setProperty("role", "" if reason is None else "warning")
+        repolish(self.feedback)  # the warning colour follows the role
         ok = reason is None and score >= MIN_SCORE
         if self.pages.currentIndex() == 1:
             self.next.setEnabled(ok)
