@@ -55,6 +55,7 @@ class Task(QObject):
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
+        self.quiet = False  # a background look (the audit log following itself): not "busy"
         self.cancel_event = threading.Event()
         self.done = False
         self._report.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
@@ -125,10 +126,13 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[str], None] | None = None,
         on_cancel: Callable[[], None] | None = None,
+        quiet: bool = False,
     ) -> Task:
+        """Queue ``work``; a ``quiet`` task does not count as :attr:`busy` (no busy bar)."""
         # Owned by the runner, so the worker dropping its reference never destroys the Qt object
         # off the GUI thread; deleteLater() frees it here once it has reported.
         task = Task(name, self)
+        task.quiet = quiet
         if on_success is not None:
             task.succeeded.connect(on_success)
         if on_error is not None:
@@ -139,7 +143,8 @@ class TaskRunner(QObject):
             task.cancelled.connect(on_cancel)
         task.finished.connect(self._forget)
         self._live.add(task)
-        self.busy_changed.emit(True)
+        if not quiet:
+            self.busy_changed.emit(True)
         self._pool.start(_Runnable(task, work))
         return task
 
@@ -149,12 +154,14 @@ class TaskRunner(QObject):
         if isinstance(task, Task):
             self._live.discard(task)
             task.deleteLater()
-        if not self._live:
+            if task.quiet:
+                return
+        if not self.busy:
             self.busy_changed.emit(False)
 
     @property
     def busy(self) -> bool:
-        return bool(self._live)
+        return any(not task.quiet for task in self._live)
 
     def cancel_all(self) -> None:
         for task in list(self._live):

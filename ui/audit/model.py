@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor
@@ -33,8 +34,10 @@ from strongroom.app.model import parse_iso
 from strongroom.app.vault import Vault
 
 from ..workers import TaskRunner
+from .details import readable
 
 PAGE_SIZE = 500
+FOLLOW_MS = 2000  # how often an open Audit Log looks for new events (one indexed row)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 2
 _PROBLEM = QColor("#d0463b")  # readable on the light and the dark theme
@@ -80,7 +83,8 @@ def local_time(ts: str) -> str:
 
 
 def details_text(details: dict[str, Any]) -> str:
-    return json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    """The Details cell: the fields in words (the tooltip has the JSON)."""
+    return readable(details)
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,18 @@ def fetch_page(vault: Vault, query: AuditFilter, before_seq: int | None, limit: 
     return vault.audit_events(limit=limit, before_seq=before_seq, **query.kwargs())
 
 
+def fetch_newer(vault: Vault, query: AuditFilter, seen_head: int | None, newest: int,
+                limit: int) -> tuple[int, list[AuditEvent]]:
+    """The log's head and the events matching ``query`` newer than ``newest``, newest first (runs
+    on the worker thread). One indexed row when the head is still ``seen_head``."""
+    head = vault.audit_events(limit=1)
+    head_seq = head[0].seq if head else 0
+    if head_seq == seen_head:
+        return head_seq, []
+    newer = [e for e in vault.audit_events(limit=limit, **query.kwargs()) if e.seq > newest]
+    return head_seq, newer
+
+
 class AuditTableModel(QAbstractTableModel):
     """Events newest first, fetched page by page through the task runner."""
 
@@ -157,6 +173,12 @@ class AuditTableModel(QAbstractTableModel):
         self._exhausted = True
         self._loading = False
         self._generation = 0
+        self._live = False  # a page arrived: the log may be read, so following it is safe
+        self._polling = False
+        self._seen_head: int | None = None
+        self.follow_timer = QTimer(self)
+        self.follow_timer.setInterval(FOLLOW_MS)
+        self.follow_timer.timeout.connect(self.follow)
 
     # ----- the query ---------------------------------------------------------------------------
 
@@ -192,6 +214,9 @@ class AuditTableModel(QAbstractTableModel):
         self._query = query
         self._events = []
         self._exhausted = vault is None
+        self._live = False
+        self._polling = False
+        self._seen_head = None
         self.endResetModel()
         self._set_loading(False)
 
@@ -222,6 +247,7 @@ class AuditTableModel(QAbstractTableModel):
         if generation != self._generation:
             return
         self._set_loading(False)
+        self._live = True
         if len(page) < self._page_size:
             self._exhausted = True
         if page:
@@ -236,7 +262,59 @@ class AuditTableModel(QAbstractTableModel):
             return
         self._set_loading(False)
         self._exhausted = True  # stop the view asking again; Refresh starts over
+        self._live = False  # and stop following a log that cannot be read
         if exc is not None:
+            self.failed.emit(exc)
+
+    # ----- following the log -------------------------------------------------------------------
+
+    def set_following(self, on: bool) -> None:
+        """Look for new events now and every ``FOLLOW_MS`` while ``on`` (the section shows)."""
+        if on:
+            self.follow_timer.start()
+            self.follow()
+        else:
+            self.follow_timer.stop()
+
+    def follow(self) -> bool:
+        """Add the events written since the last look (by this console or another process) at
+        the top; a quiet task on the runner. False when there is nothing to follow yet."""
+        if not self._live or self._polling or self._loading or self._vault is None:
+            return False
+        vault, query, size = self._vault, self._query, self._page_size
+        seen, newest = self._seen_head, self._events[0].seq if self._events else 0
+        generation = self._generation
+        self._polling = True
+        self._runner.submit(
+            "audit.follow",
+            lambda _cancel, _progress: fetch_newer(vault, query, seen, newest, size),
+            on_success=lambda r: self._newer_arrived(generation, *r),
+            on_error=lambda exc: self._follow_failed(generation, exc),
+            on_cancel=lambda: self._follow_failed(generation, None),
+            quiet=True,
+        )
+        return True
+
+    def _newer_arrived(self, generation: int, head: int, newer: list[AuditEvent]) -> None:
+        if generation != self._generation:
+            return
+        self._polling = False
+        self._seen_head = head
+        if len(newer) >= self._page_size and self._vault is not None:
+            self.start(self._vault)  # more arrived than a page: start again from the top
+            return
+        if newer:
+            self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
+            self._events[0:0] = newer
+            self.endInsertRows()
+            self.loaded.emit(len(self._events))
+
+    def _follow_failed(self, generation: int, exc: BaseException | None) -> None:
+        if generation != self._generation:
+            return
+        self._polling = False
+        if exc is not None:
+            self._live = False  # say it once; Refresh starts over
             self.failed.emit(exc)
 
     def _set_loading(self, loading: bool) -> None:

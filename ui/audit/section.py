@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -230,13 +231,24 @@ class AuditSection(Section):
         super().vault_unlocked(vault)
         self.ops.update()
         self.model.start(vault, self.current_filter())
+        self.model.set_following(self.isVisible())
 
     def vault_locked(self) -> None:
         super().vault_locked()
+        self.model.set_following(False)
         self.model.clear()
         self.trusted_files = []
         self._show_verdict(None)
         self.ops.update()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        """While shown, the table follows the log: new events appear without Refresh."""
+        super().showEvent(event)
+        self.model.set_following(self.vault is not None)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt API
+        super().hideEvent(event)
+        self.model.set_following(False)
 
     def focus_search(self) -> None:
         self.target.setFocus()
@@ -338,7 +350,6 @@ class AuditSection(Section):
             self.services.status(
                 f"{plural(counts['invalid'], 'audit checkpoint')} INVALID: the audit history "
                 "no longer matches what the hardware signed.")
-
 
     def export_to(self, path: str | Path, fmt: ExportFormat) -> Task | None:
         """Export the events the filters select to ``path``, newest first, and record it."""
