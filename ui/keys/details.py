@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QVBoxLayout, QWidget
 from strongroom.app.keys.ports import KeyInfo
 
 from .inventory import ModuleView, TokenView, fingerprint_words, grouped_hex, size_text
-from .model import KeyNode, ModuleNode, Node, TokenNode, module_label
+from .model import KeyNode, ModuleNode, Node, TokenNode, module_label, token_heading
 
 
 def in_lines(items: list[str], per_line: int) -> str:
@@ -117,7 +117,7 @@ class Details(QFrame):
 
     def _token(self, token: TokenView) -> None:
         info = token.info
-        self.heading.setText(f"Token {info.label or '(no label)'}")
+        self.heading.setText(token_heading(info))
         note = pin_state(info.flags)
         if note:
             self._warn((note.rstrip("."),))

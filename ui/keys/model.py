@@ -8,6 +8,7 @@ knows what is selected without parsing text.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -91,15 +92,38 @@ def module_flags(module: ModuleView) -> str:
     return "detected" if module.info.detected else "added"
 
 
+def initialised(token: TokenInfo) -> bool:
+    return "token-initialized" in token.flags
+
+
 def token_label(token: TokenInfo) -> str:
-    if "token-initialized" not in token.flags:
-        return "(empty slot: token not initialised)"
+    if not initialised(token):
+        return "uninitialised token" + ("" if token.slot is None else f" in slot {token.slot}")
     return token.label or "(no label)"
 
 
+def token_heading(token: TokenInfo) -> str:
+    """The details pane's title for a token."""
+    return f"Token {token_label(token)}" if initialised(token) else token_label(token).capitalize()
+
+
 def token_flags(token: TokenView) -> str:
+    if not initialised(token.info):
+        return "not initialised: set it up with the token's own tool (softhsm2-util --init-token)"
     state = "logged in" if token.session or token.info.logged_in else "logged out"
     return ", ".join((state, *token.info.flags))
+
+
+def natural_key(text: str) -> tuple[tuple[int, str], ...]:
+    """Sorts "spare-2" before "spare-10": runs of digits compare as numbers."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part.casefold())
+                 for part in re.split(r"(\d+)", text) if part)
+
+
+def token_order(token: TokenView) -> tuple[bool, tuple[tuple[int, str], ...], str]:
+    """Initialised tokens by label in natural order, then the empty slots."""
+    info = token.info
+    return (not initialised(info), natural_key(info.label), info.serial)
 
 
 def key_flags(key: KeyInfo) -> str:
@@ -134,15 +158,18 @@ class KeysModel(QStandardItemModel):
                 for cell in row:
                     cell.setForeground(QBrush(_MUTED))
                     cell.setToolTip(module.error)
-            for token in module.tokens:
+            for token in sorted(module.tokens, key=token_order):
                 token_row = self._row(TokenNode(token), token_label(token.info),
                                       token.info.model, token.info.serial, "", token_flags(token))
+                if not initialised(token.info):
+                    for cell in token_row:
+                        cell.setForeground(QBrush(_MUTED))
                 info = token.info
                 token_row[0].setToolTip("\n".join(t for t in (
                     f"{info.manufacturer} {info.model}, serial {info.serial}",
                     f"free memory: public {size_text(info.free_public_memory)}, "
                     f"private {size_text(info.free_private_memory)}", token.note) if t))
-                for key in token.keys:
+                for key in sorted(token.keys, key=lambda k: natural_key(k.label)):
                     key_row = self._row(KeyNode(key, token), key.label or "(no label)",
                                         key.algorithm, key.key_id, short_fingerprint(key),
                                         key_flags(key))

@@ -22,12 +22,10 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QSplitter,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -55,8 +53,6 @@ from .inventory import (
 )
 from .login import Login
 from .model import (
-    COLUMNS,
-    Column,
     KeyNode,
     KeysModel,
     Node,
@@ -65,6 +61,7 @@ from .model import (
     selection_of,
 )
 from .modules import ModuleActions
+from .tree import KeysTree
 
 
 class _Forward:
@@ -106,15 +103,7 @@ class KeysSection(Section):
         self.checkpoints = CheckpointActions(self, parent=self)
 
         self.model = KeysModel(self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.model)
-        self.tree.setAccessibleName("Modules, tokens and keys")
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.tree.setUniformRowHeights(True)
-        for column, width in ((Column.Label, 220), (Column.Type, 120), (Column.Id, 120),
-                              (Column.Fingerprint, 170)):
-            self.tree.setColumnWidth(COLUMNS.index(column), width)
+        self.tree = KeysTree(self.model)
         self.tree.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
         self.details = Details()
 
@@ -287,6 +276,7 @@ class KeysSection(Section):
         keep = then_select or selection_of(self.selected())
         self.model.set_inventory(inventory)
         self.tree.expandAll()
+        self.tree.fit_columns()
         self.select(keep)
 
     def select(self, selection: Selection) -> None:
