@@ -29,6 +29,7 @@ from . import (
     check,
     export,
     grants,
+    importing,
     keys,
     operators,
     reviews,
@@ -52,7 +53,8 @@ log = logging.getLogger("strongroom")
 # Each group adds its commands, in the order `strongroom --help` lists them.
 REGISTER = (vault.register_init, secrets.register, vault.register, audit.register, backup.register,
             unlock.register, shares.register, reviews.register, operators.register, grants.register,
-            ceremony.register, keys.register, check.register, export.register)
+            ceremony.register, keys.register, check.register, importing.register,
+            export.register)
 
 
 def cmd_console(ctx: Context) -> int:

@@ -70,7 +70,7 @@ def shown(text: str, limit: int = 60) -> str:
     """A name for a message: invisible characters as \\uXXXX escapes, long ones cut."""
     out = "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in HIDDEN_CATEGORIES else c
                   for c in text[:limit])
-    return repr(out + ("…" if len(text) > limit else ""))
+    return "'" + out + ("…" if len(text) > limit else "") + "'"
 
 
 def _visible(text: str) -> str:

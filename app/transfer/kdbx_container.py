@@ -216,11 +216,15 @@ def _checked_kdf(header: Any, composite: bytes) -> bytes | None:
 def open_kdbx(data: bytes, password: str | None, keyfile: bytes | None) -> Opened:
     """The decrypted contents of a KDBX 3.1 or 4 file, or one sentence saying why not."""
     header = _header(data)
+    if keyfile is not None and (b"<!DOCTYPE" in keyfile or b"<!ENTITY" in keyfile):
+        raise BadImportFile("the key file declares a DTD or entities, which a KeePass key file "
+                            "never does; refused")
     key = io.BytesIO(keyfile) if keyfile is not None else None
     try:
         composite = common.compute_key_composite(password=password, keyfile=key)
-    except OSError:
-        raise BadImportFile("the key file cannot be read as a KeePass key file") from None
+    except (OSError, AssertionError, ValueError, TypeError):  # pykeepass asserts the hash
+        raise BadImportFile("the key file is damaged (a KeePass XML key file whose key is "
+                            "not valid hex or does not match its hash)") from None
     transformed = _checked_kdf(header, composite)
     try:
         parsed = _KDBX.parse(data, password=password, keyfile=key, transformed_key=transformed,
