@@ -280,6 +280,19 @@ def test_desktop_file_and_metainfo_agree_with_the_project() -> None:
     assert newest is not None and newest.get("version") == PROJECT["version"]
 
 
+def test_the_console_names_its_desktop_file(tmp_path: Path) -> None:
+    """Wayland and the portals match windows to the menu entry by this name."""
+    code = ("import sys; from pathlib import Path; from strongroom.ui.console import build; "
+            "app, window = build(Path(sys.argv[1])); print(app.desktopFileName())")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "vault")], capture_output=True, text=True,
+        timeout=60, check=False, env={**os.environ, "QT_QPA_PLATFORM": "offscreen",
+                                      "XDG_RUNTIME_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == APP_ID
+    assert (LINUX / f"{proc.stdout.strip()}.desktop").is_file()
+
+
 # ----- the wheel ----------------------------------------------------------------------------------
 
 def test_the_wheel_carries_the_desktop_files_without_setuptools_warnings(tmp_path: Path) -> None:

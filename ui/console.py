@@ -51,7 +51,7 @@ def build(
     app.setApplicationName("Strongroom")
     app.setOrganizationName("Strongroom")
     app.setApplicationDisplayName("Strongroom")
-    app.setDesktopFileName("strongroom")
+    app.setDesktopFileName("com.strongroom.strongroom")  # resources/linux/: the .desktop file
     app.setQuitOnLastWindowClosed(False)
     settings = settings or ConsoleSettings()
     icon = app_icon()
