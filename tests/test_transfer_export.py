@@ -469,3 +469,31 @@ def test_the_kdbx_import_takes_back_what_the_export_wrote(kdbx: tuple[Path, dict
     assert set(login.fields) == set(ENTRY.fields)
     assert set(login.attachments) == set(ENTRY.attachments)
     assert items["web/app/login"].rotation_due == dt.date(2027, 1, 31)
+
+
+def test_import_archive_from_the_command_line(filled: Path, tmp_path: Path) -> None:
+    source = tmp_path / "a"
+    shutil.copytree(filled, source)
+    out = tmp_path / "all.srarchive"
+    code, result, err = cli("export", "archive", str(out), "--kdf-time-ms", "10",
+                            vault=source, password=ARCHIVE_PASSPHRASE)
+    assert code == 0, err
+    target = tmp_path / "b"
+    make_vault(target).lock()
+    before = snapshot(target)
+    data = out.read_bytes()
+    for content, wrong, exit_code, message in (
+            (data, "not the archive passphrase 99", 4, "does not open this archive"),
+            (_flip(data, len(data) - 5), ARCHIVE_PASSPHRASE, 3, "changed after it was written"),
+            (data[:-7], ARCHIVE_PASSPHRASE, 2, "truncated")):
+        out.write_bytes(content)
+        code, result, err = cli("import", "archive", str(out), vault=target, password=wrong)
+        assert (code, err.count("\n")) == (exit_code, 1) and message in err, err
+    assert snapshot(target) == before
+    out.write_bytes(data)
+    code, result, err = cli("import", "archive", str(out), vault=target,
+                            password=ARCHIVE_PASSPHRASE)
+    assert code == 0 and result["result"]["added"] == len(SECRETS), err
+    code, listed, err = cli("secret", "list", vault=target)
+    assert {(s["name"], s["classification"]) for s in listed} == {
+        (s.name, s.classification.value) for s in SECRETS}

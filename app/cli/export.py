@@ -30,6 +30,8 @@ def _filters(ctx: Context) -> exporting.Filters:
 def new_password(ctx: Context, what: str) -> str:
     """The file's password from ``--password-fd N`` (line 1) or asked twice on the terminal."""
     fd = ctx.args.password_fd
+    if fd is not None and fd == ctx.args.passphrase_fd:
+        raise UsageError("--password-fd and --passphrase-fd must be different descriptors")
     if fd is None and not have_terminal():
         raise UsageError(f"no terminal to ask for the {what}; use --password-fd N")
     password = Prompter(fd, what=what).ask(0, f"New {what}: ", confirm=True)

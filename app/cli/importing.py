@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..model import Classification
-from ..transfer import apply, bitwarden, csv_import, kdbx
+from ..transfer import apply, archive, bitwarden, csv_import, kdbx
 from ..transfer.model import ImportPlan, ImportResult, OnConflict, ParsedFile
 from .common import (
     EXIT_OK,
@@ -89,6 +89,15 @@ def _read_csv(ctx: Context, path: Path) -> ParsedFile:
     return csv_import.read_csv(path, mapping, ctx.args.preset)
 
 
+def _archive_options(cp: Any) -> None:
+    cp.add_argument("--password-fd", type=bounded_int(0, 2**31 - 1), metavar="N",
+                    help="read the archive's passphrase from file descriptor N")
+
+
+def _read_archive(ctx: Context, path: Path) -> ParsedFile:
+    return archive.read_archive_file(path, file_password(ctx, "passphrase of the archive"))
+
+
 FORMATS = [
     ImportFormat("kdbx", "import a KeePass KDBX 3.1 or 4 file (KeePassXC, KeePass 2)",
                  _kdbx_options, _read_kdbx),
@@ -96,6 +105,8 @@ FORMATS = [
                  lambda cp: None, lambda ctx, path: bitwarden.read_bitwarden(path)),
     ImportFormat("csv", "import a CSV file, its columns mapped to fields", _csv_options,
                  _read_csv),
+    ImportFormat("archive", "import a Strongroom archive ('strongroom export archive'); each "
+                 "secret keeps its own classification", _archive_options, _read_archive),
 ]
 
 
