@@ -20,7 +20,7 @@ PACKAGES=(
     libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1
     libxcb-shm0 libxcb-util1 xvfb xauth
     # hardware backends: tpm2-pytss builds from its sdist against libtss2 (pkg-config finds it)
-    libtss2-dev pkg-config
+    libtss2-dev pkg-config gcc python3-dev
     # real parts in the tests: SoftHSM2 (PKCS#11), OpenSC's pkcs11-tool, the swtpm TPM simulator
     # and tpm2-tools, and the openssl command to check CSRs and signatures
     softhsm2 opensc swtpm swtpm-tools tpm2-tools openssl
