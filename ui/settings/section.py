@@ -38,7 +38,7 @@ from ..base import Section, Services
 from ..unlock.hw_prompts import SourceFactory
 from ..unlock.methods_view import UnlockMethodsPanel
 from ..unlock.passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt, ask_passphrase
-from ..widgets.common import button
+from ..widgets.common import Note, button
 from ..widgets.operations import BusyRow, Operations
 from ..workers import Task
 
@@ -106,10 +106,8 @@ class SettingsSection(Section):
             "or change the vault that is open."
         )
         restore_note.setWordWrap(True)
-        self.busy = BusyRow("Vault operation")
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setAccessibleName("Result of the last vault operation")
+        self.busy = BusyRow("Vault operation", hide_when_idle=True)
+        self.result = Note("Result of the last vault operation")
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         vault_box = QGroupBox("Vault")
         grid = QGridLayout(vault_box)

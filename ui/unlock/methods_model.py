@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QWidget
 
 from strongroom.app.keyslots import Keyslot
@@ -28,6 +29,23 @@ class Column(Enum):
 
 
 COLUMNS = list(Column)
+
+
+CELL_PADDING = 24  # a cell's and a header section's margins, and room to spare
+STAMP = "2026-12-06 20:02"
+SAMPLES = {  # the usual widest content of each column (longer text elides; its tooltip is whole)
+    Column.Label: "Backup security key", Column.Kind: "", Column.Assurance: "possession: 2 of 3",
+    Column.TwoFactor: "yes", Column.Created: STAMP, Column.LastUsed: STAMP,
+    Column.LastTested: STAMP,
+}
+
+
+def column_widths(cells: QFontMetrics, header: QFontMetrics) -> list[int]:
+    """Each column's width from its header and its usual content, not from the rows shown: set
+    once, so the table does not change shape when the vault locks and unlocks."""
+    kinds = max((cells.horizontalAdvance(k) for k in KIND_NAMES.values()), default=0)
+    return [max(header.horizontalAdvance(c.value), cells.horizontalAdvance(SAMPLES[c]),
+                kinds if c is Column.Kind else 0) + CELL_PADDING for c in COLUMNS]
 
 
 def _when(stamp: str | None) -> str:

@@ -38,7 +38,7 @@ from strongroom.app.unlock_methods import (
 from strongroom.app.vault import Vault
 
 from ..base import Services
-from ..widgets.common import button
+from ..widgets.common import Note, button
 from ..workers import Task, Work
 from .enrol_dialog import (
     DEFAULT_LABELS,
@@ -54,7 +54,7 @@ from .hw_prompts import (
     hardware_message,
     run_with_prompts,
 )
-from .methods_model import Column, SlotTableModel, cell
+from .methods_model import Column, SlotTableModel, cell, column_widths
 from .passphrase_dialog import ask_passphrase
 
 
@@ -82,6 +82,8 @@ class UnlockMethodsPanel(QGroupBox):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        for i, width in enumerate(column_widths(self.table.fontMetrics(), header.fontMetrics())):
+            self.table.setColumnWidth(i, width)  # once: rows coming and going never resize them
         self.table.setWordWrap(False)
         self.table.setMinimumHeight(120)
         self.table.setMaximumHeight(220)
@@ -130,11 +132,7 @@ class UnlockMethodsPanel(QGroupBox):
         self._set_busy(False)
 
     def _label(self, name: str, role: str) -> QLabel:
-        label = QLabel()
-        label.setWordWrap(True)
-        label.setAccessibleName(name)
-        label.setProperty("role", role)
-        return label
+        return Note(name, role)
 
     # ----- state -------------------------------------------------------------------------------
 
@@ -169,7 +167,6 @@ class UnlockMethodsPanel(QGroupBox):
 
     def show_slots(self, slots: Sequence[Keyslot]) -> None:
         self.model.set_slots(slots)
-        self.table.resizeColumnsToContents()
         warnings = inventory_warnings(slots)
         self.warnings.setText("\n".join(f"⚠ {w[:1].upper()}{w[1:]}." for w in warnings))
         self.warnings.setVisible(bool(warnings))
@@ -177,8 +174,9 @@ class UnlockMethodsPanel(QGroupBox):
 
     def show_availability(self, found: dict[str, Availability]) -> None:
         self.available = found
-        lines = [f"{KIND_NAMES[k]}: {a.reason}" for k, a in found.items() if not a.ok]
-        self.not_here.setText("Not available here — " + "; ".join(lines) if lines else "")
+        lines = [f"• {KIND_NAMES[k]}: {a.reason.rstrip('.')}." for k, a in found.items()
+                 if not a.ok]  # one whole sentence each, not one run-on line
+        self.not_here.setText("\n".join(["Not available here:", *lines]) if lines else "")
         self.not_here.setVisible(bool(lines))
         self.update_buttons()
 

@@ -1,10 +1,11 @@
-"""The small widgets every section builds the same way: a named button, a heading, a paragraph."""
+"""The small widgets every section builds the same way: a named button, a heading, a paragraph,
+a note that takes no room while empty."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
 HEADING_SCALE = 1.4  # a section's or a page's title, relative to the body font
 
@@ -34,3 +35,19 @@ def paragraph(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     return label
+
+
+class Note(QLabel):
+    """A wrapped line that is hidden while its text is empty: an empty label still takes a row
+    and paints its background (a grey bar inside a group box)."""
+
+    def __init__(self, name: str, role: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setAccessibleName(name)
+        self.setProperty("role", role)
+        self.hide()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text)
+        self.setVisible(bool(text))

@@ -18,8 +18,10 @@ from ..workers import Task, Work, user_message
 class BusyRow(QWidget):
     """An indeterminate bar and a line of text, shown while any operation of a section runs."""
 
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, parent: QWidget | None = None, *,
+                 hide_when_idle: bool = False) -> None:
         super().__init__(parent)
+        self.hide_when_idle = hide_when_idle  # take no room at all while nothing runs
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.setMaximumWidth(140)
@@ -33,10 +35,14 @@ class BusyRow(QWidget):
         row.addWidget(self.label, 1)
         self._running = 0
         self.bar.hide()
+        if hide_when_idle:
+            self.hide()
 
     def start(self, text: str) -> None:
         self._running += 1
         self.bar.show()
+        if self.hide_when_idle:
+            self.show()
         self.label.setText(text)
 
     def progress(self, text: str) -> None:
@@ -47,6 +53,8 @@ class BusyRow(QWidget):
         if not self._running:
             self.bar.hide()
             self.label.setText("")
+            if self.hide_when_idle:
+                self.hide()
 
 
 class Operations:
