@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QPushButton,
     QStackedWidget,
@@ -77,6 +79,7 @@ class ComplianceSection(Section):
         self.dialog: AcceptRiskDialog | None = None
         self._last_attempt: dt.datetime | None = None
         self._checking = False
+        self._handover = False  # the empty page's Run now had focus when its run began
 
         self.header = Header(self.title, self.run_now, self._on_export_clicked,
                              self._on_print_clicked)
@@ -209,6 +212,9 @@ class ComplianceSection(Section):
     def _check_finished(self) -> None:
         self._checking = False
         self.ops.update()
+        if self._handover:
+            self._handover = False
+            self.run_button.setFocus(Qt.FocusReason.OtherFocusReason)
         self._arm_schedule()
 
     def _ran(self, result: tuple[Any, ...]) -> None:
@@ -225,6 +231,8 @@ class ComplianceSection(Section):
         self.view = run_view(self.runs[0], self.exceptions, self.now()) if self.runs else None
         view = self.view
         self.chart.set_points(history_points(self.runs))
+        # Run now on the empty page: focus goes to the header's Run now once the run is over.
+        self._handover |= view is not None and self.empty.isAncestorOf(QApplication.focusWidget())
         self.pages.setCurrentIndex(1 if view else 0)
         for check_id, tile in self.tiles.tiles.items():
             tile.set_result(view.result(check_id) if view else None,

@@ -1,14 +1,14 @@
 """Compliance status tiles: one per check, colour *and* glyph *and* word, clickable for details.
 
-Also the section's theme colours (light and dark follow the stylesheets in resources/style) and
-a label that elides its text to fit one line.
+Also the section's theme colours (light and dark follow the stylesheets in resources/style), a
+label that elides its text to fit one line and one that wraps it (at words, or inside a path).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QFontMetrics,
     QGuiApplication,
@@ -18,13 +18,23 @@ from PySide6.QtGui import (
     QPaintEvent,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from strongroom.app.compliance.model import CheckResult, Status
 from strongroom.app.compliance.registry import CHECK_IDS, TITLES
 
 from ..settings.store import ConsoleSettings
 from .data import WORDS, label
+
+REASON_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,110 @@ class ElidedLabel(QLabel):
                          shown)
 
 
+def wrap_lines(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` pixels: broken between words, and inside a word
+    (a path, a package list) only when the word alone is wider than a line."""
+    width = max(1, width)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            joined = f"{current} {word}" if current else word
+            if metrics.horizontalAdvance(joined) <= width:
+                current = joined
+                continue
+            if current:
+                lines.append(current)
+            while len(word) > 1 and metrics.horizontalAdvance(word) > width:
+                low, high = 1, len(word) - 1  # the longest prefix that fits (at least 1)
+                while low < high:
+                    mid = (low + high + 1) // 2
+                    if metrics.horizontalAdvance(word[:mid]) <= width:
+                        low = mid
+                    else:
+                        high = mid - 1
+                lines.append(word[:low])
+                word = word[low:]
+            current = word
+        lines.append(current)
+    return lines
+
+
+class WrappedLabel(QWidget):
+    """Text wrapped over up to ``max_lines`` lines (see :func:`wrap_lines`); text beyond them
+    ends the last line in "…". Laid out in Python and kept per width: heightForWidth is asked
+    often during a layout."""
+
+    def __init__(self, max_lines: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._wrapped: dict[int, list[str]] = {}
+        self.max_lines = max_lines  # 0: as many as it takes
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        if text == self._text:
+            return
+        self._text = text
+        self._wrapped = {}
+        self.setAccessibleName(text)
+        self.updateGeometry()
+        self.update()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.FontChange:
+            self._wrapped = {}
+        super().changeEvent(event)
+
+    def lines(self, width: int) -> list[str]:
+        """The lines shown at ``width``; the last ends in "…" when text was left out."""
+        if width not in self._wrapped:
+            metrics = self.fontMetrics()
+            lines = wrap_lines(self._text, metrics, width) if self._text else []
+            if self.max_lines and len(lines) > self.max_lines:
+                rest = " ".join(lines[self.max_lines - 1:])
+                lines = [*lines[: self.max_lines - 1],
+                         metrics.elidedText(rest, Qt.TextElideMode.ElideRight, max(1, width))]
+            if len(self._wrapped) > 8:
+                self._wrapped.clear()
+            self._wrapped[width] = lines
+        return self._wrapped[width]
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt API
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
+        return len(self.lines(width)) * self.fontMetrics().lineSpacing()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        width = min(self.fontMetrics().horizontalAdvance(self._text) + 1, 240)
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        """As tall as the text is at the width it has, so a crowded layout cannot cut it."""
+        return QSize(0, self.heightForWidth(self.width()) if self.width() > 1
+                     else self.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # another width, another number of lines
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        metrics = self.fontMetrics()
+        for n, line in enumerate(self.lines(self.width())):
+            painter.drawText(QPointF(0, n * metrics.lineSpacing() + metrics.ascent()), line)
+
+
 class StatusTile(QFrame):
-    """One check: status chip, title, what was observed and why, in one line each."""
+    """One check: status chip, title, what was observed and why (wrapped, in full)."""
 
     clicked = Signal(str)  # the check id
 
@@ -114,9 +226,9 @@ class StatusTile(QFrame):
         self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         lines = self.title.fontMetrics().lineSpacing()
         self.title.setFixedHeight(2 * lines + 2)
-        self.observed = ElidedLabel()
+        self.observed = WrappedLabel()
         self.observed.setObjectName("observed")
-        self.reason = ElidedLabel()
+        self.reason = WrappedLabel(max_lines=REASON_LINES)  # all of it: the tooltip, the details
         self.reason.setObjectName("reason")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -130,6 +242,7 @@ class StatusTile(QFrame):
         lay.addWidget(self.title)
         lay.addWidget(self.observed)
         lay.addWidget(self.reason)
+        lay.addStretch(1)  # a tile beside a taller one keeps its lines at the top
         self.theme = LIGHT
         self.set_result(None, True)
 
@@ -177,7 +290,7 @@ class StatusTile(QFrame):
             "QLabel { background-color: transparent; border: none; }"
             f"QLabel#chip {{ background-color: {accent}; color: {t.chip_text}; "
             "border-radius: 8px; padding: 1px 8px; font-weight: bold; }"
-            f"QLabel#tag, QLabel#reason {{ color: {t.muted}; }}"
+            f"QLabel#tag, #reason {{ color: {t.muted}; }}"
             "QLabel#title { font-weight: bold; }"
         )
 

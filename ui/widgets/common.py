@@ -10,9 +10,19 @@ from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 HEADING_SCALE = 1.4  # a section's or a page's title, relative to the body font
 
 
+class SteadyButton(QPushButton):
+    """Keeps keyboard focus while its operation runs with it disabled: Qt would move focus to the
+    next widget (Run now → the schedule's spin box, where arrow keys change the schedule)."""
+
+    def focusNextPrevChild(self, next_: bool) -> bool:  # noqa: N802 - Qt API
+        if not self.isEnabled() and self.hasFocus() and self.isVisible():
+            return True  # stay: disabled, it takes no keys; enabled again, it has focus still
+        return super().focusNextPrevChild(next_)
+
+
 def button(text: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
     """A push button running ``slot``; screen readers hear its text without a trailing "…"."""
-    b = QPushButton(text)
+    b = SteadyButton(text)
     b.setAccessibleName(text.rstrip("…"))
     if tip:
         b.setToolTip(tip)
