@@ -330,6 +330,8 @@ def test_a_critical_reveal_needs_another_operator_and_an_approval_is_good_once(a
                               PassphraseUnlocker.from_text(DAVE))
         [read] = alice.audit_events(action="secret.read", target="crit")
         assert read.details["approval"]["approver"] == "carol"
+        refusals = alice.audit_events(action="access.denied", target="crit")
+        assert refusals and {e.details["operation"] for e in refusals} == {"secret.reveal"}
         assert read.details["approval"]["digest"] == ok.digest
         whys = [d.get("why") for d in denials(alice)]
         assert {"missing", "replayed", "other-operation", "self-approval"} <= set(whys)

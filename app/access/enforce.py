@@ -174,4 +174,4 @@ def denials_audited(func: F) -> F:
 
 def record_denial(vault: VaultSession, e: AccessDenied) -> None:
     vault.record("access.denied", e.target or "-", Outcome.Denied,
-                 {**e.details, "operation": getattr(e, "operation", ""), "reason": str(e)})
+                 {"operation": "", **e.details, "reason": str(e)})
