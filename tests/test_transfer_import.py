@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +26,17 @@ from strongroom.app.transfer import apply, bitwarden, csv_import, kdbx
 from strongroom.app.transfer.model import OnConflict
 from strongroom.app.vault import NewSecret, Vault
 
-from conftest import PASSPHRASE, Result, snapshot
+from conftest import PASSPHRASE, snapshot
 from helpers import cli_checks
 from helpers import kdbx_files as kf
+from helpers.kdbx_files import KDBX_PASSWORD, cli
 
 empty_template = cli_checks.empty_template
 vault_dir = cli_checks.vault_dir
 
-KDBX_PASSWORD = "kdbx pass phrase 7"
 CAROL = "carol pass phrase 2"
 SECRETS = ("site-password-1", "root-password-2", "attached-secret-3", "pin-4242",
            "s3cret-bw", "4111111111111111", "123-45-6789", "csv-pass-9")
-
-
-def cli(vault: Path, *args: str, password: str | None = None,
-        passphrase: str = PASSPHRASE) -> Result:
-    """The CLI as a process: the vault passphrase on one pipe, the file's password on another
-    (``--password-fd``, appended to ``args``)."""
-    fds = []
-    cmd = [sys.executable, "-m", "strongroom", "--vault", str(vault)]
-    extra: list[str] = []
-    for lines, option in ((passphrase, "--passphrase-fd"), (password, "--password-fd")):
-        if lines is None:
-            continue
-        read_end, write_end = os.pipe()
-        os.write(write_end, (lines + "\n").encode())
-        os.close(write_end)
-        fds.append(read_end)
-        (cmd if option == "--passphrase-fd" else extra).extend([option, str(read_end)])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    try:
-        proc = subprocess.run(cmd + list(args) + extra, capture_output=True, pass_fds=fds,
-                              env=env, timeout=120, check=False)
-    finally:
-        for fd in fds:
-            os.close(fd)
-    return Result(proc.returncode, proc.stdout, proc.stderr.decode())
 
 
 def opened(path: Path) -> Vault:

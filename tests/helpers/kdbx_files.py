@@ -3,14 +3,17 @@
 ``keepassxc-cli db-create`` (2.7) writes KDBX 3.1 with AES-KDF tuned to its shortest time
 (100 ms, some 8 million rounds); the importer runs those rounds in OpenSSL. KeePassXC keeps a
 file's version and KDF when it saves, so a KDBX 4 "written by KeePassXC" starts as pykeepass's
-blank KDBX 4 (Argon2 made cheap here) that keepassxc-cli then fills.
+blank KDBX 4 (Argon2 made cheap here) that keepassxc-cli then fills. ``cli`` runs ``strongroom``
+with the vault passphrase and the file's password on two pipes.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,9 @@ from pykeepass.kdbx_parsing import common
 
 from strongroom.app.transfer.kdbx_container import _HEADER, aes_kdf
 
+from conftest import PASSPHRASE, Result
+
+KDBX_PASSWORD = "kdbx pass phrase 7"
 KEEPASSXC = shutil.which("keepassxc-cli")
 needs_keepassxc = pytest.mark.skipif(KEEPASSXC is None, reason="keepassxc-cli is not installed "
                                      "(Debian package keepassxc)")
@@ -93,3 +99,28 @@ def with_inner_xml(path: Path, password: str, xml: bytes, monkeypatch: pytest.Mo
     kp.save()
     monkeypatch.undo()
     return path
+
+
+def cli(vault: Path, *args: str, password: str | None = None,
+        passphrase: str = PASSPHRASE) -> Result:
+    """The CLI as a process: the vault passphrase on one pipe, the file's password on another
+    (``--password-fd``, appended to ``args``)."""
+    fds = []
+    cmd = [sys.executable, "-m", "strongroom", "--vault", str(vault)]
+    extra: list[str] = []
+    for lines, option in ((passphrase, "--passphrase-fd"), (password, "--password-fd")):
+        if lines is None:
+            continue
+        read_end, write_end = os.pipe()
+        os.write(write_end, (lines + "\n").encode())
+        os.close(write_end)
+        fds.append(read_end)
+        (cmd if option == "--passphrase-fd" else extra).extend([option, str(read_end)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+    try:
+        proc = subprocess.run(cmd + list(args) + extra, capture_output=True, pass_fds=fds,
+                              env=env, timeout=120, check=False)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return Result(proc.returncode, proc.stdout, proc.stderr.decode())
