@@ -492,3 +492,34 @@ def test_a_refused_file_leaves_the_vault_byte_identical(tmp_path: Path, vault_di
     result = cli(vault_dir, "import", "bitwarden", str(bad), "--dry-run")
     cli_checks.one_line_error(result, 2, "encrypted", ".json")
     assert snapshot(vault_dir) == before
+
+
+def test_a_strongroom_kdbx_export_comes_back_with_kinds_and_metadata(tmp_path: Path,
+                                                                      vault_dir: Path) -> None:
+    """kdbx_export.py's "Strongroom …" fields: a plain value (text or binary) and a TOTP
+    secret come back as those kinds, the entry type, note and dates too; not the level."""
+    from strongroom.app.transfer import exporting, kdbx_export
+
+    card = entries.Entry(type="card", fields=(entries.Field("number", SECRETS[5], True),))
+    uri = "otpauth://totp/ACME:a?secret=JBSWY3DPEHPK3PXP&digits=6"
+    with opened(vault_dir) as v:
+        v.add_secret(NewSecret("ops/db", SECRETS[1].encode(), Classification.High,
+                               tags=("db",), note="primary", expires=dt.date(2027, 1, 31),
+                               rotation_due=dt.date(2026, 12, 31)))
+        v.add_secret(NewSecret("ops/blob", b"\x00\xffbinary", kind="value"))
+        v.add_secret(NewSecret("ops/otp", uri.encode(), kind="totp"))
+        v.add_secret(NewSecret("cards/corp", card.encode(), kind="entry"))
+        out = tmp_path / "out.kdbx"
+        kdbx_export.export_kdbx(v, exporting.plan(v, "kdbx"), out, KDBX_PASSWORD,
+                                kdf_time_ms=10)
+    parsed = kdbx.read_kdbx(out, KDBX_PASSWORD)
+    items = {i.name: i for i in parsed.items}
+    assert (items["ops/db"].kind, items["ops/db"].value) == ("value", SECRETS[1].encode())
+    assert (items["ops/db"].note, items["ops/db"].expires, items["ops/db"].rotation_due) == (
+        "primary", dt.date(2027, 1, 31), dt.date(2026, 12, 31))
+    assert items["ops/db"].tags == ("ops", "db")
+    assert (items["ops/blob"].kind, items["ops/blob"].value) == ("value", b"\x00\xffbinary")
+    assert items["ops/otp"].kind == "totp" and b"JBSWY3DPEHPK3PXP" in items["ops/otp"].value
+    corp = entries.decode(items["cards/corp"].value)
+    assert corp.type == "card" and corp.fields == card.fields
+    assert any("classification" in w for w in parsed.warnings)
