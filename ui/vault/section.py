@@ -32,6 +32,7 @@ from strongroom.app.vault import Vault
 from strongroom.app.vault.secrets import reveal_operation
 
 from ..base import Section, Services
+from ..transfer.actions import Transfers
 from ..unlock.hw_prompts import SourceFactory
 from ..widgets.approval_flow import Guarded
 from ..widgets.approvers import Request
@@ -43,6 +44,8 @@ from .reveal_field import RevealField
 from .rows import Loaded
 from .secret_dialog import SecretDialog, SecretForm
 from .table import SecretsTable
+
+WHOLE_VAULT = ("add", "import", "export")  # actions that need no selected secret
 
 
 class VaultSection(Section):
@@ -58,6 +61,7 @@ class VaultSection(Section):
         self._epoch = 0  # bumped at every unlock and lock; late results of older ones are dropped
         self._loading = False
         self.guard = Guarded(self, sources=sources)  # the approver flow of the two-person rule
+        self.transfers = Transfers(self)  # File > Import and Export
         self.model = SecretsModel(self)
 
         self.search = QLineEdit()
@@ -75,6 +79,10 @@ class VaultSection(Section):
             ("reveal", "&Reveal", "Show the selected secret's value for a while", self.reveal),
             ("copy_value", "&Copy value", "Copy the value (Ctrl+C)", self.copy_value),
             ("copy_name", "Copy &name", "Copy the name (Ctrl+B)", self.copy_name),
+            ("import", "&Import…", "Import secrets from KeePass, Bitwarden, CSV or an archive",
+             self.import_secrets),
+            ("export", "E&xport…", "Export secrets to KeePass KDBX 4 or an encrypted archive",
+             self.export_secrets),
         ):
             action = QAction(text.replace("&", ""), self)
             action.setToolTip(tip)
@@ -214,7 +222,7 @@ class VaultSection(Section):
         if info is None or info.name != self._revealed_name:
             self._hide_value()
         for key, action in self.actions_.items():
-            action.setEnabled(self.vault is not None and (key == "add" or info is not None))
+            action.setEnabled(self.vault is not None and (key in WHOLE_VAULT or info is not None))
         self.value_caption.setText(f"Value of {info.name}:" if info else "Value:")
 
     @Slot()
@@ -361,6 +369,14 @@ class VaultSection(Section):
             self.services.status(f"Copied {what} {name}; the clipboard clears in {seconds} s")
 
         self._fetch_selected_value("copy", done)
+
+    @Slot()
+    def import_secrets(self) -> None:
+        self.transfers.open_import()
+
+    @Slot()
+    def export_secrets(self) -> None:
+        self.transfers.open_export()
 
     @Slot()
     def copy_name(self) -> None:

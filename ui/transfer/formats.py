@@ -1,0 +1,85 @@
+"""The file formats the console imports and exports, and which app/transfer function does each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strongroom.app.access.approvals import Approval
+from strongroom.app.errors import UsageError
+from strongroom.app.transfer import archive, bitwarden, csv_import, kdbx, kdbx_export
+from strongroom.app.transfer.exporting import ExportPlan, ExportResult
+from strongroom.app.transfer.model import ParsedFile
+from strongroom.app.vault import Vault
+
+EXPORT_FORMATS = {
+    "kdbx": "KeePass KDBX 4 (opens in KeePassXC and KeePass)",
+    "archive": "Strongroom archive (encrypted; imports back with every field)",
+}
+EXPORT_FILTERS = {
+    "kdbx": "KeePass database (*.kdbx)",
+    "archive": "Strongroom archive (*.srarchive)",
+}
+EXPORT_NOTE = ("Each secret exported is an audited read. Critical secrets need a second "
+               "operator's approval where the policy says so.")
+IMPORT_FORMATS = {
+    "kdbx": "KeePass KDBX 3.1 or 4",
+    "bitwarden": "Bitwarden JSON export (unencrypted)",
+    "csv": "CSV (KeePassXC, Bitwarden or your own columns)",
+    "archive": "Strongroom archive",
+}
+CSV_PRESETS = {None: "Detected from the header row", "keepassxc": "KeePassXC CSV export",
+               "bitwarden": "Bitwarden CSV export"}
+KIND_WORDS = {"entry": "entries", "totp": "TOTP seeds", "value": "values"}
+_SUFFIXES = {".kdbx": "kdbx", ".json": "bitwarden", ".csv": "csv", ".srarchive": "archive"}
+
+
+def default_name(key: str) -> str:
+    return "strongroom-export" + {"kdbx": ".kdbx", "archive": ".srarchive"}[key]
+
+
+def guess_format(path: Path) -> str | None:
+    """The import format a file's name suggests, or None."""
+    return _SUFFIXES.get(path.suffix.lower())
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What reading a file needs besides its path; ``mapping`` is "Column=field, …" (CSV)."""
+
+    password: str = field(default="", repr=False)
+    key_file: str | None = None
+    preset: str | None = None
+    mapping: str = ""
+
+
+def csv_mapping(text: str) -> dict[str, str]:
+    """``Column=field, Other=field`` as a mapping (the CLI's --map, comma-separated)."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        column, sep, target = part.rpartition("=")
+        if not sep or not column.strip():
+            raise UsageError(f"a mapping is Column=field, not {part!r}")
+        out[column.strip()] = target.strip()
+    return out
+
+
+def read(key: str, path: Path, options: ReadOptions) -> ParsedFile:
+    """Read and check one file (worker thread); one sentence if it cannot be imported."""
+    if key == "kdbx":
+        return kdbx.read_kdbx(path, options.password or None,
+                              Path(options.key_file).expanduser() if options.key_file else None)
+    if key == "bitwarden":
+        return bitwarden.read_bitwarden(path)
+    if key == "csv":
+        return csv_import.read_csv(path, csv_mapping(options.mapping), options.preset)
+    return archive.read_archive_file(path, options.password)
+
+
+def export(vault: Vault, key: str, plan: ExportPlan, path: Path, password: str, *,
+           approval: Approval | None, force: bool) -> ExportResult:
+    """Run one export in the worker."""
+    if key == "kdbx":
+        return kdbx_export.export_kdbx(vault, plan, path, password, approval=approval,
+                                       force=force)
+    return archive.export_archive(vault, plan, path, password, approval=approval, force=force)
