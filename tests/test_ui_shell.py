@@ -215,3 +215,28 @@ def test_closing_locks_and_clears_our_clipboard_value(qtbot, tmp_path, settings)
     window.close()
     assert QApplication.clipboard().text() == ""
     assert not window.vault.unlocked
+
+
+def test_the_file_menu_imports_and_exports_only_while_unlocked(qtbot, tmp_path, settings
+                                                              ) -> None:
+    from strongroom.ui.transfer.import_dialog import ImportDialog
+    from strongroom.ui.vault.section import VaultSection
+
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    window = MainWindow(path, settings=settings, sections=[KeysSection, VaultSection])
+    qtbot.addWidget(window)
+    window.show()
+    menu = window.menu_actions
+    assert [a.text().split("\t")[0] for a in window.menuBar().actions()] == ["&File", "&Help"]
+    assert not menu["import"].isEnabled() and not menu["export"].isEnabled()
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+    assert menu["import"].isEnabled() and menu["export"].isEnabled()
+    menu["import"].trigger()
+    vault_section = window.sections[1]
+    assert window.sidebar.currentRow() == 1  # the Vault section is shown for the import
+    assert any(isinstance(d, ImportDialog) for d in vault_section.dialogs)
+    window.lock("test")
+    assert not menu["import"].isEnabled() and vault_section.dialogs == []
+    window.runner.wait()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from strongroom.app.errors import StrongroomError
 from strongroom.app.vault import Vault
 
+from . import menus
 from .base import ClipboardLike, Section, Services
 from .clipboard import ClipboardGuard
 from .session_watch import SessionWatcher
@@ -167,6 +168,9 @@ class MainWindow(QMainWindow):
         self.session_watch.session_locked.connect(self._session_locked)
 
         self._shortcuts()
+        self.menu_actions = menus.install(self)
+        self.unlocked.connect(lambda: menus.set_unlocked(self.menu_actions, True))
+        self.locked.connect(lambda: menus.set_unlocked(self.menu_actions, False))
         self._tray()
         self._start()
 
