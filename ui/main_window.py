@@ -168,7 +168,10 @@ class MainWindow(QMainWindow):
         self.session_watch.session_locked.connect(self._session_locked)
 
         self._shortcuts()
-        self.menu_actions = menus.install(self)
+        self.menu_actions = menus.install(self.menuBar(), {
+            "import": lambda: self._on_vault_section("import_secrets"),
+            "export": lambda: self._on_vault_section("export_secrets"),
+            "lock": lambda: self.lock("menu"), "quit": self.quit, "about": self.show_about})
         self.unlocked.connect(lambda: menus.set_unlocked(self.menu_actions, True))
         self.locked.connect(lambda: menus.set_unlocked(self.menu_actions, False))
         self._tray()
@@ -185,6 +188,16 @@ class MainWindow(QMainWindow):
         quit_.activated.connect(self.quit)
         about = QShortcut(QKeySequence(Qt.Key.Key_F1), self)
         about.activated.connect(self.show_about)
+
+    def _on_vault_section(self, verb: str) -> None:
+        """Show the section that offers ``verb`` (the Vault section's import and export) and
+        call it there."""
+        for row, section in enumerate(self.sections):
+            act = getattr(section, verb, None)
+            if callable(act) and section.vault is not None:
+                self.sidebar.setCurrentRow(row)
+                act()
+                return
 
     def _tray(self) -> None:
         self.tray: QSystemTrayIcon | None = None

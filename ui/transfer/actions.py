@@ -9,33 +9,52 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from PySide6.QtWidgets import QDialog, QWidget
 
 from strongroom.app.access.approvals import Approval
 from strongroom.app.transfer import exporting
 from strongroom.app.transfer.exporting import ExportResult, Filters
+from strongroom.app.vault import Vault
 
+from ..base import Services
+from ..widgets.approval_flow import Guarded
 from ..workers import Progress, user_message
 from . import formats
 from .export_dialog import ExportDialog
 from .import_dialog import ImportDialog
 
-if TYPE_CHECKING:
-    from ..vault.section import VaultSection
+
+class TransferHost(Protocol):
+    """What the dialogs need of the section they open over (the Vault section)."""
+
+    services: Services
+    guard: Guarded
+
+    @property
+    def vault(self) -> Vault | None: ...
+
+    def open_dialog(self, dialog: QDialog) -> None: ...
+
+    def reload(self) -> None: ...
 
 
 class Transfers:
     """Opens the import and export dialogs for one Vault section."""
 
-    def __init__(self, section: VaultSection) -> None:
+    def __init__(self, section: TransferHost) -> None:
         self.section = section
+
+    def _parent(self) -> QWidget | None:
+        return self.section if isinstance(self.section, QWidget) else None
 
     def open_export(self) -> ExportDialog | None:
         section = self.section
         if section.vault is None:
             return None
         section.services.activity()
-        dialog = ExportDialog(section)
+        dialog = ExportDialog(self._parent())
         dialog.requested.connect(
             lambda key, path, password, filters, force: self._export(
                 dialog, key, path, password, filters, force))
@@ -70,7 +89,7 @@ class Transfers:
         if section.vault is None:
             return None
         section.services.activity()
-        dialog = ImportDialog(section.services, section.vault, section.guard, section)
+        dialog = ImportDialog(section.services, section.vault, section.guard, self._parent())
         dialog.imported.connect(lambda _result: section.reload())
         if path is not None:
             dialog.set_path(path)

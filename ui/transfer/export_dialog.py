@@ -31,6 +31,7 @@ from strongroom.app.transfer.exporting import ExportPlan, ExportResult, Filters
 
 from ..widgets.approvers import Request
 from . import formats
+from .formats import buddy
 
 
 class ExportDialog(QDialog):
@@ -78,7 +79,7 @@ class ExportDialog(QDialog):
         self.message.setAccessibleName("Export status")
         form = QFormLayout()
         form.addRow("&Format", self.format)
-        form.addRow("F&ile", file_row)
+        form.addRow(buddy("F&ile", self.path), file_row)
         form.addRow("&Password", self.password)
         form.addRow("&Again", self.repeat)
         form.addRow("&Level", self.level)

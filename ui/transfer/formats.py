@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PySide6.QtWidgets import QLabel, QWidget
+
 from strongroom.app.access.approvals import Approval
 from strongroom.app.errors import UsageError
 from strongroom.app.transfer import archive, bitwarden, csv_import, kdbx, kdbx_export
@@ -32,6 +34,13 @@ CSV_PRESETS = {None: "Detected from the header row", "keepassxc": "KeePassXC CSV
                "bitwarden": "Bitwarden CSV export"}
 KIND_WORDS = {"entry": "entries", "totp": "TOTP seeds", "value": "values"}
 _SUFFIXES = {".kdbx": "kdbx", ".json": "bitwarden", ".csv": "csv", ".srarchive": "archive"}
+
+
+def buddy(text: str, field: QWidget) -> QLabel:
+    """A form label whose mnemonic focuses ``field`` (a row holding a layout gets none)."""
+    label = QLabel(text)
+    label.setBuddy(field)
+    return label
 
 
 def default_name(key: str) -> str:

@@ -43,6 +43,7 @@ from ..base import Services
 from ..widgets.approval_flow import Guarded
 from ..workers import Progress, Task, user_message
 from . import formats
+from .formats import buddy
 
 CONFLICT_LABELS = {
     OnConflict.skip: "Keep the vault's secret, skip the file's",
@@ -98,7 +99,7 @@ class ImportDialog(QDialog):
         for choice, label in CONFLICT_LABELS.items():
             self.conflict.addItem(label, choice)
         self.form = QFormLayout()
-        self.form.addRow("F&ile", file_row)
+        self.form.addRow(buddy("F&ile", self.path), file_row)
         self.form.addRow("&Format", self.format)
         self.form.addRow("&Password", self.password)
         self.form.addRow("&Key file", self.key_file)
@@ -117,6 +118,9 @@ class ImportDialog(QDialog):
         self.conflicts.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.warnings = QListWidget()
         self.warnings.setAccessibleName("What the file held that is not imported")
+        self.warnings.setMaximumHeight(110)
+        self.warnings_caption = QLabel("Notes on the file (what does not come along as is):")
+        self.warnings_caption.setBuddy(self.warnings)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Import progress")
         self.progress.hide()
@@ -137,6 +141,7 @@ class ImportDialog(QDialog):
         layout.addLayout(self.form)
         layout.addWidget(self.summary)
         layout.addWidget(self.conflicts, 1)
+        layout.addWidget(self.warnings_caption)
         layout.addWidget(self.warnings)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
@@ -236,6 +241,9 @@ class ImportDialog(QDialog):
             self.conflicts.setItem(row, 1, QTableWidgetItem(becomes(conflict)))
         self.warnings.clear()
         self.warnings.addItems(list(parsed.warnings))
+        self.warnings_caption.setText(
+            "Notes on the file (what does not come along as is):" if parsed.warnings
+            else "Notes on the file: none, everything comes along.")
         self.import_button.setEnabled(bool(parsed.items))
 
     def _preview_failed(self, error: BaseException) -> None:
