@@ -179,7 +179,9 @@ class ImportDialog(QDialog):
         key = self.format.currentData()
         for widget, shown in ((self.password, key in ("kdbx", "archive")),
                               (self.key_file, key == "kdbx"),
-                              (self.preset, key == "csv"), (self.mapping, key == "csv")):
+                              (self.preset, key == "csv"), (self.mapping, key == "csv"),
+                              # an archive's secrets keep their own levels
+                              (self.level, key != "archive")):
             widget.setVisible(shown)
             label = self.form.labelForField(widget)
             if label is not None:
