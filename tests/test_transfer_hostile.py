@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from construct import GreedyBytes
@@ -313,3 +314,73 @@ def test_fuzz_csv_rows_with_a_name_column(rows: list[list[str]]) -> None:
     lines = [["name", "password", "totp", "extra"], *rows]
     text = "\n".join(",".join('"' + c.replace('"', '""') + '"' for c in r) for r in lines)
     _accepts_or_refuses(csv_import.parse_csv, text.encode())
+
+
+KEYS_XML = st.sampled_from(["Title", "UserName", "Password", "URL", "Notes", "otp", "TOTP Seed",
+                            "TOTP Settings", "TimeOtp-Secret-Base32", "TimeOtp-Secret-Hex",
+                            "TimeOtp-Length", "TimeOtp-Algorithm", "Strongroom kind",
+                            "Strongroom entry type", "Strongroom rotation due", "Custom", ""])
+XML_TEXT = st.sampled_from(["", "True", "value", "totp", "card", "0", "1", "-1", "x", "AAAA",
+                            "AAAAAAAAAAA=", "JBSWY3DPEHPK3PXP", "30;S", "30;8", "HMAC-SHA-9",
+                            "2027-01-01T00:00:00Z", "2027-02-30", "a/b\u202e", "value.bin",
+                            "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&encoder=steam",
+                            "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP"]) | st.text(
+    st.characters(exclude_categories=("Cs", "Cc", "Cn")), max_size=6)  # what XML can hold
+
+
+@st.composite
+def kdbx_entry(draw: st.DrawFn) -> Any:
+    from lxml import etree
+
+    entry = etree.Element("Entry")
+    for _ in range(draw(st.integers(0, 6))):
+        string = etree.SubElement(entry, "String")
+        etree.SubElement(string, "Key").text = draw(KEYS_XML)
+        value = etree.SubElement(string, "Value")
+        value.text = draw(XML_TEXT)
+        if draw(st.booleans()):
+            value.set("Protected", "True")
+    for _ in range(draw(st.integers(0, 2))):
+        binary = etree.SubElement(entry, "Binary")
+        etree.SubElement(binary, "Key").text = draw(XML_TEXT)
+        etree.SubElement(binary, "Value").set("Ref", draw(XML_TEXT))
+    if draw(st.booleans()):
+        times = etree.SubElement(entry, "Times")
+        etree.SubElement(times, "Expires").text = draw(st.sampled_from(["True", "False"]))
+        etree.SubElement(times, "ExpiryTime").text = draw(XML_TEXT)
+    etree.SubElement(entry, "Tags").text = draw(XML_TEXT)
+    if draw(st.booleans()):
+        etree.SubElement(entry, "History").append(etree.Element("Entry"))
+    return entry
+
+
+@st.composite
+def keepass_xml(draw: st.DrawFn) -> Any:
+    from lxml import etree
+
+    root = etree.Element("KeePassFile")
+    meta = etree.SubElement(root, "Meta")
+    etree.SubElement(meta, "RecycleBinUUID").text = "bin"
+    binaries = etree.SubElement(meta, "Binaries")
+    for _ in range(draw(st.integers(0, 2))):
+        b = etree.SubElement(binaries, "Binary", ID=draw(XML_TEXT))
+        b.text = draw(st.sampled_from(["", "AAAA", "H4sIAAAAAAAAA0sEAL0yMEQBAAAA", "!!"]))
+        if draw(st.booleans()):
+            b.set("Compressed", "True")
+    group = etree.SubElement(etree.SubElement(root, "Root"), "Group")
+    for _ in range(draw(st.integers(0, 3))):
+        sub = etree.SubElement(group, "Group")
+        etree.SubElement(sub, "Name").text = draw(XML_TEXT)
+        etree.SubElement(sub, "UUID").text = draw(st.sampled_from(["bin", "other"]))
+        sub.extend(draw(st.lists(kdbx_entry(), max_size=2)))
+    group.extend(draw(st.lists(kdbx_entry(), max_size=3)))
+    return etree.ElementTree(root)
+
+
+@FUZZ
+@given(keepass_xml(), st.sampled_from([(3, 1), (4, 0)]), st.lists(st.binary(max_size=8),
+                                                                   max_size=2))
+def test_fuzz_kdbx_contents(tree: Any, version: tuple[int, int], pool: list[bytes]) -> None:
+    """Whatever a decrypted KDBX holds, the entries reader gives items or one sentence."""
+    opened = kdbx_container.Opened(version, tree, tuple(pool))
+    _accepts_or_refuses(lambda data: kdbx.from_opened(opened, data), b"file")

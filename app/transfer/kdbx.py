@@ -21,7 +21,6 @@ and the importing operator apply, as for any other file.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +28,9 @@ from typing import Any
 
 from .. import entries, totp
 from ..entries import Attachment, Entry
-from ..errors import UsageError
+from ..errors import BadImportFile, UsageError
 from .common import MIB, FieldBag, Record, Warnings, parsed_file, read_limited, totp_uri
-from .kdbx_container import gunzip, open_kdbx
+from .kdbx_container import Opened, gunzip, open_kdbx
 from .model import ParsedFile
 
 FORMAT = "kdbx"
@@ -60,12 +59,15 @@ def read_kdbx(path: Path, password: str | None, key_file: Path | None = None) ->
 
 def parse_kdbx(data: bytes, password: str | None, key_file: bytes | None = None) -> ParsedFile:
     """The bytes of a KDBX file as import items, or one sentence saying why not."""
-    opened = open_kdbx(data, password, key_file)
-    root = opened.tree.getroot()
+    return from_opened(open_kdbx(data, password, key_file), data)
+
+
+def from_opened(opened: Opened, data: bytes) -> ParsedFile:
+    """The entries of a decrypted KDBX (``data``: the file, for its hash) as import items."""
     warnings = Warnings()
-    reader = _Reader(opened.version, root, opened.binaries, warnings)
+    reader = _Reader(opened.version, opened.tree.getroot(), opened.binaries, warnings)
     records = [reader.record(e, groups, n) for n, (groups, e) in enumerate(reader.walk(), 1)]
-    return parsed_file(FORMAT, data, [r for r in records if r is not None], warnings)
+    return parsed_file(FORMAT, data, records, warnings)
 
 
 def _text(element: Any, path: str) -> str:
@@ -82,7 +84,9 @@ class _Reader:
         self._v3: dict[int, Any] = {}  # KDBX 3 keeps attachments in the XML, base64, maybe gzip
         if version[0] == 3:
             for n, b in enumerate(root.iterfind("Meta/Binaries/Binary")):
-                self._v3[int(b.get("ID", n))] = b
+                ref = b.get("ID", str(n))
+                if ref.isdigit():
+                    self._v3[int(ref)] = b
         self._inflated = 0
 
     def _binary(self, ref: int) -> bytes | None:
@@ -90,11 +94,15 @@ class _Reader:
             element = self._v3[ref]
             try:
                 data = base64.b64decode(element.text or "", validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a str that is not ASCII
                 return None
             if element.get("Compressed") == "True":
-                data = gunzip(data, MAX_INFLATED_BYTES - self._inflated, "attachments")
+                data = gunzip(data, MAX_INFLATED_BYTES, "attachments")
                 self._inflated += len(data)
+                if self._inflated > MAX_INFLATED_BYTES:
+                    raise BadImportFile(f"the attachments in the KDBX file inflate to more than "
+                                        f"{MAX_INFLATED_BYTES // MIB} MiB in all; nothing was "
+                                        "imported")
             self.pool[ref] = data
         return self.pool.get(ref)
 
@@ -102,7 +110,7 @@ class _Reader:
         """(group path, entry element) for each entry outside the Recycle Bin, in file order."""
         top = self.root.find("Root/Group")
         if top is None:
-            raise UsageError("the KDBX file holds no root group")
+            raise BadImportFile("the KDBX file holds no root group")
         yield from self._group(top, ())
 
     def _group(self, group: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -117,7 +125,7 @@ class _Reader:
                 continue
             yield from self._group(sub, (*path, _text(sub, "Name")))
 
-    def record(self, element: Any, groups: tuple[str, ...], n: int) -> Record | None:
+    def record(self, element: Any, groups: tuple[str, ...], n: int) -> Record:
         source = f"entry {n} ({'/'.join(groups) or 'root'})"
         strings = {}
         protected = set()
@@ -188,12 +196,15 @@ class _Reader:
         if _text(element, "Times/Expires") != "True":
             return None
         text = _text(element, "Times/ExpiryTime")
+        try:  # KDBX 4: base64 of the seconds since 0001-01-01 (UTC); KDBX 3: ISO 8601
+            raw = base64.b64decode(text, validate=True) if self.version[0] >= 4 else b""
+        except ValueError:  # binascii.Error, or a str that is not ASCII
+            raw = b""
         try:
-            if self.version[0] >= 4 and not text.endswith("Z"):
-                seconds = int.from_bytes(base64.b64decode(text, validate=True), "little")
-                return (_EPOCH + dt.timedelta(seconds=seconds)).date()
+            if len(raw) == 8:
+                return (_EPOCH + dt.timedelta(seconds=int.from_bytes(raw, "little"))).date()
             return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except (ValueError, OverflowError, binascii.Error):
+        except (ValueError, OverflowError):
             self.warnings.add("expiry dates that cannot be read left out", source)
             return None
 
@@ -224,7 +235,7 @@ def _time_otp(found: dict[str, str]) -> totp.TotpSpec:
                 raw = base64.b64decode(found[p + "Secret-Base64"], validate=True)
             else:
                 raw = found.get(p + "Secret", "").encode()
-        except (ValueError, binascii.Error):
+        except ValueError:  # binascii.Error included
             raise UsageError("the TimeOtp secret is not valid hex or base64") from None
         seed = base64.b32encode(raw).decode()
     algorithm = _HMAC.get(found.get(p + "Algorithm", "HMAC-SHA-1"), "")
