@@ -114,7 +114,7 @@ def cmd_import(fmt: ImportFormat, ctx: Context) -> int:
     args = ctx.args
     level = Classification.parse(args.classification)
     choice = OnConflict(args.on_conflict)
-    parsed = fmt.read(ctx, args.file)
+    parsed = fmt.read(ctx, Path(args.file))
     for warning in parsed.warnings:
         print(f"strongroom: warning: {warning}", file=sys.stderr)
     if not parsed.items:
@@ -152,9 +152,9 @@ _ACTIONS = {OnConflict.skip: "skipped (the vault's secret stays)",
             OnConflict.version: "a new version of the vault's secret"}
 
 
-def _preview_json(preview: ImportPlan, path: Path) -> dict[str, Any]:
+def _preview_json(preview: ImportPlan, path: str) -> dict[str, Any]:
     parsed = preview.parsed
-    return {"file": str(path), "format": parsed.format, "sha256": parsed.sha256,
+    return {"file": path, "format": parsed.format, "sha256": parsed.sha256,
             "size": parsed.size, "counts": parsed.counts(),
             "classification": preview.classification,
             "on_conflict": preview.on_conflict.value, "summary": preview.summary(),
@@ -163,7 +163,7 @@ def _preview_json(preview: ImportPlan, path: Path) -> dict[str, Any]:
             "warnings": list(parsed.warnings)}
 
 
-def _preview_text(preview: ImportPlan, path: Path) -> str:
+def _preview_text(preview: ImportPlan, path: str) -> str:
     parsed = preview.parsed
     kinds = ", ".join(f"{n} {k}" for k, n in parsed.counts().items()
                       if k not in ("items", "warnings"))
@@ -198,7 +198,7 @@ def register(sub: Any, command: AddCommand) -> None:
     levels = "|".join(c.value for c in Classification)
     for fmt in FORMATS:
         cp = command(isub, fmt.name, partial(cmd_import, fmt), fmt.help)
-        cp.add_argument("file", metavar="FILE", type=Path)
+        cp.add_argument("file", metavar="FILE")
         cp.add_argument("--classification", metavar=levels, default="moderate",
                         help="the level of every imported secret (default moderate)")
         cp.add_argument("--on-conflict", choices=[c.value for c in OnConflict], default="skip",
