@@ -523,3 +523,17 @@ def test_a_strongroom_kdbx_export_comes_back_with_kinds_and_metadata(tmp_path: P
     corp = entries.decode(items["cards/corp"].value)
     assert corp.type == "card" and corp.fields == card.fields
     assert any("classification" in w for w in parsed.warnings)
+
+
+def test_a_name_cut_to_the_vault_limit_stays_a_valid_name() -> None:
+    from strongroom.app.transfer.common import Record, Warnings, parsed_file
+    from strongroom.app.vault.secret_fields import check_name
+
+    records = [Record(("a" * 254,), ".x", entries.Entry(password="p"), "one"),
+               Record(("a" * 254,), ".y", entries.Entry(password="p"), "two")]
+    warnings = Warnings()
+    parsed = parsed_file("csv", b"", records, warnings)
+    names = [i.name for i in parsed.items]
+    assert names == ["a" * 254 + "/_", "a" * 252 + " (2)"]  # the number takes the end
+    assert all(check_name(n) == n for n in names)
+    assert any("cut" in w for w in parsed.warnings)

@@ -188,7 +188,7 @@ def _name_of(record: Record, warnings: Warnings) -> str:
                      f"{shown('/'.join(parts))}")
     name = "/".join(parts)
     if len(name) > MAX_NAME_CHARS:
-        cut = name[:MAX_NAME_CHARS].rstrip(" /")
+        cut = "/".join(clean_part(p) for p in name[:MAX_NAME_CHARS].rstrip(" /").split("/"))
         warnings.add(f"names longer than {MAX_NAME_CHARS} characters cut", shown(cut))
         name = cut
     return name
