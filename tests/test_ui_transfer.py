@@ -149,3 +149,39 @@ def test_export_writes_a_kdbx_that_opens_with_its_password(qtbot, harness: Harne
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     [event] = harness.vault.audit_events(action="secret.export.file")
     assert event.details["count"] == 1
+
+
+def test_a_csv_is_mapped_column_by_column_before_the_preview(qtbot, harness: Harness,
+                                                              tmp_path: Path) -> None:
+    from strongroom.app import entries
+
+    source = tmp_path / "own.csv"
+    source.write_text("Account,Secret,Site,Branch\nmail,pw-mail,https://mail.example,HQ\n")
+    dialog = open_import(qtbot, harness, source)
+    qtbot.waitUntil(lambda: dialog.columns.columns == ("Account", "Secret", "Site", "Branch"),
+                    timeout=WAIT_MS)
+    assert dialog.columns.isVisible() and not dialog.password.isVisible()
+    assert set(dialog.columns.mapping().values()) == {"field"}  # no preset, no known names
+    preview(qtbot, dialog)
+    assert "name" in dialog.summary.text().lower()  # a CSV with no name column is refused
+    for column, target in (("Account", "name"), ("Secret", "password"), ("Site", "url")):
+        combo = dialog.columns.combo(column)
+        combo.setCurrentIndex(combo.findData(target))
+    preview(qtbot, dialog)
+    assert "1 secret(s) in the file" in dialog.summary.text(), dialog.summary.text()
+    click(qtbot, dialog.import_button)
+    qtbot.waitUntil(lambda: harness.section.model.total == 3, timeout=WAIT_MS)
+    entry = entries.decode(harness.vault.get_secret("mail"))
+    assert (entry.password, entry.url) == ("pw-mail", "https://mail.example")
+    assert entry.get("Branch") == "HQ"
+
+
+def test_a_keepassxc_csv_is_recognised_by_its_header(qtbot, harness: Harness,
+                                                     tmp_path: Path) -> None:
+    source = tmp_path / "kp.csv"
+    source.write_text('"Group","Title","Username","Password","URL","Notes","TOTP","Icon",'
+                      '"Last Modified","Created"\n"Root/Web","Site","u","p","","","","0","",""\n')
+    dialog = open_import(qtbot, harness, source)
+    qtbot.waitUntil(lambda: bool(dialog.columns.columns), timeout=WAIT_MS)
+    mapping = dialog.columns.mapping()
+    assert (mapping["Title"], mapping["Group"], mapping["Icon"]) == ("name", "group", "ignore")

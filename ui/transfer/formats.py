@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QLabel, QWidget
 
 from strongroom.app.access.approvals import Approval
-from strongroom.app.errors import UsageError
 from strongroom.app.transfer import archive, bitwarden, csv_import, kdbx, kdbx_export
 from strongroom.app.transfer.exporting import ExportPlan, ExportResult
 from strongroom.app.transfer.model import ParsedFile
@@ -54,23 +53,13 @@ def guess_format(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """What reading a file needs besides its path; ``mapping`` is "Column=field, …" (CSV)."""
+    """What reading a file needs besides its path; ``mapping`` is column -> field (CSV), None
+    for the preset's."""
 
     password: str = field(default="", repr=False)
     key_file: str | None = None
     preset: str | None = None
-    mapping: str = ""
-
-
-def csv_mapping(text: str) -> dict[str, str]:
-    """``Column=field, Other=field`` as a mapping (the CLI's --map, comma-separated)."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        column, sep, target = part.rpartition("=")
-        if not sep or not column.strip():
-            raise UsageError(f"a mapping is Column=field, not {part!r}")
-        out[column.strip()] = target.strip()
-    return out
+    mapping: dict[str, str] | None = None
 
 
 def read(key: str, path: Path, options: ReadOptions) -> ParsedFile:
@@ -81,7 +70,7 @@ def read(key: str, path: Path, options: ReadOptions) -> ParsedFile:
     if key == "bitwarden":
         return bitwarden.read_bitwarden(path)
     if key == "csv":
-        return csv_import.read_csv(path, csv_mapping(options.mapping), options.preset)
+        return csv_import.read_csv(path, options.mapping, options.preset)
     return archive.read_archive_file(path, options.password)
 
 

@@ -43,6 +43,8 @@ from ..base import Services
 from ..widgets.approval_flow import Guarded
 from ..workers import Progress, Task, user_message
 from . import formats
+from .csv_columns import CsvColumns
+from .csv_columns import read_header as read_columns
 from .formats import buddy
 
 CONFLICT_LABELS = {
@@ -86,9 +88,8 @@ class ImportDialog(QDialog):
         self.preset.setAccessibleName("CSV columns")
         for key, label in formats.CSV_PRESETS.items():
             self.preset.addItem(label, key)
-        self.mapping = QLineEdit()
-        self.mapping.setAccessibleName("CSV column mapping")
-        self.mapping.setPlaceholderText("e.g. Account=title, Secret=password, Site=url")
+        self.columns = CsvColumns()
+        self.columns.setMaximumHeight(170)
         self.level = QComboBox()
         self.level.setAccessibleName("Classification of the imported secrets")
         for level in Classification:
@@ -104,7 +105,7 @@ class ImportDialog(QDialog):
         self.form.addRow("&Password", self.password)
         self.form.addRow("&Key file", self.key_file)
         self.form.addRow("C&olumns", self.preset)
-        self.form.addRow("&Mapping", self.mapping)
+        self.form.addRow(buddy("&Mapping", self.columns), self.columns)
         self.form.addRow("C&lassification", self.level)
         self.form.addRow("&Name taken", self.conflict)
         self.summary = QLabel("Choose a file, then Preview: nothing is written before Import.")
@@ -147,8 +148,9 @@ class ImportDialog(QDialog):
         layout.addWidget(self.buttons)
         self.path.textChanged.connect(self._path_changed)
         self.format.currentIndexChanged.connect(self._format_changed)
+        self.preset.currentIndexChanged.connect(self._read_columns)
         for changed in (self.password.textChanged, self.key_file.textChanged,
-                        self.preset.currentIndexChanged, self.mapping.textChanged,
+                        self.preset.currentIndexChanged, self.columns.changed,
                         self.level.currentIndexChanged, self.conflict.currentIndexChanged):
             changed.connect(self._stale)
         self._format_changed()
@@ -170,22 +172,42 @@ class ImportDialog(QDialog):
     @Slot()
     def _path_changed(self) -> None:
         key = formats.guess_format(Path(self.path.text().strip()))
-        if key is not None:
-            self.format.setCurrentIndex(self.format.findData(key))
+        if key is not None and key != self.format.currentData():
+            self.format.setCurrentIndex(self.format.findData(key))  # reads the columns
+        else:
+            self._read_columns()
         self._stale()
+
+    @Slot()
+    def _read_columns(self) -> None:
+        """For a CSV file, its header row on the worker, then the mapping step."""
+        self.columns.clear_columns()
+        text = self.path.text().strip()
+        if self.format.currentData() != "csv" or not text:
+            return
+        path, preset = Path(text).expanduser(), self.preset.currentData()
+
+        def shown(columns: tuple[str, ...]) -> None:
+            if self.path.text().strip() == text and self.preset.currentData() == preset:
+                self.columns.show_columns(columns, preset)
+
+        self.services.runner.submit(
+            f"columns of {path.name}", lambda _c, _p: read_columns(path), on_success=shown,
+            on_error=lambda e: self.summary.setText(user_message(e)))
 
     @Slot()
     def _format_changed(self) -> None:
         key = self.format.currentData()
         for widget, shown in ((self.password, key in ("kdbx", "archive")),
                               (self.key_file, key == "kdbx"),
-                              (self.preset, key == "csv"), (self.mapping, key == "csv"),
+                              (self.preset, key == "csv"), (self.columns, key == "csv"),
                               # an archive's secrets keep their own levels
                               (self.level, key != "archive")):
             widget.setVisible(shown)
             label = self.form.labelForField(widget)
             if label is not None:
                 label.setVisible(shown)
+        self._read_columns()
         self._stale()
 
     @Slot()
@@ -207,7 +229,8 @@ class ImportDialog(QDialog):
         path, key, vault = Path(text).expanduser(), self.format.currentData(), self.vault
         options = formats.ReadOptions(
             password=self.password.text(), key_file=self.key_file.text().strip() or None,
-            preset=self.preset.currentData(), mapping=self.mapping.text())
+            preset=self.preset.currentData(),
+            mapping=self.columns.mapping() if self.columns.columns else None)
         level, on_conflict = self.level.currentData(), self.conflict.currentData()
 
         def work(_cancel: threading.Event, progress: Progress) -> ImportPlan:
