@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import secrets
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import NotFound, StorageError, UsageError
 
@@ -52,9 +55,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_temp(path: Path, data: bytes, mode: int = 0o600) -> Path:
+def write_temp(path: Path, data: bytes, mode: int = 0o600, *, sync: bool = True) -> Path:
     """A new, fsynced sibling temp file of ``path`` holding ``data``, for the caller to rename
-    over ``path`` (several of them can be written first and renamed together)."""
+    over ``path`` (several of them can be written first and renamed together). ``sync`` False
+    leaves the fsync to the caller (``sync_files`` over the whole batch, before any rename)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -62,7 +66,8 @@ def write_temp(path: Path, data: bytes, mode: int = 0o600) -> Path:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as e:
@@ -70,6 +75,48 @@ def write_temp(path: Path, data: bytes, mode: int = 0o600) -> Path:
             tmp.unlink()
         raise storage_error(e, path.name) from e
     return tmp
+
+
+def _syncfs() -> Any:
+    """Linux's syncfs(2) from libc (errors reported since Linux 5.8), or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):  # pragma: no cover - a libc without syncfs
+        return None
+
+
+def sync_files(paths: Sequence[Path], *, batch_from: int = 8) -> None:
+    """Make the data of written, closed ``paths`` durable before they are renamed into place.
+
+    A batch of at least ``batch_from`` files is flushed with one syncfs(2) per filesystem they
+    are on instead of one fsync each (1,000 signatures: 1 call, not 1,000 journal commits);
+    fewer files, or a system without syncfs, get an fsync each.
+    """
+    syncfs = _syncfs() if len(paths) >= batch_from else None
+    if syncfs is None:
+        for path in paths:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return
+    done: set[int] = set()
+    for path in paths:
+        device = os.stat(path).st_dev
+        if device in done:
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), str(path))
+        finally:
+            os.close(fd)
+        done.add(device)
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:

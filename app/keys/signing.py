@@ -28,7 +28,7 @@ from ..errors import (
     UsageError,
     UserCancelled,
 )
-from ..fsutil import atomic_write, fsync_dir, storage_error, write_temp
+from ..fsutil import atomic_write, fsync_dir, storage_error, sync_files, write_temp
 from ..keyslots import StatusCallback
 from .algorithms import hash_name, load_public_key, spki_der
 from .fingerprints import hex_digits
@@ -197,8 +197,17 @@ def refuse_existing(dest: Path, force: bool) -> None:
 
 
 def _write_temp(dest: Path, data: bytes) -> Path:
-    """A fsynced sibling temp file holding ``data`` (renamed over ``dest`` later)."""
-    return write_temp(dest, data, PUBLIC_MODE)
+    """A sibling temp file holding ``data``, not yet synced (``_sync`` does the batch), to be
+    renamed over ``dest`` later."""
+    return write_temp(dest, data, PUBLIC_MODE, sync=False)
+
+
+def _sync(temps: Sequence[tuple[Path, Path]]) -> None:
+    """Make every temp file's data durable, in one pass, before any is renamed into place."""
+    try:
+        sync_files([tmp for tmp, _ in temps])
+    except OSError as e:
+        raise storage_error(e, temps[0][1].name) from e
 
 
 def write_public(dest: Path, data: bytes) -> None:
@@ -249,10 +258,11 @@ def sign_files(
 ) -> list[SignedFile]:
     """Sign ``paths`` in one session and write their signatures, all or none.
 
-    Every signature is made and written to a temp file, then each is recorded in the audit log,
-    then renamed into place: after any failure (wrong PIN, cancel, token removed, disk full) no
-    existing file has changed. ``on_progress(done, total)`` counts signatures. ``force`` False
-    refuses to replace an existing signature file (the CLI without --force).
+    Every signature is made and written to a temp file, all are synced in one pass, then each is
+    recorded in the audit log, then renamed into place (one directory fsync after the renames):
+    after any failure (wrong PIN, cancel, token removed, disk full) no existing file has changed.
+    ``on_progress(done, total)`` counts signatures. ``force`` False refuses to replace an
+    existing signature file (the CLI without --force).
     """
     if not paths:
         raise UsageError("no files to sign")
@@ -274,6 +284,7 @@ def sign_files(
             if cancel is not None and cancel.is_set():
                 raise UserCancelled("signing cancelled")
             raise StrongroomError(f"the token returned {len(temps)} of {len(digests)} signatures")
+        _sync(temps)
         if vault is not None:
             vault.record_many("keys.sign", [
                 (d.path.name, {**base, "file": str(d.path), "size": d.size, "sha256": d.sha256,
@@ -325,6 +336,7 @@ def sign_digest(
         sig = store.sign(key, digest, algorithm, prehashed=True, cancel=cancel,
                          on_status=on_status)
         temps.append((_write_temp(dest, sig), dest))
+        _sync(temps)
         record(vault, "keys.sign", f"digest {digest.hex()[:16]}", details)
         _commit(temps)
     except BaseException as e:

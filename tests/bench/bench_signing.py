@@ -7,7 +7,7 @@
 against a raw python-pkcs11 loop on the same SoftHSM2 key (goal: ≥ 0.9× the raw rate).
 (2) Batch-signing small files: Strongroom against a shell loop of ``pkcs11-tool --sign``, one
 process per file (goal: ≥ 50×): KeyStore.sign_many over the files in this process, and one run of
-``strongroom keys sign … --pin-fd`` (when app/cli_keys.py exists; it unlocks a vault and writes
+``strongroom keys sign … --pin-fd`` (when app/cli/keys.py exists; it unlocks a vault and writes
 an audit record per file, so both figures are printed).
 """
 
@@ -135,8 +135,8 @@ def bench_files(store: Pkcs11KeyStore, key: KeyInfo, module: str, files: list[Pa
     ours = timed(sign_files)
     print(f"  KeyStore.sign_many in-process (read files, write .sig): {n} files in "
           f"{ours:6.3f} s ({n / ours:6.0f} files/s)  ratio {shell / ours:5.0f}x (goal >= 50x)")
-    if not (Path(__file__).resolve().parents[2] / "app" / "cli_keys.py").exists():
-        print("  strongroom keys sign: app/cli_keys.py not present yet")
+    if not (Path(__file__).resolve().parents[2] / "app" / "cli" / "keys.py").exists():
+        print("  strongroom keys sign: app/cli/keys.py not present yet")
         return
     cli = timed_cli(key, module, files, out)
     print(f"  strongroom keys sign (one process; vault unlock and audit records included): "
