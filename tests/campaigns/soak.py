@@ -139,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def publish(path: Path, text: str) -> None:
-    """Put ``text`` between the soak markers of ``path`` (added at the end if absent)."""
+def publish(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Put ``text`` between the markers of ``path`` (the soak's unless given; added at the end
+    if absent). tests/bench/bench_compare.py publishes between its own with it."""
     old = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    block = f"{begin}\n{text}\n{end}"
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
     else:
         new = old + ("\n" if old and not old.endswith("\n") else "") + block + "\n"
     path.write_text(new)
