@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
-import sqlcipher3
-
 DISTRIBUTION = "strongroom"
 NOT_INSTALLED = "not installed"
 
@@ -73,6 +71,8 @@ def distribution_version(names: Iterable[str]) -> str | None:
 
 def sqlcipher_version() -> str | None:
     """SQLCipher's own version ("4.6.1 community"), from an in-memory database."""
+    import sqlcipher3  # here: `strongroom --version` reads only the version
+
     try:
         conn = sqlcipher3.connect(":memory:")
     except sqlcipher3.Error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -19,46 +20,43 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import about
 from ..errors import StrongroomError, UsageError, UserCancelled
-from ..plugins import FRONTENDS_GROUP, load_backend
-from . import (
-    audit,
-    backup,
-    ceremony,
-    check,
-    export,
-    grants,
-    importing,
-    keys,
-    operators,
-    reviews,
-    secrets,
-    shares,
-    unlock,
-    vault,
-)
-from .common import (
-    EXIT_FAILED,
-    Command,
-    Context,
-    Parser,
-    add_globals,
-    check_text_arguments,
-    version,
-)
+from .parsing import EXIT_FAILED, Parser, add_globals, check_text_arguments
 
 log = logging.getLogger("strongroom")
 
-# Each group adds its commands, in the order `strongroom --help` lists them.
-REGISTER = (vault.register_init, secrets.register, vault.register, audit.register, backup.register,
-            unlock.register, shares.register, reviews.register, operators.register, grants.register,
-            ceremony.register, keys.register, check.register, importing.register,
-            export.register)
+# The top-level commands in the order `strongroom --help` lists them: name, help, and the group
+# module and function that register it (a function may register several commands in a row).
+# Only the chosen command's module is imported; tests/test_cli_lazy.py holds this table equal to
+# what the modules register.
+COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("init", "create a vault", "vault", "register_init"),
+    ("secret", "add, read, change and list secrets", "secrets", "register"),
+    ("passphrase", "change the passphrase", "vault", "register"),
+    ("rotate", "rotate the master key and data keys", "vault", "register"),
+    ("vault", "the vault folder as a whole", "vault", "register"),
+    ("audit", "verify and show the audit log", "audit", "register"),
+    ("backup", "create, verify and restore backups", "backup", "register"),
+    ("unlock-method", "list, add, test and remove unlock methods", "unlock", "register"),
+    ("shares", "SLIP-39 share sets: the recovery keyslot, drills", "shares", "register"),
+    ("review", "access reviews: campaigns, decisions, reports", "reviews", "register"),
+    ("operator", "the operators who share this vault", "operators", "register"),
+    ("grant", "who may do what on which secret, tag, level, key, token", "grants", "register"),
+    ("policy", "the access policy: two-person rule, device-health gate", "grants", "register"),
+    ("ceremony", "offline key ceremonies: validate, run, verify", "ceremony", "register"),
+    ("keys", "hardware keys: list, generate, sign, verify, CSRs", "keys", "register"),
+    ("check", "endpoint compliance self-checks (no vault needed; exit 0 pass, 1 fail, "
+     "5 unknown)", "check", "register"),
+    ("import", "import secrets from KeePass, Bitwarden or CSV", "importing", "register"),
+    ("export", "export secrets to KeePass KDBX 4 or an archive", "export", "register"),
+)
+ALL = frozenset(name for name, *_ in COMMANDS)
 
 
-def cmd_console(ctx: Context) -> int:
+def cmd_console(ctx: Any) -> int:
     """Open the desktop console, which a front-end package registers as an entry point."""
+    from ..plugins import FRONTENDS_GROUP, load_backend
+
     launch: Callable[[Path], int] = load_backend(FRONTENDS_GROUP, "console", missing=UsageError(
         "the console is not installed (no strongroom.frontends entry point); use the "
         "commands ('strongroom --help')"
@@ -66,7 +64,9 @@ def cmd_console(ctx: Context) -> int:
     return launch(ctx.vault_dir)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: frozenset[str] = ALL) -> argparse.ArgumentParser:
+    """The parser; only the groups of the commands in ``full`` are registered, the others only
+    named (with their help), so that their modules are not imported."""
     common = Parser(add_help=False)
     add_globals(common, top=False)
     p = Parser(prog="strongroom", description="Strongroom: a local secrets and key custodian.")
@@ -79,26 +79,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_console)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    def command(parent: Any, name: str, func: Command, help: str) -> Any:
+    def command(parent: Any, name: str, func: Any, help: str) -> Any:
         cp = parent.add_parser(name, help=help, parents=[common], description=help)
         cp.set_defaults(func=func)
         return cp
 
-    for register in REGISTER:
-        register(sub, command)
+    groups = {(module, function) for name, _, module, function in COMMANDS if name in full}
+    registered: set[tuple[str, str]] = set()
+    for name, help, module, function in COMMANDS:
+        if (module, function) not in groups:
+            # Unknown options land in the extras, so that any command line finds its command.
+            sub.add_parser(name, help=help, add_help=False).set_defaults(named_only=name)
+        elif (module, function) not in registered:
+            registered.add((module, function))
+            group = importlib.import_module(f"{__name__}.{module}")
+            getattr(group, function)(sub, command)
     return p
+
+
+def parse(words: list[str]) -> argparse.Namespace:
+    """Find the command with a parser that only names them, then parse with its group's."""
+    try:
+        first, _ = build_parser(frozenset()).parse_known_args(words)
+    except UsageError:  # the parser with every group says what is wrong, as it always did
+        return build_parser().parse_args(words)
+    chosen = getattr(first, "named_only", None)
+    return build_parser(frozenset() if chosen is None else frozenset({chosen})).parse_args(words)
 
 
 def show_version(verbose: bool, as_json: bool) -> int:
     """``strongroom X``; with --verbose the licence and the libraries' versions (None: absent)."""
+    from .. import about
+
     if as_json:
-        out: dict[str, Any] = {"strongroom": version()}
+        out: dict[str, Any] = {"strongroom": about.strongroom_version()}
         if verbose:
             out |= {"licence": about.licence(),
                     "components": {c.name: c.version for c in about.components()}}
         print(json.dumps(out))
     else:
-        print("\n".join(about.report()) if verbose else f"strongroom {version()}")
+        print("\n".join(about.report()) if verbose else f"strongroom {about.strongroom_version()}")
     return 0
 
 
@@ -108,10 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Known before parsing, so that a usage error under --json is JSON too.
     json_mode = "--json" in words[: words.index("--") if "--" in words else len(words)]
     try:
-        args = build_parser().parse_args(words)
+        args = parse(words)
         check_text_arguments(args)
         if args.show_version:
             return show_version(args.verbose, args.json)
+        from .common import Context
+
         ctx = Context(args, sys.stdin, sys.stdout)
         return int(args.func(ctx))
     except UserCancelled:
