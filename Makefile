@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-signing bench-console soak pytest $(GATES) lock \
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare soak pytest $(GATES) lock \
 	lock-upgrade briefcase-tree briefcase-dev icons clean
 
 help:
@@ -47,6 +47,9 @@ help:
 	@echo "make bench        set up if needed, run tests/bench/bench_vault.py \$$ARGS"
 	@echo "make bench-console  cold start, unlock-to-table, RSS and filter latency of the console"
 	@echo "make bench-signing  signer vs raw python-pkcs11 and a pkcs11-tool loop; TPM sign rate"
+	@echo "make bench-compare  Strongroom vs keepassxc-cli (10k/100k, equal KDF cost), Lynis, GUI"
+	@echo "                  cold starts (tests/bench/bench_compare.py \$$ARGS; audit verify at 1M"
+	@echo "                  events: make bench; console RSS at 100k: make bench-console)"
 	@echo "make soak         the full crash, tamper, fuzz and secret-hygiene campaigns and their"
 	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
@@ -96,6 +99,10 @@ bench-console: setup
 	@$(call header,bench: console)
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console.py $(ARGS)
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/bench_console_model.py
+
+bench-compare: setup
+	@$(call header,bench: Strongroom beside keepassxc-cli and Lynis)
+	$(PY) tests/bench/bench_compare.py $(ARGS)
 
 # The campaigns of issue 13 at full size; `--publish tests/bench/results.md` records a run there.
 soak: setup

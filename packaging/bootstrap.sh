@@ -30,6 +30,9 @@ PACKAGES=(
     # file (desktop-file-validate) and the AppStream metainfo (appstreamcli)
     desktop-file-utils appstream
     keepassxc  # keepassxc-cli: KDBX interop tests
+    # make bench-compare: Lynis beside `strongroom check`, GNU time for a child's peak RSS,
+    # xwininfo (x11-utils) to see the GUIs' first windows under Xvfb
+    lynis time x11-utils
 )
 
 missing_now() {

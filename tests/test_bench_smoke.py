@@ -4,6 +4,7 @@ tests/bench/), only that a change to the signer or the TPM backend has not broke
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,4 +25,20 @@ def test_a_hardware_benchmark_runs_to_the_end(script: str, args: list[str],
                           text=True, timeout=240, check=False, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for phrase in expected:
+        assert phrase in proc.stdout, proc.stdout
+
+
+def test_the_comparison_benchmark_runs_to_the_end(tmp_path: Path) -> None:
+    """bench_compare.py at 50 entries (no Lynis, no GUI): both stores built, keepassxc-cli and
+    strongroom timed, the table printed; nothing about the figures is checked."""
+    if shutil.which("keepassxc-cli") is None or shutil.which("time") is None:
+        pytest.skip("needs keepassxc-cli and GNU time (packaging/bootstrap.sh installs them)")
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_compare.py"), "--quick",
+                           "--dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=240, check=False, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for phrase in ["| figure", "open + search one of 50, CLI", "open + get one of 50, CLI",
+                   "KDF alone, 50", "besides the KDF", "peak RSS of one CLI call",
+                   "vault file at 50 entries", "`check --json`, whole process",
+                   "`strongroom --help` CPU", "disk encryption: Strongroom"]:
         assert phrase in proc.stdout, proc.stdout
