@@ -15,12 +15,13 @@ from .fsutil import storage_error
 from .schemas import (
     ACCESS_SCHEMA,
     CEREMONY_SCHEMA,
+    COMPACT_SCHEMA,
     COMPLIANCE_SCHEMA,
     DEVICE_KEYS_SCHEMA,
     KIND_SCHEMA,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _migrate_1_to_2(conn: Any) -> None:
@@ -52,12 +53,21 @@ def _migrate_5_to_6(conn: Any) -> None:
             conn.execute(statement)
 
 
+def _migrate_6_to_7(conn: Any) -> None:
+    """The smaller trigram index and version metadata (the vault VACUUMs after it)."""
+    for statement in _statements(COMPACT_SCHEMA):
+        conn.execute(statement)
+
+
+# Migrations after which the vault VACUUMs (outside the transaction) to give the space back.
+VACUUM_AFTER = frozenset({6})
+
 # MIGRATIONS[n](conn) upgrades schema n to n + 1 inside the caller's transaction. The vault takes
 # an automatic backup before running any of them. A new vault gets SCHEMA and then every migration,
 # so the two paths cannot drift apart.
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5,
-    5: _migrate_5_to_6,
+    5: _migrate_5_to_6, 6: _migrate_6_to_7,
 }
 
 # SQLite result codes (primary, low byte) that we translate.
@@ -110,6 +120,7 @@ CREATE TABLE versions (
 );
 CREATE INDEX versions_level ON versions (classification, dek_generation);
 -- Trigram full-text index over metadata only (never values): substring search without a scan.
+-- Schema 7 (schemas.COMPACT_SCHEMA) makes it detail=none.
 CREATE VIRTUAL TABLE secrets_fts USING fts5 (
     name, tags, note, owner, content='secrets', content_rowid='id', tokenize='trigram'
 );
@@ -198,6 +209,7 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> Any:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA secure_delete = ON")
+        conn.create_function("sr_contains", -1, contains, deterministic=True)
     except sqlcipher3.Error as e:
         conn.close()
         code = getattr(e, "sqlite_errorcode", None)
@@ -213,6 +225,13 @@ def connect(path: Path, key: bytes, *, create: bool = False) -> Any:
             ) from e
         raise translate(e) from e
     return conn
+
+
+def contains(term: str, *fields: str | None) -> bool:
+    """``sr_contains(term, a, b, ...)``: ``term`` is a substring of one field, case folded as the
+    trigram tokenizer folds (SQLite's LIKE folds ASCII only)."""
+    folded = term.casefold()
+    return any(f is not None and folded in f.casefold() for f in fields)
 
 
 def _nearly_full(path: Path) -> bool:

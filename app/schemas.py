@@ -1,4 +1,4 @@
-"""The text of the schema migrations 2 to 6 (pure data; database.py runs them)."""
+"""The text of the schema migrations 2 to 7 (pure data; database.py runs them)."""
 
 # Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
 # pending security update was seen (so "critical within N days" can be judged across runs).
@@ -183,4 +183,43 @@ CREATE TABLE share_holders (
 # fields (imports from KeePass and Bitwarden). Existing secrets are values.
 KIND_SCHEMA = """
 ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
+"""
+
+
+# Schema 7: a smaller file (issue 17: 161 MB at 100k secrets, a third of it the trigram index).
+# The index keeps which rows hold each trigram, not where (detail=none, no column sizes): a search
+# ANDs its term's trigrams and checks the rows found (vault/secrets.py). Two indexes no query uses
+# go, and a version's metadata stops repeating its level (a column) and empty dates.
+COMPACT_SCHEMA = """
+DROP TRIGGER secrets_ai;
+DROP TRIGGER secrets_ad;
+DROP TRIGGER secrets_au;
+DROP TABLE secrets_fts;
+CREATE VIRTUAL TABLE secrets_fts USING fts5 (
+    name, tags, note, owner, content='secrets', content_rowid='id', tokenize='trigram',
+    detail=none, columnsize=0
+);
+INSERT INTO secrets_fts (secrets_fts) VALUES ('rebuild');
+CREATE TRIGGER secrets_ai AFTER INSERT ON secrets BEGIN
+    INSERT INTO secrets_fts (rowid, name, tags, note, owner)
+    VALUES (new.id, new.name, new.tags, new.note, new.owner);
+END;
+CREATE TRIGGER secrets_ad AFTER DELETE ON secrets BEGIN
+    INSERT INTO secrets_fts (secrets_fts, rowid, name, tags, note, owner)
+    VALUES ('delete', old.id, old.name, old.tags, old.note, old.owner);
+END;
+CREATE TRIGGER secrets_au AFTER UPDATE ON secrets BEGIN
+    INSERT INTO secrets_fts (secrets_fts, rowid, name, tags, note, owner)
+    VALUES ('delete', old.id, old.name, old.tags, old.note, old.owner);
+    INSERT INTO secrets_fts (rowid, name, tags, note, owner)
+    VALUES (new.id, new.name, new.tags, new.note, new.owner);
+END;
+DROP INDEX secrets_updated;
+DROP INDEX versions_level;
+UPDATE versions SET meta = json_remove(meta, '$.classification')
+    WHERE json_type(meta, '$.classification') IS NOT NULL;
+UPDATE versions SET meta = json_remove(meta, '$.expires')
+    WHERE json_type(meta, '$.expires') = 'null';
+UPDATE versions SET meta = json_remove(meta, '$.rotation_due')
+    WHERE json_type(meta, '$.rotation_due') = 'null';
 """

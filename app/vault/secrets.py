@@ -68,8 +68,19 @@ def row_to_info(row: Sequence[Any]) -> SecretInfo:
     )
 
 
-def _fts_phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+def _fts_trigrams(term: str) -> str:
+    """Every trigram of ``term`` ANDed: the detail=none index (schema 7) finds the rows holding
+    them all, a superset that ``sr_contains`` (database.py) narrows to the substring."""
+    grams = dict.fromkeys(term[i:i + 3] for i in range(len(term) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+# What a version's metadata leaves out (schema 7): its level is a column; empty dates are null.
+_META_DEFAULTS = {"expires": None, "rotation_due": None}
+
+
+def _version_meta(meta: dict[str, Any], classification: str) -> dict[str, Any]:
+    return {"classification": classification, **_META_DEFAULTS, **meta}
 
 
 def _insert_version(vault: VaultSession, info: SecretInfo, version: int, value: bytes) -> None:
@@ -77,13 +88,13 @@ def _insert_version(vault: VaultSession, info: SecretInfo, version: int, value: 
     generation, nonce, ciphertext = vault._deks.encrypt_version(info.id, version, level, value)
     meta = {
         "kind": info.kind,
-        "classification": level,
         "owner": info.owner,
         "note": info.note,
         "tags": list(info.tags),
         "expires": info.expires,
         "rotation_due": info.rotation_due,
     }
+    meta = {k: v for k, v in meta.items() if not (k in _META_DEFAULTS and v is None)}
     vault._conn.execute(
         "INSERT INTO versions (secret_id, version, created, actor, classification, "
         "dek_generation, nonce, ciphertext, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -306,15 +317,17 @@ def list_secrets(vault: VaultSession, search: str | None = None,
     """Metadata of the secrets that match, by name; values are never decrypted.
 
     ``search`` is a case-insensitive substring of name, tags, note or owner, answered from a
-    trigram index (terms of one or two characters fall back to a scan of names).
+    trigram index and checked on the rows it finds (terms of one or two characters fall back to
+    a scan of names).
     """
     where: list[str] = []
     args: list[Any] = []
     sql = _SELECT_INFO
     if search:
         if len(search) >= 3:
-            where.append("id IN (SELECT rowid FROM secrets_fts WHERE secrets_fts MATCH ?)")
-            args.append(_fts_phrase(search))
+            where.append("id IN (SELECT rowid FROM secrets_fts WHERE secrets_fts MATCH ?)"
+                         " AND sr_contains(?, name, tags, note, owner)")
+            args += [_fts_trigrams(search), search]
         else:
             where.append("name LIKE ? ESCAPE '\\'")
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -361,5 +374,6 @@ def history(vault: VaultSession, name: str) -> list[VersionInfo]:
             (info.id,),
         ).fetchall()
     return [
-        VersionInfo(r[0], r[1], r[2], Classification(r[3]), json.loads(r[4])) for r in rows
+        VersionInfo(r[0], r[1], r[2], Classification(r[3]), _version_meta(json.loads(r[4]), r[3]))
+        for r in rows
     ]
