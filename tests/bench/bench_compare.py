@@ -78,6 +78,10 @@ def secs(s: float) -> str:
     return f"{s:.2f} s" if s >= 0.1 else f"{s * 1000:.0f} ms"
 
 
+def ratio(r: float) -> str:
+    return f"{r:.3f}" if r < 0.1 else f"{r:.2f}"
+
+
 def megabytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
@@ -103,14 +107,14 @@ def cli_rows(stores: Stores, env: dict[str, str],
     sr_search = (strongroom(stores.vault, "secret", "list", "--search", stores.probe_term), True)
     found, anchor = interleaved(sr_search, kx_search, env, reps, stores.probe_term)
     rows = [Row(f"open + search one of {s}, CLI", secs(found.wall),
-                f"keepassxc-cli {secs(anchor.wall)}", f"{found.wall / anchor.wall:.2f}",
+                f"keepassxc-cli {secs(anchor.wall)}", ratio(found.wall / anchor.wall),
                 at_most(found.wall / anchor.wall, SEARCH_GOAL.get(n)))]
     kx_get = ([KEEPASSXC_CLI, "show", "-q", "-s", "-a", "Password", str(stores.kdbx),
                stores.probe_name], False)
     sr_get = (strongroom(stores.vault, "secret", "get", stores.probe_name), True)
     ours, theirs = interleaved(sr_get, kx_get, env, reps, "pw-")
     rows.append(Row(f"open + get one of {s}, CLI", secs(ours.wall),
-                    f"keepassxc-cli show {secs(theirs.wall)}", f"{ours.wall / theirs.wall:.3f}",
+                    f"keepassxc-cli show {secs(theirs.wall)}", ratio(ours.wall / theirs.wall),
                     at_most(ours.wall / theirs.wall, GET_GOAL.get(n))))
     rows.append(Row(f"KDF alone, {s}", f"{secs(stores.vault_kdf.seconds)} "
                     f"({stores.vault_kdf.desc})", f"{secs(stores.kdbx_kdf.seconds)} "
@@ -124,10 +128,10 @@ def cli_rows(stores: Stores, env: dict[str, str],
     rows.append(Row(f"peak RSS of one CLI call, {s}", f"{rss:.0f} MiB",
                     f"keepassxc-cli {max(theirs.rss_mib, anchor.rss_mib):.0f} MiB", "",
                     at_most(rss, RSS_GOAL_MIB, " MiB")))
-    ratio = stores.vault_bytes / stores.kdbx_bytes
+    bigger = stores.vault_bytes / stores.kdbx_bytes
     rows.append(Row(f"vault file at {s} entries", megabytes(stores.vault_bytes),
-                    f"KDBX {megabytes(stores.kdbx_bytes)}", f"{ratio:.1f}×",
-                    at_most(ratio, FILE_GOAL.get(n), "×")))
+                    f"KDBX {megabytes(stores.kdbx_bytes)}", f"{bigger:.1f}×",
+                    at_most(bigger, FILE_GOAL.get(n), "×")))
     return rows, ours.wall, theirs.wall, over
 
 
@@ -136,7 +140,8 @@ def check_rows(env: dict[str, str], reps: int, lynis: bool, work: Path) -> tuple
     runs = [run([STRONGROOM, "check", "--json"], env) for _ in range(reps + 1)][1:]
     runs.sort(key=lambda r: r.wall)
     mid = runs[len(runs) // 2]
-    status = {c["check_id"]: c["status"] for c in json.loads(mid.out)["checks"]}
+    status = {c["check_id"]: (c["status"], c.get("observed") or "")
+              for c in json.loads(mid.out)["checks"]}
     ours = f"{secs(mid.wall)} ({secs(mid.cpu)} CPU)"
     if not lynis:
         return [Row("`check --json`, whole process", ours, "Lynis not run")], \
@@ -146,9 +151,9 @@ def check_rows(env: dict[str, str], reps: int, lynis: bool, work: Path) -> tuple
         return [Row("`check --json`, whole process", ours, "Lynis not installed")], \
             agreement(status, None), "not installed"
     seconds, code, report, version = audit
-    ratio = seconds / mid.wall
+    faster = seconds / mid.wall
     return [Row("`check --json`, whole process", ours, f"Lynis --quick {seconds:.0f} s "
-                f"(exit {code})", f"{ratio:.0f}×", at_least(ratio, CHECK_GOAL))], \
+                f"(exit {code})", f"{faster:.0f}×", at_least(faster, CHECK_GOAL))], \
         agreement(status, lynis_says(report)), version
 
 
@@ -238,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)
-    out = [f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}; {versions(lynis_version)}; "
+    out = ["### Strongroom beside keepassxc-cli and Lynis (`make bench-compare`)", "",
+           f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}; {versions(lynis_version)}; "
            f"load average {os.getloadavg()[0]:.2f} at the end; medians of {args.reps} "
            "interleaved whole-process runs after one untimed run each.", "", *markdown(rows), "",
            "Ratio = Strongroom / anchor for times and sizes, anchor / Strongroom for Lynis. "

@@ -1,5 +1,6 @@
-"""Whole-process timings for bench_compare.py: wall time, CPU and peak RSS of one child (GNU time),
-interleaved A/B pairs, `strongroom check --json` beside Lynis, and the GUI cold starts under Xvfb.
+"""Whole-process timings for bench_compare.py: wall time, CPU (wait4) and peak RSS (GNU time) of
+one child, interleaved A/B pairs, `strongroom check --json` beside Lynis, the GUI cold starts under
+Xvfb.
 
 Passphrases reach keepassxc-cli on its stdin and strongroom on a pipe named by --passphrase-fd;
 never on the command line.
@@ -77,20 +78,21 @@ def run(argv: list[str], env: dict[str, str], secret: str | None = None,
         # from there, not from this (large) process whose pages a fork here would start with.
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [TIME, "-f", "%M %U %S", "-o", usage_file.name, *argv], env=env, stdout=out,
+            [TIME, "-f", "%M", "-o", usage_file.name, *argv], env=env, stdout=out,
             stderr=subprocess.DEVNULL,
             stdin=read_end if secret is not None and not fd else subprocess.DEVNULL,
             pass_fds=(read_end,) if fd and read_end is not None else (),
         )
         if read_end is not None:
             os.close(read_end)
-        proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)  # CPU in µs: GNU time's is in 10 ms steps
         wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode(errors="replace")
         # the last line: "Command exited with non-zero status N" comes before it
-        rss_kib, user, system = usage_file.read().split()[-3:]
-    return Run(wall, float(user) + float(system), int(rss_kib) / 1024, proc.returncode, text)
+        rss_kib = usage_file.read().split()[-1]
+    return Run(wall, usage.ru_utime + usage.ru_stime, int(rss_kib) / 1024, proc.returncode, text)
 
 
 def strongroom(vault: Path, *args: str) -> list[str]:
@@ -138,8 +140,9 @@ def lynis_audit(env: dict[str, str], work: Path) -> tuple[float, int, str, str] 
     return r.wall, r.code, report.read_text(errors="replace") if report.exists() else "", version
 
 
-def lynis_says(report: str) -> dict[str, str]:
-    """What Lynis's report file says about the three checks both make, in Strongroom's terms."""
+def lynis_says(report: str) -> dict[str, tuple[str, str]]:
+    """What Lynis's report file says about the checks both make, in Strongroom's terms (PASS or
+    FAIL) with the report line it follows from."""
     keys: dict[str, list[str]] = {}
     for line in report.splitlines():
         key, _, value = line.partition("=")
@@ -147,24 +150,34 @@ def lynis_says(report: str) -> dict[str, str]:
     tests = set("|".join(keys.get("tests_executed", [])).split("|"))
     says = {}
     if "CRYP-7930" in tests:
-        says["disk-encryption"] = "PASS" if keys.get("encryption[]") else "FAIL"
+        found = keys.get("encryption[]", [])
+        says["disk-encryption"] = ("PASS", f"encryption[]={found[0]}") if found else (
+            "FAIL", "CRYP-7930 ran, no encryption[] line")
     if "firewall_active" in keys:
-        says["firewall"] = "PASS" if keys["firewall_active"][-1] == "1" else "FAIL"
+        active = keys["firewall_active"][-1]
+        says["firewall"] = ("PASS" if active == "1" else "FAIL", f"firewall_active={active}")
     if "PKGS-7392" in tests and "vulnerable_packages_found" in keys:
-        says["patch-age"] = "FAIL" if keys["vulnerable_packages_found"][-1] == "1" else "PASS"
+        found = keys["vulnerable_packages_found"][-1]
+        says["patch-age"] = ("FAIL" if found == "1" else "PASS", f"vulnerable_packages_found="
+                             f"{found}, {len(keys.get('vulnerable_package[]', []))} packages")
     return says
 
 
-def agreement(strongroom_status: dict[str, str], lynis: dict[str, str] | None) -> list[str]:
+def agreement(ours: dict[str, tuple[str, str]],
+              lynis: dict[str, tuple[str, str]] | None) -> list[str]:
+    """One line per check both make: each side's verdict (and why), and whether they agree."""
     lines = []
     for check, what in SHARED.items():
-        ours = strongroom_status.get(check, "not reported")
-        theirs = "not run" if lynis is None else lynis.get(check, "not reported")
-        if {ours, theirs} <= {"PASS", "FAIL"}:
-            verdict = "agree" if ours == theirs else "DISAGREE"
+        mine, why = ours.get(check, ("not reported", ""))
+        theirs, their_why = ("not run", "") if lynis is None else lynis.get(
+            check, ("not reported", ""))
+        if {mine, theirs} <= {"PASS", "FAIL"}:
+            verdict = "agree" if mine == theirs else "DISAGREE"
         else:
             verdict = "cannot compare"
-        lines.append(f"{what}: Strongroom {ours}, Lynis {theirs}: {verdict}")
+        lines.append(f"{what}: Strongroom {mine}" + (f" ({why})" if why else "")
+                     + f", Lynis {theirs}" + (f" ({their_why})" if their_why else "")
+                     + f": {verdict}")
     return lines
 
 
