@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..access import approvals, enforce, health_gate
 from ..access import policy as access_policy
@@ -27,6 +27,8 @@ from .secret_fields import (
     check_tags,
 )
 from .session import VaultSession
+
+_T = TypeVar("_T")
 
 READ_PURPOSES = ("read", "reveal", "copy", "export", "totp")
 
@@ -314,7 +316,23 @@ def list_secrets(vault: VaultSession, search: str | None = None,
     tag: str | None = None,
     limit: int | None = None,
 ) -> list[SecretInfo]:
-    """Metadata of the secrets that match, by name; values are never decrypted.
+    """Metadata of the secrets that match, by name; values are never decrypted (``map_secrets``
+    says how ``search`` is answered)."""
+    return map_secrets(vault, _same, search, classification, tag, limit)
+
+
+def _same(info: SecretInfo) -> SecretInfo:
+    return info
+
+
+def map_secrets(vault: VaultSession, convert: Callable[[SecretInfo], _T],
+    search: str | None = None,
+    classification: Classification | None = None,
+    tag: str | None = None,
+    limit: int | None = None,
+) -> list[_T]:
+    """``convert`` of each secret that matches, by name, row by row as they are read: a caller
+    that keeps less than a SecretInfo (the console's table, at 100k) never holds them all.
 
     ``search`` is a case-insensitive substring of name, tags, note or owner, answered from a
     trigram index and checked on the rows it finds (terms of one or two characters fall back to
@@ -352,7 +370,7 @@ def list_secrets(vault: VaultSession, search: str | None = None,
         sql += " LIMIT ?"
         args.append(limit)
     with vault._read() as conn:
-        return [row_to_info(r) for r in conn.execute(sql, args).fetchall()]
+        return [convert(row_to_info(r)) for r in conn.execute(sql, args)]
 
 
 def count_secrets(vault: VaultSession) -> int:

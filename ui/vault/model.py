@@ -31,15 +31,15 @@ from PySide6.QtCore import (
 
 from strongroom.app.model import SecretInfo
 
-from .rows import BOLD, OVERDUE, SOON, SORT_KEYS, Cells, Column, Due, Loaded, haystack
+from .rows import BOLD, OVERDUE, SOON, SORT_KEYS, Cells, Column, Due, Loaded, Row, haystack
 
 Index = QModelIndex | QPersistentModelIndex
 
 FETCH_BATCH = 500  # rows handed to the view at a time
 SCAN_SLICE = 4096  # rows filtered between looks at the clock
 SCAN_BUDGET_S = 0.006  # UI-thread time one filter step may take
-CELL_CACHE = 20_000  # rows whose cells are kept worked out
-INFO_ROLE = int(Qt.ItemDataRole.UserRole)  # the row's SecretInfo
+CELL_CACHE = 2_000  # rows whose cells are kept worked out (a screenful is ~50)
+INFO_ROLE = int(Qt.ItemDataRole.UserRole)  # the row's SecretInfo (made when asked)
 BADGE_ROLE = INFO_ROLE + 1  # the classification's colour (the badge delegate)
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -68,7 +68,7 @@ class SecretsModel(QAbstractTableModel):
         super().__init__(parent)
         self._today_fn = today
         self._today = today()
-        self._infos: list[SecretInfo] = []
+        self._rows: list[Row] = []
         self._hay: list[str] = []
         self._by_name: dict[str, int] = {}
         self._name_order: list[int] | None = None  # rows by name, kept: the usual sort
@@ -91,7 +91,7 @@ class SecretsModel(QAbstractTableModel):
         self.beginResetModel()
         self._today = self._today_fn()
         self._cells = {}
-        self._infos = loaded.infos
+        self._rows = loaded.rows
         self._hay = loaded.haystacks
         self._by_name = loaded.by_name
         self._name_order = loaded.name_order
@@ -107,23 +107,24 @@ class SecretsModel(QAbstractTableModel):
     def upsert(self, info: SecretInfo) -> None:
         """Add a secret or replace its row after an edit (names never change)."""
         row = self._by_name.get(info.name)
-        infos, hay, by_name = list(self._infos), list(self._hay), dict(self._by_name)
+        infos, hay, by_name = list(self._rows), list(self._hay), dict(self._by_name)
         order = None if self._name_order is None else list(self._name_order)
+        new = Row.of(info)
         if row is None:
             by_name[info.name] = len(infos)
-            infos.append(info)
-            hay.append(haystack(info))
+            infos.append(new)
+            hay.append(haystack(new))
             if order is not None:
                 bisect.insort(order, len(infos) - 1, key=lambda n: infos[n].name.casefold())
         else:
-            infos[row] = info
-            hay[row] = haystack(info)
+            infos[row] = new
+            hay[row] = haystack(new)
         self.set_rows(Loaded(infos, hay, by_name, order))
 
     def remove(self, name: str) -> None:
         row = self._by_name.get(name)
         if row is not None:
-            infos = self._infos[:row] + self._infos[row + 1 :]
+            infos = self._rows[:row] + self._rows[row + 1 :]
             hay = self._hay[:row] + self._hay[row + 1 :]
             by_name = {i.name: n for n, i in enumerate(infos)}
             order = None if self._name_order is None else [
@@ -203,7 +204,7 @@ class SecretsModel(QAbstractTableModel):
         descending = order == Qt.SortOrder.DescendingOrder
         if column is Column.Name and self._name_order is not None:  # unique names: no ties
             return self._name_order[::-1] if descending else list(self._name_order)
-        keys = list(map(SORT_KEYS[column], self._infos))
+        keys = list(map(SORT_KEYS[column], self._rows))
         ordered = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)
         if column is Column.Name:
             self._name_order = ordered[::-1] if descending else list(ordered)
@@ -232,7 +233,7 @@ class SecretsModel(QAbstractTableModel):
 
     @property
     def total(self) -> int:
-        return len(self._infos)
+        return len(self._rows)
 
     @property
     def matches(self) -> int:
@@ -244,7 +245,7 @@ class SecretsModel(QAbstractTableModel):
         return bool(self._base)
 
     def info(self, row: int) -> SecretInfo | None:
-        return self._infos[self._visible[row]] if 0 <= row < self._fetched else None
+        return self._rows[self._visible[row]].info() if 0 <= row < self._fetched else None
 
     def row_of(self, name: str) -> int | None:
         """The row showing ``name`` (fetching up to it), or None if the filter hides it."""
@@ -294,7 +295,7 @@ class SecretsModel(QAbstractTableModel):
         n = self._visible[index.row()]
         column = index.column()
         if role == INFO_ROLE:
-            return self._infos[n]
+            return self._rows[n].info()
         row = self._cells.get(n) or self._cell_row(n)
         if role in (_DISPLAY, _ACCESSIBLE):
             return row.texts[column]
@@ -310,7 +311,7 @@ class SecretsModel(QAbstractTableModel):
         return None
 
     def _cell_row(self, n: int) -> Cells:
-        cells = Cells.of(self._infos[n], self._today)
+        cells = Cells.of(self._rows[n], self._today)
         if len(self._cells) > CELL_CACHE:
             self._cells.clear()
         self._cells[n] = cells

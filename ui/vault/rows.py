@@ -1,17 +1,20 @@
 """How one secret shows as a table row: the columns, cell texts, due dates, colours, and the
-sort and filter keys; and :class:`Loaded`, the rows as a worker hands them to the model."""
+sort and filter keys; :class:`Row`, a secret's metadata as the table keeps it; and
+:class:`Loaded`, the rows as a worker hands them to the model."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from PySide6.QtGui import QColor, QFont
 
 from strongroom.app.model import Classification, SecretInfo, parse_iso
+from strongroom.app.vault.secrets import map_secrets
+from strongroom.app.vault.session import VaultSession
 
 SOON_DAYS = 14
 OVERDUE = QColor("#b3261e")
@@ -85,12 +88,59 @@ def local_time(stamp: str) -> str:
         return stamp
 
 
-def haystack(info: SecretInfo) -> str:
+_T = TypeVar("_T", bound=Hashable)
+
+
+class Row(NamedTuple):
+    """A secret's metadata as the table keeps it, in :class:`SecretInfo`'s field order: a tuple
+    has no per-instance dict (at 100k rows a SecretInfo each cost ~40 MB more)."""
+
+    id: int
+    name: str
+    classification: Classification
+    owner: str
+    note: str
+    tags: tuple[str, ...]
+    created: str
+    updated: str
+    expires: str | None
+    rotation_due: str | None
+    version: int
+    kind: str
+
+    @classmethod
+    def of(cls, info: SecretInfo) -> Row:
+        return cls(info.id, info.name, info.classification, info.owner, info.note, info.tags,
+                   info.created, info.updated, info.expires, info.rotation_due, info.version,
+                   info.kind)
+
+    def info(self) -> SecretInfo:
+        return SecretInfo(*self)
+
+
+class RowPool:
+    """Makes rows that share one copy of each owner, note, tag list, date and kind: across a
+    vault most of them repeat. Kept only while one load is converted."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def _one(self, value: _T) -> _T:
+        return self._seen.setdefault(value, value)  # type: ignore[no-any-return]
+
+    def row(self, info: SecretInfo) -> Row:
+        one = self._one
+        return Row(info.id, info.name, info.classification, one(info.owner), one(info.note),
+                   one(info.tags), info.created, info.updated, one(info.expires),
+                   one(info.rotation_due), info.version, one(info.kind))
+
+
+def haystack(info: Row) -> str:
     """What the filter searches: name, tags, note and owner, case-folded, fields kept apart."""
     return "\n".join((info.name, " ".join(info.tags), info.note, info.owner)).casefold()
 
 
-SORT_KEYS: dict[Column, Callable[[SecretInfo], Any]] = {
+SORT_KEYS: dict[Column, Callable[[Row], Any]] = {
     Column.Name: lambda i: i.name.casefold(),
     Column.Classification: lambda i: LEVEL_RANK[i.classification],
     Column.Tags: lambda i: " ".join(i.tags).casefold(),
@@ -106,18 +156,30 @@ class Loaded:
     """The vault's metadata as the worker hands it over, with what is slow to work out at 100k
     rows done there too: the haystacks, the name index and the order by name."""
 
-    infos: list[SecretInfo]
+    rows: list[Row]
     haystacks: list[str]
     by_name: dict[str, int]
     name_order: list[int] | None = None  # None: to be sorted by the model
 
     @classmethod
-    def build(cls, infos: Sequence[SecretInfo]) -> Loaded:
-        rows = list(infos)
+    def build(cls, infos: Iterable[SecretInfo | Row]) -> Loaded:
+        """From SecretInfos (made into pooled rows here) or rows (RowPool's, as the worker's)."""
+        pool = RowPool()
+        rows = [i if isinstance(i, Row) else pool.row(i) for i in infos]
+        return cls.of(rows)
+
+    @classmethod
+    def load(cls, vault: VaultSession, limit: int | None = None) -> Loaded:
+        """Read the vault's metadata straight into pooled rows (in the worker)."""
+        return cls.of(map_secrets(vault, RowPool().row, limit=limit))
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Loaded:
         keys = [SORT_KEYS[Column.Name](i) for i in rows]
+        numbers = list(range(len(rows)))  # one int object per row, shared by the index and order
         return cls(
-            rows, [haystack(i) for i in rows], {i.name: n for n, i in enumerate(rows)},
-            sorted(range(len(rows)), key=keys.__getitem__),
+            rows, [haystack(i) for i in rows], dict(zip((i.name for i in rows), numbers)),
+            sorted(numbers, key=keys.__getitem__),
         )
 
 
@@ -131,7 +193,7 @@ class Cells:
     badge: QColor
 
     @classmethod
-    def of(cls, info: SecretInfo, today: dt.date) -> Cells:
+    def of(cls, info: Row, today: dt.date) -> Cells:
         texts = (info.name, info.classification.value, ", ".join(info.tags), info.owner,
                  local_time(info.updated), due_text(info.expires, today, "expired"),
                  due_text(info.rotation_due, today, "overdue"))

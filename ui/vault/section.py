@@ -176,9 +176,8 @@ class VaultSection(Section):
             self._loading = False
             self.model.set_rows(loaded)
 
-        self._run("load the first secrets",
-                  lambda: Loaded.build(vault.list_secrets(limit=FETCH_BATCH)), first_page)
-        self._run("load all secrets", lambda: Loaded.build(vault.list_secrets()), everything)
+        self._run("load the first secrets", lambda: Loaded.load(vault, FETCH_BATCH), first_page)
+        self._run("load all secrets", lambda: Loaded.load(vault), everything)
 
     def submit(self, name: str, text: str, work: Work, on_success: Callable[[Any], None],
                on_error: Callable[[BaseException], None] | None = None) -> Task:
