@@ -10,6 +10,7 @@ here: timed as the open of an empty KDBX with those costs less the open of one w
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import sys
 import time
@@ -161,6 +162,7 @@ def build_kdbx(root: Path, n: int, target_s: float, env: dict[str, str], reps: i
 def build_stores(root: Path, n: int, env: dict[str, str], kdf_reps: int) -> Stores:
     """Both stores for n entries; the vault first, since its KDF time is the KDBX's target."""
     vault_path = root / f"vault-{n}"
+    shutil.rmtree(vault_path, ignore_errors=True)  # a --dir used before: build anew
     vault = build_vault(vault_path, n)
     try:
         vkdf = vault_kdf(vault, kdf_reps)
