@@ -161,30 +161,52 @@ def test_truncated_database(full_vault: Path, keep: Callable[[int], int]) -> Non
     assert snapshot(full_vault) == before
 
 
+def test_bit_flipped_database_page_the_unlock_reads(full_vault: Path) -> None:
+    """SQLCipher keeps an HMAC per page and checks it whenever the page is read: a flip in page 1,
+    which the key check reads, is refused at unlock with exit 3 before anything is written."""
+    db = full_vault / "vault.db"
+    _flip_bit(db, 100, bit=3)
+    before = snapshot(full_vault)
+    line = one_line_error(run_cli("secret", "list", vault=full_vault, passphrases=[PASSPHRASE]), 3)
+    assert re.search(r"integrity check|corrupt|does not open", line), line
+    assert snapshot(full_vault) == before
+
+
 @pytest.mark.parametrize(
     ("where", "command"),
     [
-        ("page-1", ("secret", "list")),
-        ("middle", ("secret", "list")),
+        ("middle", ("audit", "verify")),
+        ("middle", ("vault", "check")),
         ("middle", ("backup", "create", "{tmp}/b.srbk")),
-        ("last", ("secret", "list")),
+        ("last", ("audit", "verify")),
+        ("free", ("audit", "verify")),
+        ("free", ("vault", "check")),
     ],
 )
-def test_bit_flipped_database(
+def test_bit_flipped_database_anywhere_is_found_by_a_full_check(
     full_vault: Path, tmp_path: Path, where: str, command: tuple[str, ...]
 ) -> None:
-    """SQLCipher keeps an HMAC per page. Unlock checks every page's HMAC before it writes its
-    audit event, so a flip anywhere is caught at unlock (page 1 already by the key check), even
-    by a command like ``secret list`` that would never read the damaged page."""
+    """Unlock no longer reads every page (README, Integrity): ``audit verify``, ``vault check``
+    and ``backup create`` check the whole file, so a flip in any page, even one no query reads
+    (a free page appended to the file), is refused with exit 3; the damaged page stays damaged
+    (the unlock's audit event may have been written) and the next full check refuses it too."""
     db = full_vault / "vault.db"
+    if where == "free":
+        vault = Vault.open(full_vault)
+        vault.unlock(unlocker(PASSPHRASE))
+        with vault:
+            vault.add_secret(NewSecret("scratch/big", os.urandom(64 * 1024)))
+            vault.delete_secret("scratch/big")
     pages = db.stat().st_size // PAGE
-    offset = {"page-1": 100, "middle": (pages // 2) * PAGE + 1500, "last": db.stat().st_size - 60}
+    offset = {"middle": (pages // 2) * PAGE + 1500, "last": db.stat().st_size - 60,
+              "free": (pages - 3) * PAGE + 2000}
     _flip_bit(db, offset[where], bit=3)
-    before = snapshot(full_vault)
+    flipped = db.read_bytes()[offset[where]]
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
-    line = one_line_error(run_cli(*args, vault=full_vault, passphrases=[PASSPHRASE]), 3)
-    assert re.search(r"integrity check|corrupt|does not open", line), line
-    assert snapshot(full_vault) == before
+    for _ in range(2):
+        line = one_line_error(run_cli(*args, vault=full_vault, passphrases=[PASSPHRASE]), 3)
+        assert re.search(r"integrity check|corrupt|does not open|DAMAGED", line), line
+        assert db.read_bytes()[offset[where]] == flipped
     assert not (tmp_path / "b.srbk").exists()
 
 

@@ -40,8 +40,8 @@ def test_unlock_choices_end_with_recovery() -> None:
     (["--help"], ("strongroom.app.vault", "zxcvbn", "importlib.metadata", "sqlcipher3",
                   "strongroom.app.cli.common")),
     (["--version"], ("strongroom.app.vault", "zxcvbn", "sqlcipher3")),
-    (["secret", "--help"], ("zxcvbn", "strongroom.app.compliance.registry", "strongroom.app.transfer",
-                            "strongroom.app.cli.check")),
+    (["secret", "--help"], ("zxcvbn", "strongroom.app.compliance.registry",
+                            "strongroom.app.transfer", "strongroom.app.cli.check")),
 ])
 def test_a_call_imports_only_what_it_needs(argv: list[str], absent: tuple[str, ...]) -> None:
     code = (

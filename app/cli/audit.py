@@ -16,6 +16,7 @@ MAX_LIMIT = 10**9  # events in one 'audit show'
 def cmd_audit_verify(ctx: Context) -> int:
     loaded = cli_checkpoints.load_files(ctx)
     with ctx.unlocked() as vault:
+        vault.check_pages()  # the whole file, pages no command reads too (exit 3)
         report = vault.audit_verify()
         checks = cli_checkpoints.checkpoint_report(ctx, vault)
         files = cli_checkpoints.file_checks(vault, loaded)
@@ -64,7 +65,8 @@ def register(sub: Any, command: AddCommand) -> None:
     audit = sub.add_parser("audit", help="verify and show the audit log")
     asub = subcommands(audit, "audit_command")
     verify = command(asub, "verify", cmd_audit_verify,
-                     "walk the hash chain, check the anchor and the signed checkpoints")
+                     "check every page of the database, walk the hash chain, check the anchor "
+                     "and the signed checkpoints")
     show = command(asub, "show", cmd_audit_show, "show recent events")
     show.add_argument("--limit", type=int, default=50, metavar="N")
     show.add_argument("--action")

@@ -1,11 +1,11 @@
-"""``strongroom init``, ``passphrase change``, ``rotate``, ``vault accept-rollback`` and ``vault
-counter``: the vault's life and its keys."""
+"""``strongroom init``, ``passphrase change``, ``rotate``, ``vault check``, ``vault
+accept-rollback`` and ``vault counter``: the vault's life and its keys."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import RollbackDetected, StrongroomError
+from ..errors import RollbackDetected, StrongroomError, VaultTampered
 from ..header import CounterBinding
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..model import Classification
@@ -78,6 +78,19 @@ def register_init(sub: Any, command: AddCommand) -> None:
     init = command(sub, "init", cmd_init, "create a vault")
     init.add_argument("--kdf-time-ms", type=int, default=1000, metavar="MS",
                       help="target unlock time for Argon2id (default 1000)")
+
+
+def cmd_check(ctx: Context) -> int:
+    """Every page against its HMAC and SQLite's structural check: what unlock no longer does."""
+    with ctx.unlocked() as vault:
+        problems = vault.integrity_check()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise VaultTampered(
+            f"the vault database failed its integrity check: {problems[0]}{more}")
+    ctx.out.emit({"ok": True},
+                 "Vault database sound: every page passes its HMAC and SQLite's integrity check.")
+    return EXIT_OK
 
 
 def cmd_accept_rollback(ctx: Context) -> int:
@@ -169,6 +182,9 @@ def register(sub: Any, command: AddCommand) -> None:
     rot.add_argument("--level", metavar=levels, help="rotate only this level's data key")
     vault = sub.add_parser("vault", help="the vault folder as a whole")
     vault_actions = subcommands(vault, "vault_command")
+    command(vault_actions, "check", cmd_check,
+            "check every page of the database against its HMAC and SQLite's structure "
+            "(exit 3 when damaged)")
     command(vault_actions, "accept-rollback", cmd_accept_rollback,
             "open a vault refused as rolled back, accept it as it is now (audited)")
     counter = vault_actions.add_parser(

@@ -88,6 +88,7 @@ class Vault(VaultSession):
     export_database = integrity.export_database
     counts = integrity.counts
     integrity_check = integrity.integrity_check
+    check_pages = integrity.check_pages
 
     # rollback.py
     accept_rollback = rollback.accept_rollback

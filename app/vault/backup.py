@@ -42,7 +42,7 @@ from ..fsutil import fsync_dir, storage_error
 from ..header import Header
 from ..keyslots import PASSPHRASE, KeyslotUnlocker, unwrap_master_key, unwrap_operator_key
 from ..model import iso
-from .consistency import check_database
+from .consistency import check_database, check_pages
 from .integrity import export_database
 from .layout import (
     AUTO_BACKUPS_KEPT,
@@ -114,6 +114,8 @@ def _write_backup(vault: VaultSession, dest: Path) -> BackupReport:
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=vault.path))
     try:
         copy = work / DB_FILE
+        with vault._read() as conn:
+            check_pages(conn)  # a damaged page, even a free one, is not carried into a backup
         export_database(vault, copy)
         db_bytes = copy.read_bytes()
         header = vault.header
@@ -280,7 +282,7 @@ def _check_open(parsed: ParsedBackup, keys: VaultKeys, work: Path, path: Path) -
         if found != parsed.manifest.get("counts"):
             raise BackupInvalid(f"{path.name} holds other counts than its manifest records")
         vault._attach(conn, keys)
-        check_database(conn, vault.vault_id)
+        check_database(conn, vault.vault_id, db)
         report = AuditLog(conn, vault.vault_id).verify(parsed.header.anchor)
         if not report.ok:
             raise BackupInvalid(

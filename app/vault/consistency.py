@@ -1,8 +1,11 @@
-"""What unlock checks before anything writes: the database's pages, that it is this vault's, and
-that the database and the header are equally new (neither was put back from an older copy)."""
+"""What unlock checks before anything writes: that the database is this vault's, and that the
+database and the header are equally new (neither was put back from an older copy). Every page is
+checked against its HMAC when it is read; the whole file at once (:func:`check_pages`) only where a
+full check is asked for (``vault check``, ``audit verify``, backups), not at every unlock."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .. import database
@@ -14,19 +17,28 @@ from .layout import DB_FILE, HEADER_FILE
 NOT_OPENED = "the vault was not opened (if that was deliberate: strongroom vault accept-rollback)"
 
 
-def check_database(conn: Any, vault_id: str) -> None:
-    """Every page passes its HMAC and the database belongs to ``vault_id``."""
+def check_database(conn: Any, vault_id: str, path: Path) -> None:
+    """The file holds whole pages and belongs to ``vault_id`` (the pages read for it pass their
+    HMACs)."""
+    with database.translated():
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
+    if path.stat().st_size % page_size:
+        raise VaultTampered(
+            "the vault database failed its integrity check: it ends inside a page (truncated)"
+        )
+    if row is None or row[0] != vault_id:
+        raise VaultTampered("the vault header belongs to another vault than the database")
+
+
+def check_pages(conn: Any) -> None:
+    """Every page of the file passes its HMAC, including pages no query reads (free pages)."""
     with database.translated():
         damaged = conn.execute("PRAGMA cipher_integrity_check").fetchone()
-        row = None if damaged else conn.execute(
-            "SELECT value FROM meta WHERE key = 'vault_id'"
-        ).fetchone()
     if damaged:
         raise VaultTampered(
             "the vault database failed its integrity check: it is corrupt or was modified"
         )
-    if row is None or row[0] != vault_id:
-        raise VaultTampered("the vault header belongs to another vault than the database")
 
 
 def check_anchor(header: Header, head: AuditAnchor | None) -> None:

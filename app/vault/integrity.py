@@ -9,6 +9,7 @@ from .. import database
 from ..access import enforce
 from ..access.roles import AUDIT_READ
 from ..audit import VerifyReport
+from .consistency import check_pages as check_file_pages
 from .layout import counts as count_rows
 from .layout import integrity_problems
 from .session import VaultSession
@@ -43,3 +44,9 @@ def integrity_check(vault: VaultSession) -> list[str]:
     """SQLCipher's page-HMAC check plus SQLite's structural check; empty when sound."""
     with vault._read() as conn:
         return integrity_problems(conn)
+
+
+def check_pages(vault: VaultSession) -> None:
+    """Every page of the file against its HMAC; raises VaultTampered (exit 3) at the first bad."""
+    with vault._read() as conn:
+        check_file_pages(conn)

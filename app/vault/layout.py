@@ -59,7 +59,10 @@ def counts(conn: Any) -> dict[str, int]:
 
 
 def integrity_problems(conn: Any) -> list[str]:
+    """SQLCipher's page-HMAC problems, else SQLite's structural ones; empty when sound."""
     problems = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+    if problems:
+        return problems  # the structural check would stop at the first damaged page it reads
     structural = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
     if structural != ["ok"]:
         problems += structural

@@ -189,7 +189,7 @@ class VaultSession:
         """Attach, then check the database is sound, this vault's, and as new as the header."""
         self._attach(conn, keys)
         try:
-            check_database(conn, self.vault_id)
+            check_database(conn, self.vault_id, self.db_path)
             head = self._log.head()
             try:
                 check_anchor(self.header, head)
