@@ -144,3 +144,42 @@ def test_empty_chain_with_anchor_is_rollback(tmp_path: Path) -> None:
     _conn, log = new_log(tmp_path)
     report = log.verify(AuditAnchor(1, b"x" * 32))
     assert not report.ok and report.anchor is AnchorStatus.RolledBack
+
+
+AWKWARD = ['"quoted" \\ back\\slash /slash', "".join(map(chr, range(32))), "\x7f del",
+           "\u2028\u2029 separators", "é, ß, 中文, emoji 🔐 \U0010fffd", "e\u0301 combining",
+           "\ufeff bom", "", " "]
+
+
+@settings(deadline=None, max_examples=40)
+@given(items=events)
+def test_sqlite_builds_every_event_as_the_canonical_encoding(items) -> None:
+    """verify hashes the events SQLite's json_array builds; for text Python's own encoder would
+    escape differently it would fall back to the slow path: here it never has to."""
+    with tempfile.TemporaryDirectory() as d:
+        conn, log = new_log(Path(d))
+        extra = [(a, a, a, Outcome.Ok, {a or "k": a}) for a in AWKWARD]
+        head = fill(log, [*items, *extra])
+        fast = log._walk_fast(head)
+        assert fast is not None
+        assert fast == log._walk(head) == (head.seq, head.hash, head.hash)
+        conn.close()
+
+
+def test_a_field_stored_as_a_blob_falls_back_and_is_found(tmp_path: Path) -> None:
+    conn, log = new_log(tmp_path)
+    head = fill(log, [("alice", "secret.read", "db", Outcome.Ok, {})] * 3)
+    conn.execute("UPDATE audit SET actor = CAST(actor AS BLOB) WHERE seq = 2")
+    assert log._walk_fast(head) is None
+    report = log.verify(head)
+    assert not report.ok and report.first_bad_seq == 2
+    conn.close()
+
+
+def test_a_gap_in_sequence_numbers_is_named_as_missing(tmp_path: Path) -> None:
+    conn, log = new_log(tmp_path)
+    head = fill(log, [("alice", "secret.read", "db", Outcome.Ok, {})] * 4)
+    conn.execute("DELETE FROM audit WHERE seq = 3")
+    report = log.verify(head)
+    assert not report.ok and report.first_bad_seq == 3 and "missing" in report.reason
+    conn.close()
