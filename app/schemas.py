@@ -189,7 +189,8 @@ ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
 # Schema 7: a smaller file (issue 17: 161 MB at 100k secrets, a third of it the trigram index).
 # The index keeps which rows hold each trigram, not where (detail=none, no column sizes): a search
 # ANDs its term's trigrams and checks the rows found (vault/secrets.py). Two indexes no query uses
-# go, and a version's metadata stops repeating its level (a column) and empty dates.
+# go, and a version's metadata stops repeating its level (a column) and empty dates, and is ''
+# while it is the secret's metadata now (vault/version_meta.py).
 COMPACT_SCHEMA = """
 DROP TRIGGER secrets_ai;
 DROP TRIGGER secrets_ad;
@@ -217,9 +218,19 @@ END;
 DROP INDEX secrets_updated;
 DROP INDEX versions_level;
 UPDATE versions SET meta = json_remove(meta, '$.classification')
-    WHERE json_type(meta, '$.classification') IS NOT NULL;
+    WHERE CASE WHEN json_valid(meta) THEN json_type(meta, '$.classification') IS NOT NULL END;
 UPDATE versions SET meta = json_remove(meta, '$.expires')
-    WHERE json_type(meta, '$.expires') = 'null';
+    WHERE CASE WHEN json_valid(meta) THEN json_type(meta, '$.expires') = 'null' END;
 UPDATE versions SET meta = json_remove(meta, '$.rotation_due')
-    WHERE json_type(meta, '$.rotation_due') = 'null';
+    WHERE CASE WHEN json_valid(meta) THEN json_type(meta, '$.rotation_due') = 'null' END;
+UPDATE versions SET meta = '' WHERE json_valid(meta) AND EXISTS (
+    SELECT 1 FROM secrets s WHERE s.id = versions.secret_id
+    AND CASE WHEN json_valid(versions.meta) THEN
+        json_extract(versions.meta, '$.kind') IS s.kind
+        AND json_extract(versions.meta, '$.owner') IS s.owner
+        AND json_extract(versions.meta, '$.note') IS s.note
+        AND json_extract(versions.meta, '$.tags') IS json(s.tags)
+        AND json_extract(versions.meta, '$.expires') IS s.expires
+        AND json_extract(versions.meta, '$.rotation_due') IS s.rotation_due END
+);
 """

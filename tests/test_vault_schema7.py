@@ -17,14 +17,12 @@ from conftest import make_vault, unlocker
 
 
 def _old_meta(vault: Vault) -> None:
-    """Give every version the metadata schema 6 wrote: its level and null dates too."""
-    rows = vault._conn.execute(
-        "SELECT secret_id, version, classification, meta FROM versions").fetchall()
-    for secret_id, version, level, meta in rows:
-        old = {"classification": level, "expires": None, "rotation_due": None,
-               **json.loads(meta)}
-        vault._conn.execute("UPDATE versions SET meta = ? WHERE secret_id = ? AND version = ?",
-                            (json.dumps(old, sort_keys=True), secret_id, version))
+    """Give every version the metadata schema 6 wrote: all of it, level and null dates too."""
+    for info in vault.list_secrets():
+        for h in vault.history(info.name):
+            vault._conn.execute(
+                "UPDATE versions SET meta = ? WHERE secret_id = ? AND version = ?",
+                (json.dumps(h.meta, sort_keys=True), info.id, h.version))
 
 
 def _names(vault: Vault, term: str) -> list[str]:
@@ -74,8 +72,13 @@ def test_a_schema_6_vault_is_compacted_and_still_searches(old_vault: Path) -> No
         assert history[0].meta["classification"] == "moderate"
         assert history[0].meta["expires"] is None
         assert v.history("staging/redis")[0].meta["expires"] == "2030-01-02"
-        stored = v._conn.execute("SELECT meta FROM versions").fetchall()
-        assert all("classification" not in m and "null" not in m for (m,) in stored)
+        stored = dict(v._conn.execute(
+            "SELECT s.name || ' ' || v.version, v.meta FROM versions v JOIN secrets s "
+            "ON s.id = v.secret_id").fetchall())
+        assert all("classification" not in m and "null" not in m for m in stored.values())
+        # A version's metadata that is the secret's now is not stored twice; an older one is.
+        assert stored["prod/postgres 2"] == stored["staging/redis 1"] == ""
+        assert json.loads(stored["prod/postgres 1"])["note"] == "primary cluster"
         assert v.get_secret("prod/postgres") == b"v1b"
         assert v.audit_verify().ok
         v.update_secret("staging/redis", note="moved to eu")  # the new triggers keep the index
@@ -90,10 +93,18 @@ def test_a_new_vault_writes_short_metadata_and_answers_history_in_full(tmp_path:
     with make_vault(tmp_path / "v") as v:
         v.add_secret(NewSecret("k", b"x", Classification.Critical))
         (meta,) = v._conn.execute("SELECT meta FROM versions").fetchone()
-        assert "classification" not in meta and "expires" not in meta
+        assert meta == ""  # the secret's own metadata, not a copy
         v.add_secret(NewSecret("k2", b"y", note="abcd bcde"))
         assert _names(v, "bcd") == ["k2"]
         assert _names(v, "abcde") == []  # every trigram is there, the substring is not
         assert v.history("k")[0].meta == {
             "classification": "critical", "kind": "value", "owner": v.actor, "note": "",
             "tags": [], "expires": None, "rotation_due": None}
+        v.update_secret("k", note="first note", expires=dt.date(2031, 5, 6))  # in place
+        v.update_secret("k", b"y", note="second note")  # a new version
+        v.update_secret("k", tags=("t",))  # in place again
+        history = v.history("k")  # each version's metadata as it was written, as schema 6 kept it
+        assert [h.meta["note"] for h in history] == ["", "second note"]
+        assert [h.meta["tags"] for h in history] == [[], []]
+        assert [h.meta["expires"] for h in history] == [None, "2031-05-06"]
+        assert [h.meta["classification"] for h in history] == ["critical", "critical"]

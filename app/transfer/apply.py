@@ -28,6 +28,7 @@ from ..access import approvals, enforce
 from ..access.approvals import Approval
 from ..errors import Refused, UserCancelled
 from ..model import Classification
+from ..vault import version_meta
 from ..vault.secret_fields import check_kind_value
 from ..vault.secrets import NewSecret, _info, _insert_secret, _insert_version
 from .common import free_name
@@ -121,6 +122,7 @@ def _new_version(vault: VaultSession, who: enforce.Actor, new: NewSecret,
                            info.tags, who=who)
     value = check_kind_value(new.kind, new.value)
     updated = replace(info, kind=new.kind, updated=vault._now(), version=info.version + 1)
+    version_meta.freeze(vault, info)
     vault._conn.execute("UPDATE secrets SET updated = ?, version = ?, kind = ? WHERE id = ?",
                         (updated.updated, updated.version, updated.kind, info.id))
     _insert_version(vault, updated, updated.version, value)

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 from ..access import approvals, enforce, health_gate
 from ..access import policy as access_policy
 from ..access.approvals import Approval
-from ..crypto import canonical_json
 from ..errors import AlreadyExists, NotFound, UsageError
 from ..model import Classification, SecretInfo, VersionInfo
+from . import version_meta
 from .secret_fields import (
     check_kind_value,
     check_name,
@@ -77,31 +77,15 @@ def _fts_trigrams(term: str) -> str:
     return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
-# What a version's metadata leaves out (schema 7): its level is a column; empty dates are null.
-_META_DEFAULTS = {"expires": None, "rotation_due": None}
-
-
-def _version_meta(meta: dict[str, Any], classification: str) -> dict[str, Any]:
-    return {"classification": classification, **_META_DEFAULTS, **meta}
-
-
 def _insert_version(vault: VaultSession, info: SecretInfo, version: int, value: bytes) -> None:
+    """A new current version: its metadata is the secret's (version_meta.SAME_AS_SECRET)."""
     level = info.classification.value
     generation, nonce, ciphertext = vault._deks.encrypt_version(info.id, version, level, value)
-    meta = {
-        "kind": info.kind,
-        "owner": info.owner,
-        "note": info.note,
-        "tags": list(info.tags),
-        "expires": info.expires,
-        "rotation_due": info.rotation_due,
-    }
-    meta = {k: v for k, v in meta.items() if not (k in _META_DEFAULTS and v is None)}
     vault._conn.execute(
         "INSERT INTO versions (secret_id, version, created, actor, classification, "
         "dek_generation, nonce, ciphertext, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (info.id, version, info.updated, vault.actor, level, generation, nonce, ciphertext,
-         canonical_json(meta).decode()),
+         version_meta.SAME_AS_SECRET),
     )
 
 
@@ -278,6 +262,7 @@ def update_secret(vault: VaultSession, name: str,
             value = vault._deks.decrypt_version(name, info.id, info.version)
         new_version = info.version + 1 if value is not None else info.version
         updated = replace(info, **changes, updated=vault._now(), version=new_version)
+        version_meta.freeze(vault, info)
         vault._conn.execute(
             "UPDATE secrets SET classification = ?, owner = ?, note = ?, tags = ?, "
             "updated = ?, expires = ?, rotation_due = ?, version = ?, kind = ? WHERE id = ?",
@@ -392,6 +377,6 @@ def history(vault: VaultSession, name: str) -> list[VersionInfo]:
             (info.id,),
         ).fetchall()
     return [
-        VersionInfo(r[0], r[1], r[2], Classification(r[3]), _version_meta(json.loads(r[4]), r[3]))
+        VersionInfo(r[0], r[1], r[2], Classification(r[3]), version_meta.read(r[4], r[3], info))
         for r in rows
     ]

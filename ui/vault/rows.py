@@ -177,9 +177,9 @@ class Loaded:
     def of(cls, rows: list[Row]) -> Loaded:
         keys = [SORT_KEYS[Column.Name](i) for i in rows]
         numbers = list(range(len(rows)))  # one int object per row, shared by the index and order
+        by_name = dict(zip((i.name for i in rows), numbers, strict=True))
         return cls(
-            rows, [haystack(i) for i in rows], dict(zip((i.name for i in rows), numbers)),
-            sorted(numbers, key=keys.__getitem__),
+            rows, [haystack(i) for i in rows], by_name, sorted(numbers, key=keys.__getitem__),
         )
 
 
