@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .. import about, unlock_methods
+from .. import unlock_methods
 from ..access import approvals, last_operator
 from ..access.approvals import Approval
 from ..ceremony.recovery import RecoveryUnlocker, shares_needed
@@ -41,6 +41,8 @@ Opener = Callable[[Vault, KeyslotUnlocker], object]  # unlocks a vault (Vault.un
 
 
 def version() -> str:
+    from .. import about  # importlib.metadata only when the version is asked for
+
     return about.strongroom_version()
 
 
