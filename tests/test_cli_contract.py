@@ -292,9 +292,12 @@ def test_backup_create_verify_restore(tmp_path: Path) -> None:
 def test_without_a_console_front_end_no_command_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from strongroom.app import cli, plugins
+    import importlib.metadata
 
-    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [])
+    from strongroom.app import cli
+
+    # app.plugins imports importlib.metadata when it looks for an entry point, not before.
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
     assert cli.main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "console is not installed" in err
