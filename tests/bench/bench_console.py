@@ -75,7 +75,10 @@ window.quit()
 
 
 def child_env() -> dict[str, str]:
-    env = dict(os.environ)
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bytecode
+
+    env = bytecode.cached()  # as an installed copy runs: bytecode cached
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     return env
 

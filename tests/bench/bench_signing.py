@@ -157,6 +157,9 @@ def timed_cli(key: KeyInfo, module: str, files: list[Path], out: Path) -> float:
         os.write(write_end, secret.encode() + b"\n")
         os.close(write_end)
         fds.append(read_end)
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bytecode  # the child runs as an installed copy: bytecode cached
+
     cmd = [sys.executable, "-m", "strongroom", "--vault", str(vault_dir),
            "--passphrase-fd", str(fds[0]), "--pin-fd", str(fds[1]), "keys", "sign",
            "--module", module, "--token", LABEL, "--key", key.label,
@@ -165,7 +168,7 @@ def timed_cli(key: KeyInfo, module: str, files: list[Path], out: Path) -> float:
 
     def run() -> None:
         proc = subprocess.run(cmd, pass_fds=tuple(fds), capture_output=True, text=True,
-                              check=False)
+                              check=False, env=bytecode.cached())
         if proc.returncode != 0:
             raise SystemExit(f"strongroom keys sign failed: {proc.stderr.strip()}")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bytecode
 from bench_compliance import ensure_lynis
 from bench_vault import PASSPHRASE
 
@@ -54,8 +55,11 @@ class Figure:
 
 
 def private_env(root: Path) -> dict[str, str]:
-    """The children's environment: own config, state and temp dirs, no STRONGROOM_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+    """The children's environment: own config, state and temp dirs, no STRONGROOM_* settings.
+
+    Python's bytecode is cached (under ``root``), as in an installed wheel (bytecode.py)."""
+    env = bytecode.cached({k: v for k, v in os.environ.items()
+                           if not k.startswith("STRONGROOM_")}, root / "pycache")
     for name in ("config", "state", "tmp", "home"):
         (root / name).mkdir(parents=True, exist_ok=True)
     env.update(XDG_CONFIG_HOME=str(root / "config"), XDG_STATE_HOME=str(root / "state"),
