@@ -240,3 +240,50 @@ def test_the_file_menu_imports_and_exports_only_while_unlocked(qtbot, tmp_path, 
     window.lock("test")
     assert not menu["import"].isEnabled() and vault_section.dialogs == []
     window.runner.wait()
+
+
+def test_a_damaged_page_no_query_reads_is_reported_after_the_unlock(qtbot, tmp_path, settings
+                                                                   ) -> None:
+    """Unlock reads only what it needs; the console checks every page in the background and
+    says so when one is damaged (a free page here, which nothing else reads)."""
+    import os
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from strongroom.app.vault import NewSecret
+
+    path = tmp_path / "v"
+    with make_vault(path) as vault:
+        vault.add_secret(NewSecret("scratch/big", os.urandom(64 * 1024)))
+        vault.delete_secret("scratch/big")
+    db = path / "vault.db"
+    data = bytearray(db.read_bytes())
+    data[len(data) - 3 * 4096 + 2000] ^= 0x08
+    db.write_bytes(bytes(data))
+    window = window_for(qtbot, path, settings)
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+
+    def warned() -> bool:
+        return any(isinstance(w, QMessageBox) and "full integrity check" in w.text()
+                   for w in window.findChildren(QMessageBox))
+
+    qtbot.waitUntil(warned, timeout=WAIT_MS)
+    assert "strongroom vault check" in window.statusBar().currentMessage()
+    window.lock("test")
+    window.runner.wait()
+
+
+def test_a_sound_vault_raises_no_integrity_warning(qtbot, tmp_path, settings) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    window = window_for(qtbot, path, settings)
+    unlock(qtbot, window)
+    qtbot.waitUntil(lambda: window.is_unlocked, timeout=WAIT_MS)
+    window.runner.wait()
+    qtbot.wait(50)
+    assert not window.findChildren(QMessageBox)
+    window.lock("test")
+    window.runner.wait()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from strongroom.app.errors import StrongroomError
 from strongroom.app.vault import Vault
 
-from . import menus
+from . import integrity_watch, menus
 from .base import ClipboardLike, Section, Services
 from .clipboard import ClipboardGuard
 from .session_watch import SessionWatcher
@@ -273,6 +273,7 @@ class MainWindow(QMainWindow):
             self.sidebar.setCurrentRow(0)
         self._set_state("unlocked")
         self.reset_idle()
+        integrity_watch.start(self.runner, vault, lambda: self.vault, self.show_error)
         self.unlocked.emit()
 
     def lock(self, why: str = "") -> None:
