@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,55 +17,15 @@ from strongroom.app.vault import NewSecret
 
 from conftest import PASSPHRASE, make_vault, run_cli
 from helpers.softhsm import USER_PIN, SoftHsm, softhsm  # noqa: F401 - session fixture
+from helpers.xvfb import SCREENSHOTS, distinct_colours, xvfb  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "build" / "screenshots"
+OUT = SCREENSHOTS
 CHILD = Path(__file__).with_name("helpers") / "screenshot_child.py"
 
 
-def free_display() -> int:
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
-@pytest.fixture
-def xvfb():
-    if shutil.which("Xvfb") is None:
-        pytest.fail("Xvfb is not installed; `make test` installs it (packaging/bootstrap.sh)")
-    n = free_display()
-    proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-nolock"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    socket = Path(f"/tmp/.X11-unix/X{n}")
-    deadline = time.monotonic() + 15
-    while not socket.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    if not socket.exists():
-        proc.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{n}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def distinct_colours(path: Path) -> int:
-    from PySide6.QtGui import QImage
-
-    image = QImage(str(path))
-    assert not image.isNull(), f"{path} is not an image"
-    step_x, step_y = max(1, image.width() // 60), max(1, image.height() // 60)
-    return len({image.pixel(x, y) for x in range(0, image.width(), step_x)
-                for y in range(0, image.height(), step_y)})
-
-
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str,
+def test_console_screenshots_under_xvfb(xvfb: str, tmp_path: Path, theme: str,  # noqa: F811
                                         softhsm: SoftHsm) -> None:  # noqa: F811
     vault = make_vault(tmp_path / "vault")
     vault.add_secrets(
