@@ -192,29 +192,13 @@ ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
 # go, and a version's metadata stops repeating its level (a column) and empty dates, and is ''
 # while it is the secret's metadata now (vault/version_meta.py).
 COMPACT_SCHEMA = """
-DROP TRIGGER secrets_ai;
-DROP TRIGGER secrets_ad;
-DROP TRIGGER secrets_au;
 DROP TABLE secrets_fts;
+-- the triggers on secrets (database.SCHEMA) name secrets_fts and keep serving the new one
 CREATE VIRTUAL TABLE secrets_fts USING fts5 (
     name, tags, note, owner, content='secrets', content_rowid='id', tokenize='trigram',
     detail=none, columnsize=0
 );
 INSERT INTO secrets_fts (secrets_fts) VALUES ('rebuild');
-CREATE TRIGGER secrets_ai AFTER INSERT ON secrets BEGIN
-    INSERT INTO secrets_fts (rowid, name, tags, note, owner)
-    VALUES (new.id, new.name, new.tags, new.note, new.owner);
-END;
-CREATE TRIGGER secrets_ad AFTER DELETE ON secrets BEGIN
-    INSERT INTO secrets_fts (secrets_fts, rowid, name, tags, note, owner)
-    VALUES ('delete', old.id, old.name, old.tags, old.note, old.owner);
-END;
-CREATE TRIGGER secrets_au AFTER UPDATE ON secrets BEGIN
-    INSERT INTO secrets_fts (secrets_fts, rowid, name, tags, note, owner)
-    VALUES ('delete', old.id, old.name, old.tags, old.note, old.owner);
-    INSERT INTO secrets_fts (rowid, name, tags, note, owner)
-    VALUES (new.id, new.name, new.tags, new.note, new.owner);
-END;
 DROP INDEX secrets_updated;
 DROP INDEX versions_level;
 UPDATE versions SET meta = json_remove(meta, '$.classification')
