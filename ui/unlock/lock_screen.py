@@ -12,11 +12,9 @@ adds "Recover with shares…" (recovery_entry.py).
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -44,6 +42,7 @@ from strongroom.app.vault import Vault
 
 from ..widgets.common import heading
 from ..workers import Task, TaskRunner
+from .countdown import Countdown
 from .hw_prompts import QtPrompts, hardware_message, run_with_prompts
 from .hw_rows import HW_ACTIONS, HW_WAITING, KEYRING_NOTE, HardwareRows
 from .operator_picker import METHOD_NAMES, OperatorPicker, needs_picker, pickable, slots_of
@@ -72,11 +71,8 @@ class LockScreen(QWidget, HardwareRows, RecoveryEntry):
         self.hw_buttons: dict[str, QPushButton] = {}
         self.hw_notes: dict[str, QLabel] = {}
         self.prompts = QtPrompts(self)
-        self._deadline = 0.0
-        self._prefix = ""
-        self._countdown = QTimer(self)
-        self._countdown.setInterval(250)
-        self._countdown.timeout.connect(self._tick)
+        self._countdown = Countdown(self)
+        self._countdown.changed.connect(self._countdown_changed)
 
         self.title = heading("Strongroom is locked", scale=1.6)
         self.title.setObjectName("lockTitle")
@@ -379,29 +375,17 @@ class LockScreen(QWidget, HardwareRows, RecoveryEntry):
     def _failed(self, error: BaseException) -> None:
         self._task = None
         if isinstance(error, BackingOff):
-            self._start_countdown(error.retry_after, f"{error.failures} failed attempts. ")
+            self._countdown.start(error.retry_after, f"{error.failures} failed attempts. ")
         else:
             message = hardware_message(error)
             self.set_message(message, "error")
             self.accept_button.setVisible(isinstance(error, RollbackDetected))
             wait = getattr(error, "retry_after", 0.0)
             if wait:
-                self._start_countdown(wait, message.split(";")[0].rstrip(".") + ". ")
+                self._countdown.start(wait, message.split(";")[0].rstrip(".") + ". ")
         self._set_busy(False)
         self.passphrase.setFocus()
 
-    def _start_countdown(self, seconds: float, prefix: str) -> None:
-        self._deadline = time.monotonic() + seconds
-        self._prefix = prefix
-        self._countdown.start()
-        self._tick()
-
-    def _tick(self) -> None:
-        remaining = math.ceil(self._deadline - time.monotonic())
-        if remaining <= 0:
-            self._countdown.stop()
-            self._update_buttons()
-            self.set_message("You can try again now.")
-            return
+    def _countdown_changed(self, message: str, role: str) -> None:
         self._update_buttons()
-        self.set_message(f"{self._prefix}Wait {remaining} s before trying again.", "warning")
+        self.set_message(message, role)
