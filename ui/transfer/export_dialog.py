@@ -18,10 +18,8 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,15 +45,8 @@ class ExportDialog(QDialog):
         self.format.setAccessibleName("Format")
         for key, label in formats.EXPORT_FORMATS.items():
             self.format.addItem(label, key)
-        self.path = QLineEdit()
-        self.path.setAccessibleName("File to write")
-        self.path.setPlaceholderText("where to write the file")
-        choose = QPushButton("C&hoose…")
-        choose.setAccessibleName("Choose the file to write")
-        choose.clicked.connect(self._choose)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.path, 1)
-        file_row.addWidget(choose)
+        self.path, file_row = formats.file_row("to write", "where to write the file",
+                                               self._choose)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password of the file")

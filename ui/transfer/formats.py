@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from strongroom.app.access.approvals import Approval
 from strongroom.app.transfer import archive, bitwarden, csv_import, kdbx, kdbx_export
@@ -40,6 +41,20 @@ def buddy(text: str, field: QWidget) -> QLabel:
     label = QLabel(text)
     label.setBuddy(field)
     return label
+
+
+def file_row(what: str, hint: str, choose: Callable[[], None]) -> tuple[QLineEdit, QHBoxLayout]:
+    """A path field with a "Choose…" button beside it; ``what`` names the file ("to import")."""
+    path = QLineEdit()
+    path.setAccessibleName(f"File {what}")
+    path.setPlaceholderText(hint)
+    button = QPushButton("C&hoose…")
+    button.setAccessibleName(f"Choose the file {what}")
+    button.clicked.connect(choose)
+    row = QHBoxLayout()
+    row.addWidget(path, 1)
+    row.addWidget(button)
+    return path, row
 
 
 def default_name(key: str) -> str:

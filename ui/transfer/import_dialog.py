@@ -20,13 +20,11 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QProgressBar,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -65,15 +63,8 @@ class ImportDialog(QDialog):
         self.task: Task | None = None
         self.setWindowTitle("Import secrets")
         self.setAccessibleName(self.windowTitle())
-        self.path = QLineEdit()
-        self.path.setAccessibleName("File to import")
-        self.path.setPlaceholderText("a .kdbx, Bitwarden .json, .csv or .srarchive file")
-        browse = QPushButton("C&hoose…")
-        browse.setAccessibleName("Choose the file to import")
-        browse.clicked.connect(self._choose)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.path, 1)
-        file_row.addWidget(browse)
+        self.path, file_row = formats.file_row(
+            "to import", "a .kdbx, Bitwarden .json, .csv or .srarchive file", self._choose)
         self.format = QComboBox()
         self.format.setAccessibleName("Format")
         for key, label in formats.IMPORT_FORMATS.items():
