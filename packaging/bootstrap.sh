@@ -33,6 +33,9 @@ PACKAGES=(
     # make bench-compare: Lynis beside `strongroom check`, GNU time for a child's peak RSS,
     # xwininfo (x11-utils) to see the GUIs' first windows under Xvfb
     lynis time x11-utils
+    # audit forwarding: a real syslog receiver the tests start on loopback with their own config,
+    # TLS through GnuTLS
+    rsyslog rsyslog-gnutls
 )
 
 missing_now() {
