@@ -18,10 +18,12 @@ from .schemas import (
     COMPACT_SCHEMA,
     COMPLIANCE_SCHEMA,
     DEVICE_KEYS_SCHEMA,
+    FORWARD_SCHEMA,
     KIND_SCHEMA,
+    REMOTE_SCHEMA,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _migrate_1_to_2(conn: Any) -> None:
@@ -59,6 +61,12 @@ def _migrate_6_to_7(conn: Any) -> None:
         conn.execute(statement)
 
 
+def _migrate_7_to_8(conn: Any) -> None:
+    """Team scale: remote engines and their sync state, audit forwarding cursors."""
+    for statement in _statements(REMOTE_SCHEMA) + _statements(FORWARD_SCHEMA):
+        conn.execute(statement)
+
+
 # Migrations after which the vault VACUUMs (outside the transaction) to give the space back.
 VACUUM_AFTER = frozenset({6})
 
@@ -67,7 +75,7 @@ VACUUM_AFTER = frozenset({6})
 # so the two paths cannot drift apart.
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5,
-    5: _migrate_5_to_6, 6: _migrate_6_to_7,
+    5: _migrate_5_to_6, 6: _migrate_6_to_7, 7: _migrate_7_to_8,
 }
 
 # SQLite result codes (primary, low byte) that we translate.

@@ -1,4 +1,4 @@
-"""The text of the schema migrations 2 to 7 (pure data; database.py runs them)."""
+"""The text of the schema migrations 2 to 8 (pure data; database.py runs them)."""
 
 # Schema 2: endpoint compliance runs and results, accepted-risk exceptions, and the first time each
 # pending security update was seen (so "critical within N days" can be judged across runs).
@@ -217,4 +217,41 @@ UPDATE versions SET meta = '' WHERE json_valid(meta) AND EXISTS (
         AND json_extract(versions.meta, '$.expires') IS s.expires
         AND json_extract(versions.meta, '$.rotation_due') IS s.rotation_due END
 );
+"""
+
+# Schema 8: team scale. Remote engines (OpenBao / HashiCorp Vault) and what was last synced with
+# each, and where the audit log is forwarded with the last event the receiver took. Credentials
+# never sit here in clear: `credential_secret` names the vault secret that holds a remote's token
+# or AppRole secret-id, so reading it is a reveal like any other (grants, two-person, audit).
+REMOTE_SCHEMA = """
+CREATE TABLE remotes (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kv_mount TEXT NOT NULL,
+    transit_mount TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    credential_secret TEXT NOT NULL,
+    created TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE remote_sync (
+    remote TEXT NOT NULL REFERENCES remotes (name) ON DELETE CASCADE,
+    secret_id INTEGER NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    local_version INTEGER NOT NULL,
+    remote_version INTEGER NOT NULL,
+    synced TEXT NOT NULL,
+    PRIMARY KEY (remote, secret_id)
+) WITHOUT ROWID;
+"""
+FORWARD_SCHEMA = """
+CREATE TABLE audit_forwards (
+    name TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    last_hash BLOB,
+    updated TEXT NOT NULL
+) WITHOUT ROWID;
 """

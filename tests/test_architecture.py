@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "strongroom.backends", "strongroom.ui", "pkcs11",
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "strongroom.backends", "strongroom.ui", "pkcs11", "hvac",
              "tpm2_pytss", "fido2")
 
 
