@@ -5,21 +5,26 @@ FAILs · 5 no FAIL but a required check is UNKNOWN (2, 3 and 4 as for every comm
 vault only when asked with ``--store``: then the vault's accepted-risk exceptions apply, the results
 are stored and the run is an audit event. Without ``--store`` exceptions are not applied (the
 report says so) and the first-seen memory of pending updates lives in the user's state directory.
+``--format`` also gives osquery rows, OCSF findings or JUnit XML (docs/fleet.md), ``--output``
+a file instead of stdout; the exit code is the same in every format.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from ..compliance import evidence_io, registry, storage
+from ..compliance import evidence_io, fleet_formats, registry, storage
 from ..compliance import service as compliance
 from ..compliance.model import CheckResult, Status
 from ..compliance.policy import describe as describe_policy
 from ..compliance.policy import load_policy, policy_to_json
 from ..errors import UsageError
+from ..fsutil import atomic_write
 from ..model import parse_date
 from .common import EXIT_OK, AddCommand, Context, Parser, subcommands, version
 
@@ -27,6 +32,9 @@ from .common import EXIT_OK, AddCommand, Context, Parser, subcommands, version
 def cmd_check(ctx: Context) -> int:
     args = ctx.args
     start = time.perf_counter()
+    fmt = _format(args)
+    if args.output is not None:
+        _output_path(args)  # refused before anything runs or is stored
     policy, policy_source = load_policy(args.policy)
     only = registry.parse_only(args.only)
     now = dt.datetime.now(dt.UTC)
@@ -69,8 +77,48 @@ def cmd_check(ctx: Context) -> int:
         "duration": round(time.perf_counter() - start, 4),
         "checks": [{**r.to_json(), "required": r.check_id in required} for r in results],
     }
-    ctx.out.emit(report, lambda: _check_table(report, results, required))
+    run = fleet_formats.Run(host=bundle.host, os=bundle.os, time=now,
+                            strongroom_version=report["strongroom_version"],
+                            results=tuple(results), required=frozenset(required),
+                            duration=report["duration"])
+    _deliver(ctx, _render(fmt, report, run))
     return code
+
+
+def _format(args: Any) -> str:
+    """``--format``, with ``--json`` as another name for ``--format json``."""
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} ask for two formats; give one")
+    return "json" if args.json else args.format or "text"
+
+
+def _render(fmt: str, report: dict[str, Any], run: fleet_formats.Run) -> str:
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False)
+    if fmt == "osquery-json":
+        return fleet_formats.osquery_json(run)
+    if fmt == "ocsf":
+        return fleet_formats.ocsf_lines(run)
+    if fmt == "junit":
+        from ..compliance import junit_format  # xml.etree only when asked for
+
+        return junit_format.junit_xml(run)
+    return _check_table(report, run.results, set(run.required))
+
+
+def _deliver(ctx: Context, text: str) -> None:
+    """On stdout, or with ``--output FILE`` replacing FILE atomically (for a reader that polls)."""
+    if ctx.args.output is None:
+        ctx.stdout.write(text + "\n")
+    else:
+        atomic_write(_output_path(ctx.args), (text + "\n").encode(), mode=0o644)
+
+
+def _output_path(args: Any) -> Path:
+    path = Path(args.output)
+    if not path.parent.is_dir() or path.is_dir():
+        raise UsageError(f"--output {path}: not a file in an existing directory")
+    return path
 
 
 def _check_table(report: dict[str, Any], results: Sequence[CheckResult],
@@ -188,6 +236,11 @@ def register(sub: Any, command: AddCommand) -> None:
                           "2026-11-23T10:00:00Z; no offset means UTC)")
     chk.add_argument("--store", action="store_true",
                      help="open the vault: apply its exceptions, store the results, audit the run")
+    chk.add_argument("--format", choices=fleet_formats.FORMATS, default=None,
+                     help="text (default), json (as --json), osquery-json, ocsf (JSON lines of "
+                          "OCSF Compliance Findings) or junit (XML); see docs/fleet.md")
+    chk.add_argument("--output", metavar="FILE",
+                     help="write the report to FILE (replaced atomically) instead of stdout")
     csub = chk.add_subparsers(dest="check_command", metavar="ACTION", parser_class=Parser)
     exc = csub.add_parser("exception", help="accepted-risk exceptions (stored in the vault)")
     esub = subcommands(exc, "exception_command")
