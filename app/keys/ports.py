@@ -4,7 +4,8 @@ Private keys never leave the device: a :class:`KeyStore` lists keys, generates t
 device (never extractable), signs, and hands out public keys. The CLI, the console and the
 ceremony feature use this port and do not care which backend holds a key: where they must
 behave differently they ask the store's :class:`StoreKind` what it can do, never for a store by
-its name. Backends live in ``backends/pkcs11`` and ``backends/tpm``; each declares its kind in the
+its name. Backends live in ``backends/pkcs11``, ``backends/tpm`` and ``backends/openbao``
+(Transit); each declares its kind in the
 ``strongroom.keystores`` entry points, and none is imported here.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -72,6 +73,9 @@ class StoreKind:
     key_pins: bool = False
     keeps_certificates: bool = False  # an issued certificate can be stored next to its key
     pss_salt: PssSalt = PssSalt.Unknown
+    # Its tokens are the vault's remotes (OpenBao Transit): the provider lists and opens them
+    # through a RemoteDirectory given with ``use_remotes()`` (the unlocked vault's).
+    needs_remotes: bool = False
 
     @classmethod
     def unknown(cls, name: str) -> StoreKind:
@@ -246,6 +250,34 @@ class KeyBlobStore(Protocol):
     def blobs(self, store: str) -> list[KeyBlob]: ...
 
     def remove_blob(self, store: str, key_id: str) -> None: ...
+
+
+class RemoteEndpoint(Protocol):
+    """A remote server the vault knows (a row of ``remotes``) as a key store reaches it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def transit_mount(self) -> str: ...
+
+    @property
+    def auth(self) -> str: ...
+
+
+class RemoteDirectory(Protocol):
+    """The vault's remotes and their credentials, for a store whose tokens are remotes
+    (``StoreKind.needs_remotes``). A credential is bytes from the vault, never argv or env."""
+
+    def remotes(self) -> Sequence[RemoteEndpoint]: ...
+
+    def credential(self, name: str) -> bytes: ...
 
 
 @runtime_checkable
