@@ -7,6 +7,7 @@ from typing import Any
 
 from ..audit import AuditEvent
 from ..errors import UsageError
+from . import audit_forward
 from . import checkpoints as cli_checkpoints
 from .common import EXIT_INTEGRITY, EXIT_OK, AddCommand, Context, subcommands
 
@@ -61,7 +62,7 @@ def _event_line(e: AuditEvent) -> str:
 
 
 def register(sub: Any, command: AddCommand) -> None:
-    """``strongroom audit verify|show|checkpoint``."""
+    """``strongroom audit verify|show|checkpoint|forward|export``."""
     audit = sub.add_parser("audit", help="verify and show the audit log")
     asub = subcommands(audit, "audit_command")
     verify = command(asub, "verify", cmd_audit_verify,
@@ -72,3 +73,4 @@ def register(sub: Any, command: AddCommand) -> None:
     show.add_argument("--action")
     show.add_argument("--target")
     cli_checkpoints.register(asub, verify, command)
+    audit_forward.register(asub, command)
