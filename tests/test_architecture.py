@@ -238,3 +238,28 @@ def test_the_size_rule_spares_pure_data_only(tmp_path: Path) -> None:
     (tmp_path / "app" / "words.py").write_text(f'"""Words."""\nWORDS = (\n{words},\n)\n')
     (tmp_path / "app" / "big.py").write_text("def f():\n" + "    x = 1\n" * MAX_LINES)
     assert oversized(tmp_path) == [f"app{Path('/')}big.py ({MAX_LINES + 1} lines)"]
+
+
+_IMPORT_EACH_FIRST = """
+import importlib, sys
+failed = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m == "strongroom" or m.startswith("strongroom.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as e:
+        failed.append(f"{name}: {e!r}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_core_and_backend_module_imports_first() -> None:
+    """Each module imported first, in a fresh set of strongroom modules, loads. The graph above
+    does not model that importing ``a.b.c`` first runs package ``a.b``'s ``__init__``: a module
+    that a package's ``__init__`` uses while the module imports that package's parts fails when
+    it is imported before the package (a partially initialised module)."""
+    names = [n for n in module_files() if n.startswith(("strongroom.app", "strongroom.backends"))]
+    out = subprocess.run([sys.executable, "-c", _IMPORT_EACH_FIRST, *names],
+                         capture_output=True, text=True, timeout=240, check=True)
+    assert out.stdout.strip() == "", out.stdout

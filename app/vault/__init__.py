@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..access import adoption, key_access
+from ..keyslots import Keyslot
 from ..model import Clock
 from . import (
     backup,
@@ -103,8 +104,12 @@ class Vault(VaultSession):
     _migrate = migration.migrate
 
     # access/
-    _bind_operator = adoption.bind_operator
     authorize_key = key_access.authorize_key
+
+    def _bind_operator(self, slot: Keyslot, kek: bytes) -> None:
+        # Called, not bound at class creation: access/adoption.py imports this package's parts,
+        # so importing it first finds it half-made here (tests/test_architecture.py).
+        adoption.bind_operator(self, slot, kek)
 
 
 __all__ = [
