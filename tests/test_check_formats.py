@@ -273,12 +273,14 @@ def test_usage_errors_are_exit_2_with_one_line(state_env: dict[str, str], mixed:
 
 def test_output_replaces_the_file_and_prints_nothing(state_env: dict[str, str], mixed: Path,
                                                      tmp_path: Path) -> None:
-    out = tmp_path / "checks.json"
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    out = folder / "checks.json"
     out.write_text("old results\n")
     r = _check(state_env, mixed, "--format", "osquery-json", "--output", str(out))
     assert r.code == 1 and r.out == b""
     assert [row["id"] for row in json.loads(out.read_text())] == list(registry.CHECK_IDS)
-    assert [p.name for p in tmp_path.iterdir()] == ["checks.json"]  # no temp file left
+    assert [p.name for p in folder.iterdir()] == ["checks.json"]  # no temp file left
 
 
 # ----- the docs and the extension against the code ----------------------------------------------
