@@ -140,7 +140,11 @@ def test_ocsf_findings(state_env: dict[str, str], mixed: Path) -> None:
         assert isinstance(f["time"], int)
         assert f["finding_info"]["title"] and f["finding_info"]["uid"].endswith(
             ":" + f["compliance"]["control"])
-        assert f["compliance"]["standards"]
+        # What OCSF 1.3.0 requires of a Compliance Finding and of the objects it carries.
+        assert {"activity_id", "category_uid", "class_uid", "type_uid", "time", "severity_id",
+                "metadata", "finding_info", "compliance"} <= set(f)
+        assert f["compliance"]["standards"] and f["metadata"]["product"]["vendor_name"]
+        assert {"uid", "title"} <= set(f["finding_info"]) and "type_id" in f["device"]
     fail = next(f for f in findings if f["compliance"]["control"] == "screen-lock")
     assert fail["compliance"]["status"] == "Fail"
     assert fail["evidences"][0]["data"]["evidence"] == by_id["screen-lock"]["evidence_excerpt"]
