@@ -1,0 +1,168 @@
+"""An hvac client for a remote: namespace and CA applied, short timeouts, logged in; and
+``translated``, which turns hvac's and requests' errors into Strongroom's, one sentence each.
+
+The credential (a token, an AppRole secret-id, a client key) never appears in a message: messages
+are built here from the kind of failure and the path, never from the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import hvac
+import hvac.exceptions as hx
+import requests
+
+from strongroom.app.errors import StrongroomError
+from strongroom.app.remotes.config import Remote
+from strongroom.app.remotes.errors import (
+    CasMismatch,
+    RemoteAuthFailed,
+    RemoteError,
+    RemoteNamespaceUnknown,
+    RemoteNotFound,
+    RemotePermissionDenied,
+    RemoteSealed,
+    RemoteTlsFailed,
+    RemoteUnreachable,
+)
+
+TIMEOUT = 5.0  # seconds per request: a remote that does not answer fails fast
+
+
+def _server_says(e: hx.VaultError) -> str:
+    """The server's own error words, short, on one line (they name paths, never tokens)."""
+    words = "; ".join(str(x) for x in (getattr(e, "errors", None) or []) if x)
+    return " ".join(words.split())[:200]
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Map hvac/requests failures during ``what`` (e.g. "writing secret/data/strongroom/db on
+    remote prod") to Strongroom errors with one sentence each."""
+    try:
+        yield
+    except StrongroomError:
+        raise
+    except requests.exceptions.SSLError:
+        raise RemoteTlsFailed(f"{what} failed: TLS verification failed (the server's certificate "
+                              "is not signed by the CA given with --ca)") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+        raise RemoteUnreachable(f"{what} failed: the server did not answer (down, refusing "
+                                "connections or too slow)") from None
+    except hx.VaultDown as e:
+        if "seal" in _server_says(e).lower():
+            raise RemoteSealed(f"{what} failed: the server is sealed") from None
+        raise RemoteUnreachable(f"{what} failed: the server is unavailable "
+                                f"({_server_says(e) or 'no active node'})") from None
+    except hx.Unauthorized:
+        raise RemoteAuthFailed(f"{what} failed: the credential was refused (wrong or "
+                               "expired)") from None
+    except hx.Forbidden:
+        raise RemotePermissionDenied(f"{what} failed: permission denied by the server's "
+                                     "policy") from None
+    except hx.InvalidPath as e:
+        if "namespace not found" in _server_says(e):
+            raise RemoteNamespaceUnknown(f"{what} failed: the namespace is unknown to the "
+                                         "server") from None
+        raise RemoteNotFound(f"{what} failed: not found on the server") from None
+    except hx.InvalidRequest as e:
+        said = _server_says(e)
+        if "check-and-set" in said:
+            raise CasMismatch(f"{what} failed: the path changed on the server meanwhile",
+                              path=what) from None
+        raise RemoteError(f"{what} failed: the server refused the request ({said})") from None
+    except hx.VaultError as e:
+        raise RemoteError(f"{what} failed: the server answered with an error "
+                          f"({type(e).__name__}: {_server_says(e) or 'no details'})") from None
+    except (requests.exceptions.RequestException, ValueError) as e:
+        raise RemoteError(f"{what} failed: {type(e).__name__}") from None
+
+
+def _private_dir(owner: object) -> Path:
+    """A 0700 folder removed when ``owner`` goes away (requests reads CA and key files by path)."""
+    folder = Path(tempfile.mkdtemp(prefix="strongroom-remote-"))
+    weakref.finalize(owner, shutil.rmtree, folder, True)
+    return folder
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def client_for(remote: Remote, url: str, *, timeout: float = TIMEOUT) -> hvac.Client:
+    """A client for one of the remote's URLs, not logged in: namespace, CA, timeout."""
+    session = requests.Session()
+    verify: bool | str = True
+    if remote.ca_pem:
+        ca = _private_dir(session) / "ca.pem"
+        _write_private(ca, remote.ca_pem.encode())
+        verify = str(ca)
+    return hvac.Client(url=url, namespace=remote.namespace or None, verify=verify,
+                       timeout=timeout, session=session)
+
+
+def _login(client: hvac.Client, remote: Remote, credential: bytes) -> None:
+    where = f"logging in to remote {remote.name} ({remote.auth})"
+    try:
+        secret = credential.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise RemoteAuthFailed(f"{where} failed: the stored credential is not text") from None
+    with translated(where):
+        try:
+            if remote.auth == "token":
+                client.token = secret
+                client.auth.token.lookup_self()
+            elif remote.auth == "approle":
+                client.auth.approle.login(
+                    role_id=str(remote.settings.get("role_id", "")), secret_id=secret,
+                    mount_point=str(remote.settings.get("auth_mount", "approle")))
+            elif remote.auth == "cert":
+                _cert_login(client, remote, credential)
+            else:
+                raise RemoteError(f"{where} failed: unknown auth method {remote.auth!r}")
+        except hx.Forbidden:  # a token the server does not know is "permission denied" too
+            raise RemoteAuthFailed(f"{where} failed: the credential was refused (wrong or "
+                                   "expired)") from None
+        except hx.InvalidRequest as e:
+            if "invalid" in _server_says(e).lower() or "secret id" in _server_says(e).lower():
+                raise RemoteAuthFailed(f"{where} failed: the credential was refused (wrong or "
+                                       "expired)") from None
+            raise
+
+
+def _cert_login(client: hvac.Client, remote: Remote, key_pem: bytes) -> None:
+    """TLS client-certificate login: the key is written to a 0600 file for the one request
+    (requests reads it by path) and removed right after."""
+    folder = Path(tempfile.mkdtemp(prefix="strongroom-cert-"))
+    try:
+        cert, key = folder / "cert.pem", folder / "key.pem"
+        _write_private(cert, str(remote.settings.get("client_cert_pem", "")).encode())
+        _write_private(key, key_pem)
+        client.auth.cert.login(name=str(remote.settings.get("cert_role", "")),
+                               cert_pem=str(cert), key_pem=str(key),
+                               mount_point=str(remote.settings.get("auth_mount", "cert")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def connect(remote: Remote, credential: bytes, *, timeout: float = TIMEOUT) -> hvac.Client:
+    """An authenticated client for ``remote``: its URLs are tried in order until one answers
+    (a cluster's nodes); errors other than "no answer" stop at once."""
+    last: RemoteError | None = None
+    for url in remote.urls:
+        client = client_for(remote, url, timeout=timeout)
+        try:
+            _login(client, remote, credential)
+            return client
+        except RemoteUnreachable as e:
+            last = e
+    raise last or RemoteUnreachable(f"remote {remote.name} has no URL")
