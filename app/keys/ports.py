@@ -16,10 +16,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..keyslots import StatusCallback
 from ..plugins import Availability
+
+if TYPE_CHECKING:
+    from ..remotes.config import Remote
 
 
 class KeyType(StrEnum):
@@ -252,30 +255,11 @@ class KeyBlobStore(Protocol):
     def remove_blob(self, store: str, key_id: str) -> None: ...
 
 
-class RemoteEndpoint(Protocol):
-    """A remote server the vault knows (a row of ``remotes``) as a key store reaches it."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def namespace(self) -> str: ...
-
-    @property
-    def transit_mount(self) -> str: ...
-
-    @property
-    def auth(self) -> str: ...
-
-
 class RemoteDirectory(Protocol):
     """The vault's remotes and their credentials, for a store whose tokens are remotes
     (``StoreKind.needs_remotes``). A credential is bytes from the vault, never argv or env."""
 
-    def remotes(self) -> Sequence[RemoteEndpoint]: ...
+    def remotes(self) -> Sequence[Remote]: ...
 
     def credential(self, name: str) -> bytes: ...
 

@@ -20,17 +20,14 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import hvac
 import hvac.exceptions
-import requests
 
 from strongroom.app.errors import (
-    AccessDenied,
     AlreadyExists,
-    AuthenticationFailed,
     HardwareError,
     NotFound,
     StrongroomError,
@@ -48,9 +45,16 @@ from strongroom.app.keys.ports import (
 )
 from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
+from strongroom.app.remotes.errors import (
+    RemoteAuthFailed,
+    RemoteError,
+    RemoteNotFound,
+    RemotePermissionDenied,
+)
 
 from . import _transit_wire as wire
 from ._transit_kind import KIND
+from .client import translated
 
 STORE = KIND.name
 BATCH = 256  # signatures per HTTP request (Transit's batch_input)
@@ -77,14 +81,6 @@ def remote_token(name: str, url: str, mount: str, namespace: str = "") -> TokenI
     )
 
 
-def _server_message(e: BaseException) -> str:
-    """The server's first error line (OpenBao never echoes the token), kept short."""
-    errors = getattr(e, "errors", None)
-    text = str(errors[0]) if isinstance(errors, list) and errors else ""
-    text = " ".join(text.split())
-    return text[:200] or type(e).__name__
-
-
 class TransitKeyStore:
     """A KeyStore over an authenticated ``hvac.Client`` and one Transit mount."""
 
@@ -105,63 +101,41 @@ class TransitKeyStore:
 
     # ----- errors ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _translated(self, what: str) -> Iterator[None]:
-        """hvac's and requests' errors as one sentence each (no token, no request headers)."""
-        try:
-            yield
-        except StrongroomError:
-            raise
-        except hvac.exceptions.Forbidden as e:
-            raise self._forbidden(what) from e
-        except hvac.exceptions.VaultDown as e:
-            raise HardwareError(f"OpenBao at {self.url} is sealed or down, so it cannot "
-                                f"{what}; unseal it and try again") from e
-        except hvac.exceptions.InvalidPath as e:
-            raise NotFound(f"OpenBao at {self.url} has no {what.split(' ', 1)[-1]} "
-                           f"({_server_message(e)})") from e
-        except hvac.exceptions.InvalidRequest as e:
-            message = _server_message(e)
-            if "not found" in message:
-                raise NotFound(f"OpenBao could not {what}: {message}") from e
-            raise HardwareError(f"OpenBao refused to {what}: {message}") from e
-        except hvac.exceptions.VaultError as e:
-            raise HardwareError(f"OpenBao could not {what}: {_server_message(e)}") from e
-        except requests.exceptions.SSLError as e:
-            raise HardwareError(f"TLS with OpenBao at {self.url} failed (the server's "
-                                "certificate is not trusted or does not match)") from e
-        except requests.exceptions.Timeout as e:
-            raise HardwareError(f"OpenBao at {self.url} did not answer in time") from e
-        except requests.exceptions.ConnectionError as e:
-            raise HardwareError(f"cannot reach OpenBao at {self.url} (connection refused or "
-                                "the server stopped)") from e
-        except requests.exceptions.RequestException as e:
-            raise HardwareError(f"OpenBao at {self.url}: {type(e).__name__}") from e
+    def _call(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call`` with hvac's and requests' errors as client.translated's, one sentence each
+        naming the remote (never the token), and two refinements a key store needs."""
+        if self._closed:
+            raise UsageError("the Transit key store is closed")
+        doing = f"{what} on remote {self._token.label}"
+        with self._lock:
+            try:
+                with translated(doing):
+                    return call(*args, **kwargs)
+            except RemotePermissionDenied:
+                # 403 is also how OpenBao answers a token it does not know (revoked since login)
+                if self._token_refused():
+                    raise RemoteAuthFailed(f"{doing} failed: the credential was refused (wrong "
+                                           "or expired)") from None
+                raise
+            except RemoteError as e:
+                if "not found)" in str(e):  # Transit's 400 "signing key not found"
+                    raise RemoteNotFound(str(e)) from None
+                raise
 
-    def _forbidden(self, what: str) -> StrongroomError:
-        """403 is a token OpenBao does not know, or a policy that does not allow ``what``:
-        the token's own lookup (which every valid token may do) tells them apart."""
+    def _token_refused(self) -> bool:
         try:
             self._client.auth.token.lookup_self()
         except hvac.exceptions.Forbidden:
-            return AuthenticationFailed(f"OpenBao at {self.url} refused the token (wrong, "
-                                        "expired or revoked)")
-        except Exception:  # noqa: BLE001, S110 - the first refusal is what the user is told
-            pass
-        return AccessDenied(f"OpenBao's policy for this token does not allow it to {what} "
-                            "(permission denied)", target=what)
-
-    def _call(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._closed:
-            raise UsageError("the Transit key store is closed")
-        with self._lock, self._translated(what):
-            return call(*args, **kwargs)
+            return True
+        except Exception:  # noqa: BLE001 - the first refusal is what the user is told
+            return False
+        return False
 
     # ----- inventory -------------------------------------------------------------------------
 
     def available(self) -> Availability:
         try:
-            health = self._call("report its health", self._client.sys.read_health_status,
+            health = self._call("checking its health", self._client.sys.read_health_status,
                                 method="GET")
         except StrongroomError as e:
             return Availability(False, str(e))
@@ -177,22 +151,24 @@ class TransitKeyStore:
 
     def check_login(self) -> None:
         """AuthenticationFailed now if OpenBao does not know the token, not at first use."""
-        self._call("look up its own token", self._client.auth.token.lookup_self)
+        self._call("looking up its own token", self._client.auth.token.lookup_self)
 
     def _names(self) -> list[str]:
-        try:
-            answer = self._call(f"list the keys of mount {self.mount}/",
-                                self._client.secrets.transit.list_keys, mount_point=self.mount)
-        except NotFound as e:
-            if isinstance(e.__cause__, hvac.exceptions.InvalidPath) and not e.__cause__.errors:
-                return []  # Transit answers an empty list with a bare 404
-            raise
+        answer = self._call(f"listing the keys of {self.mount}/", self._list_or_none)
         names = answer.get("data", {}).get("keys", []) if isinstance(answer, dict) else []
         return sorted(n for n in names if isinstance(n, str))
 
+    def _list_or_none(self) -> object:
+        try:
+            return self._client.secrets.transit.list_keys(mount_point=self.mount)
+        except hvac.exceptions.InvalidPath as e:
+            if not e.errors:
+                return None  # Transit answers an empty list with a bare 404
+            raise  # "no handler for route": no Transit engine at this mount
+
     def _read(self, name: str) -> KeyInfo | None:
         """The key ``name`` at its latest version; None if it is not a signing key."""
-        answer = self._call(f"read transit key {name!r}", self._client.secrets.transit.read_key,
+        answer = self._call(f"reading transit key {name!r}", self._client.secrets.transit.read_key,
                             name=name, mount_point=self.mount)
         return self._info(name, answer.get("data") if isinstance(answer, dict) else None)
 
@@ -264,7 +240,7 @@ class TransitKeyStore:
         check_cancel(cancel)
         transit_type = wire.TRANSIT_TYPE[key_type]
         report(on_status, f"Generating a {key_type.value} key in OpenBao Transit")
-        self._call(f"create transit key {label!r}", self._client.secrets.transit.create_key,
+        self._call(f"creating transit key {label!r}", self._client.secrets.transit.create_key,
                    name=label, key_type=transit_type, exportable=False,
                    allow_plaintext_backup=False, mount_point=self.mount)
         info = self._read(label)
@@ -346,11 +322,11 @@ class TransitKeyStore:
             inputs = self._inputs(chunk, plan, prehashed)
             try:
                 answer = self._call(
-                    f"sign with transit key {name!r}", self._client.secrets.transit.sign_data,
+                    f"signing with transit key {name!r}", self._client.secrets.transit.sign_data,
                     name=name, key_version=version, mount_point=self.mount,
                     prehashed=plan.hash_name is not None or None, **dict(plan.options),
                     batch_input=[{"input": i} for i in inputs])
-            except HardwareError as e:
+            except RemoteError as e:
                 if "high complexity" not in str(e) or self._batch == 1:
                     raise
                 # The server caps the strings in a request below what BATCH needs (OpenBao's

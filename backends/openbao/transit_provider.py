@@ -14,21 +14,19 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-from strongroom.app.errors import BackendUnavailable, NotFound, Unsupported, UsageError
-from strongroom.app.keys.ports import (
-    KeyBlobStore,
-    ModuleInfo,
-    RemoteDirectory,
-    RemoteEndpoint,
-    TokenInfo,
-)
+from strongroom.app.errors import BackendUnavailable, NotFound, UsageError
+from strongroom.app.keys.ports import KeyBlobStore, ModuleInfo, RemoteDirectory, TokenInfo
 from strongroom.app.plugins import Availability
+from strongroom.app.remotes.config import Remote
 
 from ._transit_kind import KIND
 
 if TYPE_CHECKING:
     from .transit import TransitKeyStore
 
+# Seconds per request: longer than client.connect's default, as Transit may take seconds to make
+# an RSA 4096 key or sign a batch of 256 with one.
+TIMEOUT = 60.0
 NO_HVAC = ("hvac is not installed: install the OpenBao extra (pip install 'strongroom[openbao]') "
            "to use Transit keys")
 
@@ -61,7 +59,7 @@ class TransitProvider:
                              "the vault")
         return self._remotes
 
-    def _endpoints(self) -> Sequence[RemoteEndpoint]:
+    def _endpoints(self) -> Sequence[Remote]:
         return [r for r in self._directory().remotes() if r.transit_mount]
 
     def modules(self) -> list[ModuleInfo]:
@@ -75,7 +73,7 @@ class TransitProvider:
                            detected=False) for r in self._endpoints()]
 
     @staticmethod
-    def _token(remote: RemoteEndpoint) -> TokenInfo:
+    def _token(remote: Remote) -> TokenInfo:
         from .transit import remote_token  # imports hvac: only once a remote is shown
 
         return remote_token(remote.name, remote.url, remote.transit_mount, remote.namespace)
@@ -106,36 +104,12 @@ class TransitProvider:
                       None)
         if remote is None:
             raise NotFound(f"no remote {token.label!r} with a Transit mount in this vault")
+        from .client import connect
+
         credential = directory.credential(remote.name)
         try:
-            client = _connect(remote, credential)
+            client = connect(remote, credential, timeout=TIMEOUT)  # logs in: exit 4 if refused
         finally:
             credential = b""
-        store = TransitKeyStore(client, remote.transit_mount, token)
-        try:
-            store.check_login()
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return TransitKeyStore(client, remote.transit_mount, token)
 
-
-def _connect(remote: RemoteEndpoint, credential: bytes) -> object:
-    """An hvac client for ``remote`` logged in with its token credential.
-
-    Temporary: backends/openbao/client.py's ``connect(remote, credential)`` (another change,
-    with every auth method) replaces this once it lands; until then only token auth is known.
-    """
-    import hvac
-
-    if remote.auth not in ("token", ""):
-        raise Unsupported(f"remote {remote.name!r} logs in with {remote.auth!r}; this build of "
-                          "the Transit store knows token auth only")
-    try:
-        token = credential.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise UsageError(f"the credential of remote {remote.name!r} is not a token") from None
-    if not token or any(c.isspace() for c in token):
-        raise UsageError(f"the credential of remote {remote.name!r} is not a token")
-    return hvac.Client(url=remote.url, token=token, namespace=remote.namespace or None,
-                       timeout=30)
