@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import NotFound, UsageError
 from ..keys import certificates as x509req
+from ..keys import signature_paths as sig_paths
 from ..keys import signing
 from ..keys.algorithms import choose_algorithm
 from ..keys.ports import KeyInfo, KeyStore
@@ -25,7 +26,7 @@ def _certificate_common(ctx: Context, action: str, build: Callable[[KeyStore, Ke
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise NotFound(f"no directory {Path(args.out).parent} for {Path(args.out).name}")
     if args.out is not None:
-        signing.refuse_existing(Path(args.out), args.force)
+        sig_paths.refuse_existing(Path(args.out), args.force)
     x509req.parse_subject(args.subject)  # bad input fails before any prompt
     x509req.parse_sans(args.san or ())
     with ctx.unlocked() as vault, session(ctx, vault) as (token, store):

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import NotFound, Refused, UsageError
 from ..keys import algorithms, module_config, signing
+from ..keys import signature_paths as sig_paths
 from ..keys import tokens as key_tokens
 from ..keys.algorithms import BadSignature, choose_algorithm
 from ..keys.ports import KeyInfo, KeyType, SignAlgorithm
@@ -118,7 +119,7 @@ def cmd_export_pub(ctx: Context) -> int:
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise NotFound(f"no directory {Path(args.out).parent} for {Path(args.out).name}")
     if args.out is not None:
-        signing.refuse_existing(Path(args.out), args.force)
+        sig_paths.refuse_existing(Path(args.out), args.force)
     with vault_if(ctx, needs_vault(ctx)) as vault, session(ctx, vault) as (_, store):
         key = find_key(store.list_keys(), args.key)
     pem = algorithms.public_pem(key.public_key)
@@ -199,9 +200,9 @@ def cmd_sign(ctx: Context) -> int:
     if args.digest is not None:
         if out is None:
             raise UsageError("--digest needs --out SIG")
-        signing.signature_paths([Path("digest")], out, None, force=args.force)
+        sig_paths.signature_paths([Path("digest")], out, None, force=args.force)
     else:
-        signing.signature_paths(files, out, out_dir, force=args.force)
+        sig_paths.signature_paths(files, out, out_dir, force=args.force)
         for f in files:
             if not f.is_file():
                 raise NotFound(f"no file {f} to sign")

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from ..audit import Outcome
 from ..errors import (
-    AlreadyExists,
     NotFound,
     Refused,
     StorageError,
@@ -33,10 +32,10 @@ from ..keyslots import StatusCallback
 from .algorithms import hash_name, load_public_key, spki_der
 from .fingerprints import hex_digits
 from .ports import KeyInfo, KeyStore, KeyType, ProgressCallback, SignAlgorithm, TokenInfo
+from .signature_paths import signature_paths
 
 CHUNK = 1 << 20
 PUBLIC_MODE = 0o644  # signatures, public keys, CSRs and certificates are public
-SIG_SUFFIX = ".sig"
 
 
 class Recorder(Protocol):
@@ -157,43 +156,6 @@ def record_failure(vault: Recorder | None, action: str, target: str, details: di
     with contextlib.suppress(Exception):
         vault.record(action, target, Outcome.Failed,
                      {**details, "error": type(error).__name__})
-
-
-def signature_paths(paths: Sequence[Path], out: Path | None, out_dir: Path | None, *,
-                    force: bool = False) -> list[Path]:
-    """Where each signature goes (``out`` for one file, ``out_dir``/NAME.sig for many);
-    checked before any token work: the directory exists, no clash with an input or another,
-    and no existing file is replaced unless ``force``."""
-    if (out is None) == (out_dir is None):
-        raise UsageError("give either --out SIG (one file) or --out-dir DIR")
-    if out is not None:
-        if len(paths) != 1:
-            raise UsageError("--out takes one file; use --out-dir for several")
-        dests = [out]
-    else:
-        assert out_dir is not None  # noqa: S101 - checked above
-        if not out_dir.is_dir():
-            raise NotFound(f"no directory {out_dir} for the signatures")
-        dests = [out_dir / f"{p.name}{SIG_SUFFIX}" for p in paths]
-    seen: dict[Path, Path] = {}
-    inputs = {p.resolve() for p in paths}
-    for src, dest in zip(paths, dests, strict=True):
-        if not dest.parent.is_dir():
-            raise NotFound(f"no directory {dest.parent} for the signature {dest.name}")
-        real = dest.resolve()
-        if real in inputs:
-            raise UsageError(f"the signature {dest} would overwrite an input file")
-        if real in seen:
-            raise UsageError(f"{seen[real].name} and {src.name} would both be signed into {dest}")
-        refuse_existing(dest, force)
-        seen[real] = src
-    return dests
-
-
-def refuse_existing(dest: Path, force: bool) -> None:
-    """An output file that exists is kept unless ``force`` (said before any prompt)."""
-    if not force and (dest.exists() or dest.is_symlink()):
-        raise AlreadyExists(f"{dest} already exists; choose a new file name or give --force")
 
 
 def _write_temp(dest: Path, data: bytes) -> Path:
