@@ -49,6 +49,8 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "5 unknown)", "check", "register"),
     ("import", "import secrets from KeePass, Bitwarden or CSV", "importing", "register"),
     ("export", "export secrets to KeePass KDBX 4 or an archive", "export", "register"),
+    ("remote", "OpenBao / Vault servers: publish and pull secrets (KV v2)", "remote",
+     "register"),
 )
 ALL = frozenset(name for name, *_ in COMMANDS)
 
