@@ -9,6 +9,7 @@ from an OCSF export (verify.py's rules, with ``prev`` the hash of the event befo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..audit_export import _atomic_text
 from ..model import parse_iso
 
 OCSF_VERSION = "1.3.0"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 PRODUCT = {"name": "Strongroom", "vendor_name": "Strongroom"}
 
 AUTHENTICATION, ACCOUNT_CHANGE, API_ACTIVITY = 3002, 3001, 6003
@@ -71,10 +73,14 @@ def classify(action: str) -> tuple[int, int, str]:
 
 
 def epoch_ms(ts: str) -> int:
+    """Milliseconds since the epoch, exactly (no float); 0 for a time that does not parse."""
     try:
-        return int(parse_iso(ts).timestamp() * 1000)
+        moment = parse_iso(ts)
     except ValueError:
         return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def ocsf_event(event: AuditEvent) -> dict[str, Any]:
@@ -96,7 +102,8 @@ def ocsf_event(event: AuditEvent) -> dict[str, Any]:
         "actor": {"user": {"name": event.actor}},
         "metadata": {"product": dict(PRODUCT), "version": OCSF_VERSION,
                      "uid": event.hash.hex(), "sequence": event.seq},
-        "unmapped": {"seq": event.seq, "ts": event.ts, "action": event.action,
+        "unmapped": {"seq": event.seq, "ts": event.ts, "actor": event.actor,
+                     "action": event.action,
                      "target": event.target, "outcome": event.outcome,
                      "details": event.details, "hash": event.hash.hex()},
     }
