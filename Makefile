@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare soak pytest $(GATES) lock \
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare bench-forward soak pytest $(GATES) lock \
 	lock-upgrade briefcase-tree briefcase-dev icons clean
 
 help:
@@ -50,6 +50,8 @@ help:
 	@echo "make bench-compare  Strongroom vs keepassxc-cli (10k/100k, equal KDF cost), Lynis, GUI"
 	@echo "                  cold starts (tests/bench/bench_compare.py \$$ARGS; audit verify at 1M"
 	@echo "                  events: make bench; console RSS at 100k: make bench-console)"
+	@echo "make bench-forward  audit forward of 100k events to a real rsyslogd, TCP and TLS"
+	@echo "                  (tests/bench/bench_forward.py \$$ARGS): events/s and bytes/s"
 	@echo "make soak         the full crash, tamper, fuzz and secret-hygiene campaigns and their"
 	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
@@ -103,6 +105,10 @@ bench-console: setup
 bench-compare: setup
 	@$(call header,bench: Strongroom beside keepassxc-cli and Lynis)
 	$(PY) tests/bench/bench_compare.py $(ARGS)
+
+bench-forward: setup
+	@$(call header,bench: audit forward to rsyslogd)
+	$(PY) tests/bench/bench_forward.py $(ARGS)
 
 # The campaigns of issue 13 at full size; `--publish tests/bench/results.md` records a run there.
 soak: setup
