@@ -1,20 +1,23 @@
 """``strongroom keys …`` and ``strongroom audit checkpoint``: keys that live in hardware.
 
 Keys are on PKCS#11 tokens (``--store pkcs11``, the default; ``--module PATH`` repeatable, else the
-detected modules) or in the TPM (``--store tpm``; the TCTI from ``STRONGROOM_TPM_TCTI``, else the
-device). The token PIN is read like the passphrase: ``--pin-fd N`` (its first line) or a hidden
-prompt, never argv or the environment. A TPM key's PIN is read only when ``--pin-fd`` is given.
+detected modules), in the TPM (``--store tpm``; the TCTI from ``STRONGROOM_TPM_TCTI``, else the
+device) or in OpenBao Transit (``--store transit --token REMOTE``: a remote the vault knows, its
+credential read from the vault; keys are named by label, ``key_id`` is ``NAME@vN``). The token
+PIN is read like the passphrase: ``--pin-fd N`` (its first line) or a hidden prompt, never argv or
+the environment. A TPM key's PIN is read only when ``--pin-fd`` is given.
 
 Commands that use a private key (generate, sign, csr, selfsign, import-cert, audit checkpoint)
 open the vault first (``--passphrase-fd`` or ``--unlock``; a different fd from ``--pin-fd``) and
 are audit events. modules, tokens, list, export-pub and verify need no vault, except with
-``--store tpm``: TPM keys are kept in the vault.
+``--store tpm`` (TPM keys are kept in the vault) and ``--store transit`` (remotes are).
 
 Exit codes: 0 ok · 1 failed (module missing, no such token or key, unsupported type or algorithm,
 token removed, output directory missing) · 2 usage (bad option, ambiguous key or token) · 3 a
 signature that does not verify, or a signature file that is corrupt (not DER, wrong length), or an
-audit checkpoint that fails · 4 wrong PIN or passphrase, PIN blocked. After any failure no output
-file has changed.
+audit checkpoint that fails · 4 wrong PIN or passphrase, PIN blocked, a remote's credential
+refused. With --store transit an unreachable, sealed or refusing server (TLS, permission denied)
+is 1. After any failure no output file has changed.
 """
 
 from __future__ import annotations
@@ -91,8 +94,9 @@ def _change_modules(ctx: Context) -> int:
 
 
 def cmd_tokens(ctx: Context) -> int:
-    provider = provider_for(ctx)
-    tokens = key_tokens.find_tokens(provider, modules_of(ctx, provider))
+    with vault_if(ctx, needs_vault(ctx)) as vault:  # transit: the tokens are the vault's remotes
+        provider = provider_for(ctx, vault)
+        tokens = key_tokens.find_tokens(provider, modules_of(ctx, provider))
     ctx.out.emit(
         [token_json(t) for t in tokens],
         lambda: "\n".join(

@@ -27,10 +27,16 @@ from ..vault import Vault
 from .common import Context
 
 
-def provider_for(ctx: Context) -> KeyStoreProvider:
+def provider_for(ctx: Context, vault: Vault | None = None) -> KeyStoreProvider:
+    """The chosen store's provider (a store whose tokens are the vault's remotes gets the
+    unlocked ``vault``'s)."""
     provider = key_tokens.load_provider(ctx.args.store)
     key_tokens.require_available(provider)
     key_tokens.add_modules(provider, modules_of(ctx, provider))
+    if provider.kind.needs_remotes:
+        from ..keys.remote_directory import VaultRemotes  # only a remote-backed store needs it
+
+        key_tokens.use_remotes(provider, None if vault is None else VaultRemotes(vault))
     return provider
 
 
@@ -67,7 +73,7 @@ def _pin_error(e: AuthenticationFailed) -> AuthenticationFailed:
 def session(ctx: Context, vault: Vault | None) -> Iterator[tuple[TokenInfo, KeyStore]]:
     """A logged-in store on the chosen token (a store that keeps its keys' blobs in the vault,
     like the TPM, gets them from ``vault``)."""
-    provider = provider_for(ctx)
+    provider = provider_for(ctx, vault)
     kind = provider.kind
     if kind.keeps_blobs_in_vault and vault is None:
         raise UsageError(f"{kind.title} keys are kept in the vault: this needs the vault")
@@ -112,8 +118,10 @@ def vault_if(ctx: Context, needed: bool) -> Iterator[Vault | None]:
 
 
 def needs_vault(ctx: Context) -> bool:
-    """Whether the chosen store keeps its keys' blobs in the vault (so even listing opens it)."""
-    return key_tokens.kind_of(ctx.args.store).keeps_blobs_in_vault
+    """Whether the chosen store keeps its keys' blobs in the vault, or its tokens are the
+    vault's remotes (so even listing opens it)."""
+    kind = key_tokens.kind_of(ctx.args.store)
+    return kind.keeps_blobs_in_vault or kind.needs_remotes
 
 
 def key_json(key: KeyInfo) -> dict[str, Any]:
@@ -172,11 +180,14 @@ def read_file(path: str, what: str) -> bytes:
 def device_options(cp: Any, *, token: bool = True) -> None:
     # The installed key stores (entry points); the help names the two Strongroom ships.
     cp.add_argument("--store", choices=key_tokens.store_names(),
-                    default=key_tokens.DEFAULT_STORE, help="pkcs11 (tokens, HSMs; default) or tpm")
+                    default=key_tokens.DEFAULT_STORE,
+                    help="pkcs11 (tokens, HSMs; default), tpm, or transit (OpenBao Transit keys "
+                    "of a remote: --token REMOTE)")
     cp.add_argument("--module", action="append", metavar="PATH",
                     help="PKCS#11 module (repeatable; default: the detected modules)")
     if token:
-        cp.add_argument("--token", metavar="LABEL", help="token label or serial")
+        cp.add_argument("--token", metavar="LABEL",
+                        help="token label or serial (--store transit: the remote's name)")
 
 
 def algorithm_option(cp: Any) -> None:

@@ -18,7 +18,15 @@ from ..errors import BackendUnavailable, NotFound, StrongroomError, UsageError
 from ..plugins import BACKENDS_GROUP, KEYSTORES_GROUP, entry_points, load_backend
 from . import module_config
 from .fingerprints import hex_digits
-from .ports import KeyBlobStore, KeyInfo, KeyStore, KeyStoreProvider, StoreKind, TokenInfo
+from .ports import (
+    KeyBlobStore,
+    KeyInfo,
+    KeyStore,
+    KeyStoreProvider,
+    RemoteDirectory,
+    StoreKind,
+    TokenInfo,
+)
 
 DEFAULT_STORE = "pkcs11"
 ProviderLoader = Callable[[str], KeyStoreProvider]  # takes a StoreKind.entry_point
@@ -79,6 +87,17 @@ def require_available(provider: KeyStoreProvider) -> None:
     usable = provider.available()
     if not usable.ok:
         raise BackendUnavailable(f"the {provider.store} key store cannot be used: {usable.reason}")
+
+
+def use_remotes(provider: KeyStoreProvider, remotes: RemoteDirectory | None) -> None:
+    """Give a provider whose tokens are the vault's remotes (``StoreKind.needs_remotes``,
+    OpenBao Transit) the unlocked vault's directory; others are left alone."""
+    if not provider.kind.needs_remotes:
+        return
+    if remotes is None:
+        raise UsageError(f"{provider.kind.title} keys are reached through the vault's remotes: "
+                         "this needs the vault")
+    provider.use_remotes(remotes)  # type: ignore[attr-defined]
 
 
 def module_provider(load: ProviderLoader = load_provider) -> KeyStoreProvider:
@@ -155,11 +174,14 @@ def open_store(
     token: str | None = None,
     pin: str | None = None,
     blobs: KeyBlobStore | None = None,
+    remotes: RemoteDirectory | None = None,
 ) -> tuple[TokenInfo, KeyStore]:
     """Load the provider, choose the token (label or serial; the only one when None) in
-    ``modules`` (or every known module) and open a store on it (logging in with ``pin``)."""
+    ``modules`` (or every known module, or ``remotes`` for a store whose tokens are the vault's
+    remotes) and open a store on it (logging in with ``pin``)."""
     provider = load_provider(store)
     require_available(provider)
+    use_remotes(provider, remotes)
     takes_modules = provider.kind.takes_modules
     if takes_modules:
         add_modules(provider, modules)

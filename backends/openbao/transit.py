@@ -72,11 +72,13 @@ def report(on_status: StatusCallback | None, text: str) -> None:
 
 
 def remote_token(name: str, url: str, mount: str, namespace: str = "") -> TokenInfo:
-    """One remote's Transit mount as the inventory shows a token (no server is asked)."""
+    """One remote's Transit mount as the inventory shows a token (no server is asked); two
+    remotes on one server (other credentials) are two tokens."""
     where = f"{url.rstrip('/')}/{namespace.strip('/') + '/' if namespace else ''}{mount}"
     return TokenInfo(
         store=STORE, module=where, slot=None, label=name, manufacturer="OpenBao",
-        model=f"Transit at {mount}/", serial=hashlib.sha256(where.encode()).hexdigest()[:16],
+        model=f"Transit at {mount}/",
+        serial=hashlib.sha256(f"{name}\n{where}".encode()).hexdigest()[:16],
         flags=("token-initialized",),
     )
 

@@ -100,8 +100,7 @@ class TransitProvider:
         from .transit import TransitKeyStore
 
         directory = self._directory()
-        remote = next((r for r in self._endpoints() if self._token(r).serial == token.serial),
-                      None)
+        remote = next((r for r in self._endpoints() if self._token(r) == token), None)
         if remote is None:
             raise NotFound(f"no remote {token.label!r} with a Transit mount in this vault")
         from .client import connect
