@@ -11,6 +11,7 @@ approval is missing.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,16 @@ from .common import (
 )
 
 CREDENTIAL_WHAT = {"token": "token", "approle": "AppRole secret-id"}
+
+
+class _NotOnArgv(argparse.Action):
+    """``--token X`` / ``--secret-id X``: refused without repeating X (argv shows in ps and
+    shell history; argparse would also echo it in its error)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: str | None = None
+                 ) -> None:
+        raise UsageError(f"{option} is not taken on the command line, where others can read it; "
+                         "use --token-fd N or the prompt")
 
 
 def _read_file(path: str, what: str, limit: int = 256 * 1024) -> str:
@@ -249,6 +260,9 @@ def register(sub: Any, command: AddCommand) -> None:
                     help="read the token or AppRole secret-id from file descriptor N")
     cp.add_argument("--level", metavar=levels, help="the credential secret's classification "
                     "(default: the highest level not under dual control)")
+    for option in ("--token", "--secret-id"):
+        cp.add_argument(option, action=_NotOnArgv, nargs="?", help=argparse.SUPPRESS)
+    cp.allow_abbrev = False  # "--token-f" must not be taken for --token-fd, nor the reverse
 
     command(rsub, "list", cmd_list, "list the remotes")
     for name, func, text in (("show", cmd_show, "show one remote"),
