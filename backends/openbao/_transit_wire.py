@@ -86,6 +86,9 @@ def parse_signature(text: object) -> tuple[int, bytes]:
         raise MalformedAnswer("OpenBao sent a signature whose base64 does not decode") from None
     if not raw:
         raise MalformedAnswer("OpenBao sent an empty signature")
+    if base64.b64encode(raw).decode("ascii") != match.group(2):
+        # leftover bits set in the last character: not what Go's encoder writes
+        raise MalformedAnswer("OpenBao sent a signature in non-canonical base64")
     return int(match.group(1)), raw
 
 
