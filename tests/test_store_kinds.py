@@ -18,8 +18,8 @@ CALLERS = [path for folder in ("app/cli", "app/keys", "ui/keys")
            for path in sorted((ROOT / folder).glob("*.py"))]
 
 
-def test_the_installed_stores_are_pkcs11_and_tpm_with_pkcs11_the_default() -> None:
-    assert key_tokens.store_names() == ("pkcs11", "tpm")
+def test_the_installed_stores_are_pkcs11_tpm_and_transit_with_pkcs11_the_default() -> None:
+    assert key_tokens.store_names() == ("pkcs11", "tpm", "transit")
     assert key_tokens.DEFAULT_STORE in key_tokens.store_names()
 
 
@@ -32,6 +32,12 @@ def test_each_backend_declares_what_its_store_can_do() -> None:
     assert (tpm.name, tpm.title, tpm.entry_point) == ("tpm", "TPM", "tpm-keys")
     assert tpm.keeps_blobs_in_vault and tpm.key_pins and not tpm.takes_modules
     assert not tpm.keeps_certificates and tpm.pss_salt is PssSalt.Unknown
+    transit = key_tokens.kind_of("transit")
+    assert (transit.name, transit.title, transit.entry_point) == (
+        "transit", "OpenBao Transit", "transit")
+    assert transit.needs_remotes and transit.pss_salt is PssSalt.HashLength
+    assert not (transit.takes_modules or transit.keeps_blobs_in_vault or transit.key_pins)
+    assert not pkcs11.needs_remotes and not tpm.needs_remotes
 
 
 def test_providers_load_by_store_name_or_by_their_entry_point() -> None:
@@ -44,7 +50,8 @@ def test_providers_load_by_store_name_or_by_their_entry_point() -> None:
 
 
 def test_an_unknown_store_is_a_usage_error_naming_the_installed_ones() -> None:
-    with pytest.raises(UsageError, match=r"unknown key store 'vault-hsm' \(choose pkcs11 or tpm\)"):
+    with pytest.raises(UsageError,
+                       match=r"unknown key store 'vault-hsm' \(choose pkcs11 or tpm or transit\)"):
         key_tokens.load_provider("vault-hsm")
     assert StoreKind.unknown("gone") == StoreKind("gone", "gone", "gone")
 

@@ -48,7 +48,7 @@ engine = OpenBaoBackend()
 
 def transit_provider() -> KeyStoreProvider:
     """Entry point ``transit``: the Transit key store over the vault's remotes."""
-    from .transit_provider import TransitProvider
+    from ._transit_provider import TransitProvider
 
     return TransitProvider()
 
