@@ -18,14 +18,8 @@ from ..errors import AlreadyExists, NotFound, UsageError
 from ..forwarding import forwarder, store
 from ..forwarding.forwarder import DEFAULT_BATCH, MAX_BATCH, ForwardReport
 from ..forwarding.store import ForwardSettings
-from ..forwarding.syslog import FACILITY_AUDIT, Header
-from ..forwarding.transport import (
-    DEFAULT_TIMEOUT,
-    Destination,
-    is_loopback,
-    parse_address,
-    tls_context,
-)
+from ..forwarding.syslog import FACILITY_AUDIT
+from ..forwarding.transport import DEFAULT_TIMEOUT
 from .common import EXIT_OK, AddCommand, Context, bounded_int
 
 EXPORT_PAGE = 10_000
@@ -38,34 +32,16 @@ def settings_from_args(args: Any) -> ForwardSettings | None:
         if args.tcp or args.tls or args.ca or args.client_cert or args.client_key:
             raise UsageError("--tcp, --tls, --ca and --client-cert need --to HOST:PORT")
         return None
-    host, port = parse_address(args.to)
-    if args.tcp and (args.tls or args.ca or args.client_cert):
-        raise UsageError("--tcp sends in the clear: it takes no --tls, --ca or --client-cert")
-    if args.tcp and not is_loopback(host):
-        raise UsageError("--tcp is only for a relay on this machine (a loopback address); "
-                         "use TLS for anything else")
-    if args.client_key and not args.client_cert:
-        raise UsageError("--client-key needs --client-cert")
+    if args.tcp and args.tls:
+        raise UsageError("--tcp sends in the clear: it takes no --tls")
 
-    def existing(text: str | None, what: str) -> Path | None:
-        if text is None:
-            return None
-        path = Path(text)
-        if not path.is_file():
-            raise UsageError(f"the {what} {text} is not a readable file")
-        return path
+    def path(text: str | None) -> Path | None:
+        return None if text is None else Path(text)
 
-    dest = Destination(host, port, tls=not args.tcp, ca_file=existing(args.ca, "CA file"),
-                       client_cert=existing(args.client_cert, "client certificate"),
-                       client_key=existing(args.client_key, "client key"),
-                       timeout=float(args.timeout))
-    try:
-        Header(app_name=args.app_name, facility=args.facility)
-    except ValueError as e:
-        raise UsageError(f"--app-name or --facility: {e}") from None
-    if dest.tls:
-        tls_context(dest)  # a CA or client certificate that does not load fails here
-    return ForwardSettings(dest, app_name=args.app_name, facility=args.facility)
+    return store.settings_for(args.to, tcp=args.tcp, ca=path(args.ca),
+                              client_cert=path(args.client_cert),
+                              client_key=path(args.client_key), timeout=float(args.timeout),
+                              app_name=args.app_name, facility=args.facility)
 
 
 def cmd_audit_forward(ctx: Context) -> int:

@@ -17,10 +17,10 @@ from typing import Any
 from ..access import enforce
 from ..access.roles import AUDIT_READ
 from ..audit import AuditEvent, genesis
-from ..errors import NotFound, VaultTampered
+from ..errors import NotFound, UsageError, VaultTampered
 from ..vault.session import VaultSession
-from .syslog import FACILITY_AUDIT, WireEvent
-from .transport import DEFAULT_TIMEOUT, Destination, parse_address
+from .syslog import FACILITY_AUDIT, Header, WireEvent
+from .transport import DEFAULT_TIMEOUT, Destination, is_loopback, parse_address, tls_context
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,36 @@ class ForwardSettings:
                                timeout=float(s.get("timeout", DEFAULT_TIMEOUT))),
                    app_name=s.get("app_name", "strongroom"),
                    facility=int(s.get("facility", FACILITY_AUDIT)))
+
+
+def settings_for(to: str, *, tcp: bool = False, ca: Path | None = None,
+                 client_cert: Path | None = None, client_key: Path | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, app_name: str = "strongroom",
+                 facility: int = FACILITY_AUDIT) -> ForwardSettings:
+    """A destination as an admin gives it, checked before anything is touched: UsageError (exit
+    2) for an address that is not HOST:PORT, plain TCP to a remote host, a file that is not
+    there, a CA or client certificate that does not load, or a bad APP-NAME or facility."""
+    host, port = parse_address(to)
+    if tcp and (ca or client_cert):
+        raise UsageError("--tcp sends in the clear: it takes no --ca or --client-cert")
+    if tcp and not is_loopback(host):
+        raise UsageError("--tcp is only for a relay on this machine (a loopback address); "
+                         "use TLS for anything else")
+    if client_key and not client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    for path, what in ((ca, "CA file"), (client_cert, "client certificate"),
+                       (client_key, "client key")):
+        if path is not None and not path.is_file():
+            raise UsageError(f"the {what} {path} is not a readable file")
+    try:
+        Header(app_name=app_name, facility=facility)
+    except ValueError as e:
+        raise UsageError(f"--app-name or --facility: {e}") from None
+    dest = Destination(host, port, tls=not tcp, ca_file=ca, client_cert=client_cert,
+                       client_key=client_key, timeout=timeout)
+    if dest.tls:
+        tls_context(dest)  # a CA or client certificate that does not load fails here
+    return ForwardSettings(dest, app_name=app_name, facility=facility)
 
 
 @dataclass(frozen=True)
@@ -194,4 +224,4 @@ def _advance(conn: Any, name: str, seq: int, digest: bytes | None, now: str) -> 
 
 
 __all__ = ["Cursor", "ForwardSettings", "advance", "cursor", "cursors", "events_after", "find",
-           "pending", "same", "save", "unsaved"]
+           "pending", "same", "save", "settings_for", "unsaved"]
