@@ -52,7 +52,8 @@ def translated(what: str) -> Iterator[None]:
         raise
     except requests.exceptions.SSLError:
         raise RemoteTlsFailed(f"{what} failed: TLS verification failed (the server's certificate "
-                              "is not signed by the CA given with --ca)") from None
+                              "does not verify against the CA given with --ca, or without it "
+                              "the system's)") from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
         raise RemoteUnreachable(f"{what} failed: the server did not answer (down, refusing "
                                 "connections or too slow)") from None
@@ -85,13 +86,6 @@ def translated(what: str) -> Iterator[None]:
         raise RemoteError(f"{what} failed: {type(e).__name__}") from None
 
 
-def _private_dir(owner: object) -> Path:
-    """A 0700 folder removed when ``owner`` goes away (requests reads CA and key files by path)."""
-    folder = Path(tempfile.mkdtemp(prefix="strongroom-remote-"))
-    weakref.finalize(owner, shutil.rmtree, folder, True)
-    return folder
-
-
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -99,15 +93,21 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def client_for(remote: Remote, url: str, *, timeout: float = TIMEOUT) -> hvac.Client:
-    """A client for one of the remote's URLs, not logged in: namespace, CA, timeout."""
-    session = requests.Session()
-    verify: bool | str = True
-    if remote.ca_pem:
-        ca = _private_dir(session) / "ca.pem"
+    """A client for one of the remote's URLs, not logged in: namespace, CA, timeout. requests
+    reads a CA by path: it is written to a 0700 folder removed with the client."""
+    if not remote.ca_pem:
+        return hvac.Client(url=url, namespace=remote.namespace or None, timeout=timeout)
+    folder = Path(tempfile.mkdtemp(prefix="strongroom-remote-"))
+    try:
+        ca = folder / "ca.pem"
         _write_private(ca, remote.ca_pem.encode())
-        verify = str(ca)
-    return hvac.Client(url=url, namespace=remote.namespace or None, verify=verify,
-                       timeout=timeout, session=session)
+        client = hvac.Client(url=url, namespace=remote.namespace or None, verify=str(ca),
+                             timeout=timeout)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(client, shutil.rmtree, folder, True)
+    return client
 
 
 def _login(client: hvac.Client, remote: Remote, credential: bytes) -> None:

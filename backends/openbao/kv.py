@@ -24,6 +24,7 @@ from strongroom.app.remotes.errors import (
     CasMismatch,
     RemoteError,
     RemoteNotFound,
+    RemotePermissionDenied,
     RemoteSealed,
     RemoteUnreachable,
     RemoteUnsuitable,
@@ -88,8 +89,12 @@ class KvV2:
     def check(self) -> None:
         mount = self.remote.kv_mount
         what = f"reading the mount {mount}/ on remote {self.remote.name}"
-        answer = self._call(what, lambda: self.client.adapter.get(
-            f"/v1/sys/internal/ui/mounts/{quote(mount)}"))
+        try:
+            answer = self._call(what, lambda: self.client.adapter.get(
+                f"/v1/sys/internal/ui/mounts/{quote(mount)}"))
+        except RemotePermissionDenied:  # what the server says of a mount that is not there
+            raise RemoteNotFound(f"{what} failed: the mount does not exist, or this credential "
+                                 "may not use it") from None
         data = (answer or {}).get("data") or {}
         version = str((data.get("options") or {}).get("version", "1"))
         if data.get("type") not in ("kv", "generic") or version != "2":

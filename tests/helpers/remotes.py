@@ -113,3 +113,43 @@ def kv_tree(server: BaoServer, folder: str, *, mount: str = "secret") -> dict[st
             assert got is not None
             out[folder + key] = (got["metadata"]["version"], got["data"])
     return out
+
+
+def start_tls_dev_server(home: Path) -> tuple[BaoServer, Path]:
+    """``bao server -dev -dev-tls``: its URL is https and its CA is returned; the helper in
+    helpers/openbao.py polls over plain HTTP, so this one polls over TLS with that CA."""
+    import secrets
+    import ssl
+    import time
+    import urllib.request
+
+    from helpers.openbao import BAO, free_port_pair
+
+    certs = home / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    port = free_port_pair()
+    token = secrets.token_hex(24)
+    env = {**os.environ, "HOME": str(home), "BAO_DEV_ROOT_TOKEN_ID": token}
+    env.pop("BAO_TOKEN", None)
+    with (home / "bao.log").open("wb") as log:
+        proc = subprocess.Popen([str(BAO), "server", "-dev", "-dev-tls", "-dev-tls-cert-dir",
+                                 str(certs), f"-dev-listen-address=127.0.0.1:{port}",
+                                 "-dev-no-store-token"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=home)
+    server = BaoServer(f"https://127.0.0.1:{port}", token, home, proc)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        ca = certs / "vault-ca.pem"
+        if ca.exists():
+            try:
+                context = ssl.create_default_context(cafile=str(ca))
+                with urllib.request.urlopen(f"{server.url}/v1/sys/health",  # noqa: S310
+                                            timeout=2, context=context) as r:
+                    if r.status == 200:
+                        return server, ca
+            except (OSError, ssl.SSLError):
+                pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("bao server -dev -dev-tls did not come up:\n"
+                       + (home / "bao.log").read_text(errors="replace")[-2000:])
