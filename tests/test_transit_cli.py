@@ -6,9 +6,12 @@ openssl). Failures are one line with the documented exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +25,13 @@ from strongroom.app.remotes.config import Remote
 
 from conftest import PASSPHRASE, Result, make_vault, run_cli, snapshot
 from helpers.cli_checks import one_line_error
-from helpers.openbao import free_port_pair, start_dev_server
+from helpers.openbao import BaoServer, free_port_pair, openbao, start_dev_server  # noqa: F401
 
 OPENSSL = shutil.which("openssl")
+READ_ONLY_POLICY = """
+path "transit/keys" { capabilities = ["list"] }
+path "transit/keys/*" { capabilities = ["read", "list"] }
+"""
 SIGNER_POLICY = """
 path "transit/keys" { capabilities = ["list"] }
 path "transit/keys/*" { capabilities = ["create", "read", "update", "list"] }
@@ -77,9 +84,41 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         add_remote(vault, "dev", server.url, token.strip())
         add_remote(vault, "gone", f"http://127.0.0.1:{free_port_pair()}", token.strip())
         add_remote(vault, "wrong", server.url, "s.wrong-token-0123456789")
-        yield {"vault": vault, "server": server, "token": token.strip(), "base": base}
+        server.cli("policy", "write", "transit-read", "-", stdin=READ_ONLY_POLICY.encode())
+        reader = server.cli("token", "create", "-policy=transit-read", "-field=token")
+        add_remote(vault, "readonly", server.url, reader.stdout.decode().strip())
+        with untrusted_tls_server(base) as tls_url:
+            add_remote(vault, "untrusted", tls_url, token.strip())
+            yield {"vault": vault, "server": server, "token": token.strip(), "base": base}
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def untrusted_tls_server(base: Path) -> Iterator[str]:
+    """``openssl s_server`` with a self-signed certificate nobody trusts, on loopback."""
+    if OPENSSL is None:
+        pytest.fail("openssl is needed for the TLS test")
+    cert, key = base / "self-signed.pem", base / "self-signed.key"
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    port = free_port_pair()
+    proc = subprocess.Popen([OPENSSL, "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                             "-cert", str(cert), "-key", str(key), "-www"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def transit(*args: str, token: str = "dev") -> tuple[str, ...]:  # noqa: S107 - a remote name
@@ -106,7 +145,7 @@ def test_generated_keys_are_listed_with_version_and_not_extractable(setup, keys)
         assert not key["extractable"] and key["sensitive"] and key["warnings"] == []
     tokens = as_json(cli("--json", "keys", "tokens", "--store", "transit",
                          vault=setup["vault"]))
-    assert {t["label"] for t in tokens} == {"dev", "gone", "wrong"}
+    assert {t["label"] for t in tokens} == {"dev", "gone", "wrong", "readonly", "untrusted"}
 
 
 def test_sign_files_and_verify_with_openssl_and_the_cli(setup, keys, tmp_path):
@@ -222,3 +261,41 @@ def test_bad_input_is_refused_and_changes_nothing(setup, keys, tmp_path):
         one_line_error(cli(*args, vault=setup["vault"]), code)
     assert sig.read_bytes() == b"keep me"
     assert as_json(cli("--json", *transit("keys", "list"), vault=setup["vault"])) == listed
+
+
+def test_a_read_only_policy_cannot_sign_and_writes_nothing(setup, keys, tmp_path):
+    f = tmp_path / "f"
+    f.write_bytes(b"data")
+    listed = as_json(cli("--json", *transit("keys", "list", token="readonly"),
+                         vault=setup["vault"]))
+    assert "cli-ec-p256" in {k["label"] for k in listed["keys"]}  # it may read
+    result = cli(*transit("keys", "sign", "--key", "cli-ec-p256", "--in", str(f), "--out",
+                          str(tmp_path / "f.sig"), token="readonly"), vault=setup["vault"])
+    one_line_error(result, 1, "permission denied")
+    assert not (tmp_path / "f.sig").exists()
+    result = cli(*transit("keys", "generate", "--label", "ro-new", "--type", "ec-p256",
+                          token="readonly"), vault=setup["vault"])
+    one_line_error(result, 1, "permission denied")
+
+
+def test_an_untrusted_certificate_is_a_tls_failure(setup):
+    result = cli(*transit("keys", "list", token="untrusted"), vault=setup["vault"])
+    one_line_error(result, 1, "TLS")
+    assert setup["token"] not in result.err
+
+
+def test_a_sealed_server_is_exit_1(openbao: BaoServer, tmp_path):  # noqa: F811
+    openbao.cli("secrets", "enable", "transit")
+    vault = tmp_path / "vault"
+    add_remote(vault, "sealed", openbao.url, openbao.root_token)
+    ok(cli(*transit("keys", "generate", "--label", "k", "--type", "ec-p256", token="sealed"),
+           vault=vault))
+    openbao.cli("operator", "seal")
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    for args in (("keys", "list"), ("keys", "sign", "--key", "k", "--in", str(f), "--out",
+                                    str(tmp_path / "f.sig"))):
+        result = cli(*transit(*args, token="sealed"), vault=vault)
+        one_line_error(result, 1, "sealed")
+        assert openbao.root_token not in result.err
+    assert not (tmp_path / "f.sig").exists()
