@@ -47,7 +47,7 @@ def solo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def add(vault: Path, bao: BaoServer, prefix: str, *extra: str, name: str = "dev") -> None:
-    code, out, err = cli("remote", "add", name, "--url", bao.url, "--auth", "token",
+    code, _out, err = cli("remote", "add", name, "--url", bao.url, "--auth", "token",
                          "--prefix", prefix, *extra, vault=vault, token=bao.root_token)
     assert code == 0, err
 
@@ -81,7 +81,7 @@ def test_add_list_show_test_remove_and_the_token_is_a_vault_secret(
                  and e.action == "secret.read"]
         assert reads, "the test's credential read is an audited read"
         assert not any(bao.root_token in json.dumps(e.details) for e in v.audit_events())
-    code, again, err = cli("remote", "add", "dev", "--url", bao.url, "--auth", "token",
+    code, _again, err = cli("remote", "add", "dev", "--url", bao.url, "--auth", "token",
                            vault=vault, token=bao.root_token)
     assert code == 1 and "already exists" in err
     code, removed, err = cli("remote", "remove", "dev", vault=vault)
@@ -219,10 +219,10 @@ def test_a_dry_run_changes_nothing_on_either_side(solo: tuple[Path, str], bao: B
 def test_audit_events_name_remote_path_and_versions_never_the_value(
         solo: tuple[Path, str], bao: BaoServer) -> None:
     vault, prefix = solo
-    code, result, err = cli("remote", "publish", "dev", "--all", vault=vault)
+    code, _result, err = cli("remote", "publish", "dev", "--all", vault=vault)
     assert code == 0, err
     bao.cli("kv", "put", f"secret/{prefix}web/token", "value=pulled-value-77")
-    code, pulled, err2 = cli("remote", "pull", "dev", "--all", vault=vault)
+    code, _pulled, err2 = cli("remote", "pull", "dev", "--all", vault=vault)
     assert code == 0, err2
     with open_vault(vault) as v:
         events = v.audit_events()
@@ -301,7 +301,7 @@ def test_without_hvac_the_remote_commands_say_so_in_one_sentence(
     (blocker / "hvac" / "__init__.py").write_text("raise ImportError('hvac is not here')\n")
     env = {"PYTHONPATH": os.pathsep.join([str(blocker), *sys.path])}
     before = vault_state(vault)
-    code, out, err = cli("remote", "publish", "dev", "--all", vault=vault, env=env)
+    code, out, _err = cli("remote", "publish", "dev", "--all", vault=vault, env=env)
     assert code == 1 and out["error"] == "BackendUnavailable"
     assert "strongroom[openbao]" in out["message"] and out["message"].count(".") <= 2
     after = vault_state(vault)
@@ -315,5 +315,5 @@ def test_selection_is_required_and_names_are_checked(solo: tuple[Path, str]) -> 
     assert code == 2 and "--name N" in err
     code, out, err = cli("remote", "publish", "dev", "--name", "nope", vault=vault)
     assert code == 1 and "no secret named 'nope'" in err
-    code, out, err = cli("remote", "show", "other", vault=vault)
+    code, _out, err = cli("remote", "show", "other", vault=vault)
     assert code == 1 and "no remote named 'other'" in err
