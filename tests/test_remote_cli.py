@@ -311,9 +311,9 @@ def test_without_hvac_the_remote_commands_say_so_in_one_sentence(
 
 def test_selection_is_required_and_names_are_checked(solo: tuple[Path, str]) -> None:
     vault, _ = solo
-    code, out, err = cli("remote", "publish", "dev", vault=vault)
+    code, _out, err = cli("remote", "publish", "dev", vault=vault)
     assert code == 2 and "--name N" in err
-    code, out, err = cli("remote", "publish", "dev", "--name", "nope", vault=vault)
+    code, _out, err = cli("remote", "publish", "dev", "--name", "nope", vault=vault)
     assert code == 1 and "no secret named 'nope'" in err
     code, _out, err = cli("remote", "show", "other", vault=vault)
     assert code == 1 and "no remote named 'other'" in err
