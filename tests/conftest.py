@@ -109,13 +109,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the tests on real devices (tests/test_hardware.py): all, or a comma "
         f"list of {', '.join(HARDWARE_KINDS)}; they never reset a device",
     )
+    parser.addoption(
+        "--openbao-cluster", action="store_true", default=False,
+        help="also run the three-node OpenBao raft cluster test (tests/test_remote_cluster.py; "
+        "make openbao-cluster)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hardware(kind): needs a real device; run with --hardware")
+    config.addinivalue_line("markers", "openbao_cluster: builds a three-node OpenBao raft "
+                            "cluster; run with --openbao-cluster")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("openbao_cluster") and not item.config.getoption(
+            "--openbao-cluster"):
+        pytest.skip("builds an OpenBao raft cluster: run with --openbao-cluster "
+                    "(make openbao-cluster)")
     marker = item.get_closest_marker("hardware")
     if marker is None:
         return
