@@ -1,5 +1,5 @@
-"""Settings: the console's preferences, the vault's long operations (passphrase, keys, backups)
-and its unlock methods (ui/unlock/methods_view.py).
+"""Settings: the console's preferences, the vault's long operations (passphrase, keys, backups),
+its unlock methods (ui/unlock/methods_view.py) and audit forwarding (forwarding.py).
 
 Each preference widget writes ConsoleSettings as soon as it changes (the main window listens to
 ``changed``). Each vault operation runs in the task runner with its button disabled and a busy
@@ -41,6 +41,7 @@ from ..unlock.passphrase_dialog import ChangePassphraseDialog, PassphrasePrompt,
 from ..widgets.common import Note, button
 from ..widgets.operations import BusyRow, Operations
 from ..workers import Task
+from .forwarding import AuditForwardingPanel
 
 THEMES = (("system", "Same as the system"), ("light", "Light"), ("dark", "Dark"))
 BACKUP_FILTER = "Strongroom backups (*.srbk);;All files (*)"
@@ -121,12 +122,14 @@ class SettingsSection(Section):
         grid.addWidget(self.result, 4, 0, 1, 3)
 
         self.unlock_methods = UnlockMethodsPanel(services, sources=sources)
+        self.forwarding = AuditForwardingPanel(services)
         page = QWidget()
         lay = QVBoxLayout(page)
         lay.setContentsMargins(24, 24, 24, 24)
         lay.addWidget(prefs)
         lay.addWidget(vault_box)
         lay.addWidget(self.unlock_methods)
+        lay.addWidget(self.forwarding)
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -168,11 +171,13 @@ class SettingsSection(Section):
     def vault_unlocked(self, vault: Vault) -> None:
         super().vault_unlocked(vault)
         self.unlock_methods.vault_unlocked(vault)
+        self.forwarding.vault_unlocked(vault)
         self.ops.update()
 
     def vault_locked(self) -> None:
         super().vault_locked()
         self.unlock_methods.vault_locked()
+        self.forwarding.vault_locked()
         if self.dialog is not None:
             self.dialog.force_close()
             self.dialog = None
