@@ -104,7 +104,10 @@ class Cursor:
                 "updated": self.updated}
 
 
-_COLUMNS = "name, target, settings, last_seq, last_hash, updated"
+_SELECT_ALL = ("SELECT name, target, settings, last_seq, last_hash, updated FROM audit_forwards "
+               "ORDER BY name")
+_SELECT_ONE = ("SELECT name, target, settings, last_seq, last_hash, updated FROM audit_forwards "
+               "WHERE name = ?")
 
 
 def _cursor(row: Any) -> Cursor:
@@ -116,14 +119,13 @@ def _cursor(row: Any) -> Cursor:
 def cursors(vault: VaultSession) -> list[Cursor]:
     """Every saved destination with its cursor, by name."""
     with vault._read() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM audit_forwards ORDER BY name").fetchall()
+        rows = conn.execute(_SELECT_ALL).fetchall()
     return [_cursor(r) for r in rows]
 
 
 def find(vault: VaultSession, name: str) -> Cursor | None:
     with vault._read() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM audit_forwards WHERE name = ?",
-                           (name,)).fetchone()
+        row = conn.execute(_SELECT_ONE, (name,)).fetchone()
     return None if row is None else _cursor(row)
 
 
