@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare bench-forward soak pytest $(GATES) lock \
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare bench-forward bench-transit soak pytest $(GATES) lock \
 	lock-upgrade briefcase-tree briefcase-dev icons clean
 
 help:
@@ -52,6 +52,7 @@ help:
 	@echo "                  events: make bench; console RSS at 100k: make bench-console)"
 	@echo "make bench-forward  audit forward of 100k events to a real rsyslogd, TCP and TLS"
 	@echo "                  (tests/bench/bench_forward.py \$$ARGS): events/s and bytes/s"
+	@echo "make bench-transit  OpenBao Transit signing: KeyStore and keys sign vs raw hvac"
 	@echo "make soak         the full crash, tamper, fuzz and secret-hygiene campaigns and their"
 	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
@@ -109,6 +110,10 @@ bench-compare: setup
 bench-forward: setup
 	@$(call header,bench: audit forward to rsyslogd)
 	$(PY) tests/bench/bench_forward.py $(ARGS)
+
+bench-transit: setup
+	@$(call header,bench: OpenBao Transit signing against raw hvac)
+	$(PY) tests/bench/bench_transit.py $(ARGS)
 
 # The campaigns of issue 13 at full size; `--publish tests/bench/results.md` records a run there.
 soak: setup
