@@ -145,7 +145,7 @@ def test_generated_keys_are_listed_with_version_and_not_extractable(setup, keys)
         assert not key["extractable"] and key["sensitive"] and key["warnings"] == []
     tokens = as_json(cli("--json", "keys", "tokens", "--store", "transit",
                          vault=setup["vault"]))
-    assert {t["label"] for t in tokens} == {"dev", "gone", "wrong", "readonly", "untrusted"}
+    assert {t["label"] for t in tokens} >= {"dev", "gone", "wrong", "readonly", "untrusted"}
 
 
 def test_sign_files_and_verify_with_openssl_and_the_cli(setup, keys, tmp_path):
@@ -299,3 +299,48 @@ def test_a_sealed_server_is_exit_1(openbao: BaoServer, tmp_path):  # noqa: F811
         one_line_error(result, 1, "sealed")
         assert openbao.root_token not in result.err
     assert not (tmp_path / "f.sig").exists()
+
+
+def test_a_self_signed_certificate_from_transit_verifies(setup, keys, tmp_path):
+    for kind in ("ec-p256", "rsa-3072"):
+        out = tmp_path / f"{kind}.crt"
+        ok(cli(*transit("keys", "selfsign", "--key", f"cli-{kind}", "--subject",
+                        f"CN=transit self-signed {kind}", "--out", str(out)),
+               vault=setup["vault"]))
+        cert = x509.load_pem_x509_certificate(out.read_bytes())
+        cert.verify_directly_issued_by(cert)  # raises if the Transit signature is wrong
+
+
+def test_a_remote_added_with_the_real_cli_signs(setup, keys, tmp_path):
+    """``strongroom remote add`` (the token on its own pipe) then ``keys list|sign`` on it."""
+    import os
+    import sys
+
+    from conftest import secret_pipes
+
+    options, fds = secret_pipes([PASSPHRASE], None)
+    read_end, write_end = os.pipe()
+    os.write(write_end, setup["server"].root_token.encode() + b"\n")
+    os.close(write_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "strongroom", "--vault", str(setup["vault"]), *options,
+             "remote", "add", "added", "--url", setup["server"].url, "--auth", "token",
+             "--token-fd", str(read_end)],
+            capture_output=True, text=True, pass_fds=(*fds, read_end), timeout=120,
+            env={k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")})
+    finally:
+        for fd in (*fds, read_end):
+            os.close(fd)
+    assert proc.returncode == 0, proc.stderr
+    assert setup["server"].root_token not in proc.stdout + proc.stderr
+    listed = as_json(cli("--json", *transit("keys", "list", token="added"),
+                         vault=setup["vault"]))
+    assert {k["fingerprint"] for k in listed["keys"]} >= {k["fingerprint"] for k in keys.values()}
+    f = tmp_path / "f"
+    f.write_bytes(b"through a remote added by the CLI")
+    ok(cli(*transit("keys", "sign", "--key", "cli-ed25519", "--in", str(f), "--out",
+                    str(tmp_path / "f.sig"), token="added"), vault=setup["vault"]))
+    public = algorithms.load_public_key(_public_of(setup, "cli-ed25519"))
+    assert algorithms.verify(public, f.read_bytes(), (tmp_path / "f.sig").read_bytes(),
+                             SignAlgorithm.Ed25519)
