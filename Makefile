@@ -37,7 +37,7 @@ define run-steps
 	if [[ -n $$failed ]]; then $(call header,FAILED:$$failed); exit 1; fi
 endef
 
-.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare bench-forward bench-transit soak pytest $(GATES) lock \
+.PHONY: help setup system-deps run test lint bench bench-signing bench-console bench-compare bench-forward bench-transit bench-remote openbao-cluster soak pytest $(GATES) lock \
 	lock-upgrade briefcase-tree briefcase-dev icons clean
 
 help:
@@ -53,6 +53,8 @@ help:
 	@echo "make bench-forward  audit forward of 100k events to a real rsyslogd, TCP and TLS"
 	@echo "                  (tests/bench/bench_forward.py \$$ARGS): events/s and bytes/s"
 	@echo "make bench-transit  OpenBao Transit signing: KeyStore and keys sign vs raw hvac"
+	@echo "make bench-remote   OpenBao KV v2: remote publish/pull of 1,000 secrets vs a bao kv loop"
+	@echo "make openbao-cluster  three-node OpenBao raft cluster, leader killed mid-publish (opt-in test)"
 	@echo "make soak         the full crash, tamper, fuzz and secret-hygiene campaigns and their"
 	@echo "                  tables (tests/campaigns/soak.py \$$ARGS; tens of minutes)"
 	@echo "make lock         recompile $(RUNTIME_LOCK) and $(DEV_LOCK) (keeps pins that still fit)"
@@ -114,6 +116,14 @@ bench-forward: setup
 bench-transit: setup
 	@$(call header,bench: OpenBao Transit signing against raw hvac)
 	$(PY) tests/bench/bench_transit.py $(ARGS)
+
+bench-remote: setup
+	@$(call header,bench: OpenBao KV v2 publish and pull against a bao kv loop)
+	$(PY) tests/bench/bench_remote.py $(ARGS)
+
+openbao-cluster: setup
+	@$(call header,OpenBao raft cluster: the leader killed mid-publish)
+	$(VENV)/bin/pytest -n0 -p no:cacheprovider tests/test_remote_cluster.py --openbao-cluster -s $(ARGS)
 
 # The campaigns of issue 13 at full size; `--publish tests/bench/results.md` records a run there.
 soak: setup
