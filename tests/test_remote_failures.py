@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +18,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import snapshot
-from helpers.openbao import BaoServer, start_dev_server
+from helpers.openbao import BAO, BaoServer, start_dev_server
 from helpers.remotes import (
     cli,
     copy_vault,
     kv_tree,
     make_team_vault,
+    open_vault,
     start_tls_dev_server,
     vault_state,
 )
@@ -232,3 +234,68 @@ def self_signed_ca() -> bytes:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def client_ca_and_cert(folder: Path) -> tuple[Path, Path, Path]:
+    """A client CA, and a client certificate and key it signed (PEM files)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "strongroom test client CA")])
+    now = dt.datetime.now(dt.UTC)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=9))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=9))
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "client-ca.pem", folder / "client.pem", folder / "client-key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_client_certificate_auth_keeps_the_key_in_the_vault(vault: Path, tmp_path: Path) -> None:
+    server, ca = start_tls_dev_server(tmp_path / "tls")
+    try:
+        env = {**server.env(), "BAO_CACERT": str(ca)}
+
+        def bao(*args: str, stdin: bytes | None = None) -> None:
+            subprocess.run([str(BAO), *args], env=env, input=stdin, check=True,
+                           capture_output=True, timeout=60)
+
+        client_ca, cert, key = client_ca_and_cert(tmp_path)
+        bao("policy", "write", "sr-kv", "-", stdin=b'path "secret/*" { capabilities = '
+            b'["create", "read", "update", "list"] }\n'
+            b'path "sys/internal/ui/mounts/*" { capabilities = ["read"] }\n')
+        bao("auth", "enable", "cert")
+        bao("write", "auth/cert/certs/strongroom", "token_policies=sr-kv",
+            f"certificate=@{client_ca}")
+        code, out, err = cli("remote", "add", "mtls", "--url", server.url, "--ca", str(ca),
+                             "--auth", "cert", "--client-cert", str(cert), "--client-key",
+                             str(key), "--prefix", "mtls/", vault=vault)
+        assert code == 0 and out["credential_secret"] == "remote/mtls/client-key", err
+        key.unlink()  # from now on the key lives in the vault only
+        code, out, err = cli("remote", "publish", "mtls", "--name", "app/db", vault=vault)
+        assert code == 0 and out["counts"]["create"] == 1, err
+        with open_vault(vault) as v:
+            assert b"PRIVATE KEY" in v.get_secret("remote/mtls/client-key")
+        _other_ca, other_cert, other_key = client_ca_and_cert(tmp_path / "other")
+        code, out, err = cli("remote", "add", "mtls2", "--url", server.url, "--ca", str(ca),
+                             "--auth", "cert", "--client-cert", str(other_cert),
+                             "--client-key", str(other_key), vault=vault)
+        assert code == 4, err
+        one_sentence(out, 4, "refused")
+    finally:
+        server.stop()
