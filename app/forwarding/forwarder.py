@@ -14,19 +14,27 @@ make another one, and following an idle log stays idle.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..audit import Outcome
+from ..fsutil import storage_error
 from ..vault.session import VaultSession
 from . import store
 from .store import Cursor, ForwardSettings
 from .syslog import Header, frame, is_header_token, message
 from .transport import Connection, ForwardFailed, tls_context
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one run at a time is not enforced there
+    fcntl = None  # type: ignore[assignment]
 
 FORWARD_ACTION = "audit.forward"
 DEFAULT_BATCH = 1000
@@ -71,6 +79,40 @@ def forward(
     """Send every event after ``name``'s cursor; raises ForwardFailed (cursor at the last
     acknowledged batch) or VaultTampered (the log under the cursor changed). ``settings``: the
     destination as given now; new or changed, it is saved with the first acknowledged batch."""
+    with _one_run(vault, name):
+        return _forward(vault, name, settings, batch=batch, cancel=cancel, on_status=on_status)
+
+
+class ForwardBusy(ForwardFailed):
+    """Another run (a console, a --follow) is forwarding to the same destination now."""
+
+
+@contextlib.contextmanager
+def _one_run(vault: VaultSession, name: str) -> Iterator[None]:
+    """Hold the destination's run lock (a file beside the vault), or ForwardBusy: two runs from
+    one cursor would send the same events twice."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    path = vault.path / f".forward-{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise storage_error(e, path.name) from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ForwardBusy(f"another run is forwarding to {name!r} now; try again when it "
+                              "has finished") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _forward(vault: VaultSession, name: str, settings: ForwardSettings | None, *, batch: int,
+             cancel: threading.Event | None,
+             on_status: Callable[[str], None] | None) -> ForwardReport:
     saved = store.find(vault, name)
     if settings is None:
         cur = store.cursor(vault, name)
@@ -159,4 +201,4 @@ def follow(
         cancel.wait(interval)
 
 
-__all__ = ["DEFAULT_BATCH", "FORWARD_ACTION", "ForwardReport", "follow", "forward"]
+__all__ = ["DEFAULT_BATCH", "FORWARD_ACTION", "ForwardBusy", "ForwardReport", "follow", "forward"]
