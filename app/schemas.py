@@ -246,6 +246,10 @@ CREATE TABLE remote_sync (
 ) WITHOUT ROWID;
 """
 FORWARD_SCHEMA = """
+-- app/forwarding/store.py: one row per named syslog destination. target is HOST:PORT, settings
+-- the transport (tls/tcp), CA and client-certificate paths (never key material), timeout,
+-- APP-NAME and facility as JSON; last_seq/last_hash the last event the receiver acknowledged
+-- (0/NULL: none yet), moved only forward after a batch's clean close.
 CREATE TABLE audit_forwards (
     name TEXT PRIMARY KEY,
     target TEXT NOT NULL,
