@@ -317,3 +317,37 @@ def test_selection_is_required_and_names_are_checked(solo: tuple[Path, str]) -> 
     assert code == 1 and "no secret named 'nope'" in err
     code, _out, err = cli("remote", "show", "other", vault=vault)
     assert code == 1 and "no remote named 'other'" in err
+
+
+def test_a_second_vault_pulls_what_the_first_published(solo: tuple[Path, str], bao: BaoServer,
+                                                       tmp_path: Path) -> None:
+    alice, prefix = solo
+    assert cli("remote", "publish", "dev", "--all", vault=alice)[0] == 0
+    bob = tmp_path / "bob"
+    from strongroom.app.keyslots import normalize_passphrase
+    from strongroom.app.vault import NewSecret, Vault
+
+    from helpers.remotes import PASSPHRASE
+    with Vault.create(bob, normalize_passphrase(PASSPHRASE), kdf_time_ms=10, actor="bob") as v:
+        v.add_secret(NewSecret("app/db", b"bob's own db password"))
+    add(bob, bao, prefix)
+    code, result, err = cli("remote", "pull", "dev", "--all", "--dry-run", vault=bob)
+    assert code == 0, err
+    planned = {i["name"]: (i["action"], i["classification"]) for i in result["items"]}
+    assert planned == {"app/db": ("conflict", "moderate"), "app/api": ("create", "moderate"),
+                       "pki/root-key": ("create", "critical"), "web/token": ("create", "low")}
+    code, result, err = cli("remote", "pull", "dev", "--all", vault=bob)
+    assert code == 1 and result["counts"] == {"create": 3, "update": 0, "skip": 0,
+                                              "conflict": 1, "invalid": 0}, err
+    with open_vault(bob) as v:
+        for name in ("app/api", "pki/root-key", "web/token"):
+            assert v.get_secret(name) == VALUES[name]
+        assert v.secret_info("pki/root-key").classification.value == "critical"
+        assert v.get_secret("app/db") == b"bob's own db password"
+    with open_vault(alice) as v:
+        v.update_secret("web/token", b"rotated-by-alice")
+    assert cli("remote", "publish", "dev", "--all", vault=alice)[0] == 0
+    code, result, err = cli("remote", "pull", "dev", "--tag", "web", vault=bob)
+    assert code == 0 and result["counts"]["update"] == 1, err
+    with open_vault(bob) as v:
+        assert v.get_secret("web/token") == b"rotated-by-alice"

@@ -3,8 +3,8 @@
 Data (what ``bao kv get`` shows): ``value`` for a value or TOTP secret that is UTF-8 text,
 ``value_base64`` for other bytes, ``entry`` for an entry (its Strongroom entry document, JSON
 text). Custom metadata (strings, never the value): ``strongroom-name``, ``strongroom-level``,
-``strongroom-kind``, ``strongroom-version`` (the local version published) and
-``strongroom-vault`` (the publishing vault's id).
+``strongroom-kind``, ``strongroom-tags`` (comma-separated), ``strongroom-version`` (the local
+version published) and ``strongroom-vault`` (the publishing vault's id).
 
 What comes back from a server is outside input: :func:`from_kv` accepts exactly one of those
 keys holding a string, within the value size limit, and the kind's own checks (a TOTP URI, an
@@ -21,12 +21,13 @@ from typing import Any
 
 from ..errors import StrongroomError
 from ..model import Classification, SecretInfo
-from ..vault.secret_fields import MAX_VALUE_BYTES, check_kind_value, check_name
+from ..vault.secret_fields import MAX_VALUE_BYTES, check_kind_value, check_name, check_tags
 
 VALUE, VALUE_B64, ENTRY = "value", "value_base64", "entry"
 DATA_KEYS = (VALUE, VALUE_B64, ENTRY)
 META_NAME, META_LEVEL, META_KIND = "strongroom-name", "strongroom-level", "strongroom-kind"
 META_VERSION, META_VAULT = "strongroom-version", "strongroom-vault"
+META_TAGS = "strongroom-tags"
 KINDS = ("value", "totp", "entry")
 
 
@@ -78,7 +79,8 @@ def from_kv(data: Any, kind: str, where: str) -> bytes:
 def metadata(vault_id: str, info: SecretInfo) -> dict[str, str]:
     """The custom metadata published with a secret (facts, never the value)."""
     return {META_NAME: info.name, META_LEVEL: info.classification.value, META_KIND: info.kind,
-            META_VERSION: str(info.version), META_VAULT: vault_id}
+            META_TAGS: ",".join(info.tags), META_VERSION: str(info.version),
+            META_VAULT: vault_id}
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class RemoteFacts:
     level: Classification | None = None
     kind: str | None = None
     version: int | None = None
+    tags: tuple[str, ...] = ()
 
 
 def parse_metadata(custom: Any) -> RemoteFacts:
@@ -110,4 +113,8 @@ def parse_metadata(custom: Any) -> RemoteFacts:
     raw = text(META_VERSION)
     version = int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) < 10 \
         else None
-    return RemoteFacts(name, level, kind, version)
+    try:
+        tags = check_tags(t for t in (text(META_TAGS) or "").split(",") if t.strip())
+    except StrongroomError:
+        tags = ()
+    return RemoteFacts(name, level, kind, version, tags)

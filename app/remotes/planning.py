@@ -7,8 +7,9 @@ changes nothing, so ``--dry-run`` is a plan printed. Per secret, against its syn
   synced remote version); changed there only -> skip (pull it); both -> conflict, unless
   ``prefer="local"``, which updates from the server's current version.
 - pull: changed there only -> update (a new local version); changed here only or neither ->
-  skip; both -> conflict, unless ``prefer="remote"``. A secret never synced with the remote is
-  skipped (a path the vault did not publish is not taken).
+  skip; both -> conflict, unless ``prefer="remote"``. With ``--all``, a path under the prefix
+  that no local secret has is created (its level and kind from the custom metadata, Moderate and
+  value without), and a local secret never synced whose path exists there is a conflict.
 
 An approval covers a whole plan: its target is the direction, the remote and the SHA-256 of the
 names that would be read or written.
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from ..access import policy as access_policy
 from ..errors import UsageError
 from ..model import Classification, SecretInfo
+from ..vault.secret_fields import check_name
 from ..vault.secrets import list_secrets, secret_info
-from . import state
+from . import codec, state
 from .config import Remote, list_remotes
 from .state import Action, Item
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 PUBLISH_OPERATION = "secret.export"  # the policy's export levels (Critical by default)
 PULL_OPERATION = "remote.pull"
 PREFER = ("local", "remote")
+MAX_DEPTH, MAX_DISCOVERED = 16, 200_000
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def _publish_item(info: SecretInfo, path: str, meta: KvMeta | None, row: state.S
                   prefer: str | None) -> Item:
     current = meta.current_version if meta else 0
     item = Item(info.name, info.id, info.classification.value, info.kind, path, Action.Skip,
-                info.version, current, row)
+                info.version, current, row, tags=info.tags)
     if row is None:
         if meta is None:
             return replace(item, action=Action.Create, reason="not on the remote yet")
@@ -120,9 +123,15 @@ def _pull_item(info: SecretInfo, path: str, meta: KvMeta | None, row: state.Sync
                prefer: str | None) -> Item:
     current = meta.current_version if meta else 0
     item = Item(info.name, info.id, info.classification.value, info.kind, path, Action.Skip,
-                info.version, current, row)
+                info.version, current, row, tags=info.tags)
     if row is None:
-        return replace(item, reason="never synced with this remote (publish it first)")
+        if meta is None or meta.deleted:
+            return replace(item, reason="not on the remote")
+        if prefer == "remote":
+            return replace(item, action=Action.Update,
+                           reason="on both sides, never synced; taking the remote's")
+        return replace(item, action=Action.Conflict,
+                       reason="on both sides but never synced between them")
     if meta is None or meta.deleted:
         return replace(item, action=Action.Conflict, reason="deleted on the remote")
     local_changed = info.version != row.local_version
@@ -135,6 +144,37 @@ def _pull_item(info: SecretInfo, path: str, meta: KvMeta | None, row: state.Sync
     return replace(item, action=Action.Update, reason=(
         "changed on both sides; taking the remote's (--prefer remote)" if local_changed
         else "changed on the remote since the last sync"))
+
+
+def _discover(engine: KvEngine, folder: str, depth: int = 0) -> list[str]:
+    """Every path under ``folder`` on the server (sub-folders walked, MAX_DEPTH deep)."""
+    paths: list[str] = []
+    for key in engine.list(folder):
+        if key.endswith("/"):
+            if depth < MAX_DEPTH:
+                paths += _discover(engine, folder + key, depth + 1)
+        elif key:
+            paths.append(folder + key)
+        if len(paths) > MAX_DISCOVERED:
+            raise UsageError(f"more than {MAX_DISCOVERED} paths under {folder} on the remote; "
+                             "pull them by name")
+    return paths
+
+
+def _remote_only(remote: Remote, path: str, meta: KvMeta | None) -> Item | None:
+    """A path on the server that no local secret has: a secret to create, if it can be one."""
+    if meta is None or meta.deleted:
+        return None
+    name = path[len(remote.prefix):]
+    facts = codec.parse_metadata(meta.custom)
+    level = (facts.level or Classification.Moderate).value
+    item = Item(name, 0, level, facts.kind or "value", path, Action.Create, 0,
+                meta.current_version, None, "on the remote, not in this vault", facts.tags)
+    try:
+        check_name(name)
+    except UsageError:
+        return replace(item, action=Action.Invalid, reason="the path is not a secret name")
+    return item
 
 
 def approval_target(direction: str, remote: str, names: Sequence[str]) -> str:
@@ -153,15 +193,26 @@ def plan(vault: VaultSession, engine: KvEngine, direction: str, selection: Selec
         rows = state.rows(conn, remote.name)
         rule = access_policy.load(conn)
     make = _publish_item if direction == "publish" else _pull_item
+    found = set(_discover(engine, remote.prefix)) if direction == "pull" and selection.all \
+        else set()
     items = []
     for info in infos:
         row = rows.get(info.id)
         path = row.path if row else path_of(remote, info.name)
-        meta = engine.metadata(path) if row or direction == "publish" else None
+        meta = engine.metadata(path) if row or direction == "publish" or path in found else None
         items.append(make(info, path, meta, row, prefer))
+        found.discard(path)
+    with vault._read() as conn:  # a name listed here may be hidden from the operator's list
+        taken = {r[0] for r in conn.execute("SELECT name FROM secrets")} if found else set()
+    for path in sorted(found):
+        if path[len(remote.prefix):] in taken:
+            continue
+        extra = _remote_only(remote, path, engine.metadata(path))
+        if extra is not None:
+            items.append(extra)
     # publish reads a conflict's value too: the remote may already hold it (a run cut short)
     touched = (Action.Create, Action.Update, Action.Conflict) if direction == "publish" \
-        else (Action.Update,)
+        else (Action.Create, Action.Update)
     names = [i.name for i in items if i.action in touched]
     operation = PUBLISH_OPERATION if direction == "publish" else PULL_OPERATION
     gated = tuple(i.name for i in items if i.action in touched

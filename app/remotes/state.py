@@ -43,6 +43,7 @@ class Item:
     remote_version: int  # the server's current version (0: none)
     synced: SyncRow | None = None
     reason: str = ""
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "action": self.action.value,

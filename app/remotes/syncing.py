@@ -23,6 +23,7 @@ from ..access import approvals, enforce, health_gate
 from ..access import policy as access_policy
 from ..access.approvals import Approval
 from ..errors import AccessDenied
+from ..model import Classification, SecretInfo
 from ..vault import secrets as vault_secrets
 from ..vault import version_meta
 from . import codec, state
@@ -177,12 +178,10 @@ def publish(vault: VaultSession, engine: KvEngine, plan: SyncPlan,
     return result
 
 
-def _facts(item: Item) -> Any:
+def _facts(item: Item) -> SecretInfo:
     """What codec.metadata needs of a secret, from the plan's item."""
-    from ..model import Classification, SecretInfo
-
-    return SecretInfo(item.secret_id, item.name, Classification(item.level), "", "", (), "", "",
-                      None, None, item.local_version, item.kind)
+    return SecretInfo(item.secret_id, item.name, Classification(item.level), "", "", item.tags,
+                      "", "", None, None, item.local_version, item.kind)
 
 
 # ----- pull ------------------------------------------------------------------------------------
@@ -206,21 +205,32 @@ def _write_pulled(vault: VaultSession, plan: SyncPlan, fetched: Sequence[tuple[I
         extra = _approved(vault, conn, plan, approval)
         now = vault._now()
         for n, (item, remote_version, value) in enumerate(fetched):
-            info = vault_secrets._checked_info(vault, item.name, "manage")
-            if info.version != item.local_version:
-                out.append(replace(item, action=Action.Conflict,
-                                   reason="changed here during the pull"))
-                continue
-            version = _new_version(vault, info, value)
+            if item.action is Action.Create:
+                if conn.execute("SELECT 1 FROM secrets WHERE name = ?", (item.name,)).fetchone():
+                    out.append(replace(item, action=Action.Conflict,
+                                       reason="created here during the pull"))
+                    continue
+                info = vault_secrets._insert_secret(vault, vault_secrets.NewSecret(
+                    item.name, value, Classification(item.level), kind=item.kind, tags=item.tags,
+                    note=f"pulled from remote {plan.remote.name}"),
+                    extra={"remote": plan.remote.name})
+                version, previous = info.version, 0
+            else:
+                info = vault_secrets._checked_info(vault, item.name, "manage")
+                if info.version != item.local_version:
+                    out.append(replace(item, action=Action.Conflict,
+                                       reason="changed here during the pull"))
+                    continue
+                version, previous = _new_version(vault, info, value), info.version
             state.record(conn, plan.remote.name, info.id, item.path, version, remote_version, now)
             details: dict[str, Any] = {
                 "remote": plan.remote.name, "path": f"{plan.remote.kv_mount}/{item.path}",
                 "remote_version": remote_version, "local_version": version,
-                "previous_local_version": info.version, "pull": plan.target}
+                "previous_local_version": previous, "pull": plan.target}
             if item.name in plan.two_person or (n == 0 and not plan.two_person):
                 details |= extra
             vault._event(PULL_EVENT, item.name, details=details)
-            out.append(replace(item, local_version=version))
+            out.append(replace(item, secret_id=info.id, local_version=version))
     return out
 
 
@@ -230,7 +240,7 @@ def pull(vault: VaultSession, engine: KvEngine, plan: SyncPlan,
     result = SyncResult(plan)
     fetched: list[tuple[Item, int, bytes]] = []
     for item in plan.items:
-        if item.action is not Action.Update:
+        if item.action not in (Action.Create, Action.Update):
             result.items.append(item)
             continue
         held = engine.read(item.path, item.remote_version)

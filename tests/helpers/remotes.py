@@ -75,7 +75,7 @@ def cli(*args: str, vault: Path, token: str | None = None, approver: str | None 
 
 def open_vault(path: Path) -> Vault:
     v = Vault.open(path)
-    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE), operator="alice")
+    v.unlock(PassphraseUnlocker.from_text(PASSPHRASE))
     return v
 
 
