@@ -230,6 +230,8 @@ def status(vault: VaultSession, engine: KvEngine) -> list[Item]:
         names = {r[0]: r[1] for r in conn.execute("SELECT id, name FROM secrets")} if ids else {}
     items = []
     for secret_id, row in sorted(rows.items(), key=lambda kv: names.get(kv[0], "")):
+        if secret_id not in names:  # deleted meanwhile (its row goes with it)
+            continue
         info = secret_info(vault, names[secret_id])
         item = _publish_item(info, row.path, engine.metadata(row.path), row, None)
         local_changed = info.version != row.local_version
