@@ -160,14 +160,14 @@ def _row(row: Any) -> Remote:
 def list_remotes(vault: VaultSession) -> list[Remote]:
     """Every configured remote, by name."""
     with vault._read() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM remotes ORDER BY name").fetchall()  # nosec B608
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM remotes ORDER BY name").fetchall()
     return [_row(r) for r in rows]
 
 
 def get_remote(vault: VaultSession, name: str) -> Remote:
     """The remote named ``name``; NotFound in one sentence."""
     with vault._read() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM remotes WHERE name = ?",  # nosec B608
+        row = conn.execute(f"SELECT {_COLUMNS} FROM remotes WHERE name = ?",
                            (name,)).fetchone()
     if row is None:
         raise NotFound(f"no remote named {name!r} (see 'strongroom remote list')")
@@ -201,7 +201,7 @@ def add_remote(vault: VaultSession, remote: Remote, credential: bytes, level: Cl
         info = vault_secrets._insert_secret(vault, new, extra={"remote": remote.name, **extra})
         now = vault._now()
         conn.execute(
-            f"INSERT INTO remotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # nosec B608
+            f"INSERT INTO remotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (remote.name, remote.url, remote.namespace, remote.kv_mount, remote.transit_mount,
              remote.auth, json.dumps(dict(remote.settings), sort_keys=True), info.name, now))
         vault._event("remote.add", remote.name, details={
