@@ -148,8 +148,10 @@ def default_level(vault: VaultSession) -> Classification:
 
 # ----- the table -------------------------------------------------------------------------------
 
-_COLUMNS = ("name, url, namespace, kv_mount, transit_mount, auth, settings, credential_secret, "
-            "created")
+_SELECT = ("SELECT name, url, namespace, kv_mount, transit_mount, auth, settings, "
+           "credential_secret, created FROM remotes")
+_INSERT = ("INSERT INTO remotes (name, url, namespace, kv_mount, transit_mount, auth, settings, "
+           "credential_secret, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def _row(row: Any) -> Remote:
@@ -160,14 +162,14 @@ def _row(row: Any) -> Remote:
 def list_remotes(vault: VaultSession) -> list[Remote]:
     """Every configured remote, by name."""
     with vault._read() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM remotes ORDER BY name").fetchall()
+        rows = conn.execute(_SELECT + " ORDER BY name").fetchall()
     return [_row(r) for r in rows]
 
 
 def get_remote(vault: VaultSession, name: str) -> Remote:
     """The remote named ``name``; NotFound in one sentence."""
     with vault._read() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM remotes WHERE name = ?",
+        row = conn.execute(_SELECT + " WHERE name = ?",
                            (name,)).fetchone()
     if row is None:
         raise NotFound(f"no remote named {name!r} (see 'strongroom remote list')")
@@ -201,7 +203,7 @@ def add_remote(vault: VaultSession, remote: Remote, credential: bytes, level: Cl
         info = vault_secrets._insert_secret(vault, new, extra={"remote": remote.name, **extra})
         now = vault._now()
         conn.execute(
-            f"INSERT INTO remotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT,
             (remote.name, remote.url, remote.namespace, remote.kv_mount, remote.transit_mount,
              remote.auth, json.dumps(dict(remote.settings), sort_keys=True), info.name, now))
         vault._event("remote.add", remote.name, details={
