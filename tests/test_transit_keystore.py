@@ -29,6 +29,7 @@ from strongroom.app.errors import (
 from strongroom.app.keys.ports import KeyStore, KeyType, SignAlgorithm
 from strongroom.backends.openbao.transit import BATCH, TransitKeyStore, remote_token
 
+from conftest import PASSPHRASE
 from helpers.keystore_contract import KeyStoreContract, verify_signature
 from helpers.openbao import BaoServer, openbao, start_dev_server  # noqa: F401
 
@@ -84,7 +85,7 @@ def keys(bao: BaoServer) -> Iterator[tuple[TransitKeyStore, dict[str, object]]]:
 
 
 def test_keys_are_not_exportable_and_openbao_refuses_export(bao, keys):
-    store, made = keys
+    _, made = keys
     client = hvac.Client(url=bao.url, token=bao.root_token)
     for key in made.values():
         label = key.label
@@ -218,7 +219,7 @@ def test_bad_input_is_refused_before_openbao_changes(bao, keys):
 
 
 def test_a_missing_key_and_a_missing_mount_are_not_found(bao, keys):
-    store, made = keys
+    store, _ = keys
     hvac.Client(url=bao.url, token=bao.root_token).secrets.transit.create_key(
         "short-lived", key_type="ecdsa-p256")
     gone = next(k for k in store.list_keys() if k.label == "short-lived")
@@ -319,3 +320,42 @@ def test_a_batch_too_big_for_the_server_is_sent_again_in_halves(bao, keys):
     assert len(signatures) == 700
     for message, signature in zip(messages[::97], signatures[::97], strict=True):
         verify_signature(key, signature, message, SignAlgorithm.EcdsaSha256)
+
+
+BLOCK_HVAC = """
+import sys
+class _NoHvac:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hvac" or name.startswith("hvac."):
+            raise ModuleNotFoundError("No module named 'hvac'", name="hvac")
+        return None
+sys.meta_path.insert(0, _NoHvac())
+"""
+
+
+def test_without_hvac_the_store_says_so_in_one_sentence(tmp_path):
+    """hvac blocked in a child process: the provider's available() gives the reason, and the
+    CLI refuses --store transit with it (exit 1)."""
+    import json
+    import os
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_HVAC)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")},
+           "PYTHONPATH": str(tmp_path)}
+    probe = ("from strongroom.app.keys import tokens; p = tokens.load_provider('transit'); "
+             "a = p.available(); print(a.ok); print(a.reason)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ok_line, reason = proc.stdout.splitlines()
+    assert ok_line == "False" and "strongroom[openbao]" in reason and reason.count(".") <= 1
+    from conftest import make_vault, run_cli
+
+    make_vault(tmp_path / "vault").lock()
+    result = run_cli("--json", "keys", "list", "--store", "transit", "--token", "x",
+                     vault=tmp_path / "vault", passphrases=[PASSPHRASE],
+                     env={"PYTHONPATH": str(tmp_path)})
+    assert result.code == 1, result.err
+    assert "hvac is not installed" in json.loads(result.out)["message"]
+    assert len(result.err.splitlines()) == 1

@@ -9,7 +9,6 @@ credential goes into the hvac client's header and nowhere else (never argv, env 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -27,12 +26,14 @@ if TYPE_CHECKING:
 # Seconds per request: longer than client.connect's default, as Transit may take seconds to make
 # an RSA 4096 key or sign a batch of 256 with one.
 TIMEOUT = 60.0
-NO_HVAC = ("hvac is not installed: install the OpenBao extra (pip install 'strongroom[openbao]') "
-           "to use Transit keys")
+NO_HVAC = "hvac is not installed (pip install 'strongroom[openbao]' adds it)"
 
 
 def hvac_available() -> Availability:
-    if importlib.util.find_spec("hvac") is None:
+    """Whether hvac imports here (a missing or broken install both say so in one sentence)."""
+    try:
+        import hvac  # noqa: F401
+    except ImportError:
         return Availability(False, NO_HVAC)
     return Availability(True)
 
