@@ -20,7 +20,7 @@ from strongroom.app.forwarding.verify import verify_lines
 from strongroom.app.vault import NewSecret, Vault
 
 from conftest import PASSPHRASE, make_vault, run_cli, snapshot, unlocker
-from helpers.rsyslog import Certs, Rsyslog, make_certs
+from helpers.rsyslog import Certs, Rsyslog, make_certs, make_client_cert
 
 SECRET_VALUE = b"hunter2-do-not-forward-\xc3\xa9-7f3a9c"
 
@@ -255,6 +255,27 @@ def test_a_second_run_to_the_same_destination_at_once_is_refused(
     finally:
         os.close(fd)
     assert forward(path, "--to", receiver.address, "--tcp").code == 0
+
+
+def test_mutual_tls_a_client_certificate_is_sent_and_without_one_nothing_counts(
+        tmp_path: Path) -> None:
+    """rsyslog demanding a client certificate of the CA (gtls x509/certvalid): with
+    --client-cert every event arrives; without, the receiver drops the connection after the
+    handshake, so the batch is not acknowledged and the cursor does not move."""
+    certs = make_certs(tmp_path / "mtls")
+    cert, key = make_client_cert(certs)
+    path, vault_id = new_vault(tmp_path)
+    with Rsyslog(tmp_path / "rs", certs=certs, client_certs=True) as receiver:
+        bare = forward(path, "--to", receiver.address, "--ca", str(certs.ca))
+        assert bare.code == 1 and bare.err.count("\n") == 1, bare.err
+        assert cursors(path) == {}
+        ok = forward(path, "--to", receiver.address, "--ca", str(certs.ca),
+                     "--client-cert", str(cert), "--client-key", str(key))
+        assert ok.code == 0, ok.err
+        total = cursors(path)[receiver.address][0]
+        lines = receiver.lines(expected=total)
+    assert seqs(lines) == list(range(1, total + 1))
+    assert verify_lines(lines, vault_id=vault_id).ok
 
 
 def test_a_log_rewritten_under_the_cursor_is_an_integrity_failure(

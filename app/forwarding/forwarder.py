@@ -29,7 +29,7 @@ from ..vault.session import VaultSession
 from . import store
 from .store import Cursor, ForwardSettings
 from .syslog import Header, frame, is_header_token, message
-from .transport import Connection, ForwardFailed, tls_context
+from .transport import SETTLE, Connection, ForwardFailed, tls_context
 
 try:
     import fcntl
@@ -132,7 +132,7 @@ def _forward(vault: VaultSession, name: str, settings: ForwardSettings | None, *
             todo = store.pending(vault, cur, batch)
             if not todo:
                 break
-            connection = Connection(dest, context)
+            connection = Connection(dest, context, settle=SETTLE if not batches else 0.0)
             octets += connection.send([frame(message(e, header)) for e in todo])
             connection.close_cleanly()
             last = todo[-1]

@@ -6,11 +6,17 @@ its side cleanly (an end of stream, not a reset) within the timeout. A receiver 
 it has read up to our end of stream, so it has *read* every message of the batch; whether it
 then wrote them to disk is its own business (rsyslog queues them in memory first). A reset, a
 timeout or any error leaves the batch unacknowledged and it is sent again next time.
+
+One case a sender cannot tell from that close: under TLS 1.3 a receiver judges our client
+certificate after our side of the handshake is done, and one that refuses us may first read our
+batch into its TLS buffer and then close cleanly (rsyslog's gtls does). So the first connection of
+a run waits :data:`SETTLE` seconds after the handshake and fails if the receiver closes then.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import ssl
 import time
@@ -21,6 +27,7 @@ from pathlib import Path
 from ..errors import StrongroomError, UsageError
 
 DEFAULT_TIMEOUT = 30.0  # seconds for connecting, each write, and the receiver's close
+SETTLE = 1.0  # seconds to watch for a refusal after the first TLS handshake of a run
 
 
 class ForwardFailed(StrongroomError):
@@ -121,7 +128,10 @@ def _no_password() -> bytes:
 class Connection:
     """One connection to the receiver: :meth:`send` frames, then :meth:`close_cleanly`."""
 
-    def __init__(self, dest: Destination, context: ssl.SSLContext | None) -> None:
+    def __init__(self, dest: Destination, context: ssl.SSLContext | None, *,
+                 settle: float = 0.0) -> None:
+        """Connect (and shake hands); with ``settle``, then wait that long for a receiver that
+        takes the handshake but refuses us after it (see :meth:`_refused_after_handshake`)."""
         self.dest = dest
         try:
             raw = socket.create_connection((dest.host, dest.port), timeout=dest.timeout)
@@ -140,6 +150,28 @@ class Connection:
                 raw.close()
                 raise ForwardFailed(
                     f"the TLS handshake with {dest.address} failed: {_reason(e)}") from e
+            if settle > 0 and self._refused_after_handshake(settle):
+                self.abort()
+                raise ForwardFailed(
+                    f"{dest.address} closed the connection right after the TLS handshake: it "
+                    "refused this client (does it want a client certificate, or another one?)")
+
+    def _refused_after_handshake(self, settle: float) -> bool:
+        """Under TLS 1.3 a server judges the client's certificate after our handshake is done;
+        rsyslog (gtls, x509 modes) then closes with a FIN that, once we had sent a batch, would
+        look like an acknowledgement. So before the first batch of a run, wait ``settle``
+        seconds for such a close; application data or nothing at all means we were kept."""
+        if not select.select([self.sock], [], [], settle)[0]:
+            return False
+        self.sock.setblocking(False)
+        try:
+            return not self.sock.recv(1)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False  # a post-handshake message (a session ticket), no data: kept
+        except OSError:
+            return True  # an alert or a reset: refused
+        finally:
+            self.sock.settimeout(self.dest.timeout)
 
     def send(self, frames: Sequence[bytes]) -> int:
         """Write every frame; returns the octets written."""
@@ -206,6 +238,7 @@ def _reason(e: BaseException) -> str:
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "SETTLE",
     "Connection",
     "Destination",
     "ForwardFailed",

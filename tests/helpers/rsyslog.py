@@ -52,6 +52,23 @@ def make_certs(folder: Path, name: str = "ca") -> Certs:
     return Certs(ca, cert, key)
 
 
+def make_client_cert(certs: Certs, name: str = "client") -> tuple[Path, Path]:
+    """A client certificate (clientAuth) signed by ``certs``' CA: (certificate, key)."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed (packaging/bootstrap.sh installs it)"
+    folder = certs.ca.parent
+    key, csr, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.pem"
+    ext = folder / f"{name}.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    for args in (["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}"],
+                 ["x509", "-req", "-in", str(csr), "-CA", str(certs.ca), "-CAkey",
+                  str(certs.ca.with_suffix(".key")), "-CAcreateserial", "-out", str(cert),
+                  "-days", "2", "-extfile", str(ext)]):
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=folder)
+    return cert, key
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,7 +80,7 @@ class Rsyslog:
     :meth:`lines` (the MSGs received so far, flushed)."""
 
     def __init__(self, folder: Path, *, certs: Certs | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, client_certs: bool = False) -> None:
         assert os.path.exists(RSYSLOGD), "rsyslogd is needed (packaging/bootstrap.sh installs it)"
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +88,7 @@ class Rsyslog:
         self.work.mkdir(exist_ok=True)
         self.port = port or free_port()
         self.certs = certs
+        self.client_certs = client_certs  # TLS: clients must show a certificate of the CA
         self.out = folder / "received.log"
         self.conf = folder / "rsyslog.conf"
         self.pidfile = folder / "rsyslogd.pid"
@@ -85,8 +103,9 @@ class Rsyslog:
             tls = (f'\n  defaultNetstreamDriverCAFile="{self.certs.ca}"'
                    f'\n  defaultNetstreamDriverCertFile="{self.certs.cert}"'
                    f'\n  defaultNetstreamDriverKeyFile="{self.certs.key}"')
+            auth = "x509/certvalid" if self.client_certs else "anon"
             module = ('module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" '
-                      'streamDriver.authMode="anon")')
+                      f'streamDriver.authMode="{auth}")')
         return (
             f'global(workDirectory="{self.work}" maxMessageSize="64k"{tls})\n'
             f"{module}\n"
