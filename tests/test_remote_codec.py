@@ -72,3 +72,18 @@ def test_published_metadata_parses_back_and_holds_no_value() -> None:
     assert (facts.name, facts.level, facts.kind, facts.version) == \
         ("prod/db", Classification.High, "value", 3)
     assert all(isinstance(v, str) for v in meta.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(tags=st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn",
+                                                                  "Zl", "Zp", "Zs")),
+                             min_size=1, max_size=64).filter(lambda t: "," not in t),
+                     max_size=20, unique=True),
+       name=st.sampled_from(["a", "x" * 256, "prod/db"]))
+def test_every_published_metadata_value_is_one_the_server_takes(tags: list[str], name: str
+                                                                ) -> None:
+    info = SecretInfo(1, name, Classification.Low, "o", "", tuple(tags), "c", "u", None, None,
+                      99999, "value")
+    meta = codec.metadata("0123456789abcdef0123456789abcdef", info)
+    assert all(0 < len(v.encode()) <= 512 and 0 < len(k) <= 128 for k, v in meta.items())
+    assert len(meta) <= 64

@@ -28,6 +28,7 @@ DATA_KEYS = (VALUE, VALUE_B64, ENTRY)
 META_NAME, META_LEVEL, META_KIND = "strongroom-name", "strongroom-level", "strongroom-kind"
 META_VERSION, META_VAULT = "strongroom-version", "strongroom-vault"
 META_TAGS = "strongroom-tags"
+MAX_META_VALUE = 512  # bytes, KV v2's limit on a custom metadata value
 KINDS = ("value", "totp", "entry")
 
 
@@ -78,9 +79,12 @@ def from_kv(data: Any, kind: str, where: str) -> bytes:
 
 def metadata(vault_id: str, info: SecretInfo) -> dict[str, str]:
     """The custom metadata published with a secret (facts, never the value)."""
-    return {META_NAME: info.name, META_LEVEL: info.classification.value, META_KIND: info.kind,
-            META_TAGS: ",".join(info.tags), META_VERSION: str(info.version),
-            META_VAULT: vault_id}
+    meta = {META_NAME: info.name, META_LEVEL: info.classification.value, META_KIND: info.kind,
+            META_VERSION: str(info.version), META_VAULT: vault_id}
+    tags = ",".join(info.tags)
+    if 0 < len(tags.encode()) <= MAX_META_VALUE:  # the server refuses empty or longer values
+        meta[META_TAGS] = tags
+    return meta
 
 
 @dataclass(frozen=True)
