@@ -45,12 +45,7 @@ from strongroom.app.keys.ports import (
 )
 from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
-from strongroom.app.remotes.errors import (
-    RemoteAuthFailed,
-    RemoteError,
-    RemoteNotFound,
-    RemotePermissionDenied,
-)
+from strongroom.app.remotes.errors import RemoteAuthFailed, RemoteError, RemotePermissionDenied
 
 from . import _transit_wire as wire
 from ._transit_kind import KIND
@@ -83,6 +78,17 @@ def remote_token(name: str, url: str, mount: str, namespace: str = "") -> TokenI
     )
 
 
+def _missing_key_is_404(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Transit answers a sign with a key it does not have with 400 "signing key not found":
+    raised as the 404 it means, so translated() says "not found" (exit 1, NotFound)."""
+    try:
+        return call(*args, **kwargs)
+    except hvac.exceptions.InvalidRequest as e:
+        if any("key not found" in str(x) for x in (e.errors or ())):
+            raise hvac.exceptions.InvalidPath(errors=e.errors) from e
+        raise
+
+
 class TransitKeyStore:
     """A KeyStore over an authenticated ``hvac.Client`` and one Transit mount."""
 
@@ -105,23 +111,20 @@ class TransitKeyStore:
 
     def _call(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         """``call`` with hvac's and requests' errors as client.translated's, one sentence each
-        naming the remote (never the token), and two refinements a key store needs."""
+        naming the remote (never the token); a 403 on a token OpenBao no longer knows is a
+        refused credential (exit 4), not "permission denied"."""
         if self._closed:
             raise UsageError("the Transit key store is closed")
         doing = f"{what} on remote {self._token.label}"
         with self._lock:
             try:
                 with translated(doing):
-                    return call(*args, **kwargs)
+                    return _missing_key_is_404(call, *args, **kwargs)
             except RemotePermissionDenied:
                 # 403 is also how OpenBao answers a token it does not know (revoked since login)
                 if self._token_refused():
                     raise RemoteAuthFailed(f"{doing} failed: the credential was refused (wrong "
                                            "or expired)") from None
-                raise
-            except RemoteError as e:
-                if "not found)" in str(e):  # Transit's 400 "signing key not found"
-                    raise RemoteNotFound(str(e)) from None
                 raise
 
     def _token_refused(self) -> bool:
