@@ -11,7 +11,11 @@ rotation in OpenBao the key is listed with its new version (and a new fingerprin
 Messages are hashed here and sent with ``prehashed=true`` (Ed25519 sends the message: Transit's
 Ed25519 signs the message itself); ECDSA signatures come DER-encoded (``marshaling_algorithm=
 asn1``), RSA-PSS uses ``salt_length=hash``. ``sign_many`` sends up to :data:`BATCH` inputs per
-request with Transit's ``batch_input``.
+request with Transit's ``batch_input`` (halved if the server's JSON limits refuse a request).
+
+Types made: EC P-256/P-384, RSA 3072/4096, Ed25519 (every KeyType). Listed too: RSA 2048 (signs;
+Strongroom does not make it) and EC P-521 (no SignAlgorithm signs with it); Transit's encryption
+and HMAC keys are left out.
 """
 
 from __future__ import annotations
