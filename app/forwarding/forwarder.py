@@ -15,6 +15,7 @@ make another one, and following an idle log stays idle.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import socket
@@ -61,8 +62,10 @@ class ForwardReport:
                 "octets": self.octets, "batches": self.batches, "cursor_seq": self.cursor_seq}
 
 
+@functools.lru_cache(maxsize=1)
 def local_hostname() -> str:
-    """This machine's name as RFC 5424 HOSTNAME, or ``-`` if it is not printable ASCII."""
+    """This machine's name as RFC 5424 HOSTNAME, or ``-`` if it is not printable ASCII (looked
+    up once a process: getfqdn may ask DNS)."""
     name = socket.getfqdn() or socket.gethostname()
     return name if is_header_token(name, 255) else "-"
 
