@@ -35,7 +35,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("passphrase", "change the passphrase", "vault", "register"),
     ("rotate", "rotate the master key and data keys", "vault", "register"),
     ("vault", "the vault folder as a whole", "vault", "register"),
-    ("audit", "verify and show the audit log", "audit", "register"),
+    ("audit", "verify, show, export and forward the audit log", "audit", "register"),
     ("backup", "create, verify and restore backups", "backup", "register"),
     ("unlock-method", "list, add, test and remove unlock methods", "unlock", "register"),
     ("shares", "SLIP-39 share sets: the recovery keyslot, drills", "shares", "register"),

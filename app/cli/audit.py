@@ -63,7 +63,7 @@ def _event_line(e: AuditEvent) -> str:
 
 def register(sub: Any, command: AddCommand) -> None:
     """``strongroom audit verify|show|checkpoint|forward|export``."""
-    audit = sub.add_parser("audit", help="verify and show the audit log")
+    audit = sub.add_parser("audit", help="verify, show, export and forward the audit log")
     asub = subcommands(audit, "audit_command")
     verify = command(asub, "verify", cmd_audit_verify,
                      "check every page of the database, walk the hash chain, check the anchor "
