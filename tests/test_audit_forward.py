@@ -55,7 +55,10 @@ def add_events(path: Path, n: int, *, one_transaction: bool = False) -> None:
     if one_transaction:
         v.record_many("test.event", [(f"item-{i}", {"i": i}) for i in range(n)])
     for i in range(0 if one_transaction else n):
-        v.record("test.event", f"item-{i}", details={"i": i, "text": "é]\n\"\x00"})
+        # Every third action holds what RFC 5424 structured data must escape (and rsyslog's
+        # parser would otherwise split on): the MSG it writes must still be the event's JSON.
+        action = "test.event" if i % 3 else 'test.évent] "q" \\ [x=\n\x00'
+        v.record(action, f"item-{i} ✓", details={"i": i, "text": "é]\n\"\x00"})
     v.lock()
 
 
@@ -107,6 +110,13 @@ def test_every_event_arrives_once_in_order_and_verifies_from_the_receivers_file(
     assert "secret.read" in actions or "secret.reveal" in actions or "secret.get" in actions
     assert actions.count("audit.forward") == 1  # the second run forwarded only its record
     assert actions.count("audit.forward.set") == 1
+    assert 'test.évent] "q" \\ [x=\n\x00' in actions
+    listed = forward(path, "--list", "--json")
+    assert listed.code == 0, listed.err
+    assert [(d["name"], d["last_seq"], d["transport"]) for d in json.loads(listed.text)] == [
+        (receiver.address, report["cursor_seq"], "tcp")]
+    unknown = forward(path, "--name", "never-saved")
+    assert unknown.code == 1 and "no forwarding destination named" in unknown.err
 
 
 def test_a_receiver_stopped_mid_stream_gets_every_event_once_when_it_is_back(
