@@ -150,13 +150,15 @@ def register(asub: Any, command: AddCommand) -> None:
                      "the system's)")
     fwd.add_argument("--client-cert", metavar="FILE", help="PEM client certificate")
     fwd.add_argument("--client-key", metavar="FILE", help="its unencrypted PEM key")
-    fwd.add_argument("--app-name", default="strongroom", help="RFC 5424 APP-NAME")
-    fwd.add_argument("--facility", type=bounded_int(0, 23), default=FACILITY_AUDIT,
+    fwd.add_argument("--app-name", default="strongroom", metavar="NAME",
+                     help="RFC 5424 APP-NAME (default strongroom)")
+    fwd.add_argument("--facility", type=bounded_int(0, 23), default=FACILITY_AUDIT, metavar="N",
                      help=f"syslog facility (default {FACILITY_AUDIT}, log audit)")
     fwd.add_argument("--batch", type=bounded_int(1, MAX_BATCH), default=DEFAULT_BATCH,
                      metavar="N", help="events per connection (each acknowledged alone)")
     fwd.add_argument("--timeout", type=bounded_int(1, 3600), default=int(DEFAULT_TIMEOUT),
-                     metavar="SECONDS")
+                     metavar="SECONDS", help="for connecting, each write and the receiver's "
+                     f"close (default {int(DEFAULT_TIMEOUT)})")
     fwd.add_argument("--follow", action="store_true",
                      help="keep forwarding new events until Ctrl-C")
     fwd.add_argument("--interval", type=bounded_int(1, 3600), default=2, metavar="SECONDS",
@@ -166,5 +168,6 @@ def register(asub: Any, command: AddCommand) -> None:
     export = command(asub, "export", cmd_audit_export,
                      "write every event, oldest first, to a file: JSON lines, CSV or OCSF")
     export.add_argument("file", metavar="FILE")
-    export.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl",
+                        help="JSON lines (default), CSV, or OCSF 1.3.0 JSON lines")
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
