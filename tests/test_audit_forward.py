@@ -333,6 +333,38 @@ def test_follow_forwards_new_events_does_not_feed_on_itself_and_exits_0_on_ctrl_
     assert b"Forwarded" in out
 
 
+def test_follow_rides_out_a_receiver_restart(tmp_path: Path, receiver: Rsyslog) -> None:
+    """--follow with the receiver stopped and started under it: one line on stderr per failed
+    try, and once it is back every event arrives once and in order."""
+    path, vault_id = new_vault(tmp_path)
+    read_end, write_end = os.pipe()
+    os.write(write_end, (PASSPHRASE + "\n").encode())
+    os.close(write_end)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strongroom", "--vault", str(path), "--passphrase-fd",
+         str(read_end), "audit", "forward", "--to", receiver.address, "--tcp", "--follow",
+         "--interval", "1"], pass_fds=(read_end,), env=_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    os.close(read_end)
+    try:
+        assert receiver.lines(expected=1)
+        before = _settle(receiver)
+        receiver.stop()
+        add_events(path, 4)
+        time.sleep(2.5)  # at least one failed try while it is down
+        receiver.start()
+        lines = receiver.lines(expected=len(before) + 5, timeout=60)  # the unlock and 4 events
+        lines = _settle(receiver)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"connection refused" in err and b"retrying in" in err
+    assert seqs(lines) == list(range(1, len(lines) + 1))
+    chain = verify_lines(lines, vault_id=vault_id)
+    assert chain.ok and chain.duplicates == 0, chain.reason
+
+
 def _settle(receiver: Rsyslog, quiet: float = 2.5, limit: float = 60) -> list[str]:
     """The receiver's lines once nothing new arrived for ``quiet`` seconds."""
     deadline = time.monotonic() + limit
