@@ -27,6 +27,7 @@ from strongroom.app.keys.ports import (
     StoreKind,
     TokenInfo,
 )
+from strongroom.app.keys.remote_directory import VaultRemotes
 
 LOGIN_NOTE = "log in to list its private keys"
 ProviderLoader = key_tokens.ProviderLoader
@@ -171,6 +172,8 @@ def collect(backends: Backends, stores: Mapping[TokenKey, KeyStore],
             ready = provider.available()
             if not ready.ok:
                 raise BackendUnavailable(ready.reason)
+            if kind.needs_remotes:  # its tokens are the vault's remotes (OpenBao Transit)
+                key_tokens.use_remotes(provider, None if blobs is None else VaultRemotes(blobs))
             modules = provider.modules()
         except StrongroomError as e:
             out.append(ModuleView(kind, "", error=str(e) or "not available"))
