@@ -302,6 +302,30 @@ def test_a_log_rewritten_under_the_cursor_is_an_integrity_failure(
     assert "rolled back or rewritten" in result.err and result.err.count("\n") == 1
 
 
+def test_a_vault_put_back_shows_at_the_receiver_as_a_fork(
+        tmp_path: Path, receiver: Rsyslog) -> None:
+    """The receiver as a witness: an older copy of the folder (its older cursor included),
+    accepted on purpose and forwarded again, reaches the receiver as seqs it already holds with
+    other hashes, and the verifier says so."""
+    import shutil
+
+    path, vault_id = new_vault(tmp_path)
+    assert forward(path, "--to", receiver.address, "--tcp").code == 0
+    shutil.copytree(path, tmp_path / "older")
+    add_events(path, 3)
+    assert forward(path, "--to", receiver.address, "--tcp").code == 0
+    held = len(receiver.lines(expected=cursors(path)[receiver.address][0]))
+    shutil.rmtree(path)
+    shutil.copytree(tmp_path / "older", path)
+    accepted = run_cli("vault", "accept-rollback", vault=path, passphrases=[PASSPHRASE])
+    assert accepted.code == 0, accepted.err
+    again = forward(path, "--to", receiver.address, "--tcp")
+    assert again.code == 0, again.err  # the old cursor matches the old log
+    lines = receiver.lines(expected=held + 1)
+    chain = verify_lines(lines, vault_id=vault_id)
+    assert not chain.ok and "arrived twice with different hashes" in chain.reason
+
+
 def test_follow_forwards_new_events_does_not_feed_on_itself_and_exits_0_on_ctrl_c(
         tmp_path: Path, receiver: Rsyslog) -> None:
     path, vault_id = new_vault(tmp_path)
