@@ -205,3 +205,26 @@ def test_a_write_interrupted_between_commit_and_header_still_opens(vault: Vault)
         assert again.get_secret("b") == b"2"
         assert again._fresh_header().pending is None
         assert again.audit_verify().ok
+
+
+def test_a_write_by_another_process_between_open_and_unlock_is_no_rollback(
+        tmp_path: Path) -> None:
+    """open() reads the header; a write elsewhere before this unlock moves header and database on
+    together, which is no rollback: the unlock reads them again under the write lock."""
+    path = tmp_path / "v"
+    make_vault(path).lock()
+    slow = Vault.open(path)  # a process that read the header, then waited (a KDF, a prompt)
+    with Vault.open(path) as other:
+        other.unlock(unlocker())
+        other.add_secret(NewSecret(name="meanwhile", value=b"v"))
+    slow.unlock(unlocker())
+    try:
+        assert [s.name for s in slow.list_secrets()] == ["meanwhile"]
+    finally:
+        slow.lock()
+    # and a header put back after that write is still refused
+    _copy(path, HEADER_FILE, tmp_path / "old")
+    _add(path, "later")
+    shutil.copy2(tmp_path / "old" / HEADER_FILE, path / HEADER_FILE)
+    with pytest.raises(RollbackDetected):
+        Vault.open(path).unlock(unlocker())

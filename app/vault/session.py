@@ -190,10 +190,15 @@ class VaultSession:
         self._attach(conn, keys)
         try:
             check_database(conn, self.vault_id, self.db_path)
-            head = self._log.head()
+            # Another process may have written since open() read the header: read the header,
+            # the head and the witness again, under the write lock so that none moves between.
+            with exclusive_lock(self.path / LOCK_FILE):
+                now = Header.load(self.header_path)
+                self.header = now if now.mac_ok(keys.master) else self.header
+                head, seen = self._log.head(), witness.load(self.vault_id, self.path)
             try:
                 check_anchor(self.header, head)
-                witness.check(witness.load(self.vault_id, self.path), head, self._log.hash_at)
+                witness.check(seen, head, self._log.hash_at)
                 counter.check(self)  # layer 3: the TPM counter, when the header names one
             except RollbackDetected as e:
                 if not self._accepting_rollback:
@@ -207,16 +212,9 @@ class VaultSession:
         failures = self.backoff.state()
         with self._write(anchor=False):
             if failures.failures:
-                self._event(
-                    "vault.unlock",
-                    self.vault_id,
-                    Outcome.Failed,
-                    {
-                        "failures": failures.failures,
-                        "first": failures.first_failure,
-                        "last": failures.last_failure,
-                    },
-                )
+                self._event("vault.unlock", self.vault_id, Outcome.Failed, {
+                    "failures": failures.failures, "first": failures.first_failure,
+                    "last": failures.last_failure})
             self._event("vault.unlock", self.vault_id, details={"slot": slot.id, "kind": slot.kind})
         header = self._fresh_header()
         used = self._now()
