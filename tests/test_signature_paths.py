@@ -36,7 +36,7 @@ def test_a_signature_symlinked_onto_an_input_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_input_reached_through_a_symlinked_folder_is_still_an_input(tmp_path: Path) -> None:
-    [data] = files(tmp_path / "in", 1)
+    files(tmp_path / "in", 1)
     (tmp_path / "link").symlink_to(tmp_path / "in")
     # the out folder is the input folder under another name: f0.bin.sig is no input, but
     # signing in.sig into the folder that holds it must see through the link

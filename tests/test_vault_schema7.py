@@ -60,7 +60,8 @@ def test_a_schema_6_vault_is_compacted_and_still_searches(old_vault: Path) -> No
         objects = {r[0]: r[1] for r in v._conn.execute("SELECT name, sql FROM sqlite_master")}
         assert "detail=none" in objects["secrets_fts"]
         assert "secrets_updated" not in objects and "versions_level" not in objects
-        assert v.audit_events(action="vault.migrate")[0].details == {"from": 6, "to": database.SCHEMA_VERSION}
+        migrated = v.audit_events(action="vault.migrate")[0].details
+        assert migrated == {"from": 6, "to": database.SCHEMA_VERSION}
         assert _names(v, "postgres") == ["prod/postgres"]
         assert _names(v, "CLUSTER, MOV") == ["prod/postgres"]
         assert _names(v, "datab") == ["prod/postgres"]
