@@ -23,9 +23,8 @@ from types import ModuleType
 import pytest
 from briefcase.config import DraftAppConfig, parse_config
 from briefcase.console import Console
+from packaging.requirements import Requirement
 from PIL import Image
-
-from packaging.requirements import Requirement  # PyPA's; ruff takes it for packaging/
 
 from helpers.xvfb import SCREENSHOTS, distinct_colours, xvfb  # noqa: F401 - fixture
 
