@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,17 @@ class Cluster:
     nodes: list[Node]
     token: str
     home: Path
+    key: str = ""
+    start: Callable[[Node], None] | None = None
+
+    def restart(self, node: Node) -> None:
+        """Start a killed node again and unseal it (its raft data is on disk)."""
+        assert self.start is not None
+        self.start(node)
+        _wait(f"{node.name} answers", lambda: _health(node) in (200, 429, 473, 501, 503))
+        _wait(f"{node.name} unsealed", lambda: _bao(node, "operator", "unseal", self.key,
+                                                    check=False).returncode == 0
+              and _health(node) in (200, 429, 473))
 
     def alive(self) -> list[Node]:
         return [n for n in self.nodes if n.proc and n.proc.poll() is None]
@@ -151,7 +162,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             _wait(f"{node.name} unsealed", lambda n=node: _bao(
                 n, "operator", "unseal", key, check=False).returncode == 0 and
                 _health(n) in (200, 429, 473))
-        cluster = Cluster(nodes, token, tmp_path)
+        cluster = Cluster(nodes, token, tmp_path, key, start)
 
         def three_voters() -> bool:
             proc = _bao(first, "operator", "raft", "list-peers", "-format=json", token=token,
@@ -211,29 +222,41 @@ def _consistent(vault: Path, cluster: Cluster, values: dict[str, bytes]) -> dict
     return seen
 
 
-def test_killing_the_leader_mid_publish_leaves_nothing_half_written(cluster: Cluster,
-                                                                   tmp_path: Path) -> None:
+def _vault_with_remote(cluster: Cluster, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     vault = tmp_path / "vault"
     values = {f"fleet/s{i:03d}": f"value-{i:03d}-{os.urandom(4).hex()}".encode()
               for i in range(COUNT)}
     with Vault.create(vault, PASSPHRASE.encode(), kdf_time_ms=10, actor="alice") as v:
         v.add_secrets(NewSecret(n, val, Classification.Moderate) for n, val in values.items())
     urls = [a for n in cluster.nodes for a in ("--url", n.url)]
-    code, out, err = cli("remote", "add", "raft", *urls, "--auth", "token", vault=vault,
-                         token=cluster.token)
+    code, _out, err = cli("remote", "add", "raft", *urls, "--auth", "token", vault=vault,
+                          token=cluster.token)
     assert code == 0, err
+    return vault, values
 
-    leader = cluster.leader()
+
+def _kill_mid_publish(cluster: Cluster, vault: Path, victims: list[Node]
+                      ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the publish; once KILL_AFTER paths are on the cluster, SIGKILL ``victims``."""
     proc = _publish(vault)
     deadline = time.monotonic() + 120
     while cluster.count("strongroom/fleet/") < KILL_AFTER and proc.poll() is None:
         assert time.monotonic() < deadline, "the publish made no progress"
         time.sleep(0.02)
     killed_at = cluster.count("strongroom/fleet/")
-    assert proc.poll() is None, "the publish finished before the leader could be killed"
-    assert leader.proc is not None
-    leader.proc.send_signal(signal.SIGKILL)
-    leader.proc.wait()
+    assert proc.poll() is None, "the publish finished before the nodes could be killed"
+    for node in victims:
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait()
+    return proc, killed_at
+
+
+def test_killing_the_leader_mid_publish_leaves_nothing_half_written(cluster: Cluster,
+                                                                   tmp_path: Path) -> None:
+    vault, values = _vault_with_remote(cluster, tmp_path)
+    leader = cluster.leader()
+    proc, killed_at = _kill_mid_publish(cluster, vault, [leader])
     stdout, stderr = proc.communicate(timeout=300)
     lines = stderr.decode().strip().splitlines()
     print(f"killed {leader.name} with {killed_at} paths written; publish exit {proc.returncode}; "
@@ -256,3 +279,30 @@ def test_killing_the_leader_mid_publish_leaves_nothing_half_written(cluster: Clu
                                                    "unrecorded": 0}
     code, out, err = cli("remote", "publish", "raft", "--all", vault=vault)
     assert code == 0 and out["counts"]["skip"] == COUNT, err
+
+
+def test_losing_the_quorum_mid_publish_fails_in_one_sentence_and_a_rerun_converges(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """The leader and a follower killed: no quorum is left, so the publish cannot finish. It
+    fails after its retries in one sentence; once the nodes are back, the cluster and the sync
+    rows agree and a second run converges."""
+    vault, values = _vault_with_remote(cluster, tmp_path)
+    leader = cluster.leader()
+    follower = next(n for n in cluster.nodes if n is not leader)
+    proc, killed_at = _kill_mid_publish(cluster, vault, [leader, follower])
+    _stdout, stderr = proc.communicate(timeout=300)
+    lines = stderr.decode().strip().splitlines()
+    print(f"killed {leader.name} and {follower.name} with {killed_at} paths written; publish "
+          f"exit {proc.returncode}: {stderr.decode().strip()[:300]}")
+    assert proc.returncode == 1 and len(lines) == 1, stderr
+    assert cluster.token not in stderr.decode()
+    for node in (leader, follower):
+        cluster.restart(node)
+    _wait("a leader again", lambda: any(_health(n) == 200 for n in cluster.alive()))
+    seen = _consistent(vault, cluster, values)
+    print(f"after the failed run: {seen}")
+    assert seen["recorded"] >= KILL_AFTER - 1 and seen["unrecorded"] <= 1
+    code, _out, err = cli("remote", "publish", "raft", "--all", vault=vault)
+    assert code == 0, err
+    assert _consistent(vault, cluster, values) == {"recorded": COUNT, "absent": 0,
+                                                   "unrecorded": 0}
