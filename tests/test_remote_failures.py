@@ -137,8 +137,8 @@ def test_a_sealed_server_is_exit_1(vault: Path, tmp_path: Path) -> None:
         server.stop()
 
 
-def test_permission_denied_names_the_path_and_writes_nothing(vault: Path, bao: BaoServer
-                                                             ) -> None:
+def test_permission_denied_names_the_path_and_writes_nothing(vault: Path, bao: BaoServer,
+                                                             tmp_path: Path) -> None:
     bao.cli("policy", "write", "read-only", "-", stdin=b'path "secret/*" '
             b'{ capabilities = ["read", "list"] }\n'
             b'path "sys/internal/ui/mounts/*" { capabilities = ["read"] }\n')
@@ -148,12 +148,27 @@ def test_permission_denied_names_the_path_and_writes_nothing(vault: Path, bao: B
     before = vault_state(vault)
     code, out, err = cli("remote", "publish", "dev", "--name", "app/db", vault=vault)
     assert code == 1, err
-    one_sentence(out, 1, "permission denied", "secret/data/ro/app/db", secret=token)
-    after = vault_state(vault)
-    # the value was read for sending (an audited export read); nothing else changed
-    assert {k: v for k, v in after.items() if k != "events"} == \
-        {k: v for k, v in before.items() if k != "events"}
-    assert [a for a, _ in after["events"][len(before["events"]):]] == ["secret.export"]
+    one_sentence(out, 1, "permission denied", "secret/data/ro/app/db", "nothing was sent",
+                 secret=token)
+    unchanged(vault, before)  # said before any value was read: not even an export read
+    assert kv_tree(bao, "ro/") == {}
+    # a policy that may write data but not metadata is caught before any value is read too
+    bao.cli("policy", "write", "data-only", "-", stdin=b'path "secret/data/*" '
+            b'{ capabilities = ["create", "read", "update"] }\n'
+            b'path "secret/metadata/*" { capabilities = ["read", "list"] }\n'
+            b'path "sys/internal/ui/mounts/*" { capabilities = ["read"] }\n')
+    token2 = json.loads(bao.cli("token", "create", "-format=json", "-policy=data-only").stdout
+                        )["auth"]["client_token"]
+    other = copy_vault(vault, tmp_path / "other")
+    code, _out, err = cli("remote", "remove", "dev", vault=other)
+    assert code == 0, err
+    assert add(other, bao, "--prefix", "ro/", token=token2)[0] == 0
+    before = vault_state(other)
+    code, out, err = cli("remote", "publish", "dev", "--name", "app/db", vault=other)
+    assert code == 1, err
+    one_sentence(out, 1, "permission denied", "metadata of secret/metadata/ro/app/db",
+                 secret=token2)
+    unchanged(other, before)
     assert kv_tree(bao, "ro/") == {}
 
 

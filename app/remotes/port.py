@@ -56,6 +56,11 @@ class KvEngine(Protocol):
         """Write a new version if the current one is ``cas`` (0: the path must not exist yet);
         returns the new version number; CasMismatch otherwise."""
 
+    def check_writable(self, paths: Mapping[str, bool]) -> None:
+        """Before any value is read: RemotePermissionDenied naming the first of ``paths`` (path
+        -> whether it is new) this credential may not write, with its metadata; nothing when
+        the server cannot say (the writes then find out)."""
+
     def set_metadata(self, path: str, custom: Mapping[str, str]) -> None:
         """Replace the path's custom metadata (strings, no values)."""
 

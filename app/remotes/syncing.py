@@ -139,6 +139,9 @@ def publish(vault: VaultSession, engine: KvEngine, plan: SyncPlan,
     """Run a publish plan (see the module's docstring)."""
     touched = (Action.Create, Action.Update, Action.Conflict)
     work = [i for i in plan.items if i.action in touched]
+    if work:  # a path the credential may not write is said before any value is read
+        engine.check_writable({i.path: i.remote_version == 0 for i in work
+                               if i.action is not Action.Conflict})
     values = _read_values(vault, plan, work, approval) if work else {}
     result = SyncResult(plan)
     landed: list[tuple[Item, int, bool]] = []

@@ -35,6 +35,7 @@ from .client import connect, translated
 
 _T = TypeVar("_T")
 RETRY_SECONDS = 15.0
+CAPABILITY_BATCH = 500  # paths per sys/capabilities-self request
 _TRANSIENT_WORDS = ("active cluster node not found", "local node not active", "standby",
                     "leadership", "no active node", "raft")
 
@@ -159,6 +160,30 @@ class KvV2:
         if meta is None or meta.current_version != cas + 1 or meta.deleted:
             return False
         return _same(self.read(path, cas + 1).data, data)
+
+    def check_writable(self, paths: Mapping[str, bool]) -> None:
+        mount = self.remote.kv_mount
+        wanted: dict[str, tuple[str, ...]] = {}
+        for path, new in paths.items():
+            wanted[f"{mount}/data/{path}"] = ("create",) if new else ("update",)
+            wanted[f"{mount}/metadata/{path}"] = ("create", "update")
+        names = list(wanted)
+        for start in range(0, len(names), CAPABILITY_BATCH):
+            chunk = names[start:start + CAPABILITY_BATCH]
+            try:
+                answer = self._call(f"reading this credential's capabilities on remote "
+                                    f"{self.remote.name}", lambda c=chunk: self.client.adapter.post(
+                                        "/v1/sys/capabilities-self", json={"paths": c}))
+            except (RemotePermissionDenied, RemoteNotFound):
+                return  # the server will not say: the writes themselves will tell
+            held = (answer or {}).get("data") or {}
+            for name in chunk:
+                caps = set(held.get(name) or ())
+                if not caps & {"root", "sudo", *wanted[name]}:
+                    verb = "writing" if "/data/" in name else "writing the metadata of"
+                    raise RemotePermissionDenied(
+                        f"{verb} {name} on remote {self.remote.name} failed: permission denied "
+                        "by the server's policy (nothing was sent)")
 
     def set_metadata(self, path: str, custom: Mapping[str, str]) -> None:
         what = self._where("writing", path, "metadata")
