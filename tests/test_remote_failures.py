@@ -226,6 +226,8 @@ def test_a_bad_url_or_name_is_a_usage_error(vault: Path, bao: BaoServer) -> None
                          "invalid server URL"),
                         (("remote", "add", "dev", "--url", "https://u:p@h:1", "--auth", "token"),
                          "invalid server URL"),
+                        (("remote", "add", "dev", "--url", "http://bao.example.org:8200",
+                          "--auth", "token"), "plain http to another machine"),
                         (("remote", "add", "../x", "--url", bao.url, "--auth", "token"),
                          "invalid remote name"),
                         (("remote", "add", "dev", "--url", bao.url, "--auth", "approle"),
