@@ -124,7 +124,8 @@ def test_publish_creates_kv_v2_versions_that_bao_reads(solo: tuple[Path, str], b
                                               "conflict": 0, "invalid": 0}, err
     with open_vault(vault) as v:
         v.update_secret("app/db", b"db-password-rotated")
-    code, result, err = cli("remote", "publish", "dev", "--tag", "app", vault=vault)
+    code, result, err = cli("remote", "publish", "dev", "--name", "app/db", "app/api",
+                            vault=vault)
     assert code == 0 and result["counts"]["update"] == 1 and result["counts"]["skip"] == 1, err
     got = kv_get(bao, prefix + "app/db")
     assert got is not None and got["metadata"]["version"] == 2

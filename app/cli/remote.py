@@ -278,8 +278,8 @@ def register(sub: Any, command: AddCommand) -> None:
              "remote")):
         cp = command(rsub, name, func, text)
         cp.add_argument("name", metavar="NAME")
-        cp.add_argument("--name", dest="names", action="append", metavar="SECRET",
-                        help="this secret (repeatable)")
+        cp.add_argument("--name", dest="names", action="extend", nargs="+", metavar="SECRET",
+                        help="these secrets (--name a b, or --name repeated)")
         cp.add_argument("--tag", metavar="T", help="the secrets with this tag")
         cp.add_argument("--level", metavar=levels, help="the secrets of this level")
         cp.add_argument("--all", action="store_true", help="every secret")
