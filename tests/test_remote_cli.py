@@ -8,12 +8,11 @@ import base64
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers.openbao import BaoServer, start_dev_server
+from helpers.openbao import BaoServer, module_bao  # noqa: F401 - the fixture bao
 from helpers.remotes import (
     CAROL,
     VALUES,
@@ -25,15 +24,6 @@ from helpers.remotes import (
     open_vault,
     vault_state,
 )
-
-
-@pytest.fixture(scope="module")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    server = start_dev_server(tmp_path_factory.mktemp("openbao"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

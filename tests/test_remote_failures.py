@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import snapshot
-from helpers.openbao import BAO, BaoServer, start_dev_server
+from helpers.openbao import BAO, BaoServer, module_bao, start_dev_server  # noqa: F401 - the fixture bao
 from helpers.remotes import (
     cli,
     copy_vault,
@@ -28,15 +27,6 @@ from helpers.remotes import (
     start_tls_dev_server,
     vault_state,
 )
-
-
-@pytest.fixture(scope="module")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
-    server = start_dev_server(tmp_path_factory.mktemp("openbao"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

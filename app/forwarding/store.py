@@ -18,9 +18,10 @@ from ..access import enforce
 from ..access.roles import AUDIT_READ
 from ..audit import AuditEvent, genesis
 from ..errors import NotFound, UsageError, VaultTampered
+from ..network import is_loopback
 from ..vault.session import VaultSession
 from .syslog import FACILITY_AUDIT, Header, WireEvent
-from .transport import DEFAULT_TIMEOUT, Destination, is_loopback, parse_address, tls_context
+from .transport import DEFAULT_TIMEOUT, Destination, parse_address, tls_context
 
 
 @dataclass(frozen=True)

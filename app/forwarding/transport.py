@@ -85,15 +85,6 @@ def _host_ok(host: str) -> bool:
     )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def tls_context(dest: Destination) -> ssl.SSLContext:
     """A client context that checks the server's certificate and name (TLS 1.2 at least)."""
     try:
@@ -242,7 +233,6 @@ __all__ = [
     "Connection",
     "Destination",
     "ForwardFailed",
-    "is_loopback",
     "parse_address",
     "tls_context",
 ]

@@ -9,7 +9,6 @@ certificate, an AppRole role-id, a client certificate, the path prefix).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from ..access import policy as access_policy
 from ..access.approvals import Approval
 from ..errors import AlreadyExists, NotFound, UsageError
 from ..model import Classification
+from ..network import is_loopback
 from ..vault import secrets as vault_secrets
 
 if TYPE_CHECKING:
@@ -104,19 +104,10 @@ def check_urls(urls: list[str] | tuple[str, ...]) -> str:
                 or parts.fragment or "," in url or port == 0):
             raise UsageError(f"invalid server URL {url!r}: use https://host:port (no path, no "
                              "user name or password in it)")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise UsageError(f"{url} is plain http to another machine, which would send the "
                              "token in clear; use https (plain http only to a loopback address)")
     return ",".join(u.rstrip("/") for u in urls)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_mount(mount: str, what: str) -> str:

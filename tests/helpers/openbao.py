@@ -117,3 +117,13 @@ def openbao(tmp_path: Path) -> Iterator[BaoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module", name="bao")
+def module_bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """One dev server for a whole test module (``bao``): its tests share the server's data."""
+    server = start_dev_server(tmp_path_factory.mktemp("openbao"))
+    try:
+        yield server
+    finally:
+        server.stop()
