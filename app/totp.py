@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-import pyotp
-
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import pyotp
 
 ALGORITHMS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 DIGITS = (6, 7, 8)
@@ -65,15 +67,24 @@ class TotpSpec:
                 "issuer": self.issuer, "account": self.account}
 
 
-class _Totp(pyotp.TOTP):
-    # pyotp asks for 112 bits (NIST SP 800-63B-4); many services still issue 80-bit seeds, which
-    # RFC 4226 allows, and a custodian must keep the seeds that exist. normalise_seed refuses less.
-    min_secret_length_bits = 80
+@functools.cache
+def _totp_class() -> type[pyotp.TOTP]:
+    """pyotp's TOTP taking 80-bit seeds, made on first use: most commands never make a code,
+    and importing pyotp costs every one of them."""
+    import pyotp
+
+    class Totp(pyotp.TOTP):
+        # pyotp asks for 112 bits (NIST SP 800-63B-4); many services still issue 80-bit seeds,
+        # which RFC 4226 allows, and a custodian must keep the seeds that exist.
+        # normalise_seed refuses less.
+        min_secret_length_bits = 80
+
+    return Totp
 
 
 def _generator(spec: TotpSpec) -> pyotp.TOTP:
-    return _Totp(spec.secret, digits=spec.digits, digest=ALGORITHMS[spec.algorithm],
-                      interval=spec.period)
+    return _totp_class()(spec.secret, digits=spec.digits, digest=ALGORITHMS[spec.algorithm],
+                         interval=spec.period)
 
 
 def normalise_seed(text: str) -> str:

@@ -16,8 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import shamir_mnemonic
-
 from ..crypto import DecryptionFailed
 from ..errors import AccessDenied, VaultTampered
 from . import grants, operators
@@ -76,6 +74,8 @@ def distribute(conn: Any, vault_id: str, level: str, generation: int, dek: bytes
         for operator in holders:
             _store(conn, vault_id, level, generation, dek, operator)
         return False
+    import shamir_mnemonic  # SLIP-39, only for a level under dual control
+
     [shares] = shamir_mnemonic.generate_mnemonics(1, [(2, len(holders))], dek,
                                                   iteration_exponent=0)
     for operator, mnemonic in zip(holders, shares, strict=True):
@@ -85,6 +85,8 @@ def distribute(conn: Any, vault_id: str, level: str, generation: int, dek: bytes
 
 def combine(mine: Share, theirs: str) -> bytes:
     """The key from two holders' shares; VaultTampered when they do not combine."""
+    import shamir_mnemonic
+
     try:
         return bytes(shamir_mnemonic.combine_mnemonics([mine.mnemonic, theirs]))
     except (shamir_mnemonic.MnemonicError, ValueError) as e:

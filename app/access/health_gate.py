@@ -14,7 +14,6 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..compliance.model import COLLECTED
 from ..errors import AccessDenied
 from ..model import parse_iso
 from .policy import Policy
@@ -30,6 +29,8 @@ def check(vault: VaultSession, conn: Any, rule: Policy, *, target: str, level: s
     """In the operation's transaction: what the audit event records, or AccessDenied."""
     if level not in rule.health_levels and not set(keys) & set(rule.health_keys):
         return {}
+    from ..compliance.model import COLLECTED  # the checks' model: only where a level needs it
+
     # Only checks this machine ran: replayed evidence (check --evidence DIR --store) is stored
     # for the record, but anyone can bring a folder of passing evidence from elsewhere.
     row = conn.execute("SELECT id, ts FROM compliance_runs WHERE source = ? "

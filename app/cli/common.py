@@ -14,18 +14,20 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import unlock_methods
 from ..access import approvals, last_operator
 from ..access.approvals import Approval
-from ..ceremony.recovery import RecoveryUnlocker, shares_needed
 from ..errors import UsageError, UserCancelled
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..paths import resolve_vault_dir
 from ..unlock_methods import RECOVERY, HardwareUnlocker, needs_passphrase
 from ..vault import Vault
 from . import parsing
+
+if TYPE_CHECKING:
+    from ..ceremony.recovery import RecoveryUnlocker
 
 # The parser pieces live in .parsing (light, for --help); the groups take them from here.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = parsing.EXIT_OK, parsing.EXIT_FAILED, parsing.EXIT_USAGE
@@ -198,10 +200,10 @@ class Context:
             except UserCancelled:
                 raise
             finally:
-                if isinstance(unlocker, RecoveryUnlocker):
-                    unlocker.forget()
-                else:
+                if isinstance(unlocker, HardwareUnlocker):
                     unlocker.passphrase = None
+                else:
+                    unlocker.forget()
         else:
             who = f" ({usual})" if usual and len(vault.header.operators) > 1 else ""
             passphrase = self.prompter.ask(0, f"Vault passphrase{who}: ")
@@ -237,6 +239,8 @@ def hardware_unlocker(ctx: Context, vault: Vault) -> HardwareUnlocker | Recovery
     kind = ctx.args.unlock
     slots = [s for s in vault.header.slots if s.kind == kind]
     if kind == RECOVERY:
+        from ..ceremony.recovery import RecoveryUnlocker, shares_needed  # SLIP-39: on use only
+
         return RecoveryUnlocker(recovery_shares(ctx.prompter, shares_needed(slots)))
     passphrase = None
     if any(needs_passphrase(s) for s in slots):

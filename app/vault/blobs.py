@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import NotFound
-from ..keys.ports import KeyBlob
 from .session import VaultSession
+
+if TYPE_CHECKING:
+    from ..keys.ports import KeyBlob
 
 
 def put_blob(vault: VaultSession, store_name: str, blob: KeyBlob) -> None:
@@ -24,6 +28,8 @@ def blobs(vault: VaultSession, store_name: str) -> list[KeyBlob]:
             "SELECT key_id, label, data FROM device_keys WHERE store = ? ORDER BY created",
             (store_name,),
         ).fetchall()
+    from ..keys.ports import KeyBlob  # the key stores' port: only where TPM keys are read
+
     return [KeyBlob(r[0], r[1], bytes(r[2])) for r in rows]
 
 
