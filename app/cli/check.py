@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..compliance import evidence_io, fleet_formats, registry, storage
+from ..compliance import evidence_io, fleet_formats, registry
 from ..compliance import service as compliance
 from ..compliance.model import CheckResult, Status
 from ..compliance.policy import describe as describe_policy
@@ -177,6 +177,8 @@ def _short(text: str, width: int) -> str:
 
 
 def cmd_exception_add(ctx: Context) -> int:
+    from ..compliance import storage  # the vault's tables: only these commands
+
     args = ctx.args
     until = parse_date(args.until, "--until date")
     if args.id not in registry.CHECK_IDS:
@@ -192,6 +194,8 @@ def cmd_exception_add(ctx: Context) -> int:
 
 
 def cmd_exception_list(ctx: Context) -> int:
+    from ..compliance import storage  # the vault's tables: only these commands
+
     with ctx.unlocked() as vault:
         items = storage.list_exceptions(vault)
     today = dt.datetime.now(dt.UTC)
@@ -209,6 +213,8 @@ def cmd_exception_list(ctx: Context) -> int:
 
 
 def cmd_exception_rm(ctx: Context) -> int:
+    from ..compliance import storage  # the vault's tables: only these commands
+
     with ctx.unlocked() as vault:
         storage.remove_exception(
             vault, ctx.args.id,

@@ -17,17 +17,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import unlock_methods
-from ..access import approvals, last_operator
-from ..access.approvals import Approval
 from ..errors import UsageError, UserCancelled
 from ..keyslots import KeyslotUnlocker, PassphraseUnlocker, normalize_passphrase
 from ..paths import resolve_vault_dir
 from ..unlock_methods import RECOVERY, HardwareUnlocker, needs_passphrase
-from ..vault import Vault
 from . import parsing
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the vault and access stack: imported by the commands that open a vault
+    from ..access.approvals import Approval
     from ..ceremony.recovery import RecoveryUnlocker
+    from ..vault import Vault
 
 # The parser pieces live in .parsing (light, for --help); the groups take them from here.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = parsing.EXIT_OK, parsing.EXIT_FAILED, parsing.EXIT_USAGE
@@ -39,7 +38,7 @@ Parser = parsing.Parser
 add_globals, bounded_int, subcommands = (parsing.add_globals, parsing.bounded_int,
                                          parsing.subcommands)
 check_text_arguments = parsing.check_text_arguments
-Opener = Callable[[Vault, KeyslotUnlocker], object]  # unlocks a vault (Vault.unlock by default)
+Opener = Callable[["Vault", KeyslotUnlocker], object]  # unlocks a vault (Vault.unlock by default)
 
 
 def version() -> str:
@@ -183,6 +182,9 @@ class Context:
         """The vault, unlocked by ``--unlock METHOD`` or the passphrase (``open_with(vault,
         unlocker)`` instead of ``vault.unlock(unlocker)`` when given), as ``--operator``; without
         it, the one last used on this machine is tried first, then the others."""
+        from ..access import last_operator
+        from ..vault import Vault
+
         vault = Vault.open(self.vault_dir)
         operator = self.args.operator
         usual = operator or last_operator.recall(vault.header)
@@ -227,6 +229,8 @@ class Context:
             prompter = Prompter(self.args.approver_passphrase_fd, what="approver's passphrase")
             unlocker = PassphraseUnlocker.from_text(
                 prompter.ask(0, f"Passphrase of {name}, approving: "))
+        from ..access import approvals
+
         return approvals.approve(vault, operation, target, name, unlocker)
 
     def unlocker(self) -> PassphraseUnlocker:

@@ -13,12 +13,11 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StrongroomError, UsageError
 from ..plugins import BACKENDS_GROUP, load_backend
-from ..vault import Vault
-from . import evidence_io, registry, storage
+from . import evidence_io, registry
 from . import first_seen as first_seen_memory
 from .model import (
     COLLECTED,
@@ -32,6 +31,9 @@ from .model import (
 )
 from .policy import DEFAULTS, policy_to_json
 from .registry import ComplianceException
+
+if TYPE_CHECKING:
+    from ..vault import Vault
 
 log = logging.getLogger("strongroom.compliance")
 
@@ -65,6 +67,8 @@ def remember_pending(bundle: EvidenceBundle, vault: Vault | None,
     """Merge the pending security updates into the first-seen memory; attach it as evidence."""
     pending = registry.pending_updates(bundle)
     if vault is not None:
+        from . import storage  # the vault's tables (and the vault): only when there is one
+
         previous, where = storage.load_first_seen(vault), "vault:compliance_first_seen"
     else:
         previous, where = first_seen_memory.load_file(), str(first_seen_memory.state_path())
@@ -157,7 +161,11 @@ def evaluate(
             bundle = remember_pending(bundle, vault, now)
     else:
         source = EVIDENCE
-    exceptions = storage.list_exceptions(vault) if vault is not None else []
+    exceptions: list[ComplianceException] = []
+    if vault is not None:
+        from . import storage
+
+        exceptions = storage.list_exceptions(vault)
     results = registry.judge(bundle, policy, when, only, exceptions)
     return Evaluation(bundle, tuple(results), registry.exit_code(results, policy), source,
                       vault is not None, when, when_source)
@@ -165,6 +173,8 @@ def evaluate(
 
 def store(vault: Vault, evaluation: Evaluation, policy: Mapping[str, Any]) -> int:
     """Store the run and its results in the vault, audited as ``compliance.check``."""
+    from . import storage
+
     return storage.store_run(vault, evaluation.bundle, evaluation.results, policy=policy,
                              source=evaluation.source, exit_code=evaluation.exit_code,
                              judged_at=stamp(evaluation.judged_at))
