@@ -2,7 +2,8 @@
 
 Windows owns the touch and PIN dialogs and picks the key itself, so there is no silent probe
 here: one getAssertion lists every enrolled credential and Windows asks the key that holds one.
-Not exercised by the test suite (no Windows runner); the CTAP steps are shared with ``_ctap``.
+Not exercised by the test suite (no Windows runner); the WebAuthn steps are shared with ``_ctap``
+through ``_webauthn``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def usable() -> bool:
 def _client() -> Any:
     from fido2.client.windows import WindowsClient
 
-    from ._ctap import collector
+    from ._webauthn import collector
 
     return WindowsClient(collector())
 
@@ -52,7 +53,8 @@ def enrol(
     vault_id: str, label: str, uv: str, cancel: threading.Event | None,
     on_status: StatusCallback | None, enrolled: Sequence[SlotRef] = (),
 ) -> Enrolment:
-    from ._ctap import evaluate, register, translated
+    from ._ctap import translated
+    from ._webauthn import evaluate, register
 
     client = _client()
     if on_status is not None:
@@ -88,7 +90,8 @@ def recover(
     slots: Sequence[SlotRef], cancel: threading.Event | None, on_status: StatusCallback | None,
     challenge: Challenge | None = None,
 ) -> tuple[str, bytes]:
-    from ._ctap import evaluate, evidence, translated
+    from ._ctap import evidence, translated
+    from ._webauthn import evaluate
 
     fido = {b64d(s.params["credential_id"]): s for s in slots
             if "credential_id" in s.params and "prf_salt" in s.params}
