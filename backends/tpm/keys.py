@@ -95,6 +95,14 @@ ALGORITHMS: dict[SignAlgorithm, tuple[str, str, str]] = {
 }
 
 
+def _signing_library() -> Any:
+    """The signing-key ESAPI (:mod:`._signing`), or BackendUnavailable as :func:`library` says."""
+    library()
+    from . import _signing  # loads nothing that library()'s _tss did not
+
+    return _signing
+
+
 def _availability(worker: TpmWorker) -> Availability:
     try:
         worker.call(library().facts)
@@ -190,6 +198,7 @@ class TpmKeyStore:
         self._pin = pin_bytes(pin) if pin else None
         self._worker = worker_for(tcti)
         self._tss = library()
+        self._signing = _signing_library()
         self._worker.hold()
         self._closed = False
         try:
@@ -219,14 +228,14 @@ class TpmKeyStore:
         return out
 
     def _info(self, blob: KeyBlob, parsed: TpmKeyBlob) -> KeyInfo:
-        der, attrs = self._tss.public_info(parsed.public)
+        der, attrs = self._signing.public_info(parsed.public)
         key_type = KEY_TYPE_BY_VALUE.get(parsed.key_type)
         return KeyInfo(
             store=STORE, token_label=self._token.label, token_serial=self._token.serial,
             label=blob.label, key_id=blob.key_id, algorithm=_algorithm_name(der),
             key_type=key_type, capabilities=frozenset({Capability.Sign, Capability.Verify}),
-            sensitive=self._tss.never_in_clear(attrs), extractable=not self._tss.fixed(attrs),
-            public_key=der, needs_pin=parsed.pin,
+            sensitive=self._signing.never_in_clear(attrs),
+            extractable=not self._signing.fixed(attrs), public_key=der, needs_pin=parsed.pin,
         )
 
     def list_keys(
@@ -276,7 +285,7 @@ class TpmKeyStore:
         check_cancel(cancel)
         report(on_status, f"Generating a {key_type.value} key in the TPM (RSA can take a minute)")
         try:
-            made = self._worker.call(self._tss.create_signing_key, template, self._pin)
+            made = self._worker.call(self._signing.create_signing_key, template, self._pin)
         except self._tss.TSS2_Exception as e:
             raise HardwareError(f"the TPM could not generate a {key_type.value} key ({e})") from e
         check_cancel(cancel)
@@ -354,7 +363,7 @@ class TpmKeyStore:
             check_cancel(cancel)
             chunk = [self._digest(d, hash_name, prehashed) for d in todo[done:done + CHUNK]]
             try:
-                signed = self._worker.call(tss.sign_batch, sealed, pin, chunk, scheme,
+                signed = self._worker.call(self._signing.sign_batch, sealed, pin, chunk, scheme,
                                            hash_name, cancel)
             except tss.WrongStorageKey as e:
                 raise WrongDevice(f"TPM key {blob.label} belongs to another TPM") from e
