@@ -9,7 +9,7 @@ import pytest
 
 from strongroom.app.keys.ports import KeyStore, KeyType
 from strongroom.backends.pkcs11 import provider
-from strongroom.backends.tpm.keys import TpmKeyProvider
+from strongroom.backends.tpm import TpmKeyProvider
 
 from helpers.keystore_contract import KeyStoreContract
 from helpers.softhsm import SoftHsm, softhsm  # noqa: F401

@@ -14,10 +14,11 @@ from strongroom.app.counters import MonotonicCounter
 from strongroom.app.keys.ports import KeyStoreProvider
 from strongroom.app.unlock_methods import SlotSecretSource
 
+from ._provider import TpmKeyProvider
 from ._worker import DEVICE_TCTI, ENV_TCTI, default_tcti
 from .counter import TpmCounter
 from .keys import KIND as KEY_STORE_KIND
-from .keys import TpmKeyProvider, TpmKeyStore
+from .keys import TpmKeyStore
 from .seal import PcrStateChanged, TpmSealSource
 
 __all__ = [

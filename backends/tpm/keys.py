@@ -1,4 +1,4 @@
-"""Device-bound signing keys in the TPM (app.keys.ports.KeyStoreProvider, store ``tpm``).
+"""Device-bound signing keys in the TPM (app.keys.ports.KeyStore, store ``tpm``).
 
 A key is generated inside the TPM under the storage root key (fixedTPM, fixedParent,
 sensitiveDataOrigin: it can never leave this TPM), optionally with a PIN as its authorisation
@@ -16,7 +16,6 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Generator, Iterable
-from importlib import metadata
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -40,7 +39,6 @@ from strongroom.app.keys.ports import (
     KeyBlobStore,
     KeyInfo,
     KeyType,
-    ModuleInfo,
     ProgressCallback,
     PssSalt,
     SignAlgorithm,
@@ -51,15 +49,7 @@ from strongroom.app.keyslots import StatusCallback
 from strongroom.app.plugins import Availability
 
 from ._blob import TpmKeyBlob
-from ._worker import (
-    DEVICE_TCTI,
-    TpmWorker,
-    check_cancel,
-    default_tcti,
-    library,
-    report,
-    worker_for,
-)
+from ._worker import TpmWorker, check_cancel, library, report, worker_for
 from .seal import pin_bytes
 
 KIND = StoreKind(
@@ -133,57 +123,6 @@ def _token_info(worker: TpmWorker) -> TokenInfo:
         serial=hashlib.sha256(srk).hexdigest()[:16],
         flags=tuple(flags),
     )
-
-
-class TpmKeyProvider:
-    """app.keys.ports.KeyStoreProvider for the TPM on one TCTI."""
-
-    store = STORE
-    kind = KIND
-
-    def __init__(self, tcti: str | None = None) -> None:
-        self.tcti = tcti or default_tcti()
-
-    @property
-    def _worker(self) -> TpmWorker:
-        return worker_for(self.tcti)
-
-    def available(self) -> Availability:
-        return _availability(self._worker)
-
-    def modules(self) -> list[ModuleInfo]:
-        """The TCTI as the one "module"; manufacturer blank when the TPM does not answer."""
-        manufacturer = ""
-        if self.available().ok:
-            manufacturer = self._worker.call(library().facts).manufacturer
-        try:
-            version = metadata.version("tpm2-pytss")
-        except metadata.PackageNotFoundError:
-            version = "not installed"
-        return [ModuleInfo(
-            path=self.tcti, description="TPM 2.0 through the TSS ESAPI", manufacturer=manufacturer,
-            library_version=f"tpm2-pytss {version}", cryptoki_version="",
-            detected=self.tcti == DEVICE_TCTI,
-        )]
-
-    def tokens(self, module: str | None = None) -> list[TokenInfo]:
-        if module not in (None, self.tcti) or not self.available().ok:
-            return []
-        return [_token_info(self._worker)]
-
-    def open(
-        self,
-        token: TokenInfo,
-        pin: str | None,
-        *,
-        blobs: KeyBlobStore | None = None,
-    ) -> TpmKeyStore:
-        """Open the TPM store; ``pin`` protects keys generated now and opens PIN-protected ones."""
-        if blobs is None:
-            raise UsageError("TPM keys are kept in the vault: open the TPM store with a vault")
-        if token.module != self.tcti:
-            raise NotFound(f"no TPM token at {token.module}")
-        return TpmKeyStore(self.tcti, blobs, pin)
 
 
 class TpmKeyStore:
