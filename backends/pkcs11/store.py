@@ -46,6 +46,7 @@ from ._kind import KIND
 from ._module import STORE, LoadedModule, loaded
 from ._native import CKR_OK, CKR_USER_ALREADY_LOGGED_IN
 from ._objects import TokenObjects
+from ._signing import pipelined, sign_on_token, signing_status
 from ._worker import Call, assert_on_worker, check_cancel, worker_for
 
 T = TypeVar("T")
@@ -66,8 +67,6 @@ _GENERATE = {
     KeyType.Rsa4096: (P11KeyType.RSA, pkcs11.Mechanism.RSA_PKCS_KEY_PAIR_GEN),
     KeyType.Ed25519: (P11KeyType.EC_EDWARDS, pkcs11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN),
 }
-# Messages are handed to the worker in chunks: few thread hops, prompt cancel and progress.
-CHUNK = 32
 
 
 class Pkcs11KeyStore:
@@ -234,8 +233,8 @@ class Pkcs11KeyStore:
         )
         fed = plan.token_input(data, prehashed)
         check_cancel(cancel, "signing")
-        _signing_status(on_status, self._where)
-        raw = self._run("signing", self._sign_raw, key, plan, [fed], cancel)
+        signing_status(on_status, self._where)
+        raw = self._run("signing", lambda: sign_on_token(self._objects, key, plan, [fed], cancel))
         return plan.finish(raw[0])
 
     def sign_many(
@@ -255,48 +254,13 @@ class Pkcs11KeyStore:
             SignAlgorithm(algorithm), key.algorithm, self._mechanisms, prehashed=prehashed
         )
         total = len(items) if isinstance(items, Sized) else 0
-        _signing_status(on_status, self._where)
-        return self._sign_many(key, plan, iter(items), prehashed, total, cancel, on_progress)
+        signing_status(on_status, self._where)
 
-    def _sign_many(
-        self,
-        key: KeyInfo,
-        plan: _keys.SignPlan,
-        items: Iterator[bytes],
-        prehashed: bool,
-        total: int,
-        cancel: threading.Event | None,
-        on_progress: ProgressCallback | None,
-    ) -> Iterator[bytes]:
-        done = 0
+        def submit(chunk: list[bytes]) -> Call:  # the chunk, signed on the worker
+            return self._submit("signing",
+                                lambda: sign_on_token(self._objects, key, plan, chunk, cancel))
 
-        def next_chunk() -> Call | None:
-            chunk = [plan.token_input(data, prehashed) for _, data in zip(range(CHUNK), items,
-                                                                              strict=False)]
-            if not chunk:
-                return None
-            return self._submit("signing", self._sign_raw, key, plan, chunk, cancel)
-
-        # Two chunks in flight: the next digests are computed while the token signs. Whatever
-        # ends the loop (cancel, an error, the caller dropping the iterator) drops queued work.
-        check_cancel(cancel, "signing")
-        pending = next_chunk()
-        following: Call | None = None
-        try:
-            while pending is not None:
-                following = next_chunk()
-                signatures = pending.result()
-                for raw in signatures:
-                    check_cancel(cancel, "signing")
-                    yield plan.finish(raw)
-                    done += 1
-                    if on_progress is not None:
-                        on_progress(done, total)
-                pending, following = following, None
-        finally:
-            for call in (pending, following):
-                if call is not None:
-                    call.cancel()
+        return pipelined(plan, iter(items), prehashed, total, cancel, on_progress, submit)
 
     def __enter__(self) -> Pkcs11KeyStore:
         return self
@@ -371,21 +335,6 @@ class Pkcs11KeyStore:
         except p11e.PKCS11Error:
             pass  # the token went away: nothing is left to close
 
-    def _sign_raw(
-        self,
-        key: KeyInfo,
-        plan: _keys.SignPlan,
-        inputs: list[bytes],
-        cancel: threading.Event | None,
-    ) -> list[bytes]:
-        priv = self._objects.private(key)
-        out = []
-        for data in inputs:
-            check_cancel(cancel, "signing")
-            out.append(bytes(priv.sign(data, mechanism=plan.mechanism,
-                                       mechanism_param=plan.param)))
-        return out
-
     def _generate(self, label: str, key_type: KeyType, key_id: bytes | None,
                   cancel: threading.Event | None) -> KeyInfo:
         p11_type, mechanism = _GENERATE[key_type]
@@ -430,9 +379,3 @@ class Pkcs11KeyStore:
         if pub is not None:
             pub.destroy()
         self._objects.forget_handles(key)
-
-
-def _signing_status(on_status: StatusCallback | None, where: str) -> None:
-    """A token may wait for a touch or a PIN pad before it signs."""
-    if on_status is not None:
-        on_status(f"Signing on {where} (touch or confirm on the token if it asks)")
