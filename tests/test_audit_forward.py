@@ -329,15 +329,7 @@ def test_a_vault_put_back_shows_at_the_receiver_as_a_fork(
 def test_follow_forwards_new_events_does_not_feed_on_itself_and_exits_0_on_ctrl_c(
         tmp_path: Path, receiver: Rsyslog) -> None:
     path, vault_id = new_vault(tmp_path)
-    read_end, write_end = os.pipe()
-    os.write(write_end, (PASSPHRASE + "\n").encode())
-    os.close(write_end)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "strongroom", "--vault", str(path), "--passphrase-fd",
-         str(read_end), "audit", "forward", "--to", receiver.address, "--tcp", "--follow",
-         "--interval", "1"], pass_fds=(read_end,), env=_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
-    os.close(read_end)
+    proc = _follower(path, receiver)
     try:
         assert receiver.lines(expected=1), "nothing arrived while following"
         # Another process unlocks and writes while the follower runs and writes its own
@@ -360,15 +352,7 @@ def test_follow_rides_out_a_receiver_restart(tmp_path: Path, receiver: Rsyslog) 
     """--follow with the receiver stopped and started under it: one line on stderr per failed
     try, and once it is back every event arrives once and in order."""
     path, vault_id = new_vault(tmp_path)
-    read_end, write_end = os.pipe()
-    os.write(write_end, (PASSPHRASE + "\n").encode())
-    os.close(write_end)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "strongroom", "--vault", str(path), "--passphrase-fd",
-         str(read_end), "audit", "forward", "--to", receiver.address, "--tcp", "--follow",
-         "--interval", "1"], pass_fds=(read_end,), env=_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
-    os.close(read_end)
+    proc = _follower(path, receiver)
     try:
         assert receiver.lines(expected=1)
         before = _settle(receiver)
@@ -386,6 +370,20 @@ def test_follow_rides_out_a_receiver_restart(tmp_path: Path, receiver: Rsyslog) 
     assert seqs(lines) == list(range(1, len(lines) + 1))
     chain = verify_lines(lines, vault_id=vault_id)
     assert chain.ok and chain.duplicates == 0, chain.reason
+
+
+def _follower(path: Path, receiver: Rsyslog) -> subprocess.Popen[bytes]:
+    """``audit forward --follow`` to the receiver over TCP, polling every second."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, (PASSPHRASE + "\n").encode())
+    os.close(write_end)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strongroom", "--vault", str(path), "--passphrase-fd",
+         str(read_end), "audit", "forward", "--to", receiver.address, "--tcp", "--follow",
+         "--interval", "1"], pass_fds=(read_end,), env=_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    os.close(read_end)
+    return proc
 
 
 def _settle(receiver: Rsyslog, quiet: float = 2.0, limit: float = 60) -> list[str]:
