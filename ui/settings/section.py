@@ -1,5 +1,6 @@
 """Settings: the console's preferences, the vault's long operations (passphrase, keys, backups),
-its unlock methods (ui/unlock/methods_view.py) and audit forwarding (forwarding.py).
+its unlock methods (ui/unlock/methods_view.py), audit forwarding (forwarding.py) and the
+OpenBao / Vault remotes (remotes.py).
 
 Each preference widget writes ConsoleSettings as soon as it changes (the main window listens to
 ``changed``). Each vault operation runs in the task runner with its button disabled and a busy
@@ -42,6 +43,7 @@ from ..widgets.common import Note, button
 from ..widgets.operations import BusyRow, Operations
 from ..workers import Task
 from .forwarding import AuditForwardingPanel
+from .remotes import RemotesPanel
 
 THEMES = (("system", "Same as the system"), ("light", "Light"), ("dark", "Dark"))
 BACKUP_FILTER = "Strongroom backups (*.srbk);;All files (*)"
@@ -123,6 +125,7 @@ class SettingsSection(Section):
 
         self.unlock_methods = UnlockMethodsPanel(services, sources=sources)
         self.forwarding = AuditForwardingPanel(services)
+        self.remotes = RemotesPanel(services)
         page = QWidget()
         lay = QVBoxLayout(page)
         lay.setContentsMargins(24, 24, 24, 24)
@@ -130,6 +133,7 @@ class SettingsSection(Section):
         lay.addWidget(vault_box)
         lay.addWidget(self.unlock_methods)
         lay.addWidget(self.forwarding)
+        lay.addWidget(self.remotes)
         lay.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -172,12 +176,14 @@ class SettingsSection(Section):
         super().vault_unlocked(vault)
         self.unlock_methods.vault_unlocked(vault)
         self.forwarding.vault_unlocked(vault)
+        self.remotes.vault_unlocked(vault)
         self.ops.update()
 
     def vault_locked(self) -> None:
         super().vault_locked()
         self.unlock_methods.vault_locked()
         self.forwarding.vault_locked()
+        self.remotes.vault_locked()
         if self.dialog is not None:
             self.dialog.force_close()
             self.dialog = None
