@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialogButtonBox,
     QFrame,
+    QGroupBox,
     QListWidget,
     QMessageBox,
     QProxyStyle,
@@ -70,6 +71,25 @@ def test_a_ticked_check_box_shows_a_tick(qtbot, theme: str) -> None:
     ticked = [c for c in map(QColor, colours(on)) if contrast(c, fill) > 60]
     assert ticked, f"the {theme} theme's ticked box is one flat colour: no tick"
     assert colours(on) != colours(off)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_an_unticked_check_box_in_a_group_shows_its_box(qtbot, theme: str) -> None:
+    """Settings put check boxes in group boxes, whose rule makes them transparent: the empty
+    box must still be drawn (the light theme once showed only the label, and a bare tick)."""
+    with themed(theme):
+        group = QGroupBox("Audit forwarding")
+        box = QCheckBox("Plain TCP, to a relay on this machine", group)
+        QVBoxLayout(group).addWidget(box)
+        qtbot.addWidget(group)
+        group.show()
+        option = QStyleOptionButton()
+        box.initStyleOption(option)
+        rect = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
+        image = render(box)
+        around = QColor(image.pixel(rect.right() + 3, rect.center().y()))  # beside the box
+        edge = [QColor(image.pixel(rect.left() + dx, rect.center().y())) for dx in range(3)]
+    assert max(contrast(c, around) for c in edge) > 40, f"no box drawn in the {theme} theme"
 
 
 class IconsOnButtons(QProxyStyle):
