@@ -10,33 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QScrollArea
-from screenshot_child import pump, shoot
-
-from strongroom.ui.console import build
-from strongroom.ui.settings.store import ConsoleSettings
+from screenshot_child import pump, shoot, unlocked_on
 
 
 def main() -> int:
     vault_dir, out, theme, address = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
-    passphrase = sys.stdin.readline().rstrip("\n")
-    out.mkdir(parents=True, exist_ok=True)
-    settings = ConsoleSettings(QSettings(str(out / "console.ini"), QSettings.Format.IniFormat))
-    settings.set("theme", theme)
-    app, window = build(vault_dir, settings)
-    window.resize(1200, 720)
-    window.show()
-    pump(app, 1.0, until=lambda: window.isVisible() and window.windowHandle() is not None)
-    window.lock_screen.passphrase.setText(passphrase)
-    window.lock_screen.start_unlock()
-    pump(app, 60, until=lambda: window.is_unlocked)
-    if not window.is_unlocked:
-        raise SystemExit("the console did not unlock: " + window.lock_screen.status.text())
-    pump(app, 30, until=lambda: not window.runner.busy)
-    index = next(i for i, s in enumerate(window.sections) if s.title == "Settings")
-    section = window.sections[index]
-    window.sidebar.setCurrentRow(index)
+    app, window, section = unlocked_on(vault_dir, out, theme, "Settings")
     panel = section.forwarding
     panel.destination.setText(address)
     panel.tcp.setChecked(True)

@@ -35,6 +35,28 @@ def shoot(app: QApplication, window, out: Path, name: str) -> None:
     print(path, flush=True)
 
 
+def unlocked_on(vault_dir: Path, out: Path, theme: str, title: str):
+    """The console in ``theme``, unlocked with the passphrase on stdin, showing the section
+    titled ``title``: (app, window, section)."""
+    passphrase = sys.stdin.readline().rstrip("\n")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = ConsoleSettings(QSettings(str(out / "console.ini"), QSettings.Format.IniFormat))
+    settings.set("theme", theme)
+    app, window = build(vault_dir, settings)
+    window.resize(1200, 720)
+    window.show()
+    pump(app, 1.0, until=lambda: window.isVisible() and window.windowHandle() is not None)
+    window.lock_screen.passphrase.setText(passphrase)
+    window.lock_screen.start_unlock()
+    pump(app, 60, until=lambda: window.is_unlocked)
+    if not window.is_unlocked:
+        raise SystemExit("the console did not unlock: " + window.lock_screen.status.text())
+    pump(app, 30, until=lambda: not window.runner.busy)
+    index = next(i for i, s in enumerate(window.sections) if s.title == title)
+    window.sidebar.setCurrentRow(index)
+    return app, window, window.sections[index]
+
+
 def shoot_keys(app: QApplication, window, section, out: Path, token: str, pin: str) -> None:
     """Log in to ``token`` in Keys & Signing, select its first key and take the picture."""
     from strongroom.ui.keys.inventory import token_key
