@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -306,3 +307,14 @@ def test_client_certificate_auth_keeps_the_key_in_the_vault(vault: Path, tmp_pat
         one_sentence(out, 4, "refused")
     finally:
         server.stop()
+
+
+def test_a_client_key_is_handed_over_in_memory_never_on_a_file_system() -> None:
+    """requests reads a client key by path: the path is a memfd's, which no directory holds,
+    and it is gone when the login is over."""
+    from strongroom.backends.openbao.client import in_memory_file
+
+    with in_memory_file(b"-----BEGIN PRIVATE KEY-----\nsecret\n", "strongroom-client-key") as path:
+        assert Path(path).read_bytes() == b"-----BEGIN PRIVATE KEY-----\nsecret\n"
+        assert os.readlink(path).startswith("/memfd:strongroom-client-key")
+    assert not os.path.exists(path)

@@ -139,19 +139,34 @@ def _login(client: hvac.Client, remote: Remote, credential: bytes) -> None:
             raise
 
 
-def _cert_login(client: hvac.Client, remote: Remote, key_pem: bytes) -> None:
-    """TLS client-certificate login: the key is written to a 0600 file for the one request
-    (requests reads it by path) and removed right after."""
-    folder = Path(tempfile.mkdtemp(prefix="strongroom-cert-"))
+@contextlib.contextmanager
+def in_memory_file(data: bytes, name: str) -> Iterator[str]:
+    """A path that reads ``data`` and lies on no file system: a Linux memfd, reached through
+    /proc/self/fd for the one call that needs a path (requests reads a client key by path).
+    Elsewhere there is no such file, and a key is never written to disk instead."""
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        raise RemoteError("client-certificate login keeps the key in memory, which needs "
+                          "Linux; use a token or AppRole on this system")
+    fd = create(name, os.MFD_CLOEXEC)
     try:
-        cert, key = folder / "cert.pem", folder / "key.pem"
-        _write_private(cert, str(remote.settings.get("client_cert_pem", "")).encode())
-        _write_private(key, key_pem)
-        client.auth.cert.login(name=str(remote.settings.get("cert_role", "")),
-                               cert_pem=str(cert), key_pem=str(key),
-                               mount_point=str(remote.settings.get("auth_mount", "cert")))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        yield f"/proc/self/fd/{fd}"
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        os.close(fd)
+
+
+def _cert_login(client: hvac.Client, remote: Remote, key_pem: bytes) -> None:
+    """TLS client-certificate login for the one request: the certificate and the key are read
+    by path from in-memory files, so the key from the vault never touches a disk."""
+    cert_pem = str(remote.settings.get("client_cert_pem", "")).encode()
+    with in_memory_file(cert_pem, "strongroom-client-cert") as cert, \
+            in_memory_file(key_pem, "strongroom-client-key") as key:
+        client.auth.cert.login(name=str(remote.settings.get("cert_role", "")),
+                               cert_pem=cert, key_pem=key,
+                               mount_point=str(remote.settings.get("auth_mount", "cert")))
 
 
 def connect(remote: Remote, credential: bytes, *, timeout: float = TIMEOUT) -> hvac.Client:
